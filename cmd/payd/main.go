@@ -1,0 +1,247 @@
+// Command payd is a stateless regional node of the payment center: it serves the merchant
+// API and runs the node's background work against the shared database.
+//
+//	payd migrate -database-url URL        apply the schema's pending migrations, then exit
+//	payd [serve] -region us-east ...      serve the API until SIGINT or SIGTERM
+//
+// Every flag can also be set from the environment as PAYD_<FLAG> (e.g. PAYD_DATABASE_URL).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+
+	"github.com/paycenter/paycenter/core/httpapi"
+	"github.com/paycenter/paycenter/core/postgres"
+	"github.com/paycenter/paycenter/core/simchannel"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "payd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	cfg := Config{}
+	fs := cfg.flags(cmd)
+	fs.SetOutput(stderr)
+	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PAYD")); err != nil {
+		return err
+	}
+	log := newLogger(stdout, cfg.LogFormat, cfg.LogLevel)
+	switch cmd {
+	case "migrate":
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.Migrate(ctx, log)
+	case "serve":
+		m := NewMain(cfg, log)
+		if err := m.Run(ctx); err != nil {
+			m.Close()
+			return err
+		}
+		<-ctx.Done()
+		log.Info("shutting down")
+		return m.Close()
+	}
+	return fmt.Errorf("unknown command %q: use serve or migrate", cmd)
+}
+
+// Config is payd's configuration, from flags or PAYD_* environment variables.
+type Config struct {
+	Addr           string
+	Region         string
+	NodeID         string
+	DatabaseURL    string
+	AdminToken     string
+	SecretKey      string
+	MaxConns       int
+	Lease          time.Duration
+	ChannelTimeout time.Duration
+	LogFormat      string
+	LogLevel       string
+	TraceFile      string
+	OTLPEndpoint   string
+}
+
+func (c *Config) flags(cmd string) *flag.FlagSet {
+	fs := flag.NewFlagSet("payd "+cmd, flag.ContinueOnError)
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "pgwire URL of the shared database (PostgreSQL or CockroachDB)")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if cmd != "serve" {
+		return fs
+	}
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to serve the API on")
+	fs.StringVar(&c.Region, "region", "", "the region this node serves, e.g. us-east (required)")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's ID (default: region-hostname-pid)")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token for /v1/admin routes, at least 16 bytes (required)")
+	fs.StringVar(&c.SecretKey, "secret-key", "", "key for card fingerprints and request hashes, at least 32 bytes, same on every node (required)")
+	fs.IntVar(&c.MaxConns, "max-conns", 20, "database connections in this node's pool")
+	fs.DurationVar(&c.Lease, "lease", 30*time.Second, "how long an in-flight Idempotency-Key stays locked to this node")
+	fs.DurationVar(&c.ChannelTimeout, "channel-timeout", 10*time.Second, "timeout of one channel call")
+	fs.StringVar(&c.TraceFile, "trace-file", "", "write OpenTelemetry spans as JSON lines to this file")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry spans over OTLP/HTTP to this host:port")
+	return fs
+}
+
+// Main is a running node: the wiring of database, services, channel and HTTP server, kept
+// apart from main() so tests can start and stop whole nodes.
+type Main struct {
+	Config   Config
+	Log      *slog.Logger
+	Channel  *simchannel.Channel
+	DB       *postgres.DB
+	Service  *postgres.Service
+	Addr     string // the address actually listened on
+	srv      *http.Server
+	reaper   *postgres.KeyReaper
+	shutdown []func(context.Context) error
+}
+
+// NewMain makes a node from cfg; Run starts it.
+func NewMain(cfg Config, log *slog.Logger) *Main {
+	return &Main{Config: cfg, Log: log}
+}
+
+// Run connects, registers the region, and starts serving in the background.
+func (m *Main) Run(ctx context.Context) error {
+	c := &m.Config
+	if c.NodeID == "" {
+		host, _ := os.Hostname()
+		c.NodeID = fmt.Sprintf("%s-%s-%d", c.Region, host, os.Getpid())
+	}
+	if err := m.setupTracing(ctx); err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, c.DatabaseURL, int32(c.MaxConns))
+	if err != nil {
+		return err
+	}
+	m.DB = db
+	m.Channel = simchannel.New()
+	m.Service, err = postgres.NewService(db, m.Channel, postgres.Config{
+		Region: c.Region, SecretKey: []byte(c.SecretKey), Lease: c.Lease, ChannelTimeout: c.ChannelTimeout,
+		Logger: m.Log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.Service.RegisterRegion(ctx); err != nil {
+		return fmt.Errorf("register region (has the schema been migrated? run 'payd migrate'): %w", err)
+	}
+	api, err := httpapi.NewServer(m.Service, m.Service, m.Service, httpapi.Config{
+		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	m.Addr = ln.Addr().String()
+	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() {
+		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Log.Error("serve", "err", err)
+		}
+	}()
+	m.reaper = postgres.NewKeyReaper(m.Service, 0)
+	m.reaper.Start(ctx)
+	m.Log.Info("payd serving", "addr", m.Addr, "region", c.Region, "node", c.NodeID, "engine", db.Engine)
+	return nil
+}
+
+// Close stops serving (letting in-flight requests finish), stops background work and closes
+// the database.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if m.srv != nil {
+		errs = append(errs, m.srv.Shutdown(ctx))
+	}
+	if m.reaper != nil {
+		m.reaper.Stop()
+	}
+	if m.DB != nil {
+		m.DB.Close()
+	}
+	for _, f := range m.shutdown {
+		errs = append(errs, f(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Main) setupTracing(ctx context.Context) error {
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(resource.NewSchemaless(
+		semconv.ServiceName("payd"), semconv.ServiceInstanceID(m.Config.NodeID),
+		semconv.CloudRegion(m.Config.Region)))}
+	if m.Config.TraceFile != "" {
+		f, err := os.OpenFile(m.Config.TraceFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("trace file: %w", err)
+		}
+		exp, err := stdouttrace.New(stdouttrace.WithWriter(f))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+		m.shutdown = append(m.shutdown, func(context.Context) error { return f.Close() })
+	}
+	if m.Config.OTLPEndpoint != "" {
+		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(m.Config.OTLPEndpoint), otlptracehttp.WithInsecure())
+		if err != nil {
+			return fmt.Errorf("otlp exporter: %w", err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	// Flush spans before the trace file closes.
+	m.shutdown = append([]func(context.Context) error{tp.Shutdown}, m.shutdown...)
+	return nil
+}
+
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

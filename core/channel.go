@@ -1,0 +1,111 @@
+package core
+
+import (
+	"context"
+	"errors"
+)
+
+// Gateway moves money at payment channels: the seam between the payment center and the
+// channels (the seed's Payment Gateway). Every call carries a key derived from the payment or
+// refund it is for, and an implementation must execute a key at most once: a repeated call
+// with the same key returns the first call's answer and moves no more money. That is what
+// makes re-driving a half-finished payment safe.
+//
+// A returned error means the outcome is unknown (a timeout, a lost response): the money may
+// or may not have moved, and the caller must find out later, by repeating the call with the
+// same key or by asking the channel. ErrNotExecuted marks errors where the channel certainly
+// did nothing (an open circuit breaker, a rejected connection).
+type Gateway interface {
+	Authorize(ctx context.Context, req AuthorizeRequest) (AuthorizeResult, error)
+	Capture(ctx context.Context, req CaptureRequest) (OpResult, error)
+	Void(ctx context.Context, req VoidRequest) (OpResult, error)
+	Refund(ctx context.Context, req RefundRequest) (OpResult, error)
+}
+
+// ErrNotExecuted wraps channel errors after which the channel certainly did nothing.
+var ErrNotExecuted = errors.New("channel call not executed")
+
+// AuthorizeRequest asks a channel to take a payment.
+type AuthorizeRequest struct {
+	Key        string // channel idempotency key, derived from the payment ID
+	PaymentID  string
+	MerchantID string
+	Region     string
+	Channel    Channel
+	Amount     int64
+	Currency   string
+	Capture    bool      // capture with the authorisation (automatic capture)
+	Card       *CardData // card channels only; never stored
+	Reference  string    // the merchant's reference, shown to the payer
+}
+
+// AuthorizeOutcome is what a channel did with an authorisation.
+type AuthorizeOutcome string
+
+// Authorisation outcomes.
+const (
+	OutcomeAuthorized     AuthorizeOutcome = "authorized"      // funds held, capture later
+	OutcomeCaptured       AuthorizeOutcome = "captured"        // funds taken
+	OutcomeActionRequired AuthorizeOutcome = "action_required" // the payer must act (QR, redirect, transfer)
+	OutcomeDeclined       AuthorizeOutcome = "declined"
+)
+
+// AuthorizeResult is a channel's answer to an authorisation.
+type AuthorizeResult struct {
+	Outcome        AuthorizeOutcome
+	Reference      string // the channel's own ID for the transaction
+	DeclineCode    string // a Code* constant, for declines
+	DeclineMessage string
+	NextAction     *NextAction
+}
+
+// CaptureRequest asks a channel to take held funds.
+type CaptureRequest struct {
+	Key       string
+	PaymentID string
+	Channel   Channel
+	Reference string // the channel's transaction ID from the authorisation
+	Amount    int64
+	Currency  string
+}
+
+// VoidRequest asks a channel to release held funds or close an unpaid order.
+type VoidRequest struct {
+	Key       string
+	PaymentID string
+	Channel   Channel
+	Reference string
+}
+
+// RefundRequest asks a channel to return captured money.
+type RefundRequest struct {
+	Key       string // derived from the refund ID
+	PaymentID string
+	RefundID  string
+	Channel   Channel
+	Reference string
+	Amount    int64
+	Currency  string
+}
+
+// OpResult is a channel's answer to a capture, void or refund.
+type OpResult struct {
+	OK             bool
+	Amount         int64 // the amount the channel acted on
+	Reference      string
+	FailureCode    string
+	FailureMessage string
+}
+
+// Channel idempotency keys: one authorisation, capture and void per payment; one refund per
+// refund object. Re-driving a phase repeats the same key.
+func AuthorizeKey(paymentID string) string { return paymentID + ":authorize" }
+
+// CaptureKey is the channel key of a payment's capture.
+func CaptureKey(paymentID string) string { return paymentID + ":capture" }
+
+// VoidKey is the channel key of a payment's cancellation.
+func VoidKey(paymentID string) string { return paymentID + ":void" }
+
+// RefundKey is the channel key of a refund.
+func RefundKey(refundID string) string { return refundID + ":refund" }

@@ -1,0 +1,8 @@
+// Package core is the payment domain: merchants, payments, refunds and their state machine,
+// input validation, the coded error type, the ledger's accounts, outbox events, and the
+// interfaces that adapters implement (the channel gateway) or consume (the services).
+//
+// core imports no adapter. The SQL store lives in core/postgres, the merchant HTTP API in
+// core/httpapi and the in-process channel simulator in core/simchannel; adapters do not
+// import each other, and cmd/payd wires them together.
+package core

@@ -1,0 +1,70 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// Error types, as merchants branch on them.
+const (
+	typeInvalidRequest = "invalid_request_error"
+	typeAuthentication = "authentication_error"
+	typeIdempotency    = "idempotency_error"
+	typeCard           = "card_error"
+	typeRateLimit      = "rate_limit_error"
+	typeAPI            = "api_error"
+)
+
+// errorStatus is the one place where error codes become HTTP statuses and error types.
+var errorStatus = map[string]struct {
+	status int
+	typ    string
+}{
+	core.CodeParameterInvalid:       {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeParameterMissing:       {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeParameterUnknown:       {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeInvalidJSON:            {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeBodyTooLarge:           {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeAmountTooLarge:         {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeIdempotencyKeyRequired: {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeIdempotencyKeyInvalid:  {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeIncorrectNumber:        {http.StatusBadRequest, typeCard},
+	core.CodeUnauthenticated:        {http.StatusUnauthorized, typeAuthentication},
+	core.CodeForbidden:              {http.StatusForbidden, typeAuthentication},
+	core.CodeNotFound:               {http.StatusNotFound, typeInvalidRequest},
+	core.CodeDuplicateReference:     {http.StatusConflict, typeInvalidRequest},
+	core.CodeIdempotencyKeyInUse:    {http.StatusConflict, typeIdempotency},
+	core.CodeIdempotencyKeyReused:   {http.StatusUnprocessableEntity, typeIdempotency},
+	core.CodeInvalidState:           {http.StatusUnprocessableEntity, typeInvalidRequest},
+	core.CodeCardDeclined:           {http.StatusPaymentRequired, typeCard},
+	core.CodeInsufficientFunds:      {http.StatusPaymentRequired, typeCard},
+	core.CodeExpiredCard:            {http.StatusPaymentRequired, typeCard},
+	core.CodeIncorrectCVC:           {http.StatusPaymentRequired, typeCard},
+	core.CodeProcessingError:        {http.StatusPaymentRequired, typeCard},
+	core.CodeRateLimited:            {http.StatusTooManyRequests, typeRateLimit},
+	core.CodeChannelUnavailable:     {http.StatusServiceUnavailable, typeAPI},
+	core.CodeInternal:               {http.StatusInternalServerError, typeAPI},
+}
+
+// statusOf maps a code to its HTTP status and error type; unknown codes are API errors.
+func statusOf(code string) (int, string) {
+	if s, ok := errorStatus[code]; ok {
+		return s.status, s.typ
+	}
+	return http.StatusInternalServerError, typeAPI
+}
+
+// errorBody is the one JSON shape of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Type      string `json:"type"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Param     string `json:"param,omitempty"`
+	PaymentID string `json:"payment_id,omitempty"`
+	RequestID string `json:"request_id"`
+}

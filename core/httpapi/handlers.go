@@ -1,0 +1,288 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// decode reads a JSON body into dst strictly: bounded size, no unknown fields, no trailing
+// data, types checked. An empty body is an empty object.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return core.Errorf(core.CodeBodyTooLarge, "The request body exceeds %d bytes.", s.cfg.MaxBodyBytes)
+		}
+		return core.Errorf(core.CodeInvalidJSON, "The request body could not be read.")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return core.Errorf(core.CodeInvalidJSON, "The request body must hold exactly one JSON object.")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return core.Errorf(core.CodeInvalidJSON, "The request body must be a JSON object.")
+		}
+		want := typeErr.Type.String()
+		switch {
+		case typeErr.Field == "metadata":
+			return core.ParamError(core.CodeParameterInvalid, "metadata", "metadata values must be strings (got %s).", typeErr.Value)
+		case strings.Contains(want, "int"):
+			want = "an integer"
+		case want == "string" || strings.HasSuffix(want, "Channel") || strings.HasSuffix(want, "CaptureMethod"):
+			want = "a string"
+		case strings.HasPrefix(want, "map"):
+			want = "an object of string values"
+		default:
+			want = "an object"
+		}
+		return core.ParamError(core.CodeParameterInvalid, typeErr.Field, "%s must be %s (got %s).", typeErr.Field, want, typeErr.Value)
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return core.Errorf(core.CodeInvalidJSON, "The request body is not valid JSON: %v.", err)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return core.ParamError(core.CodeParameterUnknown, field, "Received unknown parameter: %s.", field)
+	}
+	return core.Errorf(core.CodeInvalidJSON, "The request body is not valid JSON: %v.", err)
+}
+
+// idempotent builds the idempotent request for a money-moving POST, insisting on a valid key.
+func (s *Server) idempotent(r *http.Request) (core.IdempotentRequest, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return core.IdempotentRequest{}, core.ParamError(core.CodeIdempotencyKeyRequired, "Idempotency-Key",
+			"This request moves money and needs an Idempotency-Key header: a unique value (such as a UUID) per operation, reused on every retry of it.")
+	}
+	if len(key) > core.MaxIdempotencyKey || strings.IndexFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		return core.IdempotentRequest{}, core.ParamError(core.CodeIdempotencyKeyInvalid, "Idempotency-Key",
+			"The Idempotency-Key must be 1 to %d printable ASCII characters without spaces.", core.MaxIdempotencyKey)
+	}
+	m := merchantFrom(r.Context())
+	return core.IdempotentRequest{MerchantID: m.ID, Region: m.HomeRegion, Key: key, Method: r.Method,
+		Path: r.URL.Path, Render: s.render(r)}, nil
+}
+
+// money runs the common shape of a money-moving POST: key, body, validation, then op.
+func money[P any](s *Server, w http.ResponseWriter, r *http.Request, params *P, validate func() error,
+	op func(core.IdempotentRequest) (core.Reply, error)) {
+	req, err := s.idempotent(r)
+	if err == nil {
+		err = s.decode(w, r, params)
+	}
+	if err == nil {
+		err = validate()
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rep, err := op(req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeReply(w, rep)
+}
+
+func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
+	var p core.CreatePaymentParams
+	money(s, w, r, &p, func() error { return p.Validate(s.cfg.Now()) }, func(req core.IdempotentRequest) (core.Reply, error) {
+		return s.payments.CreatePayment(r.Context(), req, p)
+	})
+}
+
+func (s *Server) capturePayment(w http.ResponseWriter, r *http.Request) {
+	var p core.CaptureParams
+	money(s, w, r, &p, p.Validate, func(req core.IdempotentRequest) (core.Reply, error) {
+		return s.payments.CapturePayment(r.Context(), req, r.PathValue("id"), p)
+	})
+}
+
+func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request) {
+	var p core.CancelParams
+	money(s, w, r, &p, p.Validate, func(req core.IdempotentRequest) (core.Reply, error) {
+		return s.payments.CancelPayment(r.Context(), req, r.PathValue("id"), p)
+	})
+}
+
+func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
+	var p core.CreateRefundParams
+	money(s, w, r, &p, p.Validate, func(req core.IdempotentRequest) (core.Reply, error) {
+		return s.payments.CreateRefund(r.Context(), req, p)
+	})
+}
+
+func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
+	p, err := s.payments.Payment(r.Context(), merchantID(r.Context()), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, p)
+}
+
+func (s *Server) getRefund(w http.ResponseWriter, r *http.Request) {
+	ref, err := s.payments.Refund(r.Context(), merchantID(r.Context()), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, ref)
+}
+
+func (s *Server) getBalance(w http.ResponseWriter, r *http.Request) {
+	b, err := s.payments.Balance(r.Context(), merchantID(r.Context()))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, b)
+}
+
+func (s *Server) getMerchant(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, merchantFrom(r.Context()))
+}
+
+func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) {
+	f, err := parsePaymentFilter(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := s.payments.Payments(r.Context(), merchantID(r.Context()), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, list)
+}
+
+func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
+	var f core.PaymentFilter
+	for k, v := range q {
+		if len(v) != 1 {
+			return f, core.ParamError(core.CodeParameterInvalid, k, "%s may be given once.", k)
+		}
+		val := v[0]
+		switch k {
+		case "limit":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > core.MaxListLimit {
+				return f, core.ParamError(core.CodeParameterInvalid, k, "limit must be an integer from 1 to %d.", core.MaxListLimit)
+			}
+			f.Limit = n
+		case "starting_after":
+			f.StartingAfter = val
+		case "status":
+			if !core.Status(val).Valid() {
+				return f, core.ParamError(core.CodeParameterInvalid, k, "Unknown status %q.", val)
+			}
+			f.Status = core.Status(val)
+		case "merchant_reference":
+			f.MerchantReference = val
+		case "created[gte]", "created[lte]":
+			t, err := parseTime(val)
+			if err != nil {
+				return f, core.ParamError(core.CodeParameterInvalid, k, "%s must be a Unix time in seconds or an RFC 3339 time.", k)
+			}
+			if k == "created[gte]" {
+				f.CreatedGTE = &t
+			} else {
+				f.CreatedLTE = &t
+			}
+		default:
+			return f, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s.", k)
+		}
+	}
+	return f, nil
+}
+
+func parseTime(v string) (time.Time, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Parse(time.RFC3339Nano, v)
+}
+
+func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name       string `json:"name"`
+		HomeRegion string `json:"home_region"`
+	}
+	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.merchants.CreateMerchant(r.Context(), in.Name, in.HomeRegion)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, m)
+}
+
+func (s *Server) rollKey(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ExpireCurrentIn int64 `json:"expire_current_in"`
+	}
+	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.merchants.RollKey(r.Context(), merchantID(r.Context()), bearer(r), time.Duration(in.ExpireCurrentIn)*time.Second)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, m)
+}
+
+func (s *Server) checkLedger(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.ops.CheckLedger(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, rep)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	if err := s.ops.Ping(ctx); err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable","reason":"database unreachable"}` + "\n"))
+		return
+	}
+	s.writeJSON(w, r, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,295 @@
+// Package httpapi serves the merchant API over HTTP: JSON in and out, bearer-key
+// authentication, Idempotency-Key handling for every request that moves money, one error
+// shape, request IDs, structured logs and an OpenTelemetry span per request. It holds no
+// business logic: it decodes and validates input, then calls the services it is given.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// Payments is what the API needs of the payment service.
+type Payments interface {
+	CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error)
+	CapturePayment(ctx context.Context, req core.IdempotentRequest, id string, p core.CaptureParams) (core.Reply, error)
+	CancelPayment(ctx context.Context, req core.IdempotentRequest, id string, p core.CancelParams) (core.Reply, error)
+	CreateRefund(ctx context.Context, req core.IdempotentRequest, p core.CreateRefundParams) (core.Reply, error)
+	Payment(ctx context.Context, merchantID, id string) (*core.Payment, error)
+	Payments(ctx context.Context, merchantID string, f core.PaymentFilter) (*core.List[*core.Payment], error)
+	Refund(ctx context.Context, merchantID, id string) (*core.Refund, error)
+	Balance(ctx context.Context, merchantID string) (*core.Balance, error)
+}
+
+// Merchants is what the API needs of the merchant service.
+type Merchants interface {
+	CreateMerchant(ctx context.Context, name, region string) (*core.Merchant, error)
+	Authenticate(ctx context.Context, secret string) (*core.Merchant, error)
+	RollKey(ctx context.Context, merchantID, currentSecret string, grace time.Duration) (*core.Merchant, error)
+}
+
+// Operations is what the API needs for operators and health checks.
+type Operations interface {
+	CheckLedger(ctx context.Context) (*core.LedgerReport, error)
+	Ping(ctx context.Context) error
+}
+
+// Config configures a Server.
+type Config struct {
+	// AdminToken authorises the operator routes under /v1/admin. Required, at least 16 bytes.
+	AdminToken string
+	// MaxBodyBytes bounds request bodies. Default 64 KiB.
+	MaxBodyBytes int64
+	// Region is reported in the Payd-Region header of every answer.
+	Region string
+	// NodeID is reported in the Payd-Node header of every answer.
+	NodeID string
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Server is the merchant API's HTTP handler.
+type Server struct {
+	payments  Payments
+	merchants Merchants
+	ops       Operations
+	cfg       Config
+	log       *slog.Logger
+	mux       *http.ServeMux
+	handler   http.Handler
+	routes    []string
+}
+
+// NewServer makes the API handler.
+func NewServer(p Payments, m Merchants, ops Operations, cfg Config) (*Server, error) {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.AdminToken) < 16 {
+		return nil, errors.New("httpapi: admin token must be at least 16 bytes")
+	}
+	s := &Server{payments: p, merchants: m, ops: ops, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.routesSetup()
+	s.handler = otelhttp.NewHandler(s.recoverer(s.mux), "payd",
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	return s, nil
+}
+
+func (s *Server) routesSetup() {
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+
+	s.handle("POST /v1/admin/merchants", s.admin(s.createMerchant))
+	s.handle("GET /v1/admin/ledger/check", s.admin(s.checkLedger))
+
+	s.handle("GET /v1/merchant", s.merchant(s.getMerchant))
+	s.handle("POST /v1/api_keys/roll", s.merchant(s.rollKey))
+	s.handle("POST /v1/payments", s.merchant(s.createPayment))
+	s.handle("GET /v1/payments", s.merchant(s.listPayments))
+	s.handle("GET /v1/payments/{id}", s.merchant(s.getPayment))
+	s.handle("POST /v1/payments/{id}/capture", s.merchant(s.capturePayment))
+	s.handle("POST /v1/payments/{id}/cancel", s.merchant(s.cancelPayment))
+	s.handle("POST /v1/refunds", s.merchant(s.createRefund))
+	s.handle("GET /v1/refunds/{id}", s.merchant(s.getRefund))
+	s.handle("GET /v1/balance", s.merchant(s.getBalance))
+
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, core.Errorf(core.CodeNotFound, "Unrecognized request URL (%s %s).", r.Method, r.URL.Path))
+	})
+}
+
+// Routes lists the routes the server serves, as "METHOD /path/{param}", sorted.
+func (s *Server) Routes() []string {
+	out := append([]string(nil), s.routes...)
+	sort.Strings(out)
+	return out
+}
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxMerchant
+)
+
+// handle registers a route with request-ID, logging and span naming around it.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.routes = append(s.routes, pattern)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := core.NewRandomID(core.PrefixRequest)
+		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		span := trace.SpanFromContext(ctx)
+		span.SetName(pattern)
+		span.SetAttributes(attribute.String("request.id", id), attribute.String("region", s.cfg.Region))
+		w.Header().Set("Request-Id", id)
+		if s.cfg.Region != "" {
+			w.Header().Set("Payd-Region", s.cfg.Region)
+		}
+		if s.cfg.NodeID != "" {
+			w.Header().Set("Payd-Node", s.cfg.NodeID)
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h(rec, r.WithContext(ctx))
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			return
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", pattern),
+			slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("merchant", merchantID(ctx)),
+			slog.String("trace_id", span.SpanContext().TraceID().String()))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "panic", fmt.Sprint(v), "path", r.URL.Path)
+				s.writeError(w, r, core.Internal(fmt.Errorf("panic: %v", v)))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+func merchantFrom(ctx context.Context) *core.Merchant {
+	m, _ := ctx.Value(ctxMerchant).(*core.Merchant)
+	return m
+}
+
+func merchantID(ctx context.Context) string {
+	if m := merchantFrom(ctx); m != nil {
+		return m.ID
+	}
+	return ""
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// merchant authenticates the calling merchant by its secret key.
+func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := bearer(r)
+		if key == "" {
+			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "No API key provided: use 'Authorization: Bearer <secret key>'."))
+			return
+		}
+		m, err := s.merchants.Authenticate(r.Context(), key)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("merchant.id", m.ID))
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxMerchant, m)))
+	}
+}
+
+// admin authorises operators by the admin token.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := bearer(r)
+		if key == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminToken)) != 1 {
+			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "Operator routes need 'Authorization: Bearer <admin token>'."))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// render turns a result or a coded error into a stored-able reply.
+func (s *Server) render(r *http.Request) func(v any, err error) core.Reply {
+	return func(v any, err error) core.Reply {
+		if err != nil {
+			return s.errorReply(r, err)
+		}
+		b, mErr := json.Marshal(v)
+		if mErr != nil {
+			return s.errorReply(r, core.Internal(mErr))
+		}
+		return core.Reply{Status: http.StatusOK, Body: append(b, '\n')}
+	}
+}
+
+func (s *Server) errorReply(r *http.Request, err error) core.Reply {
+	e := core.AsError(err)
+	status, typ := statusOf(e.Code)
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "err", err)
+	}
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message,
+		Param: e.Param, PaymentID: e.PaymentID, RequestID: requestID(r.Context())}})
+	return core.Reply{Status: status, Body: append(b, '\n')}
+}
+
+func (s *Server) writeReply(w http.ResponseWriter, rep core.Reply) {
+	w.Header().Set("Content-Type", "application/json")
+	if rep.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.WriteHeader(rep.Status)
+	_, _ = w.Write(rep.Body)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if e := core.AsError(err); e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	s.writeReply(w, s.errorReply(r, err))
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	s.writeReply(w, s.render(r)(v, nil))
+}

@@ -1,0 +1,268 @@
+package core
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// CreatePaymentParams is a merchant's request to create a payment.
+type CreatePaymentParams struct {
+	Amount            int64              `json:"amount"`
+	Currency          string             `json:"currency"`
+	Channel           Channel            `json:"channel"`
+	CaptureMethod     CaptureMethod      `json:"capture_method"`
+	MerchantReference string             `json:"merchant_reference"`
+	Description       string             `json:"description"`
+	Customer          *Customer          `json:"customer"`
+	PaymentMethod     *PaymentMethodData `json:"payment_method"`
+	Metadata          map[string]string  `json:"metadata"`
+}
+
+// PaymentMethodData is how the payer pays, as sent by the merchant.
+type PaymentMethodData struct {
+	Type string    `json:"type"`
+	Card *CardData `json:"card"`
+}
+
+// CardData is a card as sent by the merchant. It is passed to the channel and never stored.
+type CardData struct {
+	Number   string `json:"number"`
+	ExpMonth int    `json:"exp_month"`
+	ExpYear  int    `json:"exp_year"`
+	CVC      string `json:"cvc"`
+}
+
+// Limits on merchant-supplied strings and maps.
+const (
+	MaxReferenceLen    = 128
+	MaxDescriptionLen  = 1000
+	MaxMetadataKeys    = 50
+	MaxMetadataKeyLen  = 40
+	MaxMetadataValLen  = 500
+	MaxCustomerField   = 254
+	MaxIdempotencyKey  = 255
+	MaxCancelReasonLen = 200
+)
+
+var referenceRE = regexp.MustCompile(`^[\x21-\x7e]+$`) // printable ASCII, no spaces
+
+// Validate checks p and normalises it in place: currency upper-cased, capture method
+// defaulted, card number stripped of spaces. now is used to reject expired cards.
+func (p *CreatePaymentParams) Validate(now time.Time) error {
+	if err := ValidateAmount("amount", p.Amount); err != nil {
+		return err
+	}
+	if p.Currency == "" {
+		return ParamError(CodeParameterMissing, "currency", "currency is required: an ISO 4217 code such as \"usd\".")
+	}
+	cur, ok := NormalizeCurrency(p.Currency)
+	if !ok {
+		return ParamError(CodeParameterInvalid, "currency", "Unsupported currency %q: use an ISO 4217 code such as \"usd\", \"eur\" or \"cny\".", p.Currency)
+	}
+	p.Currency = cur
+	if p.Channel == "" {
+		return ParamError(CodeParameterMissing, "channel", "channel is required: one of %s.", channelList())
+	}
+	if !p.Channel.Valid() {
+		return ParamError(CodeParameterInvalid, "channel", "Unknown channel %q: use one of %s.", p.Channel, channelList())
+	}
+	switch p.CaptureMethod {
+	case "":
+		p.CaptureMethod = CaptureAutomatic
+	case CaptureAutomatic:
+	case CaptureManual:
+		if !p.Channel.IsCard() {
+			return ParamError(CodeParameterInvalid, "capture_method", "capture_method \"manual\" is only available for the card and debit_card channels.")
+		}
+	default:
+		return ParamError(CodeParameterInvalid, "capture_method", "capture_method must be \"automatic\" or \"manual\".")
+	}
+	if p.MerchantReference == "" {
+		return ParamError(CodeParameterMissing, "merchant_reference", "merchant_reference is required: your own unique identifier for this payment.")
+	}
+	if len(p.MerchantReference) > MaxReferenceLen || !referenceRE.MatchString(p.MerchantReference) {
+		return ParamError(CodeParameterInvalid, "merchant_reference", "merchant_reference must be 1 to %d printable ASCII characters without spaces.", MaxReferenceLen)
+	}
+	if utf8.RuneCountInString(p.Description) > MaxDescriptionLen || !utf8.ValidString(p.Description) {
+		return ParamError(CodeParameterInvalid, "description", "description must be valid UTF-8 of at most %d characters.", MaxDescriptionLen)
+	}
+	if err := p.Customer.validate(); err != nil {
+		return err
+	}
+	if err := ValidateMetadata(p.Metadata); err != nil {
+		return err
+	}
+	return p.validatePaymentMethod(now)
+}
+
+func (p *CreatePaymentParams) validatePaymentMethod(now time.Time) error {
+	pm := p.PaymentMethod
+	if !p.Channel.IsCard() {
+		if pm != nil && pm.Card != nil {
+			return ParamError(CodeParameterUnknown, "payment_method.card", "Card details are only accepted on the card and debit_card channels.")
+		}
+		if pm != nil && pm.Type != "" && pm.Type != string(p.Channel) {
+			return ParamError(CodeParameterInvalid, "payment_method.type", "payment_method.type must match the channel %q.", p.Channel)
+		}
+		return nil
+	}
+	if pm == nil || pm.Card == nil {
+		return ParamError(CodeParameterMissing, "payment_method.card", "Card payments need payment_method.card with number, exp_month and exp_year.")
+	}
+	if pm.Type != "" && pm.Type != "card" {
+		return ParamError(CodeParameterInvalid, "payment_method.type", "payment_method.type must be \"card\" on the %s channel.", p.Channel)
+	}
+	pm.Type = "card"
+	return pm.Card.validate(now)
+}
+
+func (c *CardData) validate(now time.Time) error {
+	num := strings.NewReplacer(" ", "", "-", "").Replace(c.Number)
+	if num == "" {
+		return ParamError(CodeParameterMissing, "payment_method.card.number", "The card number is required.")
+	}
+	if len(num) < 12 || len(num) > 19 || strings.Trim(num, "0123456789") != "" || !Luhn(num) {
+		return ParamError(CodeIncorrectNumber, "payment_method.card.number", "The card number is incorrect.")
+	}
+	c.Number = num
+	if c.ExpMonth < 1 || c.ExpMonth > 12 {
+		return ParamError(CodeParameterInvalid, "payment_method.card.exp_month", "exp_month must be 1 to 12.")
+	}
+	if c.ExpYear < 1000 || c.ExpYear > 9999 {
+		return ParamError(CodeParameterInvalid, "payment_method.card.exp_year", "exp_year must be a four-digit year.")
+	}
+	y, m, _ := now.UTC().Date()
+	if c.ExpYear < y || (c.ExpYear == y && c.ExpMonth < int(m)) {
+		return ParamError(CodeParameterInvalid, "payment_method.card.exp_year", "The card has expired (%02d/%d).", c.ExpMonth, c.ExpYear)
+	}
+	if c.CVC != "" && (len(c.CVC) < 3 || len(c.CVC) > 4 || strings.Trim(c.CVC, "0123456789") != "") {
+		return ParamError(CodeParameterInvalid, "payment_method.card.cvc", "The card's security code must be 3 or 4 digits.")
+	}
+	return nil
+}
+
+func (c *Customer) validate() error {
+	if c == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, v string }{{"id", c.ID}, {"name", c.Name}, {"email", c.Email}, {"phone", c.Phone}} {
+		if len(f.v) > MaxCustomerField || !utf8.ValidString(f.v) {
+			return ParamError(CodeParameterInvalid, "customer."+f.name, "customer.%s must be valid UTF-8 of at most %d bytes.", f.name, MaxCustomerField)
+		}
+	}
+	if c.Email != "" && (!strings.Contains(c.Email, "@") || strings.ContainsAny(c.Email, " \t\r\n")) {
+		return ParamError(CodeParameterInvalid, "customer.email", "customer.email is not an email address.")
+	}
+	return nil
+}
+
+// ValidateAmount checks an amount in minor units.
+func ValidateAmount(param string, amount int64) error {
+	if amount <= 0 {
+		return ParamError(CodeParameterInvalid, param, "%s must be a positive integer in the currency's minor units (e.g. 1000 for 10.00 USD).", param)
+	}
+	if amount > MaxAmount {
+		return ParamError(CodeParameterInvalid, param, "%s must be at most %d minor units.", param, MaxAmount)
+	}
+	return nil
+}
+
+// ValidateMetadata checks the merchant's free-form key-value pairs.
+func ValidateMetadata(md map[string]string) error {
+	if len(md) > MaxMetadataKeys {
+		return ParamError(CodeParameterInvalid, "metadata", "metadata holds at most %d keys.", MaxMetadataKeys)
+	}
+	for k, v := range md {
+		if k == "" || len(k) > MaxMetadataKeyLen || !utf8.ValidString(k) {
+			return ParamError(CodeParameterInvalid, "metadata", "metadata keys must be 1 to %d bytes of UTF-8.", MaxMetadataKeyLen)
+		}
+		if len(v) > MaxMetadataValLen || !utf8.ValidString(v) {
+			return ParamError(CodeParameterInvalid, "metadata["+k+"]", "metadata values must be at most %d bytes of UTF-8.", MaxMetadataValLen)
+		}
+	}
+	return nil
+}
+
+// CaptureParams is a request to capture a requires_capture payment.
+type CaptureParams struct {
+	// Amount to capture; nil captures everything authorised. The rest of the hold is released.
+	Amount *int64 `json:"amount"`
+}
+
+// Validate checks p.
+func (p *CaptureParams) Validate() error {
+	if p.Amount != nil {
+		return ValidateAmount("amount", *p.Amount)
+	}
+	return nil
+}
+
+// CancelParams is a request to cancel a payment that has not been captured.
+type CancelParams struct {
+	CancellationReason string `json:"cancellation_reason"`
+}
+
+// Validate checks p.
+func (p *CancelParams) Validate() error {
+	if len(p.CancellationReason) > MaxCancelReasonLen || !utf8.ValidString(p.CancellationReason) {
+		return ParamError(CodeParameterInvalid, "cancellation_reason", "cancellation_reason must be at most %d bytes of UTF-8.", MaxCancelReasonLen)
+	}
+	return nil
+}
+
+// CreateRefundParams is a request to refund some or all of a payment's captured amount.
+type CreateRefundParams struct {
+	Payment string `json:"payment"`
+	// Amount to refund; nil refunds everything still refundable.
+	Amount *int64 `json:"amount"`
+	Reason string `json:"reason"`
+}
+
+// Validate checks p.
+func (p *CreateRefundParams) Validate() error {
+	if p.Payment == "" {
+		return ParamError(CodeParameterMissing, "payment", "payment is required: the ID of the payment to refund.")
+	}
+	if p.Amount != nil {
+		if err := ValidateAmount("amount", *p.Amount); err != nil {
+			return err
+		}
+	}
+	if p.Reason != "" {
+		ok := false
+		for _, r := range RefundReasons {
+			ok = ok || r == p.Reason
+		}
+		if !ok {
+			return ParamError(CodeParameterInvalid, "reason", "reason must be one of %s.", strings.Join(RefundReasons, ", "))
+		}
+	}
+	return nil
+}
+
+// PaymentFilter selects and pages a merchant's payments, newest first.
+type PaymentFilter struct {
+	Status            Status
+	MerchantReference string
+	CreatedGTE        *time.Time
+	CreatedLTE        *time.Time
+	Limit             int    // 1..100; default 10
+	StartingAfter     string // a payment ID: the page starts after it
+}
+
+// List limits.
+const (
+	DefaultListLimit = 10
+	MaxListLimit     = 100
+)
+
+func channelList() string {
+	s := make([]string, len(Channels))
+	for i, c := range Channels {
+		s[i] = fmt.Sprintf("%q", c)
+	}
+	return strings.Join(s, ", ")
+}

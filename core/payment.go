@@ -1,0 +1,255 @@
+package core
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Channel is a payment channel a payment is made through.
+type Channel string
+
+// The channels. Card and debit card go through a card acquirer; WeChat Pay and Alipay are
+// pay-then-notify wallets; bank transfer settles later.
+const (
+	ChannelCard         Channel = "card"
+	ChannelDebitCard    Channel = "debit_card"
+	ChannelWeChatPay    Channel = "wechat_pay"
+	ChannelAlipay       Channel = "alipay"
+	ChannelBankTransfer Channel = "bank_transfer"
+)
+
+// Channels lists every channel, in a stable order.
+var Channels = []Channel{ChannelCard, ChannelDebitCard, ChannelWeChatPay, ChannelAlipay, ChannelBankTransfer}
+
+// Valid reports whether c is a known channel.
+func (c Channel) Valid() bool {
+	for _, k := range Channels {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// IsCard reports whether the channel takes card details and supports manual capture.
+func (c Channel) IsCard() bool { return c == ChannelCard || c == ChannelDebitCard }
+
+// CaptureMethod says whether funds are captured with the authorisation or later.
+type CaptureMethod string
+
+// Capture methods.
+const (
+	CaptureAutomatic CaptureMethod = "automatic"
+	CaptureManual    CaptureMethod = "manual"
+)
+
+// Status is where a payment is in its life.
+//
+//	processing ──► requires_action ──► succeeded | failed | canceled
+//	     │
+//	     ├──► requires_capture ──► succeeded (capture) | canceled (cancel)
+//	     ├──► succeeded
+//	     └──► failed
+//
+// processing: created, the channel has not (yet) answered; a timed-out channel call leaves
+// the payment here until the channel's answer is known. requires_action: the payer must act
+// (scan a QR code, approve in a wallet, send a bank transfer). requires_capture: authorised,
+// funds held, waiting for capture. succeeded, failed and canceled are final; refunds do not
+// change a succeeded payment's status, only its amount_refunded.
+type Status string
+
+// Payment statuses.
+const (
+	StatusProcessing      Status = "processing"
+	StatusRequiresAction  Status = "requires_action"
+	StatusRequiresCapture Status = "requires_capture"
+	StatusSucceeded       Status = "succeeded"
+	StatusFailed          Status = "failed"
+	StatusCanceled        Status = "canceled"
+)
+
+// Statuses lists every status.
+var Statuses = []Status{StatusProcessing, StatusRequiresAction, StatusRequiresCapture, StatusSucceeded, StatusFailed, StatusCanceled}
+
+var transitions = map[Status][]Status{
+	StatusProcessing:      {StatusRequiresAction, StatusRequiresCapture, StatusSucceeded, StatusFailed},
+	StatusRequiresAction:  {StatusRequiresCapture, StatusSucceeded, StatusFailed, StatusCanceled},
+	StatusRequiresCapture: {StatusSucceeded, StatusCanceled},
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, k := range Statuses {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Final reports whether no further transition can leave s.
+func (s Status) Final() bool { return len(transitions[s]) == 0 }
+
+// CanTransition reports whether a payment in status s may move to status to.
+func (s Status) CanTransition(to Status) bool {
+	for _, t := range transitions[s] {
+		if t == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Payment is a merchant's request to move money from a payer, and what became of it.
+type Payment struct {
+	ID                string            `json:"id"`
+	Object            string            `json:"object"`
+	Status            Status            `json:"status"`
+	Amount            int64             `json:"amount"`
+	AmountCapturable  int64             `json:"amount_capturable"`
+	AmountCaptured    int64             `json:"amount_captured"`
+	AmountRefunded    int64             `json:"amount_refunded"`
+	Currency          string            `json:"currency"`
+	Channel           Channel           `json:"channel"`
+	CaptureMethod     CaptureMethod     `json:"capture_method"`
+	MerchantReference string            `json:"merchant_reference"`
+	Description       string            `json:"description"`
+	Customer          *Customer         `json:"customer"`
+	PaymentMethod     *PaymentMethod    `json:"payment_method"`
+	Metadata          map[string]string `json:"metadata"`
+	Region            string            `json:"region"`
+	FailureCode       *string           `json:"failure_code"`
+	FailureMessage    *string           `json:"failure_message"`
+	NextAction        *NextAction       `json:"next_action"`
+	ChannelReference  *string           `json:"channel_reference"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+	CanceledAt        *time.Time        `json:"canceled_at"`
+	MerchantID        string            `json:"-"`
+}
+
+// Customer is who pays, as the merchant knows them.
+type Customer struct {
+	ID    string `json:"id,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// PaymentMethod is what the payer paid with, as stored: for cards, never the number, only
+// the brand, last four digits, expiry and a keyed fingerprint that is equal for equal numbers.
+type PaymentMethod struct {
+	Type        string `json:"type"`
+	Brand       string `json:"brand,omitempty"`
+	Last4       string `json:"last4,omitempty"`
+	ExpMonth    int    `json:"exp_month,omitempty"`
+	ExpYear     int    `json:"exp_year,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// NextAction tells the merchant what the payer must do for a requires_action payment.
+type NextAction struct {
+	Type string `json:"type"` // wechat_pay_display_qr_code, alipay_redirect, bank_transfer_instructions
+	// QRCode is the content to render as a QR code (WeChat Pay).
+	QRCode string `json:"qr_code,omitempty"`
+	// RedirectURL is where to send the payer (Alipay).
+	RedirectURL string `json:"redirect_url,omitempty"`
+	// Bank transfer instructions: pay Amount to this account quoting Reference.
+	BankAccount string     `json:"bank_account,omitempty"`
+	Reference   string     `json:"reference,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// Refund returns captured money to the payer.
+type Refund struct {
+	ID               string    `json:"id"`
+	Object           string    `json:"object"`
+	Payment          string    `json:"payment"`
+	Amount           int64     `json:"amount"`
+	Currency         string    `json:"currency"`
+	Status           string    `json:"status"` // pending, succeeded, failed
+	Reason           string    `json:"reason"`
+	Region           string    `json:"region"`
+	FailureCode      *string   `json:"failure_code"`
+	ChannelReference *string   `json:"channel_reference"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+	MerchantID       string    `json:"-"`
+}
+
+// Refund statuses.
+const (
+	RefundPending   = "pending"
+	RefundSucceeded = "succeeded"
+	RefundFailed    = "failed"
+)
+
+// RefundReasons are the reasons a merchant may give for a refund.
+var RefundReasons = []string{"requested_by_customer", "duplicate", "fraudulent"}
+
+// Merchant is a business that takes payments through the platform.
+type Merchant struct {
+	ID         string    `json:"id"`
+	Object     string    `json:"object"`
+	Name       string    `json:"name"`
+	HomeRegion string    `json:"home_region"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
+	// SecretKey is present only in the response that created (or rolled) it.
+	SecretKey string `json:"secret_key,omitempty"`
+}
+
+// Balance is what the ledger says a merchant holds, per currency, in minor units.
+type Balance struct {
+	Object string          `json:"object"`
+	Data   []CurrencyTotal `json:"data"`
+}
+
+// CurrencyTotal is one currency's line of a balance.
+type CurrencyTotal struct {
+	Currency string `json:"currency"`
+	// Available is captured money, less refunds, owed to the merchant.
+	Available int64 `json:"available"`
+	// OnHold is authorised but not yet captured.
+	OnHold int64 `json:"on_hold"`
+}
+
+// List is one page of a list answer.
+type List[T any] struct {
+	Object  string `json:"object"`
+	Data    []T    `json:"data"`
+	HasMore bool   `json:"has_more"`
+}
+
+// Event is something that happened to a merchant's objects, written to the outbox in the
+// same transaction as the change and delivered to the merchant's webhooks.
+type Event struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	ObjectID  string          `json:"object_id"`
+	Data      json.RawMessage `json:"data"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Event types.
+const (
+	EventPaymentRequiresAction  = "payment.requires_action"
+	EventPaymentRequiresCapture = "payment.requires_capture"
+	EventPaymentSucceeded       = "payment.succeeded"
+	EventPaymentFailed          = "payment.failed"
+	EventPaymentCanceled        = "payment.canceled"
+	EventPaymentProcessing      = "payment.processing"
+	EventRefundSucceeded        = "refund.succeeded"
+	EventRefundFailed           = "refund.failed"
+)
+
+// LedgerReport is the result of a whole-ledger check.
+type LedgerReport struct {
+	Balanced bool  `json:"balanced"`
+	Journals int64 `json:"journals"`
+	Entries  int64 `json:"entries"`
+	// UnbalancedJournals lists journals whose entries do not sum to zero.
+	UnbalancedJournals []string `json:"unbalanced_journals"`
+	// PaymentMismatches lists payments whose amounts disagree with their postings.
+	PaymentMismatches []string `json:"payment_mismatches"`
+}

@@ -1,0 +1,159 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Engine is the SQL engine behind a DB.
+type Engine string
+
+// Engines.
+const (
+	EnginePostgres    Engine = "postgresql"
+	EngineCockroachDB Engine = "cockroachdb"
+)
+
+// DB is a connection pool to the platform's database.
+type DB struct {
+	Pool   *pgxpool.Pool
+	Engine Engine
+	tracer trace.Tracer
+	// retries counts transaction attempts retried after a serialization failure.
+	retries atomic.Int64
+}
+
+// Open connects to url and detects the engine. MaxConns of 0 keeps pgx's default.
+func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	var version string
+	if err := pool.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	db := &DB{Pool: pool, Engine: EnginePostgres, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres")}
+	if strings.Contains(version, "CockroachDB") {
+		db.Engine = EngineCockroachDB
+	}
+	return db, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.Pool.QueryRow(ctx, "SELECT 1").Scan(&one)
+}
+
+// Migrate applies every pending migration of the common schema. Run it once per deployment
+// (payd migrate, or the Helm chart's pre-install job), not from every node at start-up.
+func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
+	sqlDB := stdlib.OpenDBFromPool(db.Pool)
+	defer sqlDB.Close()
+	return migrate(ctx, sqlDB, log)
+}
+
+func migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		if log != nil {
+			log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+		}
+	}
+	return nil
+}
+
+// WriteTx runs fn in a SERIALIZABLE transaction and retries it when the database reports a
+// serialization failure (SQLSTATE 40001), using cockroach-go's retry loop.
+//
+// On CockroachDB it is crdbpgxv5.ExecuteTx, which retries inside one transaction through the
+// cockroach_restart savepoint protocol. On PostgreSQL that protocol is unsound: PostgreSQL
+// can report a serialization failure at COMMIT, after the savepoint's RELEASE, and
+// ExecuteTx ignores COMMIT errors (on CockroachDB the RELEASE is the commit), so a rolled-back
+// transaction would be reported as committed. On PostgreSQL each attempt is therefore a whole
+// transaction, begun and committed inside crdb.ExecuteCtx, which retries it on 40001.
+//
+// fn may run more than once and must have no effects outside the transaction.
+func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) error {
+	ctx, span := db.tracer.Start(ctx, "tx "+name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system", string(db.Engine))))
+	defer span.End()
+	attempts := 0
+	attempt := func(tx pgx.Tx) error {
+		attempts++
+		if attempts > 1 {
+			db.retries.Add(1)
+			// Jittered pause before a retry, growing with contention, so hot rows drain.
+			time.Sleep(time.Duration(rand.Int64N(int64(min(attempts, 10)) * int64(time.Millisecond))))
+		}
+		return fn(tx)
+	}
+	opts := pgx.TxOptions{IsoLevel: pgx.Serializable}
+	var err error
+	if db.Engine == EngineCockroachDB {
+		err = crdbpgx.ExecuteTx(ctx, db.Pool, opts, attempt)
+	} else {
+		err = crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
+			return pgx.BeginTxFunc(ctx, db.Pool, opts, attempt)
+		})
+	}
+	span.SetAttributes(attribute.Int("db.tx.attempts", attempts))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "transaction failed")
+	}
+	return err
+}
+
+// SerializationRetries is how many transaction attempts were retried after a serialization
+// failure since the DB was opened.
+func (db *DB) SerializationRetries() int64 { return db.retries.Load() }
+
+// errNoRows reports whether err is pgx's "no rows".
+func errNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -1,0 +1,309 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// Recovery points: how far an idempotent request got. Each phase ends at one, in the same
+// transaction as its changes.
+const (
+	pointStarted          = "started"
+	pointPaymentCreated   = "payment_created"
+	pointCaptureRequested = "capture_requested"
+	pointCancelRequested  = "cancel_requested"
+	pointRefundCreated    = "refund_created"
+	pointFinished         = "finished"
+)
+
+// errLeaseLost: another request took the key over after our lease ran out.
+var errLeaseLost = errors.New("idempotency key lease lost to another request")
+
+// ErrAbandoned is returned when Config.AfterPhase abandoned a request.
+var ErrAbandoned = errors.New("request abandoned after phase")
+
+// idemKey is the working copy of an idempotency key row held by the request that leases it.
+type idemKey struct {
+	req       core.IdempotentRequest
+	hash      string
+	token     string
+	point     string
+	paymentID *string
+	refundID  *string
+	reply     *core.Reply // the final reply, stored with the key
+	// interim is an answer for the client that is not stored: the outcome is not known yet
+	// (a channel timeout), so the key stays open for a retry to finish it.
+	interim *core.Reply
+}
+
+// finish ends the request with v (or err) as its stored reply.
+func (k *idemKey) finish(v any, err error) string {
+	r := k.req.Render(v, err)
+	k.reply = &r
+	return pointFinished
+}
+
+// stepFunc advances an idempotent request by one phase from k.point.
+type stepFunc func(ctx context.Context, k *idemKey) error
+
+// run executes an idempotent request: it claims the key (or answers with the stored reply,
+// an in-use or a mismatch error), then runs steps until the request is finished or its
+// outcome must wait.
+func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash string, step stepFunc) (core.Reply, error) {
+	// The request outlives its client: a client that hangs up must not leave a half-done
+	// payment behind. It is bounded by the lease instead.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Lease)
+	defer cancel()
+	k, replay, err := s.begin(ctx, req, hash)
+	if err != nil {
+		return core.Reply{}, err
+	}
+	if replay != nil {
+		return *replay, nil
+	}
+	for k.point != pointFinished && k.interim == nil {
+		if err := step(ctx, k); err != nil {
+			if errors.Is(err, errLeaseLost) {
+				return core.Reply{}, inUse(s.cfg.Lease)
+			}
+			if errors.Is(err, ErrAbandoned) {
+				return core.Reply{}, err
+			}
+			s.release(ctx, k)
+			return core.Reply{}, err
+		}
+	}
+	if k.interim != nil {
+		s.release(ctx, k)
+		return *k.interim, nil
+	}
+	return *k.reply, nil
+}
+
+func inUse(wait time.Duration) error {
+	e := core.ParamError(core.CodeIdempotencyKeyInUse, "Idempotency-Key",
+		"A request with this Idempotency-Key is still being processed; retry after it finishes.")
+	e.RetryAfter = int(math.Max(1, math.Ceil(wait.Seconds())))
+	return e
+}
+
+// begin claims the request's key, or returns the reply to replay, or a coded error.
+func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash string) (*idemKey, *core.Reply, error) {
+	var (
+		k     *idemKey
+		reply *core.Reply
+		coded error
+	)
+	err := s.db.WriteTx(ctx, "idempotency.begin", func(tx pgx.Tx) error {
+		k, reply, coded = nil, nil, nil
+		now := s.now()
+		token := core.RandomToken(10)
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO idempotency_keys (merchant_id, idem_key, region, request_method, request_path,
+				request_hash, lock_token, locked_until, recovery_point, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+			ON CONFLICT (merchant_id, idem_key) DO NOTHING`,
+			req.MerchantID, req.Key, req.Region, req.Method, req.Path, hash, token, now.Add(s.cfg.Lease), pointStarted, now)
+		if err != nil {
+			return fmt.Errorf("insert idempotency key: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			k = &idemKey{req: req, hash: hash, token: token, point: pointStarted}
+			return nil
+		}
+		var (
+			method, path, storedHash, point string
+			lockedUntil                     *time.Time
+			paymentID, refundID             *string
+			status                          *int32
+			body                            []byte
+		)
+		err = tx.QueryRow(ctx, `
+			SELECT request_method, request_path, request_hash, locked_until, recovery_point,
+				payment_id, refund_id, response_status, response_body
+			FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2 FOR UPDATE`,
+			req.MerchantID, req.Key).Scan(&method, &path, &storedHash, &lockedUntil, &point, &paymentID, &refundID, &status, &body)
+		if err != nil {
+			return fmt.Errorf("read idempotency key: %w", err)
+		}
+		switch {
+		case method != req.Method || path != req.Path || storedHash != hash:
+			coded = &core.Error{Code: core.CodeIdempotencyKeyReused, Param: "Idempotency-Key", Message: fmt.Sprintf(
+				"Keys for idempotent requests can only be used with the same parameters they were first used with. "+
+					"Use a new key for a different request (this key was first used for %s %s).", method, path)}
+			return nil
+		case status != nil:
+			reply = &core.Reply{Status: int(*status), Body: body, Replayed: true}
+			return nil
+		case lockedUntil != nil && lockedUntil.After(now):
+			coded = inUse(lockedUntil.Sub(now))
+			return nil
+		}
+		// The lease ran out (its node died or gave up): take the request over where it stopped.
+		if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET lock_token = $3, locked_until = $4, updated_at = $5
+			WHERE merchant_id = $1 AND idem_key = $2`, req.MerchantID, req.Key, token, now.Add(s.cfg.Lease), now); err != nil {
+			return fmt.Errorf("take over idempotency key: %w", err)
+		}
+		k = &idemKey{req: req, hash: hash, token: token, point: point, paymentID: paymentID, refundID: refundID}
+		if point != pointStarted {
+			s.log.InfoContext(ctx, "resuming request from recovery point", "merchant", req.MerchantID, "recovery_point", point)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, core.Internal(err)
+	}
+	return k, reply, coded
+}
+
+// phase runs one atomic phase: fn's changes and the key's new recovery point (and final
+// reply, if fn finished the request) commit together, and only while this request still
+// holds the key's lease.
+func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn func(tx pgx.Tx, k *idemKey) (next string, err error)) error {
+	var work idemKey
+	err := s.db.WriteTx(ctx, name, func(tx pgx.Tx) error {
+		work = *k
+		next, err := fn(tx, &work)
+		if err != nil {
+			return err
+		}
+		work.point = next
+		return s.saveKey(ctx, tx, &work)
+	})
+	if err != nil {
+		if errors.Is(err, errLeaseLost) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	*k = work
+	if s.cfg.AfterPhase != nil {
+		if err := s.cfg.AfterPhase(ctx, k.point); err != nil {
+			return fmt.Errorf("%w %s: %v", ErrAbandoned, k.point, err)
+		}
+	}
+	return nil
+}
+
+// saveKey records k's progress and renews its lease; when k is finished it stores the reply
+// and frees the key.
+func (s *Service) saveKey(ctx context.Context, tx pgx.Tx, k *idemKey) error {
+	now := s.now()
+	var status *int32
+	var body []byte
+	lockedUntil := &now
+	if k.point == pointFinished {
+		st := int32(k.reply.Status)
+		status, body, lockedUntil = &st, k.reply.Body, nil
+	} else {
+		t := now.Add(s.cfg.Lease)
+		lockedUntil = &t
+	}
+	tag, err := tx.Exec(ctx, `
+		UPDATE idempotency_keys SET recovery_point = $4, payment_id = $5, refund_id = $6,
+			response_status = $7, response_body = $8, locked_until = $9, updated_at = $10,
+			lock_token = CASE WHEN $7::INT4 IS NULL THEN lock_token ELSE NULL END
+		WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3`,
+		k.req.MerchantID, k.req.Key, k.token, k.point, k.paymentID, k.refundID, status, body, lockedUntil, now)
+	if err != nil {
+		return fmt.Errorf("save idempotency key: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+// release ends this request's lease early, so that a retry need not wait for it to expire.
+func (s *Service) release(ctx context.Context, k *idemKey) {
+	_, err := s.db.Pool.Exec(ctx, `UPDATE idempotency_keys SET locked_until = NULL, lock_token = NULL
+		WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3 AND response_status IS NULL`,
+		k.req.MerchantID, k.req.Key, k.token)
+	if err != nil {
+		s.log.WarnContext(ctx, "could not release idempotency key; a retry waits for the lease", "err", err)
+	}
+}
+
+// interim makes the answer for a request whose outcome is not known yet: 202 with the object
+// as it stands; the key stays open so that a retry with it finishes the request.
+func interim(k *idemKey, v any) {
+	r := k.req.Render(v, nil)
+	r.Status = http.StatusAccepted
+	k.interim = &r
+}
+
+// ReapKeys deletes finished idempotency keys older than the retention period, in batches,
+// and returns how many it deleted. Unfinished keys stay: their requests are still owed an
+// outcome.
+func (s *Service) ReapKeys(ctx context.Context) (int64, error) {
+	cutoff := s.now().Add(-s.cfg.KeyRetention)
+	var total int64
+	for {
+		tag, err := s.db.Pool.Exec(ctx, `
+			DELETE FROM idempotency_keys WHERE (merchant_id, idem_key) IN (
+				SELECT merchant_id, idem_key FROM idempotency_keys
+				WHERE created_at < $1 AND response_status IS NOT NULL LIMIT 1000)`, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("reap idempotency keys: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// KeyReaper runs ReapKeys periodically in the background.
+type KeyReaper struct {
+	s        *Service
+	interval time.Duration
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// NewKeyReaper makes a reaper that runs every interval (default 10 minutes).
+func NewKeyReaper(s *Service, interval time.Duration) *KeyReaper {
+	if interval <= 0 {
+		interval = 10 * time.Minute
+	}
+	return &KeyReaper{s: s, interval: interval}
+}
+
+// Start starts the reaper; it stops on Stop or when ctx ends.
+func (r *KeyReaper) Start(ctx context.Context) {
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.done = make(chan struct{})
+	go func() {
+		defer close(r.done)
+		t := time.NewTicker(r.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := r.s.ReapKeys(ctx); err != nil {
+					r.s.log.Warn("idempotency key reaper", "err", err)
+				} else if n > 0 {
+					r.s.log.Info("reaped idempotency keys", "deleted", n)
+				}
+			}
+		}
+	}()
+}
+
+// Stop stops the reaper and waits for it.
+func (r *KeyReaper) Stop() {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
+}

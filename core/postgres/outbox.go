@@ -1,0 +1,42 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// emit writes an event to the outbox inside tx, so it exists if and only if the change it
+// describes committed. obj is the object's state after the change.
+func (s *Service) emit(ctx context.Context, tx pgx.Tx, merchantID, region, typ, objectID string, obj any) error {
+	now := s.now()
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO outbox_events (id, merchant_id, region, type, object_id, payload, created_at, next_attempt_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+		core.NewID(core.PrefixEvent, region), merchantID, region, typ, objectID, obj, now); err != nil {
+		return fmt.Errorf("outbox: %s: %w", typ, err)
+	}
+	return nil
+}
+
+// Events lists the outbox events about one object, oldest first.
+func (s *Service) Events(ctx context.Context, merchantID, objectID string) ([]core.Event, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, type, object_id, payload, created_at FROM outbox_events
+		WHERE merchant_id = $1 AND object_id = $2 ORDER BY created_at, id`, merchantID, objectID)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	defer rows.Close()
+	out := []core.Event{}
+	for rows.Next() {
+		var e core.Event
+		if err := rows.Scan(&e.ID, &e.Type, &e.ObjectID, &e.Data, &e.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

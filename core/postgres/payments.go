@@ -1,0 +1,534 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+const paymentColumns = `id, merchant_id, region, status, amount, amount_capturable, amount_captured,
+	amount_refunded, currency, channel, capture_method, merchant_reference, description, customer,
+	payment_method, metadata, failure_code, failure_message, next_action, channel_reference,
+	created_at, updated_at, canceled_at`
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func scanPayment(row pgx.Row) (*core.Payment, error) {
+	p := &core.Payment{Object: "payment"}
+	err := row.Scan(&p.ID, &p.MerchantID, &p.Region, &p.Status, &p.Amount, &p.AmountCapturable,
+		&p.AmountCaptured, &p.AmountRefunded, &p.Currency, &p.Channel, &p.CaptureMethod,
+		&p.MerchantReference, &p.Description, &p.Customer, &p.PaymentMethod, &p.Metadata,
+		&p.FailureCode, &p.FailureMessage, &p.NextAction, &p.ChannelReference, &p.CreatedAt,
+		&p.UpdatedAt, &p.CanceledAt)
+	if err != nil {
+		return nil, err
+	}
+	if p.Metadata == nil {
+		p.Metadata = map[string]string{}
+	}
+	return p, nil
+}
+
+// getPayment reads a merchant's payment; lock takes a row lock for the rest of tx.
+func getPayment(ctx context.Context, q querier, merchantID, id string, lock bool) (*core.Payment, error) {
+	sql := `SELECT ` + paymentColumns + ` FROM payments WHERE id = $1 AND merchant_id = $2`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	p, err := scanPayment(q.QueryRow(ctx, sql, id, merchantID))
+	if errNoRows(err) {
+		return nil, paymentNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read payment %s: %w", id, err)
+	}
+	return p, nil
+}
+
+func paymentNotFound(id string) *core.Error {
+	return core.ParamError(core.CodeNotFound, "id", "No such payment: '%s'.", id)
+}
+
+// updatePayment writes a payment's mutable fields.
+func updatePayment(ctx context.Context, tx pgx.Tx, p *core.Payment) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE payments SET status = $2, amount_capturable = $3, amount_captured = $4,
+			amount_refunded = $5, failure_code = $6, failure_message = $7, next_action = $8,
+			channel_reference = $9, updated_at = $10, canceled_at = $11
+		WHERE id = $1`,
+		p.ID, p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, p.FailureCode,
+		p.FailureMessage, p.NextAction, p.ChannelReference, p.UpdatedAt, p.CanceledAt)
+	if err != nil {
+		return fmt.Errorf("update payment %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// CreatePayment creates a payment and sends it to its channel, exactly once per
+// Idempotency-Key.
+//
+// Phases: (1) insert the payment as processing; (2) call the channel with a key derived from
+// the payment ID, then apply its answer: status, ledger postings and outbox event in one
+// transaction with the stored reply. A timed-out channel call leaves the payment processing
+// and the key open; a retry repeats the call with the same channel key.
+func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error) {
+	hash := s.requestHash(req, p)
+	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
+		switch k.point {
+		case pointStarted:
+			return s.phase(ctx, k, "create_payment.insert", func(tx pgx.Tx, k *idemKey) (string, error) {
+				return s.insertPayment(ctx, tx, k, &p)
+			})
+		case pointPaymentCreated:
+			return s.authorize(ctx, k, &p)
+		}
+		return fmt.Errorf("create payment: unexpected recovery point %q", k.point)
+	})
+}
+
+func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *core.CreatePaymentParams) (string, error) {
+	now := s.now()
+	id := core.NewID(core.PrefixPayment, k.req.Region)
+	var pm *core.PaymentMethod
+	switch {
+	case p.Channel.IsCard():
+		pm = core.StoredCard(s.cfg.SecretKey, p.PaymentMethod.Card)
+	default:
+		pm = &core.PaymentMethod{Type: string(p.Channel)}
+	}
+	md := p.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO payments (id, merchant_id, region, status, amount, currency, channel,
+			capture_method, merchant_reference, description, customer, payment_method, metadata,
+			created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+		ON CONFLICT (merchant_id, merchant_reference) DO NOTHING`,
+		id, k.req.MerchantID, k.req.Region, core.StatusProcessing, p.Amount, p.Currency, p.Channel,
+		p.CaptureMethod, p.MerchantReference, p.Description, p.Customer, pm, md, now)
+	if err != nil {
+		return "", fmt.Errorf("insert payment: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		var existing string
+		_ = tx.QueryRow(ctx, `SELECT id FROM payments WHERE merchant_id = $1 AND merchant_reference = $2`,
+			k.req.MerchantID, p.MerchantReference).Scan(&existing)
+		e := core.ParamError(core.CodeDuplicateReference, "merchant_reference",
+			"A payment with merchant_reference '%s' already exists: %s.", p.MerchantReference, existing)
+		e.PaymentID = existing
+		return k.finish(nil, e), nil
+	}
+	k.paymentID = &id
+	return pointPaymentCreated, nil
+}
+
+// authorize is create's second phase: the channel call and its outcome.
+func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePaymentParams) error {
+	pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false)
+	if err != nil {
+		return err
+	}
+	if pay.Status != core.StatusProcessing {
+		// Already settled by someone else (the recovery worker, a channel notification).
+		return s.phase(ctx, k, "create_payment.settled", func(tx pgx.Tx, k *idemKey) (string, error) {
+			pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
+			if err != nil {
+				return "", err
+			}
+			return k.finish(pay, declineError(pay)), nil
+		})
+	}
+	var res core.AuthorizeResult
+	err = s.callChannel(ctx, "authorize", pay, func(ctx context.Context) error {
+		var err error
+		res, err = s.gw.Authorize(ctx, core.AuthorizeRequest{
+			Key: core.AuthorizeKey(pay.ID), PaymentID: pay.ID, MerchantID: pay.MerchantID,
+			Region: pay.Region, Channel: pay.Channel, Amount: pay.Amount, Currency: pay.Currency,
+			Capture: pay.CaptureMethod == core.CaptureAutomatic, Card: cardOf(p),
+			Reference: pay.MerchantReference,
+		})
+		return err
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "channel outcome unknown; payment stays processing", "payment", pay.ID, "err", err)
+		interim(k, pay)
+		return nil
+	}
+	return s.phase(ctx, k, "create_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
+		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
+		if err != nil {
+			return "", err
+		}
+		if pay.Status == core.StatusProcessing {
+			if err := s.applyAuthorization(ctx, tx, pay, res); err != nil {
+				return "", err
+			}
+		}
+		return k.finish(pay, declineError(pay)), nil
+	})
+}
+
+func cardOf(p *core.CreatePaymentParams) *core.CardData {
+	if p.PaymentMethod == nil {
+		return nil
+	}
+	return p.PaymentMethod.Card
+}
+
+// declineError is the error a failed payment answers with (HTTP 402), or nil.
+func declineError(p *core.Payment) error {
+	if p.Status != core.StatusFailed || p.FailureCode == nil {
+		return nil
+	}
+	msg := "The payment failed."
+	if p.FailureMessage != nil {
+		msg = *p.FailureMessage
+	}
+	return &core.Error{Code: *p.FailureCode, Message: msg, PaymentID: p.ID}
+}
+
+// applyAuthorization moves a processing payment to the channel's answer, with its ledger
+// journals and outbox event, inside tx.
+func (s *Service) applyAuthorization(ctx context.Context, tx pgx.Tx, p *core.Payment, res core.AuthorizeResult) error {
+	now := s.now()
+	p.UpdatedAt = now
+	if res.Reference != "" {
+		p.ChannelReference = &res.Reference
+	}
+	var event string
+	switch res.Outcome {
+	case core.OutcomeAuthorized:
+		p.Status, p.AmountCapturable = core.StatusRequiresCapture, p.Amount
+		event = core.EventPaymentRequiresCapture
+		if err := s.post(ctx, tx, authorizeJournal(p, p.Amount)); err != nil {
+			return err
+		}
+	case core.OutcomeCaptured:
+		p.Status, p.AmountCaptured = core.StatusSucceeded, p.Amount
+		event = core.EventPaymentSucceeded
+		if err := s.post(ctx, tx, authorizeJournal(p, p.Amount)); err != nil {
+			return err
+		}
+		if err := s.post(ctx, tx, captureJournal(p, p.Amount, p.Amount)); err != nil {
+			return err
+		}
+	case core.OutcomeActionRequired:
+		p.Status, p.NextAction = core.StatusRequiresAction, res.NextAction
+		event = core.EventPaymentRequiresAction
+	case core.OutcomeDeclined:
+		code, msg := res.DeclineCode, res.DeclineMessage
+		if code == "" {
+			code = core.CodeCardDeclined
+		}
+		if msg == "" {
+			msg = "The payment was declined."
+		}
+		p.Status, p.FailureCode, p.FailureMessage = core.StatusFailed, &code, &msg
+		event = core.EventPaymentFailed
+	default:
+		return fmt.Errorf("channel returned unknown outcome %q", res.Outcome)
+	}
+	if err := updatePayment(ctx, tx, p); err != nil {
+		return err
+	}
+	return s.emit(ctx, tx, p.MerchantID, p.Region, event, p.ID, p)
+}
+
+// CapturePayment captures some or all of a requires_capture payment's hold.
+func (s *Service) CapturePayment(ctx context.Context, req core.IdempotentRequest, id string, params core.CaptureParams) (core.Reply, error) {
+	hash := s.requestHash(req, params)
+	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
+		switch k.point {
+		case pointStarted:
+			return s.phase(ctx, k, "capture_payment.check", func(tx pgx.Tx, k *idemKey) (string, error) {
+				pay, err := getPayment(ctx, tx, k.req.MerchantID, id, true)
+				if err != nil {
+					return finishNotFound(k, err)
+				}
+				if pay.Status != core.StatusRequiresCapture {
+					return k.finish(nil, invalidState(pay, "captured", core.StatusRequiresCapture)), nil
+				}
+				if params.Amount != nil && *params.Amount > pay.AmountCapturable {
+					return k.finish(nil, core.ParamError(core.CodeAmountTooLarge, "amount",
+						"The capture amount (%d) exceeds the amount capturable (%d).", *params.Amount, pay.AmountCapturable)), nil
+				}
+				k.paymentID = &pay.ID
+				return pointCaptureRequested, nil
+			})
+		case pointCaptureRequested:
+			return s.capture(ctx, k, params)
+		}
+		return fmt.Errorf("capture payment: unexpected recovery point %q", k.point)
+	})
+}
+
+func (s *Service) capture(ctx context.Context, k *idemKey, params core.CaptureParams) error {
+	pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false)
+	if err != nil {
+		return err
+	}
+	if pay.Status != core.StatusRequiresCapture {
+		return s.finishInvalid(ctx, k, pay, "captured", core.StatusRequiresCapture)
+	}
+	amount := pay.AmountCapturable
+	if params.Amount != nil {
+		amount = *params.Amount
+	}
+	var res core.OpResult
+	err = s.callChannel(ctx, "capture", pay, func(ctx context.Context) error {
+		var err error
+		res, err = s.gw.Capture(ctx, core.CaptureRequest{Key: core.CaptureKey(pay.ID), PaymentID: pay.ID,
+			Channel: pay.Channel, Reference: deref(pay.ChannelReference), Amount: amount, Currency: pay.Currency})
+		return err
+	})
+	if err != nil {
+		interim(k, pay)
+		return nil
+	}
+	return s.phase(ctx, k, "capture_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
+		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
+		if err != nil {
+			return "", err
+		}
+		if pay.Status != core.StatusRequiresCapture {
+			return k.finish(nil, invalidState(pay, "captured", core.StatusRequiresCapture)), nil
+		}
+		if !res.OK {
+			return k.finish(nil, channelRefused(res, pay)), nil
+		}
+		// The channel's amount is what moved: a concurrent capture with the same channel key
+		// may have asked for a different one.
+		hold := pay.AmountCapturable
+		pay.Status, pay.AmountCaptured, pay.AmountCapturable, pay.UpdatedAt = core.StatusSucceeded, res.Amount, 0, s.now()
+		if err := s.post(ctx, tx, captureJournal(pay, hold, res.Amount)); err != nil {
+			return "", err
+		}
+		if err := updatePayment(ctx, tx, pay); err != nil {
+			return "", err
+		}
+		if err := s.emit(ctx, tx, pay.MerchantID, pay.Region, core.EventPaymentSucceeded, pay.ID, pay); err != nil {
+			return "", err
+		}
+		return k.finish(pay, nil), nil
+	})
+}
+
+// CancelPayment cancels a payment that is waiting for capture or for the payer, releasing
+// any hold.
+func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest, id string, params core.CancelParams) (core.Reply, error) {
+	hash := s.requestHash(req, params)
+	cancelable := func(st core.Status) bool {
+		return st == core.StatusRequiresCapture || st == core.StatusRequiresAction
+	}
+	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
+		switch k.point {
+		case pointStarted:
+			return s.phase(ctx, k, "cancel_payment.check", func(tx pgx.Tx, k *idemKey) (string, error) {
+				pay, err := getPayment(ctx, tx, k.req.MerchantID, id, true)
+				if err != nil {
+					return finishNotFound(k, err)
+				}
+				if !cancelable(pay.Status) {
+					return k.finish(nil, invalidState(pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)), nil
+				}
+				k.paymentID = &pay.ID
+				return pointCancelRequested, nil
+			})
+		case pointCancelRequested:
+			pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false)
+			if err != nil {
+				return err
+			}
+			if !cancelable(pay.Status) {
+				return s.finishInvalid(ctx, k, pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)
+			}
+			var res core.OpResult
+			err = s.callChannel(ctx, "void", pay, func(ctx context.Context) error {
+				var err error
+				res, err = s.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey(pay.ID), PaymentID: pay.ID,
+					Channel: pay.Channel, Reference: deref(pay.ChannelReference)})
+				return err
+			})
+			if err != nil {
+				interim(k, pay)
+				return nil
+			}
+			return s.phase(ctx, k, "cancel_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
+				pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
+				if err != nil {
+					return "", err
+				}
+				if !cancelable(pay.Status) {
+					return k.finish(nil, invalidState(pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)), nil
+				}
+				if !res.OK {
+					return k.finish(nil, channelRefused(res, pay)), nil
+				}
+				if pay.AmountCapturable > 0 {
+					if err := s.post(ctx, tx, voidJournal(pay, pay.AmountCapturable)); err != nil {
+						return "", err
+					}
+				}
+				now := s.now()
+				pay.Status, pay.AmountCapturable, pay.UpdatedAt, pay.CanceledAt, pay.NextAction = core.StatusCanceled, 0, now, &now, nil
+				if err := updatePayment(ctx, tx, pay); err != nil {
+					return "", err
+				}
+				if params.CancellationReason != "" {
+					if _, err := tx.Exec(ctx, `UPDATE payments SET cancellation_reason = $2 WHERE id = $1`, pay.ID, params.CancellationReason); err != nil {
+						return "", err
+					}
+				}
+				if err := s.emit(ctx, tx, pay.MerchantID, pay.Region, core.EventPaymentCanceled, pay.ID, pay); err != nil {
+					return "", err
+				}
+				return k.finish(pay, nil), nil
+			})
+		}
+		return fmt.Errorf("cancel payment: unexpected recovery point %q", k.point)
+	})
+}
+
+// finishInvalid ends a request whose payment moved on before its channel call.
+func (s *Service) finishInvalid(ctx context.Context, k *idemKey, pay *core.Payment, verb string, want ...core.Status) error {
+	return s.phase(ctx, k, "payment.invalid_state", func(tx pgx.Tx, k *idemKey) (string, error) {
+		return k.finish(nil, invalidState(pay, verb, want...)), nil
+	})
+}
+
+func invalidState(p *core.Payment, verb string, want ...core.Status) *core.Error {
+	return &core.Error{Code: core.CodeInvalidState, PaymentID: p.ID, Message: fmt.Sprintf(
+		"Payment %s is %s and cannot be %s; it must be %s.", p.ID, p.Status, verb, joinStatuses(want))}
+}
+
+func joinStatuses(ss []core.Status) string {
+	out := ""
+	for i, s := range ss {
+		if i > 0 {
+			out += " or "
+		}
+		out += string(s)
+	}
+	return out
+}
+
+func channelRefused(res core.OpResult, p *core.Payment) *core.Error {
+	code := res.FailureCode
+	if code == "" {
+		code = core.CodeProcessingError
+	}
+	msg := res.FailureMessage
+	if msg == "" {
+		msg = "The channel refused the operation."
+	}
+	return &core.Error{Code: code, Message: msg, PaymentID: p.ID}
+}
+
+// callChannel runs one channel call under the channel timeout, in its own span.
+func (s *Service) callChannel(ctx context.Context, op string, p *core.Payment, call func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ChannelTimeout)
+	defer cancel()
+	ctx, span := s.tracer.Start(ctx, "channel "+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("payment.channel", string(p.Channel)),
+			attribute.String("payment.id", p.ID), attribute.String("region", s.cfg.Region)))
+	defer span.End()
+	start := time.Now()
+	err := call(ctx)
+	span.SetAttributes(attribute.Int64("channel.duration_ms", time.Since(start).Milliseconds()))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "outcome unknown")
+	}
+	return err
+}
+
+// Payment reads one of a merchant's payments.
+func (s *Service) Payment(ctx context.Context, merchantID, id string) (*core.Payment, error) {
+	return getPayment(ctx, s.db.Pool, merchantID, id, false)
+}
+
+// Payments lists a merchant's payments, newest first.
+func (s *Service) Payments(ctx context.Context, merchantID string, f core.PaymentFilter) (*core.List[*core.Payment], error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = core.DefaultListLimit
+	}
+	sql := `SELECT ` + paymentColumns + ` FROM payments WHERE merchant_id = $1`
+	args := []any{merchantID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Status != "" {
+		sql += ` AND status = ` + arg(f.Status)
+	}
+	if f.MerchantReference != "" {
+		sql += ` AND merchant_reference = ` + arg(f.MerchantReference)
+	}
+	if f.CreatedGTE != nil {
+		sql += ` AND created_at >= ` + arg(*f.CreatedGTE)
+	}
+	if f.CreatedLTE != nil {
+		sql += ` AND created_at <= ` + arg(*f.CreatedLTE)
+	}
+	if f.StartingAfter != "" {
+		var at time.Time
+		err := s.db.Pool.QueryRow(ctx, `SELECT created_at FROM payments WHERE id = $1 AND merchant_id = $2`,
+			f.StartingAfter, merchantID).Scan(&at)
+		if errNoRows(err) {
+			return nil, core.ParamError(core.CodeNotFound, "starting_after", "No such payment: '%s'.", f.StartingAfter)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list payments: %w", err)
+		}
+		sql += fmt.Sprintf(` AND (created_at, id) < (%s, %s)`, arg(at), arg(f.StartingAfter))
+	}
+	sql += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
+	rows, err := s.db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	defer rows.Close()
+	list := &core.List[*core.Payment]{Object: "list", Data: []*core.Payment{}}
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list payments: %w", err)
+		}
+		list.Data = append(list.Data, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	if len(list.Data) > limit {
+		list.Data, list.HasMore = list.Data[:limit], true
+	}
+	return list, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// finishNotFound stores a not-found answer as the request's reply; other errors abort the phase.
+func finishNotFound(k *idemKey, err error) (string, error) {
+	if core.ErrorCode(err) == core.CodeNotFound {
+		return k.finish(nil, err), nil
+	}
+	return "", err
+}

@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// Config configures a Service.
+type Config struct {
+	// Region is the region this node serves. Required.
+	Region string
+	// SecretKey keys card fingerprints and the fingerprints of idempotent requests (which
+	// contain card numbers). Required, at least 32 bytes, and the same on every node.
+	SecretKey []byte
+	// Lease is how long a node may work on a request before another node may take its
+	// Idempotency-Key over (a retry after the first node died). It is renewed at every phase.
+	// Default 30s; it must exceed ChannelTimeout.
+	Lease time.Duration
+	// ChannelTimeout bounds every channel call. A call that times out has an unknown outcome.
+	// Default 10s.
+	ChannelTimeout time.Duration
+	// KeyRetention is how long finished idempotency keys are kept. Default 24h, the minimum.
+	KeyRetention time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+	// AfterPhase, if set, runs after each phase commits, with the recovery point reached. An
+	// error abandons the request right there, as if the node had died: tests use it.
+	AfterPhase func(ctx context.Context, point string) error
+}
+
+func (c *Config) withDefaults() {
+	if c.Lease == 0 {
+		c.Lease = 30 * time.Second
+	}
+	if c.ChannelTimeout == 0 {
+		c.ChannelTimeout = 10 * time.Second
+	}
+	if c.KeyRetention == 0 {
+		c.KeyRetention = 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case !core.RegionNameRE.MatchString(c.Region):
+		return fmt.Errorf("region %q: must look like \"us-east\"", c.Region)
+	case len(c.SecretKey) < 32:
+		return errors.New("secret key: need at least 32 bytes")
+	case c.Lease <= c.ChannelTimeout:
+		return fmt.Errorf("lease (%s) must exceed the channel timeout (%s)", c.Lease, c.ChannelTimeout)
+	case c.KeyRetention < 24*time.Hour:
+		return fmt.Errorf("key retention (%s) must be at least 24h", c.KeyRetention)
+	}
+	return nil
+}
+
+// Service is the payment center's domain service on SQL: merchants, payments, refunds,
+// balances and the ledger.
+type Service struct {
+	db     *DB
+	gw     core.Gateway
+	cfg    Config
+	log    *slog.Logger
+	tracer trace.Tracer
+}
+
+// NewService makes a Service that moves money through gw.
+func NewService(db *DB, gw core.Gateway, cfg Config) (*Service, error) {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("postgres service config: %w", err)
+	}
+	return &Service{db: db, gw: gw, cfg: cfg, log: cfg.Logger, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres")}, nil
+}
+
+// DB is the service's database.
+func (s *Service) DB() *DB { return s.db }
+
+// Region is the region this service serves.
+func (s *Service) Region() string { return s.cfg.Region }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// requestHash fingerprints an idempotent request's parameters. It is keyed because the
+// parameters may hold a card number.
+func (s *Service) requestHash(req core.IdempotentRequest, params any) string {
+	b, err := json.Marshal(params)
+	if err != nil {
+		panic("request params must marshal: " + err.Error())
+	}
+	m := hmac.New(sha256.New, s.cfg.SecretKey)
+	m.Write([]byte(req.Method + " " + req.Path + "\n"))
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Ping checks that the database answers.
+func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }

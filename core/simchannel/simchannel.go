@@ -1,0 +1,243 @@
+// Package simchannel is an in-process payment channel for tests, benchmarks and the local
+// cluster. It honours the well-known test cards, gives WeChat Pay, Alipay and bank transfer
+// their pay-later shape (requires_action with a QR code, a redirect or transfer
+// instructions), executes each channel idempotency key at most once, and counts the charges
+// it really made, so tests can prove that no payment was charged twice.
+//
+// Test cards: 4242424242424242 and other valid numbers succeed; 4000000000000002 is declined
+// (card_declined); 4000000000009995 has insufficient_funds; 4000000000000069 is an
+// expired_card; 4000000000000127 fails the incorrect_cvc check; 4000000000000119 fails with
+// a processing_error.
+package simchannel
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+var declines = map[string][2]string{
+	"4000000000000002": {core.CodeCardDeclined, "Your card was declined."},
+	"4000000000009995": {core.CodeInsufficientFunds, "Your card has insufficient funds."},
+	"4000000000000069": {core.CodeExpiredCard, "Your card has expired."},
+	"4000000000000127": {core.CodeIncorrectCVC, "Your card's security code is incorrect."},
+	"4000000000000119": {core.CodeProcessingError, "An error occurred while processing your card."},
+}
+
+// Faults make the next calls misbehave. Counters are consumed one per call.
+type Faults struct {
+	// Latency delays every call.
+	Latency time.Duration
+	// LoseResponses: the next N calls execute, then their answer is lost (an error).
+	LoseResponses int
+	// Timeouts: the next N calls hang until the caller's deadline without executing.
+	Timeouts int
+}
+
+// Channel is the simulator. The zero value is not usable; call New.
+type Channel struct {
+	mu      sync.Mutex
+	faults  Faults
+	auths   map[string]*authorization // by payment ID
+	answers map[string]any            // by channel key: the first answer, replayed
+	charges map[string]int            // by payment ID: money-moving authorisations executed
+	calls   int
+	seq     int
+}
+
+type authorization struct {
+	amount, captured, refunded int64
+	currency                   string
+	reference                  string
+	voided                     bool
+	capturable                 bool
+}
+
+// New makes a simulator.
+func New() *Channel {
+	return &Channel{auths: map[string]*authorization{}, answers: map[string]any{}, charges: map[string]int{}}
+}
+
+// SetFaults replaces the fault settings.
+func (c *Channel) SetFaults(f Faults) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.faults = f
+}
+
+// Charges is how many times the simulator really charged (authorised) payment id: 0 or 1
+// when callers are correct.
+func (c *Channel) Charges(paymentID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.charges[paymentID]
+}
+
+// TotalCharges is the number of authorisations executed, over all payments.
+func (c *Channel) TotalCharges() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.charges {
+		n += v
+	}
+	return n
+}
+
+// Calls is how many calls reached the simulator, repeats included.
+func (c *Channel) Calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+// do runs one call: latency and faults, then exec under the lock unless the key was already
+// answered.
+func (c *Channel) do(ctx context.Context, key string, exec func() any) (any, error) {
+	c.mu.Lock()
+	c.calls++
+	f := &c.faults
+	latency := f.Latency
+	timeout, lose := f.Timeouts > 0, false
+	if timeout {
+		f.Timeouts--
+	} else if f.LoseResponses > 0 {
+		f.LoseResponses--
+		lose = true
+	}
+	c.mu.Unlock()
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if timeout {
+		<-ctx.Done()
+		return nil, fmt.Errorf("simulated channel timeout: %w", ctx.Err())
+	}
+	c.mu.Lock()
+	ans, ok := c.answers[key]
+	if !ok {
+		ans = exec()
+		c.answers[key] = ans
+	}
+	c.mu.Unlock()
+	if lose {
+		return nil, fmt.Errorf("simulated lost response for %s", key)
+	}
+	return ans, nil
+}
+
+func (c *Channel) nextRef(prefix string) string {
+	c.seq++
+	return fmt.Sprintf("%s_%08d", prefix, c.seq)
+}
+
+// Authorize implements core.Gateway.
+func (c *Channel) Authorize(ctx context.Context, req core.AuthorizeRequest) (core.AuthorizeResult, error) {
+	ans, err := c.do(ctx, req.Key, func() any {
+		ref := c.nextRef("sim")
+		switch req.Channel {
+		case core.ChannelCard, core.ChannelDebitCard:
+			if req.Card == nil {
+				return core.AuthorizeResult{Outcome: core.OutcomeDeclined, DeclineCode: core.CodeProcessingError, DeclineMessage: "No card details.", Reference: ref}
+			}
+			if d, ok := declines[req.Card.Number]; ok {
+				return core.AuthorizeResult{Outcome: core.OutcomeDeclined, DeclineCode: d[0], DeclineMessage: d[1], Reference: ref}
+			}
+			c.charges[req.PaymentID]++
+			a := &authorization{amount: req.Amount, currency: req.Currency, reference: ref, capturable: !req.Capture}
+			if req.Capture {
+				a.captured = req.Amount
+			}
+			c.auths[req.PaymentID] = a
+			if req.Capture {
+				return core.AuthorizeResult{Outcome: core.OutcomeCaptured, Reference: ref}
+			}
+			return core.AuthorizeResult{Outcome: core.OutcomeAuthorized, Reference: ref}
+		case core.ChannelWeChatPay:
+			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref}
+			return core.AuthorizeResult{Outcome: core.OutcomeActionRequired, Reference: ref,
+				NextAction: &core.NextAction{Type: "wechat_pay_display_qr_code", QRCode: "weixin://wxpay/bizpayurl?pr=" + ref}}
+		case core.ChannelAlipay:
+			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref}
+			return core.AuthorizeResult{Outcome: core.OutcomeActionRequired, Reference: ref,
+				NextAction: &core.NextAction{Type: "alipay_redirect", RedirectURL: "https://alipay.sim.invalid/pay?trade_no=" + ref}}
+		case core.ChannelBankTransfer:
+			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref}
+			return core.AuthorizeResult{Outcome: core.OutcomeActionRequired, Reference: ref,
+				NextAction: &core.NextAction{Type: "bank_transfer_instructions", BankAccount: "SIMBANK 0000 1234 5678", Reference: ref}}
+		}
+		return core.AuthorizeResult{Outcome: core.OutcomeDeclined, DeclineCode: core.CodeProcessingError, DeclineMessage: "Unknown channel.", Reference: ref}
+	})
+	if err != nil {
+		return core.AuthorizeResult{}, err
+	}
+	return ans.(core.AuthorizeResult), nil
+}
+
+// Capture implements core.Gateway: it takes amount of a held authorisation, once.
+func (c *Channel) Capture(ctx context.Context, req core.CaptureRequest) (core.OpResult, error) {
+	return c.op(ctx, req.Key, func() core.OpResult {
+		a := c.auths[req.PaymentID]
+		switch {
+		case a == nil:
+			return core.OpResult{FailureCode: core.CodeProcessingError, FailureMessage: "No such authorisation."}
+		case a.voided || !a.capturable:
+			return core.OpResult{FailureCode: core.CodeInvalidState, FailureMessage: "The authorisation is no longer capturable."}
+		case req.Amount > a.amount:
+			return core.OpResult{FailureCode: core.CodeAmountTooLarge, FailureMessage: "Capture exceeds the authorisation."}
+		}
+		a.captured, a.capturable = req.Amount, false
+		return core.OpResult{OK: true, Amount: req.Amount, Reference: c.nextRef("cap")}
+	})
+}
+
+// Void implements core.Gateway: it releases a hold or closes an unpaid order.
+func (c *Channel) Void(ctx context.Context, req core.VoidRequest) (core.OpResult, error) {
+	return c.op(ctx, req.Key, func() core.OpResult {
+		a := c.auths[req.PaymentID]
+		if a == nil || a.captured > 0 {
+			return core.OpResult{FailureCode: core.CodeInvalidState, FailureMessage: "Nothing to void."}
+		}
+		a.voided, a.capturable = true, false
+		return core.OpResult{OK: true, Amount: a.amount, Reference: c.nextRef("void")}
+	})
+}
+
+// Refund implements core.Gateway: it returns captured money, never more than was captured.
+func (c *Channel) Refund(ctx context.Context, req core.RefundRequest) (core.OpResult, error) {
+	return c.op(ctx, req.Key, func() core.OpResult {
+		a := c.auths[req.PaymentID]
+		if a == nil || a.refunded+req.Amount > a.captured {
+			return core.OpResult{FailureCode: core.CodeAmountTooLarge, FailureMessage: "Refund exceeds the captured amount."}
+		}
+		a.refunded += req.Amount
+		return core.OpResult{OK: true, Amount: req.Amount, Reference: c.nextRef("rfd")}
+	})
+}
+
+func (c *Channel) op(ctx context.Context, key string, exec func() core.OpResult) (core.OpResult, error) {
+	ans, err := c.do(ctx, key, func() any { return exec() })
+	if err != nil {
+		return core.OpResult{}, err
+	}
+	return ans.(core.OpResult), nil
+}
+
+// Refunded is the total the simulator refunded for a payment.
+func (c *Channel) Refunded(paymentID string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a := c.auths[paymentID]; a != nil {
+		return a.refunded
+	}
+	return 0
+}
+
+var _ core.Gateway = (*Channel)(nil)

@@ -1,0 +1,38 @@
+-- CockroachDB multi-region overlay, applied once after the common schema
+-- (core/postgres/migrations). It has NOT been executed here: no CockroachDB binary can be
+-- obtained on the development machines. See deploy/cockroachdb/README.md.
+--
+-- Cluster region names must equal the platform's region names (start nodes with
+-- --locality=region=us-east and so on), because each merchant-owned row's `region` column is
+-- cast to the database's region enum to pin the row to the merchant's home region.
+
+ALTER DATABASE paycenter SET PRIMARY REGION "us-east";
+ALTER DATABASE paycenter ADD REGION "eu-west";
+ALTER DATABASE paycenter ADD REGION "ap-south";
+ALTER DATABASE paycenter SURVIVE REGION FAILURE;
+
+-- Reference data, read everywhere, written rarely: fast local reads in every region.
+ALTER TABLE regions SET LOCALITY GLOBAL;
+ALTER TABLE goose_db_version SET LOCALITY GLOBAL;
+
+-- Merchant-owned tables: each row lives in its merchant's home region.
+ALTER TABLE merchants ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchants SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE api_keys ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE api_keys SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE payments ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE payments SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE refunds ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE refunds SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE idempotency_keys ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE idempotency_keys SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE ledger_entries ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE ledger_entries SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE outbox_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE outbox_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
