@@ -130,10 +130,14 @@ func (s *Server) Routes() []string {
 
 type ctxKey int
 
-const (
-	ctxRequestID ctxKey = iota
-	ctxMerchant
-)
+const ctxRequest ctxKey = 0
+
+// requestInfo travels in a request's context; the auth middleware fills in the merchant, so
+// the access log written after the handler can name it.
+type requestInfo struct {
+	id       string
+	merchant *core.Merchant
+}
 
 // handle registers a route with request-ID, logging and span naming around it.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
@@ -141,7 +145,8 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := core.NewRandomID(core.PrefixRequest)
-		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		info := &requestInfo{id: id}
+		ctx := context.WithValue(r.Context(), ctxRequest, info)
 		span := trace.SpanFromContext(ctx)
 		span.SetName(pattern)
 		span.SetAttributes(attribute.String("request.id", id), attribute.String("region", s.cfg.Region))
@@ -194,15 +199,16 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxRequestID).(string)
-	return id
+func info(ctx context.Context) *requestInfo {
+	if i, ok := ctx.Value(ctxRequest).(*requestInfo); ok {
+		return i
+	}
+	return &requestInfo{}
 }
 
-func merchantFrom(ctx context.Context) *core.Merchant {
-	m, _ := ctx.Value(ctxMerchant).(*core.Merchant)
-	return m
-}
+func requestID(ctx context.Context) string { return info(ctx).id }
+
+func merchantFrom(ctx context.Context) *core.Merchant { return info(ctx).merchant }
 
 func merchantID(ctx context.Context) string {
 	if m := merchantFrom(ctx); m != nil {
@@ -233,7 +239,8 @@ func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("merchant.id", m.ID))
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxMerchant, m)))
+		info(r.Context()).merchant = m
+		h(w, r)
 	}
 }
 

@@ -1,0 +1,50 @@
+# The platform's build, run and test entry points. `make help` lists them.
+SHELL := /bin/bash
+GO    ?= go
+LOCAL := .local
+
+.PHONY: help build demo up down status test test-short bench-core vet fmt clean ensure-postgres
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+build: ## build payd, paylocal and paydemo into bin/
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/...
+
+ensure-postgres: ## install PostgreSQL's server (Debian package) if it is missing
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing PostgreSQL (Debian package postgresql) ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "PostgreSQL's server is missing: install the 'postgresql' package (as root, 'make' does it for you)"; exit 1; fi
+
+up: ensure-postgres build ## start PostgreSQL and payd in the background; writes .local/cluster.json
+	@bin/paylocal up -dir $(LOCAL) -payd bin/payd
+
+down: ## stop everything 'make up' started
+	@if [ -x bin/paylocal ]; then bin/paylocal down -dir $(LOCAL); else $(GO) run ./cmd/paylocal down -dir $(LOCAL); fi
+
+status: ## show what is running
+	@$(GO) run ./cmd/paylocal status -dir $(LOCAL)
+
+demo: ## bring the platform up, walk through payments and refunds, take it down (KEEP=1 keeps it up)
+	@$(MAKE) --no-print-directory up
+	@trap '[ -n "$(KEEP)" ] || $(MAKE) --no-print-directory down' EXIT; bin/paydemo -cluster $(LOCAL)/cluster.json
+
+test: ensure-postgres ## unit and integration tests, with -race, on a PostgreSQL started for the run
+	@mkdir -p bin && $(GO) build -o bin/paylocal ./cmd/paylocal
+	@url=$$(bin/paylocal pg start -dir $(LOCAL)/testpg) || exit 1; \
+	trap 'bin/paylocal pg stop -dir $(LOCAL)/testpg' EXIT; \
+	echo "test PostgreSQL: $$url"; \
+	PAY_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 ./...
+
+bench-core: ensure-postgres build ## create-and-capture payments per second and latency on a local PostgreSQL
+	@$(GO) run ./cmd/paybench -duration 20s -concurrency 16
+
+vet: ## go vet and gofmt check
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+clean: down ## stop the platform and delete local state and binaries
+	rm -rf $(LOCAL) bin
