@@ -134,6 +134,9 @@ func StopDir(dir string) error {
 	if err != nil {
 		return err
 	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); err != nil {
 		return nil // not running
 	}
