@@ -16,6 +16,7 @@ const (
 	CodeUnauthenticated        = "unauthenticated"
 	CodeForbidden              = "forbidden"
 	CodeNotFound               = "resource_missing"
+	CodeMethodNotAllowed       = "method_not_allowed"
 	CodeIdempotencyKeyRequired = "idempotency_key_required"
 	CodeIdempotencyKeyInvalid  = "idempotency_key_invalid"
 	CodeIdempotencyKeyInUse    = "idempotency_key_in_use"
@@ -31,6 +32,7 @@ const (
 	CodeProcessingError        = "processing_error"
 	CodeChannelUnavailable     = "channel_unavailable"
 	CodeRateLimited            = "rate_limited"
+	CodeUnavailable            = "service_unavailable"
 	CodeInternal               = "internal_error"
 )
 
@@ -91,4 +93,19 @@ func AsError(err error) *Error {
 		return e
 	}
 	return Internal(err)
+}
+
+// declineCodes are the codes a channel may give for refusing a payment.
+var declineCodes = map[string]bool{
+	CodeCardDeclined: true, CodeInsufficientFunds: true, CodeExpiredCard: true,
+	CodeIncorrectCVC: true, CodeProcessingError: true,
+}
+
+// DeclineCode maps a channel's refusal code to one the platform answers with: a known decline
+// code stays, anything else becomes processing_error (a final 402, never a server error).
+func DeclineCode(channelCode string) string {
+	if declineCodes[channelCode] {
+		return channelCode
+	}
+	return CodeProcessingError
 }

@@ -7,8 +7,8 @@ type IdempotentRequest struct {
 	// Region is the merchant's home region, where the key's row lives.
 	Region string
 	Key    string
-	Method     string
-	Path       string
+	Method string
+	Path   string
 	// Render turns the operation's result, or its coded error, into the response the client
 	// gets. The response is stored with the key in the same transaction as the operation's
 	// last change, so a replay returns it byte for byte.

@@ -45,7 +45,7 @@ const (
 
 // Status is where a payment is in its life.
 //
-//	processing ──► requires_action ──► succeeded | failed | canceled
+//	processing ──► requires_action ──► requires_capture | succeeded | failed | canceled
 //	     │
 //	     ├──► requires_capture ──► succeeded (capture) | canceled (cancel)
 //	     ├──► succeeded
@@ -125,7 +125,9 @@ type Payment struct {
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
 	CanceledAt        *time.Time        `json:"canceled_at"`
-	MerchantID        string            `json:"-"`
+	// CancellationReason is the merchant's reason given with the cancel, if any.
+	CancellationReason *string `json:"cancellation_reason"`
+	MerchantID         string  `json:"-"`
 }
 
 // Customer is who pays, as the merchant knows them.

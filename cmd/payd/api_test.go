@@ -539,3 +539,16 @@ func TestCardNumberNeverStored(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownRoutesAndMethods(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.merchant("Acme")
+	r := e.expect(e.call("PUT", "/v1/payments", key, "", nil), 405)
+	if r.Header.Get("Allow") != "GET, POST" || r.str("error.code") != core.CodeMethodNotAllowed {
+		t.Fatalf("405: Allow %q, %s", r.Header.Get("Allow"), r.Body)
+	}
+	n := e.expect(e.call("GET", "/v1/nothing-here", key, "", nil), 404)
+	if n.str("error.request_id") == "" || n.str("error.request_id") != n.Header.Get("Request-Id") || n.Header.Get("Payd-Region") != testRegion {
+		t.Fatalf("404 lacks request id or region: %v %s", n.Header, n.Body)
+	}
+}

@@ -33,6 +33,7 @@ var errorStatus = map[string]struct {
 	core.CodeUnauthenticated:        {http.StatusUnauthorized, typeAuthentication},
 	core.CodeForbidden:              {http.StatusForbidden, typeAuthentication},
 	core.CodeNotFound:               {http.StatusNotFound, typeInvalidRequest},
+	core.CodeMethodNotAllowed:       {http.StatusMethodNotAllowed, typeInvalidRequest},
 	core.CodeDuplicateReference:     {http.StatusConflict, typeInvalidRequest},
 	core.CodeIdempotencyKeyInUse:    {http.StatusConflict, typeIdempotency},
 	core.CodeIdempotencyKeyReused:   {http.StatusUnprocessableEntity, typeIdempotency},
@@ -44,6 +45,7 @@ var errorStatus = map[string]struct {
 	core.CodeProcessingError:        {http.StatusPaymentRequired, typeCard},
 	core.CodeRateLimited:            {http.StatusTooManyRequests, typeRateLimit},
 	core.CodeChannelUnavailable:     {http.StatusServiceUnavailable, typeAPI},
+	core.CodeUnavailable:            {http.StatusServiceUnavailable, typeAPI},
 	core.CodeInternal:               {http.StatusInternalServerError, typeAPI},
 }
 

@@ -279,9 +279,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
 	if err := s.ops.Ping(ctx); err != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"unavailable","reason":"database unreachable"}` + "\n"))
+		s.log.WarnContext(r.Context(), "not ready: database unreachable", "err", err)
+		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "This node cannot reach its database."))
 		return
 	}
 	s.writeJSON(w, r, map[string]string{"status": "ready"})

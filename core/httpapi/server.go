@@ -93,7 +93,7 @@ func NewServer(p Payments, m Merchants, ops Operations, cfg Config) (*Server, er
 	}
 	s := &Server{payments: p, merchants: m, ops: ops, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	s.routesSetup()
-	s.handler = otelhttp.NewHandler(s.recoverer(s.mux), "payd",
+	s.handler = otelhttp.NewHandler(s.mux, "payd",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
 	return s, nil
 }
@@ -116,9 +116,25 @@ func (s *Server) routesSetup() {
 	s.handle("GET /v1/refunds/{id}", s.merchant(s.getRefund))
 	s.handle("GET /v1/balance", s.merchant(s.getBalance))
 
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, core.Errorf(core.CodeNotFound, "Unrecognized request URL (%s %s).", r.Method, r.URL.Path))
-	})
+	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
+}
+
+// unmatched answers requests no route takes: 405 when the path exists for other methods.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, core.Errorf(core.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		return
+	}
+	s.writeError(w, r, core.Errorf(core.CodeNotFound, "Unrecognized request URL (%s %s).", r.Method, r.URL.Path))
 }
 
 // Routes lists the routes the server serves, as "METHOD /path/{param}", sorted.
@@ -139,10 +155,15 @@ type requestInfo struct {
 	merchant *core.Merchant
 }
 
-// handle registers a route with request-ID, logging and span naming around it.
+// handle registers a route.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
 	s.routes = append(s.routes, pattern)
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc(pattern, s.wrap(pattern, h))
+}
+
+// wrap puts request ID, region headers, access logging and span naming around a handler.
+func (s *Server) wrap(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := core.NewRandomID(core.PrefixRequest)
 		info := &requestInfo{id: id}
@@ -158,7 +179,21 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 			w.Header().Set("Payd-Node", s.cfg.NodeID)
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		h(rec, r.WithContext(ctx))
+		r = r.WithContext(ctx)
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "request_id", id, "path", r.URL.Path)
+					if !rec.wrote {
+						s.writeError(rec, r, core.Internal(fmt.Errorf("panic: %v", v)))
+					}
+				}
+			}()
+			h(rec, r)
+		}()
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			return
 		}
@@ -168,32 +203,23 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("merchant", merchantID(ctx)),
 			slog.String("trace_id", span.SpanContext().TraceID().String()))
-	})
+	}
 }
 
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	wrote  bool
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
+	r.status, r.wrote = code, true
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) recoverer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.ErrorContext(r.Context(), "panic", "panic", fmt.Sprint(v), "path", r.URL.Path)
-				s.writeError(w, r, core.Internal(fmt.Errorf("panic: %v", v)))
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
 }
 
 // ServeHTTP implements http.Handler.

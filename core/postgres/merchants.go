@@ -111,7 +111,9 @@ func (s *Service) RollKey(ctx context.Context, merchantID, currentSecret string,
 			Scan(&m.ID, &m.Name, &m.HomeRegion, &m.Status, &m.CreatedAt); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE api_keys SET expires_at = $3 WHERE merchant_id = $1 AND key_hash = $2`,
+		// Never lengthen a key that already expires sooner (rolling again during a grace period).
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET expires_at = LEAST(COALESCE(expires_at, $3), $3)
+			WHERE merchant_id = $1 AND key_hash = $2`,
 			merchantID, hashKey(currentSecret), now.Add(grace)); err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ import (
 const paymentColumns = `id, merchant_id, region, status, amount, amount_capturable, amount_captured,
 	amount_refunded, currency, channel, capture_method, merchant_reference, description, customer,
 	payment_method, metadata, failure_code, failure_message, next_action, channel_reference,
-	created_at, updated_at, canceled_at`
+	created_at, updated_at, canceled_at, cancellation_reason`
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -29,7 +29,7 @@ func scanPayment(row pgx.Row) (*core.Payment, error) {
 		&p.AmountCaptured, &p.AmountRefunded, &p.Currency, &p.Channel, &p.CaptureMethod,
 		&p.MerchantReference, &p.Description, &p.Customer, &p.PaymentMethod, &p.Metadata,
 		&p.FailureCode, &p.FailureMessage, &p.NextAction, &p.ChannelReference, &p.CreatedAt,
-		&p.UpdatedAt, &p.CanceledAt)
+		&p.UpdatedAt, &p.CanceledAt, &p.CancellationReason)
 	if err != nil {
 		return nil, err
 	}
@@ -64,10 +64,10 @@ func updatePayment(ctx context.Context, tx pgx.Tx, p *core.Payment) error {
 	_, err := tx.Exec(ctx, `
 		UPDATE payments SET status = $2, amount_capturable = $3, amount_captured = $4,
 			amount_refunded = $5, failure_code = $6, failure_message = $7, next_action = $8,
-			channel_reference = $9, updated_at = $10, canceled_at = $11
+			channel_reference = $9, updated_at = $10, canceled_at = $11, cancellation_reason = $12
 		WHERE id = $1`,
 		p.ID, p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, p.FailureCode,
-		p.FailureMessage, p.NextAction, p.ChannelReference, p.UpdatedAt, p.CanceledAt)
+		p.FailureMessage, p.NextAction, p.ChannelReference, p.UpdatedAt, p.CanceledAt, p.CancellationReason)
 	if err != nil {
 		return fmt.Errorf("update payment %s: %w", p.ID, err)
 	}
@@ -228,8 +228,8 @@ func (s *Service) applyAuthorization(ctx context.Context, tx pgx.Tx, p *core.Pay
 		p.Status, p.NextAction = core.StatusRequiresAction, res.NextAction
 		event = core.EventPaymentRequiresAction
 	case core.OutcomeDeclined:
-		code, msg := res.DeclineCode, res.DeclineMessage
-		if code == "" {
+		code, msg := core.DeclineCode(res.DeclineCode), res.DeclineMessage
+		if res.DeclineCode == "" {
 			code = core.CodeCardDeclined
 		}
 		if msg == "" {
@@ -383,13 +383,11 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 				}
 				now := s.now()
 				pay.Status, pay.AmountCapturable, pay.UpdatedAt, pay.CanceledAt, pay.NextAction = core.StatusCanceled, 0, now, &now, nil
+				if params.CancellationReason != "" {
+					pay.CancellationReason = &params.CancellationReason
+				}
 				if err := updatePayment(ctx, tx, pay); err != nil {
 					return "", err
-				}
-				if params.CancellationReason != "" {
-					if _, err := tx.Exec(ctx, `UPDATE payments SET cancellation_reason = $2 WHERE id = $1`, pay.ID, params.CancellationReason); err != nil {
-						return "", err
-					}
 				}
 				if err := s.emit(ctx, tx, pay.MerchantID, pay.Region, core.EventPaymentCanceled, pay.ID, pay); err != nil {
 					return "", err
@@ -426,8 +424,10 @@ func joinStatuses(ss []core.Status) string {
 
 func channelRefused(res core.OpResult, p *core.Payment) *core.Error {
 	code := res.FailureCode
-	if code == "" {
-		code = core.CodeProcessingError
+	switch code {
+	case core.CodeInvalidState, core.CodeAmountTooLarge:
+	default:
+		code = core.DeclineCode(code)
 	}
 	msg := res.FailureMessage
 	if msg == "" {

@@ -1,0 +1,1093 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// These tests keep docs/openapi.yaml honest: the document must be valid, describe exactly the
+// routes the server serves, accept exactly what the Go types marshal, carry the error table of
+// errors.go and the transitions of core.Status, and describe the answers the server really
+// gives (checked through the real handlers with fake services). None needs a database.
+
+const oaPath = "../../docs/openapi.yaml"
+
+const (
+	oaAdminToken = "0123456789abcdef0123"
+	oaSecretKey  = "sk_test_0123456789abcdefghjk"
+)
+
+// loadOpenAPI loads and validates the document.
+func loadOpenAPI(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile(oaPath)
+	if err != nil {
+		t.Fatalf("load %s: %v", oaPath, err)
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableMultiError()); err != nil {
+		t.Fatalf("%s is not a valid OpenAPI document: %v", oaPath, err)
+	}
+	return doc
+}
+
+// oaComponent returns a schema of components.schemas, failing the test if there is none.
+func oaComponent(t *testing.T, doc *openapi3.T, name string) *openapi3.Schema {
+	t.Helper()
+	ref, ok := doc.Components.Schemas[name]
+	if !ok || ref.Value == nil {
+		t.Fatalf("components.schemas.%s is missing", name)
+	}
+	return ref.Value
+}
+
+// oaOperation returns the operation documented for a route "METHOD /path".
+func oaOperation(t *testing.T, doc *openapi3.T, route string) *openapi3.Operation {
+	t.Helper()
+	method, path, _ := strings.Cut(route, " ")
+	item := doc.Paths.Value(path)
+	if item == nil {
+		t.Fatalf("%s: path %s is not documented", route, path)
+	}
+	op := item.GetOperation(method)
+	if op == nil {
+		t.Fatalf("%s: method %s is not documented", route, method)
+	}
+	return op
+}
+
+// oaFlatten sees through the single-allOf wrappers the document uses to make a referenced
+// schema nullable or to describe it in place.
+func oaFlatten(s *openapi3.Schema) *openapi3.Schema {
+	for s != nil && len(s.Properties) == 0 && len(s.AllOf) == 1 && s.AllOf[0].Value != nil {
+		s = s.AllOf[0].Value
+	}
+	return s
+}
+
+// oaJSON marshals v with encoding/json, as the server does, and decodes it to plain values.
+func oaJSON(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("marshal %T: %v", v, err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("unmarshal %T: %v", v, err)
+	}
+	return out
+}
+
+func oaKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	doc := loadOpenAPI(t)
+	if doc.OpenAPI != "3.0.3" {
+		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
+	}
+	for _, name := range []string{"merchantKey", "adminToken"} {
+		ss, ok := doc.Components.SecuritySchemes[name]
+		if !ok || ss.Value == nil || ss.Value.Type != "http" || ss.Value.Scheme != "bearer" {
+			t.Errorf("security scheme %s must be an http bearer scheme", name)
+		}
+	}
+}
+
+func TestOpenAPIRoutesMatchServer(t *testing.T) {
+	doc := loadOpenAPI(t)
+	s, err := NewServer(nil, nil, nil, Config{AdminToken: oaAdminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := s.Routes()
+	if len(served) == 0 {
+		t.Fatal("the server reports no routes")
+	}
+	documented := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented[method+" "+path] = true
+		}
+	}
+	for _, r := range served {
+		if !documented[r] {
+			t.Errorf("route %q is served but not documented", r)
+		}
+		delete(documented, r)
+	}
+	for _, r := range oaKeys(documented) {
+		t.Errorf("route %q is documented but not served", r)
+	}
+}
+
+func TestOpenAPIOperationsAreAuthenticated(t *testing.T) {
+	doc := loadOpenAPI(t)
+	s, err := NewServer(nil, nil, nil, Config{AdminToken: oaAdminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range s.Routes() {
+		t.Run(route, func(t *testing.T) {
+			op := oaOperation(t, doc, route)
+			_, path, _ := strings.Cut(route, " ")
+			want := "merchantKey"
+			switch {
+			case path == "/healthz" || path == "/readyz":
+				want = ""
+			case strings.HasPrefix(path, "/v1/admin/"):
+				want = "adminToken"
+			}
+			var got []string
+			if op.Security != nil {
+				for _, req := range *op.Security {
+					got = append(got, oaKeys(req)...)
+				}
+			} else if doc.Security != nil {
+				t.Fatalf("operations must state their security themselves")
+			}
+			switch {
+			case want == "" && len(got) != 0:
+				t.Errorf("security = %v, want none", got)
+			case want != "" && !slices.Equal(got, []string{want}):
+				t.Errorf("security = %v, want [%s]", got, want)
+			}
+			if want != "" && op.Responses.Status(http.StatusUnauthorized) == nil {
+				t.Errorf("an authenticated route must document 401")
+			}
+			if want != "" && op.Responses.Status(http.StatusInternalServerError) == nil {
+				t.Errorf("must document 500")
+			}
+		})
+	}
+}
+
+var oaTime = time.Date(2026, 1, 31, 9, 26, 40, 123456000, time.UTC)
+
+func oaPtr[T any](v T) *T { return &v }
+
+// oaFullPayment sets every field, at every depth, including every pointer. It is a schema
+// coverage example, not a realistic payment.
+func oaFullPayment() *core.Payment {
+	return &core.Payment{
+		ID: "pay_us-east_5z8kq3v0c2m9x1b7r4t6", Object: "payment", Status: core.StatusRequiresAction,
+		Amount: 1999, AmountCapturable: 1999, AmountCaptured: 500, AmountRefunded: 100,
+		Currency: "USD", Channel: core.ChannelCard, CaptureMethod: core.CaptureManual,
+		MerchantReference: "order-1042", Description: "Two coffees",
+		Customer: &core.Customer{ID: "cus-77", Name: "Ana", Email: "ana@example.com", Phone: "+1 555 0100"},
+		PaymentMethod: &core.PaymentMethod{Type: "card", Brand: "visa", Last4: "4242", ExpMonth: 12,
+			ExpYear: 2034, Fingerprint: "0f1e2d3c4b5a69788796a5b4"},
+		Metadata:       map[string]string{"cart": "8812"},
+		Region:         "us-east",
+		FailureCode:    oaPtr(core.CodeCardDeclined),
+		FailureMessage: oaPtr("Your card was declined."),
+		NextAction: &core.NextAction{Type: "bank_transfer_instructions", QRCode: "weixin://wxpay/bizpayurl?pr=sim_1",
+			RedirectURL: "https://alipay.sim.invalid/pay?trade_no=sim_1", BankAccount: "SIMBANK 0000 1234 5678",
+			Reference: "sim_00000001", ExpiresAt: oaPtr(oaTime.Add(72 * time.Hour))},
+		ChannelReference: oaPtr("sim_00000001"),
+		CreatedAt:        oaTime, UpdatedAt: oaTime.Add(time.Second),
+		CanceledAt: oaPtr(oaTime.Add(time.Minute)),
+		MerchantID: "mer_us-east_2c4v6x8z0b1n3m5k7q9r",
+	}
+}
+
+// oaBarePayment has every pointer nil, as a payment fresh from the database may.
+func oaBarePayment() *core.Payment {
+	return &core.Payment{
+		ID: "pay_us-east_0b1n3m5k7q9r2c4v6x8z", Object: "payment", Status: core.StatusProcessing,
+		Amount: 8800, Currency: "CNY", Channel: core.ChannelWeChatPay, CaptureMethod: core.CaptureAutomatic,
+		MerchantReference: "order-1043",
+		Metadata:          map[string]string{}, // the store never leaves it nil
+		Region:            "us-east", CreatedAt: oaTime, UpdatedAt: oaTime,
+	}
+}
+
+func oaFullRefund() *core.Refund {
+	return &core.Refund{ID: "re_us-east_8m2k4q6v0c1x9b3r5t7z", Object: "refund",
+		Payment: "pay_us-east_5z8kq3v0c2m9x1b7r4t6", Amount: 500, Currency: "USD", Status: core.RefundFailed,
+		Reason: "requested_by_customer", Region: "us-east", FailureCode: oaPtr(core.CodeProcessingError),
+		ChannelReference: oaPtr("rfd_00000002"), CreatedAt: oaTime, UpdatedAt: oaTime,
+		MerchantID: "mer_us-east_2c4v6x8z0b1n3m5k7q9r"}
+}
+
+func oaPendingRefund() *core.Refund {
+	r := oaFullRefund()
+	r.Status, r.FailureCode, r.ChannelReference = core.RefundPending, nil, nil
+	return r
+}
+
+func oaMerchant(withKey bool) *core.Merchant {
+	m := &core.Merchant{ID: "mer_us-east_2c4v6x8z0b1n3m5k7q9r", Object: "merchant", Name: "Example Store",
+		HomeRegion: "us-east", Status: "active", CreatedAt: oaTime}
+	if withKey {
+		m.SecretKey = "sk_test_newkey0123456789abcd"
+	}
+	return m
+}
+
+func oaBalance() *core.Balance {
+	return &core.Balance{Object: "balance", Data: []core.CurrencyTotal{
+		{Currency: "USD", Available: 1399, OnHold: 1999}, {Currency: "EUR", Available: 0, OnHold: 0}}}
+}
+
+func oaList() *core.List[*core.Payment] {
+	return &core.List[*core.Payment]{Object: "list", Data: []*core.Payment{oaFullPayment(), oaBarePayment()}, HasMore: true}
+}
+
+func oaLedgerReport() *core.LedgerReport {
+	return &core.LedgerReport{Balanced: false, Journals: 12, Entries: 30,
+		UnbalancedJournals: []string{"jnl_5z8k sums to 1"},
+		PaymentMismatches:  []string{"pay_us-east_5z8k: captured-refunded 10 vs posted 0, held 0 vs posted 0"}}
+}
+
+// oaCheckComplete asserts that v, marshalled from a fully populated Go value, has exactly the
+// properties the schema documents, at every depth: a documented property that the Go type
+// does not marshal is stale, a marshalled field that is not documented is missing.
+func oaCheckComplete(t *testing.T, path string, ref *openapi3.SchemaRef, v any) {
+	t.Helper()
+	s := oaFlatten(ref.Value)
+	switch v := v.(type) {
+	case map[string]any:
+		if len(s.Properties) == 0 {
+			return // a free-form map, such as metadata
+		}
+		for _, name := range oaKeys(s.Properties) {
+			if _, ok := v[name]; !ok {
+				t.Errorf("%s.%s is documented but the Go value does not marshal it", path, name)
+			}
+		}
+		for _, name := range oaKeys(v) {
+			p, ok := s.Properties[name]
+			if !ok {
+				t.Errorf("%s.%s is marshalled by Go but not documented", path, name)
+				continue
+			}
+			oaCheckComplete(t, path+"."+name, p, v[name])
+		}
+	case []any:
+		if s.Items == nil {
+			t.Errorf("%s is an array but the document gives no items schema", path)
+			return
+		}
+		for i, x := range v {
+			oaCheckComplete(t, fmt.Sprintf("%s[%d]", path, i), s.Items, x)
+		}
+	}
+}
+
+func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	tests := []struct {
+		name   string
+		schema string
+		value  any
+		// complete: every documented property, at every depth, is set in value.
+		complete bool
+	}{
+		{"Payment/every pointer set", "Payment", oaFullPayment(), true},
+		{"Payment/nil pointers", "Payment", oaBarePayment(), false},
+		{"Refund/failed", "Refund", oaFullRefund(), true},
+		{"Refund/pending", "Refund", oaPendingRefund(), false},
+		{"Merchant/with secret key", "Merchant", oaMerchant(true), true},
+		{"Merchant/without secret key", "Merchant", oaMerchant(false), false},
+		{"Balance", "Balance", oaBalance(), true},
+		{"PaymentList", "PaymentList", oaList(), true},
+		{"LedgerReport", "LedgerReport", oaLedgerReport(), true},
+		{"Error/every field", "Error", errorBody{Error: errorDetail{Type: typeCard, Code: core.CodeCardDeclined,
+			Message: "Your card was declined.", Param: "payment_method.card.number",
+			PaymentID: "pay_us-east_5z8kq3v0c2m9x1b7r4t6", RequestID: "req_3n7q1k9v5x2b8m4r6t0c"}}, true},
+		{"Error/minimal", "Error", errorBody{Error: errorDetail{Type: typeAPI, Code: core.CodeInternal,
+			Message: "An internal error occurred.", RequestID: "req_3n7q1k9v5x2b8m4r6t0c"}}, false},
+		{"CreatePaymentRequest", "CreatePaymentRequest", core.CreatePaymentParams{Amount: 1999, Currency: "usd",
+			Channel: core.ChannelCard, CaptureMethod: core.CaptureManual, MerchantReference: "order-1042",
+			Description: "Two coffees", Customer: &core.Customer{ID: "cus-77", Name: "Ana", Email: "ana@example.com", Phone: "+1 555 0100"},
+			PaymentMethod: &core.PaymentMethodData{Type: "card", Card: &core.CardData{Number: "4242424242424242",
+				ExpMonth: 12, ExpYear: 2034, CVC: "123"}},
+			Metadata: map[string]string{"cart": "8812"}}, true},
+		{"CreatePaymentRequest/nulls", "CreatePaymentRequest", core.CreatePaymentParams{Amount: 8800, Currency: "cny",
+			Channel: core.ChannelWeChatPay, CaptureMethod: core.CaptureAutomatic, MerchantReference: "order-1043"}, false},
+		{"CaptureRequest", "CaptureRequest", core.CaptureParams{Amount: oaPtr(int64(1500))}, true},
+		{"CaptureRequest/null amount", "CaptureRequest", core.CaptureParams{}, false},
+		{"CancelRequest", "CancelRequest", core.CancelParams{CancellationReason: "Customer changed their mind"}, true},
+		{"CreateRefundRequest", "CreateRefundRequest", core.CreateRefundParams{Payment: "pay_us-east_5z8kq3v0c2m9x1b7r4t6",
+			Amount: oaPtr(int64(500)), Reason: "duplicate"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			schema := oaComponent(t, doc, tt.schema)
+			v := oaJSON(t, tt.value)
+			if err := schema.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+				t.Fatalf("%T does not match components.schemas.%s:\n%v", tt.value, tt.schema, err)
+			}
+			if tt.complete {
+				oaCheckComplete(t, tt.schema, doc.Components.Schemas[tt.schema], v)
+			}
+			// The schema must be strict enough to notice drift: an unknown field and a
+			// missing required field are both refused.
+			obj, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("%T does not marshal to a JSON object", tt.value)
+			}
+			extra := make(map[string]any, len(obj)+1)
+			for k, x := range obj {
+				extra[k] = x
+			}
+			extra["field_added_in_go"] = "x"
+			if schema.VisitJSON(extra) == nil {
+				t.Errorf("components.schemas.%s accepts an undocumented field: set additionalProperties: false", tt.schema)
+			}
+			for _, req := range schema.Required {
+				if _, ok := obj[req]; !ok {
+					continue
+				}
+				without := make(map[string]any, len(obj))
+				for k, x := range obj {
+					if k != req {
+						without[k] = x
+					}
+				}
+				if schema.VisitJSON(without) == nil {
+					t.Errorf("components.schemas.%s accepts a value without its required field %q", tt.schema, req)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenAPIObjectSchemasAreClosed checks that every object schema with properties refuses
+// unknown ones, so that the schema tests notice a field added on one side only.
+func TestOpenAPIObjectSchemasAreClosed(t *testing.T) {
+	doc := loadOpenAPI(t)
+	var walk func(path string, s *openapi3.Schema, seen map[*openapi3.Schema]bool)
+	walk = func(path string, s *openapi3.Schema, seen map[*openapi3.Schema]bool) {
+		if s == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		if len(s.Properties) > 0 {
+			if has := s.AdditionalProperties.Has; has == nil || *has {
+				t.Errorf("%s: an object schema must set additionalProperties: false", path)
+			}
+			for _, name := range s.Required {
+				if _, ok := s.Properties[name]; !ok {
+					t.Errorf("%s: required property %q is not among its properties", path, name)
+				}
+			}
+			for _, name := range oaKeys(s.Properties) {
+				walk(path+"."+name, s.Properties[name].Value, seen)
+			}
+		}
+		if s.Items != nil {
+			walk(path+"[]", s.Items.Value, seen)
+		}
+	}
+	seen := map[*openapi3.Schema]bool{}
+	for _, name := range oaKeys(doc.Components.Schemas) {
+		walk(name, doc.Components.Schemas[name].Value, seen)
+	}
+}
+
+var oaErrorTableRow = regexp.MustCompile("^\\|\\s*`([a-z_]+)`\\s*\\|\\s*(\\d{3})\\s*\\|\\s*`([a-z_]+)`\\s*\\|\\s*$")
+
+// oaDocumentedErrors reads the code | status | type table from the Error schema's description.
+func oaDocumentedErrors(t *testing.T, doc *openapi3.T) map[string]struct {
+	status int
+	typ    string
+} {
+	t.Helper()
+	out := map[string]struct {
+		status int
+		typ    string
+	}{}
+	for _, line := range strings.Split(oaComponent(t, doc, "Error").Description, "\n") {
+		m := oaErrorTableRow.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		status, _ := strconv.Atoi(m[2])
+		if _, dup := out[m[1]]; dup {
+			t.Errorf("error code %s is listed twice in the Error table", m[1])
+		}
+		out[m[1]] = struct {
+			status int
+			typ    string
+		}{status, m[3]}
+	}
+	if len(out) == 0 {
+		t.Fatal("the Error schema's description holds no error table")
+	}
+	return out
+}
+
+func oaEnum(t *testing.T, s *openapi3.Schema) []string {
+	t.Helper()
+	var out []string
+	for _, e := range s.Enum {
+		str, ok := e.(string)
+		if !ok {
+			t.Fatalf("enum value %v is not a string", e)
+		}
+		out = append(out, str)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestOpenAPIErrorTableMatchesServer(t *testing.T) {
+	doc := loadOpenAPI(t)
+	table := oaDocumentedErrors(t, doc)
+	for _, code := range oaKeys(errorStatus) {
+		want := errorStatus[code]
+		got, ok := table[code]
+		switch {
+		case !ok:
+			t.Errorf("error code %s (HTTP %d, %s) is missing from the Error table", code, want.status, want.typ)
+		case got.status != want.status || got.typ != want.typ:
+			t.Errorf("error code %s: documented as %d %s, errors.go says %d %s", code, got.status, got.typ, want.status, want.typ)
+		}
+	}
+	for _, code := range oaKeys(table) {
+		if _, ok := errorStatus[code]; !ok {
+			t.Errorf("error code %s is documented but not in errors.go's table", code)
+		}
+	}
+
+	detail := oaComponent(t, doc, "ErrorDetail")
+	if got, want := oaEnum(t, detail.Properties["code"].Value), oaKeys(errorStatus); !slices.Equal(got, want) {
+		t.Errorf("ErrorDetail.code enum = %v, want the codes of errors.go: %v", got, want)
+	}
+	types := map[string]bool{}
+	statuses := map[string]bool{}
+	for _, e := range errorStatus {
+		types[e.typ] = true
+		statuses[strconv.Itoa(e.status)] = true
+	}
+	if got, want := oaEnum(t, detail.Properties["type"].Value), oaKeys(types); !slices.Equal(got, want) {
+		t.Errorf("ErrorDetail.type enum = %v, want the types of errors.go: %v", got, want)
+	}
+
+	// Every error the server renders, through a real handler, matches the Error schema and
+	// has the table's status.
+	errSchema := oaComponent(t, doc, "Error")
+	for _, code := range oaKeys(errorStatus) {
+		t.Run(code, func(t *testing.T) {
+			pay := &oaPayments{err: &core.Error{Code: code, Message: "m", Param: "amount", PaymentID: "pay_us-east_x"}}
+			w := oaCall{method: http.MethodGet, path: "/v1/balance", auth: oaSecretKey}.do(t, oaServer(t, pay, oaOps{}))
+			if w.Code != table[code].status {
+				t.Errorf("status = %d, documented %d", w.Code, table[code].status)
+			}
+			var body any
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			if err := errSchema.VisitJSON(body); err != nil {
+				t.Errorf("rendered error does not match the Error schema: %v", err)
+			}
+			if got := oaErrorCode(t, w); got != code {
+				t.Errorf("code = %q, want %q", got, code)
+			}
+		})
+	}
+
+	// Error answers are documented only with statuses the table can produce.
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status, resp := range op.Responses.Map() {
+				mt := resp.Value.Content.Get("application/json")
+				if mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/Error" {
+					if status >= "400" && !(path == "/readyz" && status == "503") {
+						t.Errorf("%s %s: response %s must use the Error schema", method, path, status)
+					}
+					continue
+				}
+				if !statuses[status] {
+					t.Errorf("%s %s: error response %s has no error code with that status", method, path, status)
+				}
+			}
+		}
+	}
+}
+
+var oaTransitionLine = regexp.MustCompile("^- `([a-z_]+)` → (.*)$")
+
+func TestOpenAPIPaymentStatuses(t *testing.T) {
+	doc := loadOpenAPI(t)
+	strs := func(xs ...[]string) []string {
+		out := slices.Concat(xs...)
+		sort.Strings(out)
+		return out
+	}
+	statuses := make([]string, len(core.Statuses))
+	for i, s := range core.Statuses {
+		statuses[i] = string(s)
+	}
+	channels := make([]string, len(core.Channels))
+	for i, c := range core.Channels {
+		channels[i] = string(c)
+	}
+	enums := []struct {
+		schema string
+		got    *openapi3.Schema
+		want   []string
+	}{
+		{"PaymentStatus", oaComponent(t, doc, "PaymentStatus"), strs(statuses)},
+		{"Channel", oaComponent(t, doc, "Channel"), strs(channels)},
+		{"CaptureMethod", oaComponent(t, doc, "CaptureMethod"), strs([]string{string(core.CaptureAutomatic), string(core.CaptureManual)})},
+		{"RefundReason", oaComponent(t, doc, "RefundReason"), strs(core.RefundReasons)},
+		{"Refund.status", oaComponent(t, doc, "Refund").Properties["status"].Value,
+			strs([]string{core.RefundPending, core.RefundSucceeded, core.RefundFailed})},
+	}
+	for _, e := range enums {
+		if got := oaEnum(t, e.got); !slices.Equal(got, e.want) {
+			t.Errorf("%s enum = %v, want %v", e.schema, got, e.want)
+		}
+	}
+
+	// The Payment description lists the transitions of core.Status, one line per status.
+	documented := map[core.Status][]core.Status{}
+	for _, line := range strings.Split(oaComponent(t, doc, "Payment").Description, "\n") {
+		m := oaTransitionLine.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		from := core.Status(m[1])
+		if _, dup := documented[from]; dup {
+			t.Errorf("transitions from %s are listed twice", from)
+		}
+		documented[from] = []core.Status{}
+		if strings.TrimSpace(m[2]) == "(final)" {
+			continue
+		}
+		for _, to := range strings.Split(m[2], ",") {
+			documented[from] = append(documented[from], core.Status(strings.Trim(strings.TrimSpace(to), "`")))
+		}
+	}
+	for _, from := range core.Statuses {
+		tos, ok := documented[from]
+		if !ok {
+			t.Errorf("the Payment description lists no transitions from %s", from)
+			continue
+		}
+		if len(tos) == 0 != from.Final() {
+			t.Errorf("%s: documented final = %v, core says %v", from, len(tos) == 0, from.Final())
+		}
+		for _, to := range core.Statuses {
+			if got, want := slices.Contains(tos, to), from.CanTransition(to); got != want {
+				t.Errorf("transition %s → %s: documented %v, core.Status.CanTransition says %v", from, to, got, want)
+			}
+		}
+		for _, to := range tos {
+			if !to.Valid() {
+				t.Errorf("transition %s → %q: not a status", from, to)
+			}
+		}
+	}
+	for from := range documented {
+		if !from.Valid() {
+			t.Errorf("transitions listed from %q, which is not a status", from)
+		}
+	}
+}
+
+// fakes: just enough of the services for the handlers to answer.
+
+type oaMerchants struct{}
+
+func (oaMerchants) CreateMerchant(_ context.Context, name, region string) (*core.Merchant, error) {
+	if name == "" {
+		return nil, core.ParamError(core.CodeParameterMissing, "name", "name is required.")
+	}
+	m := oaMerchant(true)
+	m.Name, m.HomeRegion = name, region
+	return m, nil
+}
+
+func (oaMerchants) Authenticate(_ context.Context, secret string) (*core.Merchant, error) {
+	if secret != oaSecretKey {
+		return nil, core.Errorf(core.CodeUnauthenticated, "Invalid API key.")
+	}
+	return oaMerchant(false), nil
+}
+
+func (oaMerchants) RollKey(context.Context, string, string, time.Duration) (*core.Merchant, error) {
+	return oaMerchant(true), nil
+}
+
+type oaPayments struct {
+	// money answers the money-moving calls given the object a success would return; nil
+	// renders that object as a 200.
+	money func(req core.IdempotentRequest, v any) (core.Reply, error)
+	// err, if set, is the answer of the read calls.
+	err    error
+	filter *core.PaymentFilter // the last list filter
+}
+
+func (f *oaPayments) do(req core.IdempotentRequest, v any) (core.Reply, error) {
+	if f.money != nil {
+		return f.money(req, v)
+	}
+	return req.Render(v, nil), nil
+}
+
+func (f *oaPayments) CreatePayment(_ context.Context, req core.IdempotentRequest, _ core.CreatePaymentParams) (core.Reply, error) {
+	p := oaFullPayment()
+	p.Status, p.NextAction, p.FailureCode, p.FailureMessage, p.CanceledAt = core.StatusSucceeded, nil, nil, nil, nil
+	return f.do(req, p)
+}
+
+func (f *oaPayments) CapturePayment(_ context.Context, req core.IdempotentRequest, _ string, _ core.CaptureParams) (core.Reply, error) {
+	p := oaFullPayment()
+	p.Status, p.NextAction, p.CanceledAt = core.StatusSucceeded, nil, nil
+	return f.do(req, p)
+}
+
+func (f *oaPayments) CancelPayment(_ context.Context, req core.IdempotentRequest, _ string, _ core.CancelParams) (core.Reply, error) {
+	p := oaFullPayment()
+	p.Status, p.NextAction = core.StatusCanceled, nil
+	return f.do(req, p)
+}
+
+func (f *oaPayments) CreateRefund(_ context.Context, req core.IdempotentRequest, _ core.CreateRefundParams) (core.Reply, error) {
+	return f.do(req, oaFullRefund())
+}
+
+func (f *oaPayments) Payment(context.Context, string, string) (*core.Payment, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return oaFullPayment(), nil
+}
+
+func (f *oaPayments) Payments(_ context.Context, _ string, filter core.PaymentFilter) (*core.List[*core.Payment], error) {
+	f.filter = &filter
+	if f.err != nil {
+		return nil, f.err
+	}
+	return oaList(), nil
+}
+
+func (f *oaPayments) Refund(context.Context, string, string) (*core.Refund, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return oaFullRefund(), nil
+}
+
+func (f *oaPayments) Balance(context.Context, string) (*core.Balance, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return oaBalance(), nil
+}
+
+type oaOps struct{ pingErr error }
+
+func (oaOps) CheckLedger(context.Context) (*core.LedgerReport, error) {
+	return oaLedgerReport(), nil
+}
+func (o oaOps) Ping(context.Context) error { return o.pingErr }
+
+func oaServer(t *testing.T, pay *oaPayments, ops oaOps) *Server {
+	t.Helper()
+	if pay == nil {
+		pay = &oaPayments{}
+	}
+	s, err := NewServer(pay, oaMerchants{}, ops, Config{AdminToken: oaAdminToken, Region: "us-east",
+		NodeID: "node-1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return oaTime }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type oaCall struct {
+	method, path string
+	auth         string // bearer token; "" sends none
+	idemKey      string // "" sends none
+	body         string
+}
+
+func (c oaCall) do(t *testing.T, s *Server) *httptest.ResponseRecorder {
+	t.Helper()
+	var body io.Reader
+	if c.body != "" {
+		body = strings.NewReader(c.body)
+	}
+	r := httptest.NewRequest(c.method, c.path, body)
+	if c.auth != "" {
+		r.Header.Set("Authorization", "Bearer "+c.auth)
+	}
+	if c.idemKey != "" {
+		r.Header.Set("Idempotency-Key", c.idemKey)
+	}
+	if c.body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	return w
+}
+
+func oaErrorCode(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	var e errorBody
+	_ = json.Unmarshal(w.Body.Bytes(), &e)
+	return e.Error.Code
+}
+
+// oaIdempotencyKeyParam returns the operation's Idempotency-Key header parameter, or nil.
+func oaIdempotencyKeyParam(op *openapi3.Operation) *openapi3.Parameter {
+	for _, p := range op.Parameters {
+		if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && strings.EqualFold(p.Value.Name, "Idempotency-Key") {
+			return p.Value
+		}
+	}
+	return nil
+}
+
+// TestOpenAPIIdempotencyKeys checks, against the real handlers, that the document requires an
+// Idempotency-Key on exactly the routes that insist on one, and that its schema accepts
+// exactly the keys the server accepts.
+func TestOpenAPIIdempotencyKeys(t *testing.T) {
+	doc := loadOpenAPI(t)
+	s := oaServer(t, nil, oaOps{})
+	var money []string
+	for _, route := range s.Routes() {
+		t.Run(route, func(t *testing.T) {
+			method, path, _ := strings.Cut(route, " ")
+			auth := oaSecretKey
+			if strings.HasPrefix(path, "/v1/admin/") {
+				auth = oaAdminToken
+			}
+			w := oaCall{method: method, path: strings.ReplaceAll(path, "{id}", "pay_us-east_x"), auth: auth, body: "{}"}.do(t, s)
+			needsKey := oaErrorCode(t, w) == core.CodeIdempotencyKeyRequired
+			if needsKey && w.Code != http.StatusBadRequest {
+				t.Errorf("a missing key answers %d, want 400", w.Code)
+			}
+			p := oaIdempotencyKeyParam(oaOperation(t, doc, route))
+			switch {
+			case needsKey && p == nil:
+				t.Errorf("the server insists on an Idempotency-Key, the document does not mention it")
+			case needsKey && !p.Required:
+				t.Errorf("the server insists on an Idempotency-Key, the document says it is optional")
+			case !needsKey && p != nil:
+				t.Errorf("the document requires an Idempotency-Key, the server does not (answered %d %s)", w.Code, oaErrorCode(t, w))
+			}
+			if needsKey {
+				money = append(money, route)
+			}
+		})
+	}
+	wantMoney := []string{"POST /v1/payments", "POST /v1/payments/{id}/cancel", "POST /v1/payments/{id}/capture", "POST /v1/refunds"}
+	if !slices.Equal(money, wantMoney) {
+		t.Errorf("routes that need an Idempotency-Key = %v, want %v", money, wantMoney)
+	}
+
+	param := doc.Components.Parameters["IdempotencyKey"]
+	if param == nil || param.Value == nil {
+		t.Fatal("components.parameters.IdempotencyKey is missing")
+	}
+	keySchema := param.Value.Schema.Value
+	if keySchema.MaxLength == nil || *keySchema.MaxLength != core.MaxIdempotencyKey {
+		got := "unset"
+		if keySchema.MaxLength != nil {
+			got = strconv.FormatUint(*keySchema.MaxLength, 10)
+		}
+		t.Errorf("Idempotency-Key maxLength = %s, want %d", got, core.MaxIdempotencyKey)
+	}
+	for _, key := range []string{"k", "9b2c6f0e-4d1a-4f7e-b1b5-0c8a3e2d7f41", "!~{}[]|\\\"'", strings.Repeat("k", 255),
+		strings.Repeat("k", 256), "has space", "tab\tkey", "caf\u00e9", "\x7f"} {
+		t.Run(fmt.Sprintf("key %.20q (%d bytes)", key, len(key)), func(t *testing.T) {
+			w := oaCall{method: http.MethodPost, path: "/v1/payments/pay_us-east_x/cancel", auth: oaSecretKey,
+				idemKey: key, body: "{}"}.do(t, s)
+			serverAccepts := oaErrorCode(t, w) != core.CodeIdempotencyKeyInvalid
+			docAccepts := keySchema.VisitJSON(key) == nil
+			if serverAccepts != docAccepts {
+				t.Errorf("server accepts the key: %v (answered %d %s); document accepts it: %v",
+					serverAccepts, w.Code, oaErrorCode(t, w), docAccepts)
+			}
+		})
+	}
+}
+
+// TestOpenAPIListParameters checks that the server accepts every documented query parameter
+// of GET /v1/payments, uses it, and agrees with the document on the limit's bounds.
+func TestOpenAPIListParameters(t *testing.T) {
+	doc := loadOpenAPI(t)
+	op := oaOperation(t, doc, "GET /v1/payments")
+	samples := map[string]string{
+		"limit":              "5",
+		"starting_after":     "pay_us-east_5z8kq3v0c2m9x1b7r4t6",
+		"status":             "succeeded",
+		"merchant_reference": "order-1042",
+		"created[gte]":       "1769817600",
+		"created[lte]":       "2026-02-01T00:00:00Z",
+	}
+	q := url.Values{}
+	var limit *openapi3.Schema
+	for _, p := range op.Parameters {
+		if p.Value.In != openapi3.ParameterInQuery {
+			continue
+		}
+		v, ok := samples[p.Value.Name]
+		if !ok {
+			t.Errorf("query parameter %q is documented but this test has no sample for it", p.Value.Name)
+			continue
+		}
+		q.Set(p.Value.Name, v)
+		if p.Value.Name == "limit" {
+			limit = p.Value.Schema.Value
+		}
+	}
+	for name := range samples {
+		if !q.Has(name) {
+			t.Errorf("query parameter %q is not documented", name)
+		}
+	}
+	pay := &oaPayments{}
+	s := oaServer(t, pay, oaOps{})
+	w := oaCall{method: http.MethodGet, path: "/v1/payments?" + q.Encode(), auth: oaSecretKey}.do(t, s)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /v1/payments with every documented parameter: %d %s", w.Code, w.Body)
+	}
+	f := pay.filter
+	if f == nil || f.Limit != 5 || f.StartingAfter == "" || f.Status != core.StatusSucceeded ||
+		f.MerchantReference == "" || f.CreatedGTE == nil || f.CreatedLTE == nil {
+		t.Errorf("the server did not use every documented parameter: filter %+v", f)
+	}
+	if w := (oaCall{method: http.MethodGet, path: "/v1/payments?bogus=1", auth: oaSecretKey}).do(t, s); w.Code != http.StatusBadRequest {
+		t.Errorf("an undocumented parameter answered %d, want 400", w.Code)
+	}
+
+	if limit == nil {
+		t.Fatal("the limit parameter is not documented")
+	}
+	if limit.Default == nil || fmt.Sprint(limit.Default) != strconv.Itoa(core.DefaultListLimit) {
+		t.Errorf("limit default = %v, want %d", limit.Default, core.DefaultListLimit)
+	}
+	for _, n := range []int{-1, 0, 1, 10, core.MaxListLimit, core.MaxListLimit + 1} {
+		w := oaCall{method: http.MethodGet, path: fmt.Sprintf("/v1/payments?limit=%d", n), auth: oaSecretKey}.do(t, s)
+		serverAccepts, docAccepts := w.Code == http.StatusOK, limit.VisitJSON(float64(n)) == nil
+		if serverAccepts != docAccepts {
+			t.Errorf("limit=%d: server accepts %v (%d), document accepts %v", n, serverAccepts, w.Code, docAccepts)
+		}
+	}
+}
+
+// TestOpenAPIResponsesConform sends requests through the real handlers (with fake services)
+// and checks every answer against the document: a documented status, a body matching its
+// schema, and headers that are documented (and present when required).
+func TestOpenAPIResponsesConform(t *testing.T) {
+	doc := loadOpenAPI(t)
+	replayed := func(req core.IdempotentRequest, v any) (core.Reply, error) {
+		rep := req.Render(v, nil)
+		rep.Replayed = true
+		return rep, nil
+	}
+	unknown := func(req core.IdempotentRequest, v any) (core.Reply, error) {
+		rep := req.Render(v, nil)
+		rep.Status = http.StatusAccepted
+		if r, ok := v.(*core.Refund); ok {
+			r.Status, r.FailureCode, r.ChannelReference = core.RefundPending, nil, nil
+			rep = req.Render(r, nil)
+			rep.Status = http.StatusAccepted
+		}
+		return rep, nil
+	}
+	storedError := func(e *core.Error) func(core.IdempotentRequest, any) (core.Reply, error) {
+		return func(req core.IdempotentRequest, _ any) (core.Reply, error) {
+			rep := req.Render(nil, e)
+			rep.Replayed = true
+			return rep, nil
+		}
+	}
+	failing := func(e error) func(core.IdempotentRequest, any) (core.Reply, error) {
+		return func(core.IdempotentRequest, any) (core.Reply, error) { return core.Reply{}, e }
+	}
+	inUse := &core.Error{Code: core.CodeIdempotencyKeyInUse, Param: "Idempotency-Key", Message: "in use", RetryAfter: 7}
+	reused := &core.Error{Code: core.CodeIdempotencyKeyReused, Param: "Idempotency-Key", Message: "reused"}
+	declined := &core.Error{Code: core.CodeCardDeclined, Message: "Your card was declined.", PaymentID: "pay_us-east_x"}
+	invalidState := &core.Error{Code: core.CodeInvalidState, Message: "wrong state", PaymentID: "pay_us-east_x"}
+	notFound := core.ParamError(core.CodeNotFound, "id", "No such payment.")
+
+	const (
+		createPayment = "POST /v1/payments"
+		capture       = "POST /v1/payments/{id}/capture"
+		cancel        = "POST /v1/payments/{id}/cancel"
+		createRefund  = "POST /v1/refunds"
+	)
+	card := `{"amount":1999,"currency":"usd","channel":"card","merchant_reference":"order-1042",` +
+		`"payment_method":{"card":{"number":"4242 4242 4242 4242","exp_month":12,"exp_year":2034,"cvc":"123"}}}`
+	refund := `{"payment":"pay_us-east_x","amount":500}`
+	tests := []struct {
+		name  string
+		route string
+		call  oaCall
+		money func(core.IdempotentRequest, any) (core.Reply, error)
+		err   error // read calls' answer
+		ping  error
+		want  int
+	}{
+		{"healthz", "GET /healthz", oaCall{path: "/healthz"}, nil, nil, nil, 200},
+		{"readyz", "GET /readyz", oaCall{path: "/readyz"}, nil, nil, nil, 200},
+		{"readyz/database down", "GET /readyz", oaCall{path: "/readyz"}, nil, nil, errors.New("down"), 503},
+		{"create merchant", "POST /v1/admin/merchants", oaCall{auth: oaAdminToken, body: `{"name":"Shop","home_region":"us-east"}`}, nil, nil, nil, 200},
+		{"create merchant/no name", "POST /v1/admin/merchants", oaCall{auth: oaAdminToken, body: `{}`}, nil, nil, nil, 400},
+		{"create merchant/unknown field", "POST /v1/admin/merchants", oaCall{auth: oaAdminToken, body: `{"nom":"Shop"}`}, nil, nil, nil, 400},
+		{"create merchant/merchant key", "POST /v1/admin/merchants", oaCall{auth: oaSecretKey, body: `{}`}, nil, nil, nil, 401},
+		{"ledger check", "GET /v1/admin/ledger/check", oaCall{auth: oaAdminToken}, nil, nil, nil, 200},
+		{"ledger check/no token", "GET /v1/admin/ledger/check", oaCall{}, nil, nil, nil, 401},
+		{"merchant", "GET /v1/merchant", oaCall{auth: oaSecretKey}, nil, nil, nil, 200},
+		{"merchant/bad key", "GET /v1/merchant", oaCall{auth: "sk_wrong"}, nil, nil, nil, 401},
+		{"roll key", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `{"expire_current_in":3600}`}, nil, nil, nil, 200},
+		{"roll key/empty body", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey}, nil, nil, nil, 200},
+		{"roll key/bad json", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `{"expire_current_in":"soon"}`}, nil, nil, nil, 400},
+		{"create payment", createPayment, oaCall{idemKey: "k1", body: card}, nil, nil, nil, 200},
+		{"create payment/replay", createPayment, oaCall{idemKey: "k1", body: card}, replayed, nil, nil, 200},
+		{"create payment/outcome unknown", createPayment, oaCall{idemKey: "k1", body: card}, unknown, nil, nil, 202},
+		{"create payment/declined", createPayment, oaCall{idemKey: "k1", body: card}, storedError(declined), nil, nil, 402},
+		{"create payment/key in use", createPayment, oaCall{idemKey: "k1", body: card}, failing(inUse), nil, nil, 409},
+		{"create payment/key reused", createPayment, oaCall{idemKey: "k1", body: card}, failing(reused), nil, nil, 422},
+		{"create payment/internal", createPayment, oaCall{idemKey: "k1", body: card}, failing(errors.New("boom")), nil, nil, 500},
+		{"create payment/no key", createPayment, oaCall{body: card}, nil, nil, nil, 400},
+		{"create payment/bad card number", createPayment, oaCall{idemKey: "k1", body: strings.Replace(card, "4242 4242 4242 4242", "4242424242424241", 1)}, nil, nil, nil, 400},
+		{"create payment/no API key", createPayment, oaCall{auth: "-", body: card}, nil, nil, nil, 401},
+		{"list payments", "GET /v1/payments", oaCall{path: "/v1/payments?limit=2"}, nil, nil, nil, 200},
+		{"list payments/bad limit", "GET /v1/payments", oaCall{path: "/v1/payments?limit=0"}, nil, nil, nil, 400},
+		{"list payments/unknown cursor", "GET /v1/payments", oaCall{path: "/v1/payments?starting_after=pay_x"}, nil, core.ParamError(core.CodeNotFound, "starting_after", "No such payment."), nil, 404},
+		{"get payment", "GET /v1/payments/{id}", oaCall{}, nil, nil, nil, 200},
+		{"get payment/not found", "GET /v1/payments/{id}", oaCall{}, nil, notFound, nil, 404},
+		{"capture", capture, oaCall{idemKey: "k2", body: `{"amount":1500}`}, nil, nil, nil, 200},
+		{"capture/everything", capture, oaCall{idemKey: "k2"}, nil, nil, nil, 200},
+		{"capture/outcome unknown", capture, oaCall{idemKey: "k2"}, unknown, nil, nil, 202},
+		{"capture/too much", capture, oaCall{idemKey: "k2", body: `{"amount":999999}`}, storedError(&core.Error{Code: core.CodeAmountTooLarge, Param: "amount", Message: "too much"}), nil, nil, 400},
+		{"capture/wrong state", capture, oaCall{idemKey: "k2"}, storedError(invalidState), nil, nil, 422},
+		{"capture/channel refused", capture, oaCall{idemKey: "k2"}, storedError(&core.Error{Code: core.CodeProcessingError, Message: "no", PaymentID: "pay_us-east_x"}), nil, nil, 402},
+		{"capture/not found", capture, oaCall{idemKey: "k2"}, storedError(notFound), nil, nil, 404},
+		{"capture/key in use", capture, oaCall{idemKey: "k2"}, failing(inUse), nil, nil, 409},
+		{"cancel", cancel, oaCall{idemKey: "k3", body: `{"cancellation_reason":"changed mind"}`}, nil, nil, nil, 200},
+		{"cancel/replay", cancel, oaCall{idemKey: "k3"}, replayed, nil, nil, 200},
+		{"cancel/outcome unknown", cancel, oaCall{idemKey: "k3"}, unknown, nil, nil, 202},
+		{"cancel/wrong state", cancel, oaCall{idemKey: "k3"}, storedError(invalidState), nil, nil, 422},
+		{"cancel/key reused", cancel, oaCall{idemKey: "k3"}, failing(reused), nil, nil, 422},
+		{"refund", createRefund, oaCall{idemKey: "k4", body: refund}, nil, nil, nil, 200},
+		{"refund/replay", createRefund, oaCall{idemKey: "k4", body: refund}, replayed, nil, nil, 200},
+		{"refund/outcome unknown", createRefund, oaCall{idemKey: "k4", body: refund}, unknown, nil, nil, 202},
+		{"refund/too much", createRefund, oaCall{idemKey: "k4", body: refund}, storedError(&core.Error{Code: core.CodeAmountTooLarge, Param: "amount", PaymentID: "pay_us-east_x", Message: "too much"}), nil, nil, 400},
+		{"refund/no payment", createRefund, oaCall{idemKey: "k4", body: `{}`}, nil, nil, nil, 400},
+		{"refund/unknown payment", createRefund, oaCall{idemKey: "k4", body: refund}, storedError(core.ParamError(core.CodeNotFound, "payment", "No such payment.")), nil, nil, 404},
+		{"refund/not refundable", createRefund, oaCall{idemKey: "k4", body: refund}, storedError(invalidState), nil, nil, 422},
+		{"refund/key in use", createRefund, oaCall{idemKey: "k4", body: refund}, failing(inUse), nil, nil, 409},
+		{"get refund", "GET /v1/refunds/{id}", oaCall{}, nil, nil, nil, 200},
+		{"get refund/not found", "GET /v1/refunds/{id}", oaCall{}, nil, core.ParamError(core.CodeNotFound, "id", "No such refund."), nil, 404},
+		{"balance", "GET /v1/balance", oaCall{}, nil, nil, nil, 200},
+		{"balance/internal", "GET /v1/balance", oaCall{}, nil, errors.New("boom"), nil, 500},
+	}
+	succeeded := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method, path, _ := strings.Cut(tt.route, " ")
+			call := tt.call
+			call.method = method
+			if call.path == "" {
+				call.path = strings.ReplaceAll(path, "{id}", "pay_us-east_x")
+			}
+			switch {
+			case call.auth == "-":
+				call.auth = ""
+			case call.auth == "" && strings.HasPrefix(path, "/v1/") && !strings.HasPrefix(path, "/v1/admin/"):
+				call.auth = oaSecretKey
+			}
+			s := oaServer(t, &oaPayments{money: tt.money, err: tt.err}, oaOps{pingErr: tt.ping})
+			w := call.do(t, s)
+			if w.Code != tt.want {
+				t.Fatalf("status = %d, want %d: %s", w.Code, tt.want, w.Body)
+			}
+			if w.Code < 300 {
+				succeeded[tt.route] = true
+			}
+			oaCheckResponse(t, oaOperation(t, doc, tt.route), w)
+		})
+	}
+	for _, route := range oaServer(t, nil, oaOps{}).Routes() {
+		if !succeeded[route] {
+			t.Errorf("route %s has no successful scenario in this test", route)
+		}
+	}
+}
+
+// oaCheckResponse validates an answer against an operation of the document.
+func oaCheckResponse(t *testing.T, op *openapi3.Operation, w *httptest.ResponseRecorder) {
+	t.Helper()
+	ref := op.Responses.Status(w.Code)
+	if ref == nil || ref.Value == nil {
+		t.Fatalf("status %d is not documented for %s (body %s)", w.Code, op.OperationID, w.Body)
+	}
+	resp := ref.Value
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	mt := resp.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		t.Fatalf("%s %d documents no application/json body", op.OperationID, w.Code)
+	}
+	var body any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body is not JSON: %v: %s", err, w.Body)
+	}
+	if err := mt.Schema.Value.VisitJSON(body, openapi3.MultiErrors()); err != nil {
+		t.Errorf("%s %d: body does not match its schema: %v\nbody: %s", op.OperationID, w.Code, err, w.Body)
+	}
+	for _, h := range []string{"Request-Id", "Idempotent-Replayed", "Retry-After"} {
+		if w.Header().Get(h) != "" && resp.Headers[h] == nil {
+			t.Errorf("%s %d: the server sends %s but the document does not declare it", op.OperationID, w.Code, h)
+		}
+	}
+	for name, href := range resp.Headers {
+		hv := href.Value
+		got := w.Header().Get(name)
+		if got == "" {
+			if hv.Required {
+				t.Errorf("%s %d: required header %s is missing", op.OperationID, w.Code, name)
+			}
+			continue
+		}
+		var v any = got
+		if hv.Schema.Value.Type.Is(openapi3.TypeInteger) {
+			n, err := strconv.Atoi(got)
+			if err != nil {
+				t.Errorf("header %s = %q is not an integer", name, got)
+				continue
+			}
+			v = float64(n)
+		}
+		if err := hv.Schema.Value.VisitJSON(v); err != nil {
+			t.Errorf("header %s = %q does not match its schema: %v", name, got, err)
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package paysdk
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// CreatePayment creates a payment (POST /v1/payments). The answer's Status says what
+// became of it: succeeded, requires_capture, requires_action (see NextAction), or
+// processing when the channel's answer is not known yet. A declined card is an *Error with
+// Status 402, a card_error Type, the decline Code and the failed payment's PaymentID.
+func (c *Client) CreatePayment(ctx context.Context, p core.CreatePaymentParams, opts ...CallOption) (*core.Payment, error) {
+	var out core.Payment
+	if err := c.post(ctx, "/v1/payments", p, &out, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetPayment reads a payment by its ID (GET /v1/payments/{id}).
+func (c *Client) GetPayment(ctx context.Context, id string) (*core.Payment, error) {
+	if id == "" {
+		return nil, localError(core.CodeParameterMissing, "id", "A payment ID is required.")
+	}
+	var out core.Payment
+	if err := c.get(ctx, "/v1/payments/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListPayments reads one page of the merchant's payments, newest first (GET /v1/payments).
+// Zero fields of f are not sent; the server's default page size is 10, at most 100. To
+// read the next page, call again with f.StartingAfter set to the last payment's ID while
+// HasMore is true.
+func (c *Client) ListPayments(ctx context.Context, f core.PaymentFilter) (*core.List[*core.Payment], error) {
+	var out core.List[*core.Payment]
+	if err := c.get(ctx, "/v1/payments", filterQuery(f), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// filterQuery encodes f as the list route's query parameters.
+func filterQuery(f core.PaymentFilter) url.Values {
+	q := url.Values{}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.StartingAfter != "" {
+		q.Set("starting_after", f.StartingAfter)
+	}
+	if f.Status != "" {
+		q.Set("status", string(f.Status))
+	}
+	if f.MerchantReference != "" {
+		q.Set("merchant_reference", f.MerchantReference)
+	}
+	if f.CreatedGTE != nil {
+		q.Set("created[gte]", f.CreatedGTE.Format(time.RFC3339Nano))
+	}
+	if f.CreatedLTE != nil {
+		q.Set("created[lte]", f.CreatedLTE.Format(time.RFC3339Nano))
+	}
+	return q
+}
+
+// CapturePayment captures a requires_capture payment (POST /v1/payments/{id}/capture):
+// p.Amount, or everything authorised when nil. The rest of the hold is released.
+func (c *Client) CapturePayment(ctx context.Context, id string, p core.CaptureParams, opts ...CallOption) (*core.Payment, error) {
+	if id == "" {
+		return nil, localFailure(opts, localError(core.CodeParameterMissing, "id", "A payment ID is required."))
+	}
+	var out core.Payment
+	if err := c.post(ctx, "/v1/payments/"+url.PathEscape(id)+"/capture", p, &out, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CancelPayment cancels a payment that has not been captured, releasing any hold
+// (POST /v1/payments/{id}/cancel).
+func (c *Client) CancelPayment(ctx context.Context, id string, p core.CancelParams, opts ...CallOption) (*core.Payment, error) {
+	if id == "" {
+		return nil, localFailure(opts, localError(core.CodeParameterMissing, "id", "A payment ID is required."))
+	}
+	var out core.Payment
+	if err := c.post(ctx, "/v1/payments/"+url.PathEscape(id)+"/cancel", p, &out, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateRefund refunds some or all of a payment's captured amount (POST /v1/refunds). The
+// answer's Status is succeeded, failed, or pending while the channel's answer is not known.
+func (c *Client) CreateRefund(ctx context.Context, p core.CreateRefundParams, opts ...CallOption) (*core.Refund, error) {
+	var out core.Refund
+	if err := c.post(ctx, "/v1/refunds", p, &out, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetRefund reads a refund by its ID (GET /v1/refunds/{id}).
+func (c *Client) GetRefund(ctx context.Context, id string) (*core.Refund, error) {
+	if id == "" {
+		return nil, localError(core.CodeParameterMissing, "id", "A refund ID is required.")
+	}
+	var out core.Refund
+	if err := c.get(ctx, "/v1/refunds/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Balance reads what the ledger says the merchant holds, per currency (GET /v1/balance).
+func (c *Client) Balance(ctx context.Context) (*core.Balance, error) {
+	var out core.Balance
+	if err := c.get(ctx, "/v1/balance", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Merchant reads the merchant the secret key belongs to (GET /v1/merchant).
+func (c *Client) Merchant(ctx context.Context) (*core.Merchant, error) {
+	var out core.Merchant
+	if err := c.get(ctx, "/v1/merchant", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
