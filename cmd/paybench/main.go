@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,7 +181,24 @@ func run() error {
 	fmt.Printf("throughput:                    %.1f payments/s (%.1f requests/s)\n", float64(n)/elapsed.Seconds(), 2*float64(n)/elapsed.Seconds())
 	fmt.Printf("create+capture latency:        p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", ms(total.ValueAtQuantile(50)), ms(total.ValueAtQuantile(99)), ms(total.Max()))
 	fmt.Printf("create latency:                p50 %.2f ms  p99 %.2f ms\n", ms(creates.ValueAtQuantile(50)), ms(creates.ValueAtQuantile(99)))
-	fmt.Printf("serialization retries:         %d\n", db.SerializationRetries()-retriesBefore)
+	fmt.Printf("serialization retries:         %d", db.SerializationRetries()-retriesBefore)
+	byTx := db.SerializationRetriesByTx()
+	names := make([]string, 0, len(byTx))
+	for name := range byTx {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return byTx[names[i]] > byTx[names[j]] })
+	for i, name := range names {
+		sep := ", "
+		if i == 0 {
+			sep = " ("
+		}
+		fmt.Printf("%s%s %d", sep, name, byTx[name])
+	}
+	if len(names) > 0 {
+		fmt.Print(")")
+	}
+	fmt.Println()
 	rep, err := svc.CheckLedger(ctx)
 	if err != nil {
 		return err

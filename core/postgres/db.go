@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,8 +43,10 @@ type DB struct {
 	Pool   *pgxpool.Pool
 	Engine Engine
 	tracer trace.Tracer
-	// retries counts transaction attempts retried after a serialization failure.
-	retries atomic.Int64
+	// retries counts transaction attempts retried after a serialization failure, in all and
+	// per transaction name (*atomic.Int64 values).
+	retries   atomic.Int64
+	retriesBy sync.Map
 }
 
 // Open connects to url and detects the engine. MaxConns of 0 keeps pgx's default.
@@ -129,6 +132,8 @@ func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) e
 		attempts++
 		if attempts > 1 {
 			db.retries.Add(1)
+			c, _ := db.retriesBy.LoadOrStore(name, new(atomic.Int64))
+			c.(*atomic.Int64).Add(1)
 			// Jittered pause before a retry, growing with contention, so hot rows drain.
 			time.Sleep(time.Duration(rand.Int64N(int64(min(attempts, 10)) * int64(time.Millisecond))))
 		}
@@ -154,6 +159,16 @@ func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) e
 // SerializationRetries is how many transaction attempts were retried after a serialization
 // failure since the DB was opened.
 func (db *DB) SerializationRetries() int64 { return db.retries.Load() }
+
+// SerializationRetriesByTx is SerializationRetries per transaction name.
+func (db *DB) SerializationRetriesByTx() map[string]int64 {
+	out := map[string]int64{}
+	db.retriesBy.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
 
 // errNoRows reports whether err is pgx's "no rows".
 func errNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

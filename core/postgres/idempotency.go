@@ -223,7 +223,10 @@ func (s *Service) saveKey(ctx context.Context, tx pgx.Tx, k *idemKey) error {
 }
 
 // release ends this request's lease early, so that a retry need not wait for it to expire.
+// It runs even when the request's own deadline has passed.
 func (s *Service) release(ctx context.Context, k *idemKey) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	_, err := s.db.Pool.Exec(ctx, `UPDATE idempotency_keys SET locked_until = NULL, lock_token = NULL
 		WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3 AND response_status IS NULL`,
 		k.req.MerchantID, k.req.Key, k.token)
