@@ -34,8 +34,9 @@ demo: ## bring the platform up, walk through payments and refunds, take it down 
 
 test: ensure-postgres ## unit and integration tests, with -race, on a PostgreSQL started for the run
 	@mkdir -p bin && $(GO) build -o bin/paylocal ./cmd/paylocal
-	@url=$$(bin/paylocal pg start -dir $(LOCAL)/testpg) || exit 1; \
-	trap 'bin/paylocal pg stop -dir $(LOCAL)/testpg' EXIT; \
+	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/paytest-pg.XXXXXX"); \
+	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
+	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
 	echo "test PostgreSQL: $$url"; \
 	PAY_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 ./...
 
