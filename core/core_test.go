@@ -3,7 +3,6 @@ package core_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -121,16 +120,15 @@ func TestIDsCarryRegion(t *testing.T) {
 }
 
 func TestCreatePaymentValidation(t *testing.T) {
-	now := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 	base := func() core.CreatePaymentParams {
 		return core.CreatePaymentParams{Amount: 100, Currency: "usd", Channel: core.ChannelCard, MerchantReference: "r1",
 			PaymentMethod: &core.PaymentMethodData{Card: &core.CardData{Number: "4242 4242 4242 4242", ExpMonth: 6, ExpYear: 2026}}}
 	}
 	p := base()
-	if err := p.Validate(now); err != nil {
+	if err := p.Validate(); err != nil {
 		t.Fatalf("valid params rejected: %v", err)
 	}
-	if p.Currency != "USD" || p.CaptureMethod != core.CaptureAutomatic || p.PaymentMethod.Card.Number != "4242424242424242" || p.PaymentMethod.Type != "card" {
+	if p.Currency != "USD" || p.CaptureMethod != core.CaptureAutomatic || p.PaymentMethod.Card.Number != "4242424242424242" || p.PaymentMethod.Type != "card" || p.Metadata == nil {
 		t.Fatalf("not normalised: %+v", p)
 	}
 	for _, tc := range []struct {
@@ -138,7 +136,7 @@ func TestCreatePaymentValidation(t *testing.T) {
 		mut   func(*core.CreatePaymentParams)
 		param string
 	}{
-		{"expired last month", func(p *core.CreatePaymentParams) { p.PaymentMethod.Card.ExpMonth = 5 }, "payment_method.card.exp_year"},
+		{"three-digit year", func(p *core.CreatePaymentParams) { p.PaymentMethod.Card.ExpYear = 999 }, "payment_method.card.exp_year"},
 		{"cvc letters", func(p *core.CreatePaymentParams) { p.PaymentMethod.Card.CVC = "12a" }, "payment_method.card.cvc"},
 		{"card on a wallet", func(p *core.CreatePaymentParams) { p.Channel = core.ChannelAlipay }, "payment_method.card"},
 		{"long reference", func(p *core.CreatePaymentParams) { p.MerchantReference = strings.Repeat("r", 129) }, "merchant_reference"},
@@ -153,7 +151,7 @@ func TestCreatePaymentValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := base()
 			tc.mut(&p)
-			err := p.Validate(now)
+			err := p.Validate()
 			if err == nil {
 				t.Fatal("accepted")
 			}

@@ -23,6 +23,7 @@ const (
 	CodeIdempotencyKeyReused   = "idempotency_key_reused"
 	CodeDuplicateReference     = "duplicate_merchant_reference"
 	CodeInvalidState           = "payment_invalid_state"
+	CodeOperationInProgress    = "payment_operation_in_progress"
 	CodeAmountTooLarge         = "amount_too_large"
 	CodeIncorrectNumber        = "incorrect_number"
 	CodeCardDeclined           = "card_declined"

@@ -50,8 +50,12 @@ const (
 var referenceRE = regexp.MustCompile(`^[\x21-\x7e]+$`) // printable ASCII, no spaces
 
 // Validate checks p and normalises it in place: currency upper-cased, capture method
-// defaulted, card number stripped of spaces. now is used to reject expired cards.
-func (p *CreatePaymentParams) Validate(now time.Time) error {
+// defaulted, card number stripped of spaces, metadata never null.
+//
+// It depends on p alone, never on the time or on stored state: a retry of a request whose
+// outcome is unknown must validate exactly as the original did, or it could never finish it.
+// (An expired card is therefore the channel's decline, expired_card, not a 400.)
+func (p *CreatePaymentParams) Validate() error {
 	if err := ValidateAmount("amount", p.Amount); err != nil {
 		return err
 	}
@@ -92,13 +96,16 @@ func (p *CreatePaymentParams) Validate(now time.Time) error {
 	if err := p.Customer.validate(); err != nil {
 		return err
 	}
+	if p.Metadata == nil {
+		p.Metadata = map[string]string{}
+	}
 	if err := ValidateMetadata(p.Metadata); err != nil {
 		return err
 	}
-	return p.validatePaymentMethod(now)
+	return p.validatePaymentMethod()
 }
 
-func (p *CreatePaymentParams) validatePaymentMethod(now time.Time) error {
+func (p *CreatePaymentParams) validatePaymentMethod() error {
 	pm := p.PaymentMethod
 	if !p.Channel.IsCard() {
 		if pm != nil && pm.Card != nil {
@@ -116,10 +123,10 @@ func (p *CreatePaymentParams) validatePaymentMethod(now time.Time) error {
 		return ParamError(CodeParameterInvalid, "payment_method.type", "payment_method.type must be \"card\" on the %s channel.", p.Channel)
 	}
 	pm.Type = "card"
-	return pm.Card.validate(now)
+	return pm.Card.validate()
 }
 
-func (c *CardData) validate(now time.Time) error {
+func (c *CardData) validate() error {
 	num := strings.NewReplacer(" ", "", "-", "").Replace(c.Number)
 	if num == "" {
 		return ParamError(CodeParameterMissing, "payment_method.card.number", "The card number is required.")
@@ -133,10 +140,6 @@ func (c *CardData) validate(now time.Time) error {
 	}
 	if c.ExpYear < 1000 || c.ExpYear > 9999 {
 		return ParamError(CodeParameterInvalid, "payment_method.card.exp_year", "exp_year must be a four-digit year.")
-	}
-	y, m, _ := now.UTC().Date()
-	if c.ExpYear < y || (c.ExpYear == y && c.ExpMonth < int(m)) {
-		return ParamError(CodeParameterInvalid, "payment_method.card.exp_year", "The card has expired (%02d/%d).", c.ExpMonth, c.ExpYear)
 	}
 	if c.CVC != "" && (len(c.CVC) < 3 || len(c.CVC) > 4 || strings.Trim(c.CVC, "0123456789") != "") {
 		return ParamError(CodeParameterInvalid, "payment_method.card.cvc", "The card's security code must be 3 or 4 digits.")

@@ -250,3 +250,91 @@ func TestKeyReaperKeepsKeysADay(t *testing.T) {
 		t.Fatal("reaping keys touched payments")
 	}
 }
+
+// Capture and cancel sent with different keys while a capture's outcome is unknown: the
+// payment is reserved for that capture, so the cancel and a capture of another amount wait
+// (409, not stored), a capture of the same amount re-drives it, and every request that
+// caused the capture is told it succeeded.
+func TestCaptureReservesThePayment(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.merchant("Acme")
+	id := e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("c-1", 10000, visaOK, core.CaptureManual)), 200).str("id")
+	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	k2 := newKey()
+	e.expect(e.call("POST", "/v1/payments/"+id+"/capture", key, k2, map[string]any{"amount": 7000}), 202)
+	calls := e.sim.Calls()
+
+	k3 := newKey()
+	for _, tc := range []struct {
+		path string
+		key  string
+		body any
+	}{
+		{"/cancel", k3, nil},
+		{"/capture", newKey(), map[string]any{"amount": 3000}},
+	} {
+		r := e.expect(e.call("POST", "/v1/payments/"+id+tc.path, key, tc.key, tc.body), 409)
+		if r.str("error.code") != core.CodeOperationInProgress || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s during a pending capture: %s", tc.path, r.Body)
+		}
+	}
+	if e.sim.Calls() != calls {
+		t.Fatal("a conflicting request reached the channel")
+	}
+	// Another key asking for the same capture re-drives it: the channel repeats its answer.
+	same := e.expect(e.call("POST", "/v1/payments/"+id+"/capture", key, newKey(), map[string]any{"amount": 7000}), 200)
+	if same.str("status") != "succeeded" || same.num("amount_captured") != 7000 {
+		t.Fatalf("re-driven capture: %s", same.Body)
+	}
+	// The request whose answer was lost learns that its capture succeeded.
+	orig := e.expect(e.call("POST", "/v1/payments/"+id+"/capture", key, k2, map[string]any{"amount": 7000}), 200)
+	if orig.str("status") != "succeeded" || orig.num("amount_captured") != 7000 {
+		t.Fatalf("original capture's retry: %s", orig.Body)
+	}
+	// The cancel, retried, now finds a succeeded payment.
+	if r := e.expect(e.call("POST", "/v1/payments/"+id+"/cancel", key, k3, nil), 422); r.str("error.code") != core.CodeInvalidState {
+		t.Fatalf("cancel after capture: %s", r.Body)
+	}
+	var journals int
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT count(DISTINCT journal_id) FROM ledger_entries WHERE payment_id = $1 AND kind = 'capture'`, id).Scan(&journals); err != nil || journals != 1 {
+		t.Fatalf("%d capture journals (err %v), want 1", journals, err)
+	}
+	e.requireBalancedLedger()
+}
+
+// A request whose outcome was unknown is finished by its retry whenever it comes: nothing
+// time-dependent is validated before the key is found (here a card that expired meanwhile).
+func TestRetryAfterCardExpiredStillFinishes(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.merchant("Acme")
+	now := time.Now().UTC()
+	body := cardPayment("exp-1", 1000, visaOK, core.CaptureAutomatic)
+	c := body["payment_method"].(map[string]any)["card"].(map[string]any)
+	c["exp_month"], c["exp_year"] = int(now.Month()), now.Year()
+	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	idem := newKey()
+	first := e.expect(e.call("POST", "/v1/payments", key, idem, body), 202)
+	e.clock.Advance(32 * 24 * time.Hour)
+	done := e.expect(e.call("POST", "/v1/payments", key, idem, body), 200)
+	if done.str("id") != first.str("id") || done.str("status") != "succeeded" || e.sim.Charges(first.str("id")) != 1 {
+		t.Fatalf("retry: %s (charges %d)", done.Body, e.sim.Charges(first.str("id")))
+	}
+}
+
+// A channel that certainly did nothing (an outage) answers 503, stores nothing with the key,
+// and the retry with the same key completes the payment once.
+func TestChannelOutageIsRetryable(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.merchant("Acme")
+	e.sim.SetFaults(simchannel.Faults{Unavailable: 1})
+	idem := newKey()
+	body := cardPayment("out-1", 300, visaOK, core.CaptureAutomatic)
+	r := e.expect(e.call("POST", "/v1/payments", key, idem, body), 503)
+	if r.str("error.code") != core.CodeChannelUnavailable {
+		t.Fatalf("got %s", r.Body)
+	}
+	ok := e.expect(e.call("POST", "/v1/payments", key, idem, body), 200)
+	if ok.Header.Get("Idempotent-Replayed") != "" || ok.str("status") != "succeeded" || e.sim.TotalCharges() != 1 || e.count("payments") != 1 {
+		t.Fatalf("retry after outage: %s, charges %d", ok.Body, e.sim.TotalCharges())
+	}
+}

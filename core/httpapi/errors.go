@@ -36,6 +36,7 @@ var errorStatus = map[string]struct {
 	core.CodeMethodNotAllowed:       {http.StatusMethodNotAllowed, typeInvalidRequest},
 	core.CodeDuplicateReference:     {http.StatusConflict, typeInvalidRequest},
 	core.CodeIdempotencyKeyInUse:    {http.StatusConflict, typeIdempotency},
+	core.CodeOperationInProgress:    {http.StatusConflict, typeInvalidRequest},
 	core.CodeIdempotencyKeyReused:   {http.StatusUnprocessableEntity, typeIdempotency},
 	core.CodeInvalidState:           {http.StatusUnprocessableEntity, typeInvalidRequest},
 	core.CodeCardDeclined:           {http.StatusPaymentRequired, typeCard},

@@ -111,7 +111,7 @@ func money[P any](s *Server, w http.ResponseWriter, r *http.Request, params *P, 
 
 func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	var p core.CreatePaymentParams
-	money(s, w, r, &p, func() error { return p.Validate(s.cfg.Now()) }, func(req core.IdempotentRequest) (core.Reply, error) {
+	money(s, w, r, &p, p.Validate, func(req core.IdempotentRequest) (core.Reply, error) {
 		return s.payments.CreatePayment(r.Context(), req, p)
 	})
 }

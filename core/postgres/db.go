@@ -128,24 +128,29 @@ func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) e
 		trace.WithAttributes(attribute.String("db.system", string(db.Engine))))
 	defer span.End()
 	attempts := 0
-	attempt := func(tx pgx.Tx) error {
-		attempts++
-		if attempts > 1 {
-			db.retries.Add(1)
-			c, _ := db.retriesBy.LoadOrStore(name, new(atomic.Int64))
-			c.(*atomic.Int64).Add(1)
-			// Jittered pause before a retry, growing with contention, so hot rows drain.
-			time.Sleep(time.Duration(rand.Int64N(int64(min(attempts, 10)) * int64(time.Millisecond))))
-		}
-		return fn(tx)
+	retried := func() {
+		db.retries.Add(1)
+		c, _ := db.retriesBy.LoadOrStore(name, new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
 	}
 	opts := pgx.TxOptions{IsoLevel: pgx.Serializable}
 	var err error
 	if db.Engine == EngineCockroachDB {
-		err = crdbpgx.ExecuteTx(ctx, db.Pool, opts, attempt)
+		err = crdbpgx.ExecuteTx(ctx, db.Pool, opts, func(tx pgx.Tx) error {
+			if attempts++; attempts > 1 {
+				retried()
+			}
+			return fn(tx)
+		})
 	} else {
 		err = crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
-			return pgx.BeginTxFunc(ctx, db.Pool, opts, attempt)
+			if attempts++; attempts > 1 {
+				retried()
+				// A jittered pause, growing with contention and taken outside any
+				// transaction, so hot rows drain before the next attempt.
+				time.Sleep(time.Duration(rand.Int64N(int64(min(attempts, 10)) * int64(time.Millisecond))))
+			}
+			return pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
 		})
 	}
 	span.SetAttributes(attribute.Int("db.tx.attempts", attempts))

@@ -227,9 +227,12 @@ func (s *Service) saveKey(ctx context.Context, tx pgx.Tx, k *idemKey) error {
 func (s *Service) release(ctx context.Context, k *idemKey) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, err := s.db.Pool.Exec(ctx, `UPDATE idempotency_keys SET locked_until = NULL, lock_token = NULL
-		WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3 AND response_status IS NULL`,
-		k.req.MerchantID, k.req.Key, k.token)
+	err := s.db.WriteTx(ctx, "idempotency.release", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE idempotency_keys SET locked_until = NULL, lock_token = NULL
+			WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3 AND response_status IS NULL`,
+			k.req.MerchantID, k.req.Key, k.token)
+		return err
+	})
 	if err != nil {
 		s.log.WarnContext(ctx, "could not release idempotency key; a retry waits for the lease", "err", err)
 	}
@@ -250,15 +253,20 @@ func (s *Service) ReapKeys(ctx context.Context) (int64, error) {
 	cutoff := s.now().Add(-s.cfg.KeyRetention)
 	var total int64
 	for {
-		tag, err := s.db.Pool.Exec(ctx, `
-			DELETE FROM idempotency_keys WHERE (merchant_id, idem_key) IN (
-				SELECT merchant_id, idem_key FROM idempotency_keys
-				WHERE created_at < $1 AND response_status IS NOT NULL LIMIT 1000)`, cutoff)
+		var n int64
+		err := s.db.WriteTx(ctx, "idempotency.reap", func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `
+				DELETE FROM idempotency_keys WHERE (merchant_id, idem_key) IN (
+					SELECT merchant_id, idem_key FROM idempotency_keys
+					WHERE created_at < $1 AND response_status IS NOT NULL LIMIT 1000)`, cutoff)
+			n = tag.RowsAffected()
+			return err
+		})
 		if err != nil {
 			return total, fmt.Errorf("reap idempotency keys: %w", err)
 		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < 1000 {
+		total += n
+		if n < 1000 {
 			return total, nil
 		}
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -82,7 +83,7 @@ func updatePayment(ctx context.Context, tx pgx.Tx, p *core.Payment) error {
 // transaction with the stored reply. A timed-out channel call leaves the payment processing
 // and the key open; a retry repeats the call with the same channel key.
 func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error) {
-	hash := s.requestHash(req, p)
+	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
 	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
 		switch k.point {
 		case pointStarted:
@@ -102,7 +103,7 @@ func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *c
 	var pm *core.PaymentMethod
 	switch {
 	case p.Channel.IsCard():
-		pm = core.StoredCard(s.cfg.SecretKey, p.PaymentMethod.Card)
+		pm = core.StoredCard(s.fingerprintKey, p.PaymentMethod.Card)
 	default:
 		pm = &core.PaymentMethod{Type: string(p.Channel)}
 	}
@@ -162,9 +163,8 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 		return err
 	})
 	if err != nil {
-		s.log.WarnContext(ctx, "channel outcome unknown; payment stays processing", "payment", pay.ID, "err", err)
-		interim(k, pay)
-		return nil
+		s.log.WarnContext(ctx, "channel call failed; payment stays processing", "payment", pay.ID, "err", err)
+		return channelError(k, err, pay)
 	}
 	return s.phase(ctx, k, "create_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
 		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
@@ -246,7 +246,58 @@ func (s *Service) applyAuthorization(ctx context.Context, tx pgx.Tx, p *core.Pay
 	return s.emit(ctx, tx, p.MerchantID, p.Region, event, p.ID, p)
 }
 
+// Operations that reserve a payment while they are at the channel.
+const (
+	opCapture = "capture"
+	opVoid    = "void"
+)
+
+// reserve marks the locked payment as having op (with amount, for captures) under way. The
+// same operation and amount may be re-driven by another request: it uses the same channel key
+// and so gets the same answer. Anything else must wait until the reservation is settled.
+func reserve(ctx context.Context, tx pgx.Tx, pay *core.Payment, op string, amount int64) error {
+	var pendingOp *string
+	var pendingAmount *int64
+	if err := tx.QueryRow(ctx, `SELECT pending_op, pending_amount FROM payments WHERE id = $1`, pay.ID).Scan(&pendingOp, &pendingAmount); err != nil {
+		return fmt.Errorf("read reservation: %w", err)
+	}
+	if pendingOp != nil && (*pendingOp != op || deref64(pendingAmount) != amount) {
+		e := &core.Error{Code: core.CodeOperationInProgress, PaymentID: pay.ID, RetryAfter: 1, Message: fmt.Sprintf(
+			"Payment %s has a %s in progress; retry once it has finished.", pay.ID, *pendingOp)}
+		if *pendingOp == opCapture {
+			e.Message = fmt.Sprintf("Payment %s has a capture of %d in progress; retry once it has finished.", pay.ID, deref64(pendingAmount))
+		}
+		return e
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payments SET pending_op = $2, pending_amount = $3 WHERE id = $1`, pay.ID, op, amount); err != nil {
+		return fmt.Errorf("reserve payment: %w", err)
+	}
+	return nil
+}
+
+func clearReservation(ctx context.Context, tx pgx.Tx, id string) error {
+	if _, err := tx.Exec(ctx, `UPDATE payments SET pending_op = NULL, pending_amount = NULL WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("clear reservation: %w", err)
+	}
+	return nil
+}
+
+// channelError turns a failed channel call into the request's answer: a channel that
+// certainly did nothing is a 503 (not stored; a retry with the same key tries again); any
+// other failure has an unknown outcome and answers 202 with obj as it stands.
+func channelError(k *idemKey, err error, obj any) error {
+	if errors.Is(err, core.ErrNotExecuted) {
+		return core.Errorf(core.CodeChannelUnavailable, "The payment channel is unavailable; nothing was done. Retry with the same Idempotency-Key.")
+	}
+	interim(k, obj)
+	return nil
+}
+
 // CapturePayment captures some or all of a requires_capture payment's hold.
+//
+// Phases: (1) with the payment locked, check it and reserve it for this capture; (2) call the
+// channel (key pay_…:capture) and apply its answer: status, ledger, outbox, reservation
+// cleared, reply stored.
 func (s *Service) CapturePayment(ctx context.Context, req core.IdempotentRequest, id string, params core.CaptureParams) (core.Reply, error) {
 	hash := s.requestHash(req, params)
 	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
@@ -260,9 +311,16 @@ func (s *Service) CapturePayment(ctx context.Context, req core.IdempotentRequest
 				if pay.Status != core.StatusRequiresCapture {
 					return k.finish(nil, invalidState(pay, "captured", core.StatusRequiresCapture)), nil
 				}
-				if params.Amount != nil && *params.Amount > pay.AmountCapturable {
+				amount := pay.AmountCapturable
+				if params.Amount != nil {
+					amount = *params.Amount
+				}
+				if amount > pay.AmountCapturable {
 					return k.finish(nil, core.ParamError(core.CodeAmountTooLarge, "amount",
-						"The capture amount (%d) exceeds the amount capturable (%d).", *params.Amount, pay.AmountCapturable)), nil
+						"The capture amount (%d) exceeds the amount capturable (%d).", amount, pay.AmountCapturable)), nil
+				}
+				if err := reserve(ctx, tx, pay, opCapture, amount); err != nil {
+					return "", err
 				}
 				k.paymentID = &pay.ID
 				return pointCaptureRequested, nil
@@ -279,12 +337,29 @@ func (s *Service) capture(ctx context.Context, k *idemKey, params core.CapturePa
 	if err != nil {
 		return err
 	}
-	if pay.Status != core.StatusRequiresCapture {
-		return s.finishInvalid(ctx, k, pay, "captured", core.StatusRequiresCapture)
+	var amount int64
+	if err := s.db.Pool.QueryRow(ctx, `SELECT COALESCE(pending_amount, 0) FROM payments WHERE id = $1`, pay.ID).Scan(&amount); err != nil {
+		return fmt.Errorf("read reservation: %w", err)
 	}
-	amount := pay.AmountCapturable
-	if params.Amount != nil {
-		amount = *params.Amount
+	if amount == 0 {
+		// The reservation was settled by a refusal: repeating the call repeats the answer.
+		amount = pay.AmountCapturable
+		if params.Amount != nil {
+			amount = *params.Amount
+		}
+	}
+	if pay.Status != core.StatusRequiresCapture {
+		// Settled meanwhile, by a request re-driving the same capture.
+		return s.phase(ctx, k, "capture_payment.settled", func(tx pgx.Tx, k *idemKey) (string, error) {
+			pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
+			if err != nil {
+				return "", err
+			}
+			if pay.Status == core.StatusSucceeded && (params.Amount == nil || *params.Amount == pay.AmountCaptured) {
+				return k.finish(pay, nil), nil
+			}
+			return k.finish(nil, invalidState(pay, "captured", core.StatusRequiresCapture)), nil
+		})
 	}
 	var res core.OpResult
 	err = s.callChannel(ctx, "capture", pay, func(ctx context.Context) error {
@@ -294,23 +369,34 @@ func (s *Service) capture(ctx context.Context, k *idemKey, params core.CapturePa
 		return err
 	})
 	if err != nil {
-		interim(k, pay)
-		return nil
+		return channelError(k, err, pay)
 	}
 	return s.phase(ctx, k, "capture_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
 		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
 		if err != nil {
 			return "", err
 		}
+		if pay.Status == core.StatusSucceeded && res.OK && res.Amount == pay.AmountCaptured {
+			return k.finish(pay, nil), nil // the same capture, applied by a request re-driving it
+		}
 		if pay.Status != core.StatusRequiresCapture {
+			if res.OK {
+				s.log.ErrorContext(ctx, "channel reports a capture for a payment that moved on; reconcile",
+					"payment", pay.ID, "status", pay.Status, "channel_amount", res.Amount)
+			}
 			return k.finish(nil, invalidState(pay, "captured", core.StatusRequiresCapture)), nil
+		}
+		if err := clearReservation(ctx, tx, pay.ID); err != nil {
+			return "", err
 		}
 		if !res.OK {
 			return k.finish(nil, channelRefused(res, pay)), nil
 		}
-		// The channel's amount is what moved: a concurrent capture with the same channel key
-		// may have asked for a different one.
 		hold := pay.AmountCapturable
+		if res.Amount < 1 || res.Amount > hold {
+			return "", fmt.Errorf("channel captured %d of payment %s, outside 1..%d", res.Amount, pay.ID, hold)
+		}
+		// The channel's amount is what moved.
 		pay.Status, pay.AmountCaptured, pay.AmountCapturable, pay.UpdatedAt = core.StatusSucceeded, res.Amount, 0, s.now()
 		if err := s.post(ctx, tx, captureJournal(pay, hold, res.Amount)); err != nil {
 			return "", err
@@ -326,7 +412,7 @@ func (s *Service) capture(ctx context.Context, k *idemKey, params core.CapturePa
 }
 
 // CancelPayment cancels a payment that is waiting for capture or for the payer, releasing
-// any hold.
+// any hold. Like capture, it reserves the payment while the channel voids it.
 func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest, id string, params core.CancelParams) (core.Reply, error) {
 	hash := s.requestHash(req, params)
 	cancelable := func(st core.Status) bool {
@@ -343,6 +429,9 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 				if !cancelable(pay.Status) {
 					return k.finish(nil, invalidState(pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)), nil
 				}
+				if err := reserve(ctx, tx, pay, opVoid, 0); err != nil {
+					return "", err
+				}
 				k.paymentID = &pay.ID
 				return pointCancelRequested, nil
 			})
@@ -352,7 +441,13 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 				return err
 			}
 			if !cancelable(pay.Status) {
-				return s.finishInvalid(ctx, k, pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)
+				// Settled meanwhile, by a request re-driving the same cancel.
+				return s.phase(ctx, k, "cancel_payment.settled", func(tx pgx.Tx, k *idemKey) (string, error) {
+					if pay.Status == core.StatusCanceled {
+						return k.finish(pay, nil), nil
+					}
+					return k.finish(nil, invalidState(pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)), nil
+				})
 			}
 			var res core.OpResult
 			err = s.callChannel(ctx, "void", pay, func(ctx context.Context) error {
@@ -362,16 +457,24 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 				return err
 			})
 			if err != nil {
-				interim(k, pay)
-				return nil
+				return channelError(k, err, pay)
 			}
 			return s.phase(ctx, k, "cancel_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
 				pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
 				if err != nil {
 					return "", err
 				}
+				if pay.Status == core.StatusCanceled && res.OK {
+					return k.finish(pay, nil), nil // the same void, applied by a request re-driving it
+				}
 				if !cancelable(pay.Status) {
+					if res.OK {
+						s.log.ErrorContext(ctx, "channel reports a void for a payment that moved on; reconcile", "payment", pay.ID, "status", pay.Status)
+					}
 					return k.finish(nil, invalidState(pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)), nil
+				}
+				if err := clearReservation(ctx, tx, pay.ID); err != nil {
+					return "", err
 				}
 				if !res.OK {
 					return k.finish(nil, channelRefused(res, pay)), nil
@@ -518,6 +621,13 @@ func (s *Service) Payments(ctx context.Context, merchantID string, f core.Paymen
 	return list, nil
 }
 
+func deref64(v *int64) int64 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -531,4 +641,17 @@ func finishNotFound(k *idemKey, err error) (string, error) {
 		return k.finish(nil, err), nil
 	}
 	return "", err
+}
+
+// withoutCardData replaces the card number by its keyed fingerprint and drops the security
+// code, so that the stored request fingerprint holds no card data.
+func withoutCardData(p core.CreatePaymentParams, key []byte) core.CreatePaymentParams {
+	if p.PaymentMethod == nil || p.PaymentMethod.Card == nil {
+		return p
+	}
+	c := p.PaymentMethod.Card
+	pm := *p.PaymentMethod
+	pm.Card = &core.CardData{Number: core.CardFingerprint(key, c.Number), ExpMonth: c.ExpMonth, ExpYear: c.ExpYear}
+	p.PaymentMethod = &pm
+	return p
 }

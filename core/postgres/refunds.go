@@ -128,8 +128,7 @@ func (s *Service) executeRefund(ctx context.Context, k *idemKey) error {
 			return err
 		})
 		if err != nil {
-			interim(k, ref)
-			return nil
+			return channelError(k, err, ref)
 		}
 	}
 	return s.phase(ctx, k, "create_refund.apply", func(tx pgx.Tx, k *idemKey) (string, error) {

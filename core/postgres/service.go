@@ -77,11 +77,14 @@ func (c *Config) validate() error {
 // Service is the payment center's domain service on SQL: merchants, payments, refunds,
 // balances and the ledger.
 type Service struct {
-	db     *DB
-	gw     core.Gateway
-	cfg    Config
-	log    *slog.Logger
-	tracer trace.Tracer
+	db  *DB
+	gw  core.Gateway
+	cfg Config
+	// Keys derived from cfg.SecretKey, one per use.
+	fingerprintKey []byte
+	hashKey        []byte
+	log            *slog.Logger
+	tracer         trace.Tracer
 }
 
 // NewService makes a Service that moves money through gw.
@@ -90,7 +93,14 @@ func NewService(db *DB, gw core.Gateway, cfg Config) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("postgres service config: %w", err)
 	}
-	return &Service{db: db, gw: gw, cfg: cfg, log: cfg.Logger, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres")}, nil
+	return &Service{db: db, gw: gw, cfg: cfg, log: cfg.Logger, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres"),
+		fingerprintKey: deriveKey(cfg.SecretKey, "card-fingerprint-v1"), hashKey: deriveKey(cfg.SecretKey, "request-hash-v1")}, nil
+}
+
+func deriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // DB is the service's database.
@@ -101,14 +111,14 @@ func (s *Service) Region() string { return s.cfg.Region }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
-// requestHash fingerprints an idempotent request's parameters. It is keyed because the
-// parameters may hold a card number.
+// requestHash fingerprints an idempotent request's parameters (card data already replaced by
+// its fingerprint), keyed so that it reveals nothing of them.
 func (s *Service) requestHash(req core.IdempotentRequest, params any) string {
 	b, err := json.Marshal(params)
 	if err != nil {
 		panic("request params must marshal: " + err.Error())
 	}
-	m := hmac.New(sha256.New, s.cfg.SecretKey)
+	m := hmac.New(sha256.New, s.hashKey)
 	m.Write([]byte(req.Method + " " + req.Path + "\n"))
 	m.Write(b)
 	return hex.EncodeToString(m.Sum(nil))

@@ -7,7 +7,7 @@
 // Test cards: 4242424242424242 and other valid numbers succeed; 4000000000000002 is declined
 // (card_declined); 4000000000009995 has insufficient_funds; 4000000000000069 is an
 // expired_card; 4000000000000127 fails the incorrect_cvc check; 4000000000000119 fails with
-// a processing_error.
+// a processing_error. A card whose expiry date has passed is declined as expired_card.
 package simchannel
 
 import (
@@ -35,6 +35,9 @@ type Faults struct {
 	LoseResponses int
 	// Timeouts: the next N calls hang until the caller's deadline without executing.
 	Timeouts int
+	// Unavailable: the next N calls are refused at once without executing
+	// (core.ErrNotExecuted), like a channel behind an open circuit breaker.
+	Unavailable int
 }
 
 // Channel is the simulator. The zero value is not usable; call New.
@@ -100,6 +103,11 @@ func (c *Channel) do(ctx context.Context, key string, exec func() any) (any, err
 	c.mu.Lock()
 	c.calls++
 	f := &c.faults
+	if f.Unavailable > 0 {
+		f.Unavailable--
+		c.mu.Unlock()
+		return nil, fmt.Errorf("simulated outage: %w", core.ErrNotExecuted)
+	}
 	latency := f.Latency
 	timeout, lose := f.Timeouts > 0, false
 	if timeout {
@@ -149,6 +157,9 @@ func (c *Channel) Authorize(ctx context.Context, req core.AuthorizeRequest) (cor
 			}
 			if d, ok := declines[req.Card.Number]; ok {
 				return core.AuthorizeResult{Outcome: core.OutcomeDeclined, DeclineCode: d[0], DeclineMessage: d[1], Reference: ref}
+			}
+			if y, m, _ := time.Now().UTC().Date(); req.Card.ExpYear < y || (req.Card.ExpYear == y && req.Card.ExpMonth < int(m)) {
+				return core.AuthorizeResult{Outcome: core.OutcomeDeclined, DeclineCode: core.CodeExpiredCard, DeclineMessage: "Your card has expired.", Reference: ref}
 			}
 			c.charges[req.PaymentID]++
 			a := &authorization{amount: req.Amount, currency: req.Currency, reference: ref, capturable: !req.Capture}

@@ -11,7 +11,7 @@ import (
 
 func auth(id, number string, capture bool) core.AuthorizeRequest {
 	return core.AuthorizeRequest{Key: core.AuthorizeKey(id), PaymentID: id, Channel: core.ChannelCard, Amount: 1000,
-		Currency: "USD", Capture: capture, Card: &core.CardData{Number: number}}
+		Currency: "USD", Capture: capture, Card: &core.CardData{Number: number, ExpMonth: 1, ExpYear: time.Now().Year() + 2}}
 }
 
 func TestTestCards(t *testing.T) {
@@ -33,6 +33,11 @@ func TestTestCards(t *testing.T) {
 		if err != nil || res.Outcome != tc.outcome || res.DeclineCode != tc.code {
 			t.Errorf("%s: %+v %v", tc.number, res, err)
 		}
+	}
+	expired := auth("pay_expired", "4242424242424242", true)
+	expired.Card.ExpYear = time.Now().Year() - 1
+	if res, _ := ch.Authorize(ctx, expired); res.DeclineCode != core.CodeExpiredCard {
+		t.Errorf("expired card: %+v", res)
 	}
 	if ch.TotalCharges() != 1 {
 		t.Fatalf("%d charges, want 1 (declines charge nothing)", ch.TotalCharges())
