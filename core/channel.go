@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Gateway moves money at payment channels: the seam between the payment center and the
@@ -109,3 +110,74 @@ func VoidKey(paymentID string) string { return paymentID + ":void" }
 
 // RefundKey is the channel key of a refund.
 func RefundKey(refundID string) string { return refundID + ":refund" }
+
+// PaymentQuery asks a channel what became of a payment's authorisation (the in-doubt
+// recovery path: a timeout left the payment processing).
+type PaymentQuery struct {
+	Key       string // the authorisation's channel key (AuthorizeKey)
+	PaymentID string
+	Channel   Channel
+	Reference string // the channel's transaction ID, if known
+}
+
+// PaymentState is a channel's account of a payment.
+type PaymentState struct {
+	// Found is false when the channel never executed the authorisation: it is then safe to
+	// fail the payment or to send the authorisation again with the same key.
+	Found          bool
+	Outcome        AuthorizeOutcome // authorized, captured, action_required (still waiting) or declined
+	Reference      string
+	AmountCaptured int64
+	AmountRefunded int64
+	DeclineCode    string
+	DeclineMessage string
+	// Closed is true when an unpaid order was closed (expired or voided).
+	Closed bool
+}
+
+// Querier is implemented by gateways that can report a payment's state.
+type Querier interface {
+	QueryPayment(ctx context.Context, q PaymentQuery) (PaymentState, error)
+}
+
+// Notification is a channel's asynchronous report about a payment or refund, already
+// verified (its signature checked) by the channel adapter that parsed it.
+type Notification struct {
+	Channel   Channel
+	EventID   string // the channel's ID for this notification; duplicates repeat it
+	PaymentID string
+	RefundID  string // for refund notifications
+	Reference string
+	// Outcome: for payments, captured (paid), declined (failed) or closed (expired unpaid);
+	// for refunds, captured means the refund succeeded and declined that it failed.
+	Outcome        AuthorizeOutcome
+	Amount         int64
+	Currency       string
+	DeclineCode    string
+	DeclineMessage string
+	OccurredAt     time.Time
+}
+
+// OutcomeClosed marks a notification or state of an unpaid order the channel closed.
+const OutcomeClosed AuthorizeOutcome = "closed"
+
+// ErrBadSignature is returned by notification parsers for notifications whose signature does
+// not verify: they must change nothing.
+var ErrBadSignature = errors.New("notification signature does not verify")
+
+// StatementLine is one money movement in a channel's daily statement, for reconciliation.
+type StatementLine struct {
+	Kind      string // "charge" or "refund"
+	PaymentID string
+	RefundID  string
+	Reference string
+	Amount    int64
+	Currency  string
+	At        time.Time
+}
+
+// Statements is implemented by gateways that publish daily statements.
+type Statements interface {
+	// Statement lists the channel's money movements on day (UTC).
+	Statement(ctx context.Context, channel Channel, day time.Time) ([]StatementLine, error)
+}

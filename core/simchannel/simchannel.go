@@ -252,3 +252,22 @@ func (c *Channel) Refunded(paymentID string) int64 {
 }
 
 var _ core.Gateway = (*Channel)(nil)
+
+// QueryPayment implements core.Querier: the simulator's account of a payment.
+func (c *Channel) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.PaymentState, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ans, ok := c.answers[q.Key]
+	if !ok {
+		return core.PaymentState{}, nil
+	}
+	res := ans.(core.AuthorizeResult)
+	st := core.PaymentState{Found: true, Outcome: res.Outcome, Reference: res.Reference,
+		DeclineCode: res.DeclineCode, DeclineMessage: res.DeclineMessage}
+	if a := c.auths[q.PaymentID]; a != nil {
+		st.AmountCaptured, st.AmountRefunded, st.Closed = a.captured, a.refunded, a.voided
+	}
+	return st, nil
+}
+
+var _ core.Querier = (*Channel)(nil)
