@@ -32,6 +32,7 @@ const (
 	CodeIncorrectCVC           = "incorrect_cvc"
 	CodeProcessingError        = "processing_error"
 	CodeChannelUnavailable     = "channel_unavailable"
+	CodeChannelNotAuthorized   = "channel_not_authorized"
 	CodeRateLimited            = "rate_limited"
 	CodeUnavailable            = "service_unavailable"
 	CodeInternal               = "internal_error"

@@ -255,3 +255,50 @@ type LedgerReport struct {
 	// PaymentMismatches lists payments whose amounts disagree with their postings.
 	PaymentMismatches []string `json:"payment_mismatches"`
 }
+
+// ChannelAuthorization says whether a merchant may use a channel, and whether it has its own
+// credentials for it (never shown).
+type ChannelAuthorization struct {
+	Object         string    `json:"object"`
+	Merchant       string    `json:"merchant"`
+	Channel        Channel   `json:"channel"`
+	Enabled        bool      `json:"enabled"`
+	HasCredentials bool      `json:"has_credentials"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// ReconciliationReport compares a channel's statement for a day with the platform's records.
+type ReconciliationReport struct {
+	Object        string  `json:"object"`
+	Channel       Channel `json:"channel"`
+	Date          string  `json:"date"` // YYYY-MM-DD, UTC
+	ChannelLines  int     `json:"channel_lines"`
+	PlatformLines int     `json:"platform_lines"`
+	Matched       int     `json:"matched"`
+	Balanced      bool    `json:"balanced"`
+	// MissingOnPlatform: money the channel moved that the platform has no record of.
+	MissingOnPlatform []ReconciliationLine `json:"missing_on_platform"`
+	// MissingOnChannel: money the platform recorded that the channel's statement lacks.
+	MissingOnChannel []ReconciliationLine `json:"missing_on_channel"`
+	// AmountMismatches: both sides have it, with different amounts.
+	AmountMismatches []ReconciliationMismatch `json:"amount_mismatches"`
+}
+
+// ReconciliationLine is one charge or refund.
+type ReconciliationLine struct {
+	Kind      string `json:"kind"` // charge or refund
+	PaymentID string `json:"payment_id"`
+	RefundID  string `json:"refund_id,omitempty"`
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`
+}
+
+// ReconciliationMismatch is a charge or refund whose amounts differ.
+type ReconciliationMismatch struct {
+	Kind           string `json:"kind"`
+	PaymentID      string `json:"payment_id"`
+	RefundID       string `json:"refund_id,omitempty"`
+	Currency       string `json:"currency"`
+	PlatformAmount int64  `json:"platform_amount"`
+	ChannelAmount  int64  `json:"channel_amount"`
+}

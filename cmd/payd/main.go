@@ -89,10 +89,12 @@ type Config struct {
 	MaxConns       int
 	Lease          time.Duration
 	ChannelTimeout time.Duration
-	LogFormat      string
-	LogLevel       string
-	TraceFile      string
-	OTLPEndpoint   string
+	// RecoveryInterval is how often the in-doubt recovery worker sweeps.
+	RecoveryInterval time.Duration
+	LogFormat        string
+	LogLevel         string
+	TraceFile        string
+	OTLPEndpoint     string
 }
 
 func (c *Config) flags(cmd string) *flag.FlagSet {
@@ -111,6 +113,7 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.IntVar(&c.MaxConns, "max-conns", 20, "database connections in this node's pool")
 	fs.DurationVar(&c.Lease, "lease", 30*time.Second, "how long an in-flight Idempotency-Key stays locked to this node")
 	fs.DurationVar(&c.ChannelTimeout, "channel-timeout", 10*time.Second, "timeout of one channel call")
+	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
 	fs.StringVar(&c.TraceFile, "trace-file", "", "write OpenTelemetry spans as JSON lines to this file")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry spans over OTLP/HTTP to this host:port")
 	return fs
@@ -126,7 +129,7 @@ type Main struct {
 	Service  *postgres.Service
 	Addr     string // the address actually listened on
 	srv      *http.Server
-	reaper   *postgres.KeyReaper
+	workers  []*postgres.Worker
 	shutdown []func(context.Context) error
 }
 
@@ -163,6 +166,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	api, err := httpapi.NewServer(m.Service, m.Service, m.Service, httpapi.Config{
 		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
+		Gateway: m.Service,
 	})
 	if err != nil {
 		return err
@@ -178,8 +182,13 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Log.Error("serve", "err", err)
 		}
 	}()
-	m.reaper = postgres.NewKeyReaper(m.Service, 0)
-	m.reaper.Start(ctx)
+	m.workers = []*postgres.Worker{
+		postgres.NewKeyReaper(m.Service, 0),
+		postgres.NewRecoverer(m.Service, m.Channel, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
+	}
+	for _, w := range m.workers {
+		w.Start(ctx)
+	}
 	m.Log.Info("payd serving", "addr", m.Addr, "region", c.Region, "node", c.NodeID, "engine", db.Engine)
 	return nil
 }
@@ -193,8 +202,8 @@ func (m *Main) Close() error {
 	if m.srv != nil {
 		errs = append(errs, m.srv.Shutdown(ctx))
 	}
-	if m.reaper != nil {
-		m.reaper.Stop()
+	for _, w := range m.workers {
+		w.Stop()
 	}
 	if m.DB != nil {
 		m.DB.Close()

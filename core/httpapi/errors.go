@@ -32,6 +32,7 @@ var errorStatus = map[string]struct {
 	core.CodeIncorrectNumber:        {http.StatusBadRequest, typeCard},
 	core.CodeUnauthenticated:        {http.StatusUnauthorized, typeAuthentication},
 	core.CodeForbidden:              {http.StatusForbidden, typeAuthentication},
+	core.CodeChannelNotAuthorized:   {http.StatusForbidden, typeInvalidRequest},
 	core.CodeNotFound:               {http.StatusNotFound, typeInvalidRequest},
 	core.CodeMethodNotAllowed:       {http.StatusMethodNotAllowed, typeInvalidRequest},
 	core.CodeDuplicateReference:     {http.StatusConflict, typeInvalidRequest},

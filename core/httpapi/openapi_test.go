@@ -158,8 +158,8 @@ func TestOpenAPIOperationsAreAuthenticated(t *testing.T) {
 			_, path, _ := strings.Cut(route, " ")
 			want := "merchantKey"
 			switch {
-			case path == "/healthz" || path == "/readyz":
-				want = ""
+			case path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/v1/notifications/"):
+				want = "" // notifications authenticate by the channel's signature
 			case strings.HasPrefix(path, "/v1/admin/"):
 				want = "adminToken"
 			}
@@ -705,6 +705,39 @@ func (f *oaPayments) Balance(context.Context, string) (*core.Balance, error) {
 	return oaBalance(), nil
 }
 
+// oaGateway is a fake GatewayOps answering fixed values.
+type oaGateway struct{}
+
+func (oaGateway) SetChannel(_ context.Context, merchantID string, ch core.Channel, enabled bool, creds map[string]string) (*core.ChannelAuthorization, error) {
+	if !ch.Valid() {
+		return nil, core.ParamError(core.CodeParameterInvalid, "channel", "Unknown channel.")
+	}
+	return &core.ChannelAuthorization{Object: "channel_authorization", Merchant: merchantID, Channel: ch, Enabled: enabled, HasCredentials: creds != nil, UpdatedAt: oaTime}, nil
+}
+
+func (oaGateway) Channels(_ context.Context, merchantID string) ([]core.ChannelAuthorization, error) {
+	if merchantID == "mer_missing" {
+		return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant.")
+	}
+	return []core.ChannelAuthorization{{Object: "channel_authorization", Merchant: merchantID, Channel: core.ChannelCard, Enabled: true, UpdatedAt: oaTime}}, nil
+}
+
+func (oaGateway) ReconcileDay(_ context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error) {
+	return &core.ReconciliationReport{Object: "reconciliation", Channel: ch, Date: day.Format("2006-01-02"), ChannelLines: 2, PlatformLines: 2, Matched: 1,
+		MissingOnPlatform: []core.ReconciliationLine{{Kind: "charge", PaymentID: "pay_us-east_x", Amount: 100, Currency: "USD"}},
+		MissingOnChannel:  []core.ReconciliationLine{{Kind: "refund", PaymentID: "pay_us-east_y", RefundID: "re_us-east_y", Amount: 50, Currency: "USD"}},
+		AmountMismatches:  []core.ReconciliationMismatch{}}, nil
+}
+
+func (oaGateway) ApplyNotification(context.Context, core.Notification) (bool, error) { return true, nil }
+
+func oaParseNotification(r *http.Request) (core.Notification, error) {
+	if r.Header.Get("X-Signature") != "good" {
+		return core.Notification{}, fmt.Errorf("test: %w", core.ErrBadSignature)
+	}
+	return core.Notification{EventID: "e1", PaymentID: "pay_us-east_x", Outcome: core.OutcomeCaptured}, nil
+}
+
 type oaOps struct{ pingErr error }
 
 func (oaOps) CheckLedger(context.Context) (*core.LedgerReport, error) {
@@ -718,7 +751,8 @@ func oaServer(t *testing.T, pay *oaPayments, ops oaOps) *Server {
 		pay = &oaPayments{}
 	}
 	s, err := NewServer(pay, oaMerchants{}, ops, Config{AdminToken: oaAdminToken, Region: "us-east",
-		NodeID: "node-1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return oaTime }})
+		NodeID: "node-1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return oaTime },
+		Gateway: oaGateway{}, Notifications: map[core.Channel]NotificationParser{core.ChannelAlipay: oaParseNotification}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -730,6 +764,7 @@ type oaCall struct {
 	auth         string // bearer token; "" sends none
 	idemKey      string // "" sends none
 	body         string
+	header       string // X-Signature, for notifications
 }
 
 func (c oaCall) do(t *testing.T, s *Server) *httptest.ResponseRecorder {
@@ -744,6 +779,9 @@ func (c oaCall) do(t *testing.T, s *Server) *httptest.ResponseRecorder {
 	}
 	if c.idemKey != "" {
 		r.Header.Set("Idempotency-Key", c.idemKey)
+	}
+	if c.header != "" {
+		r.Header.Set("X-Signature", c.header)
 	}
 	if c.body != "" {
 		r.Header.Set("Content-Type", "application/json")
@@ -1007,6 +1045,15 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"get refund/not found", "GET /v1/refunds/{id}", oaCall{}, nil, core.ParamError(core.CodeNotFound, "id", "No such refund."), nil, 404},
 		{"balance", "GET /v1/balance", oaCall{}, nil, nil, nil, 200},
 		{"balance/internal", "GET /v1/balance", oaCall{}, nil, errors.New("boom"), nil, 500},
+		{"list channels", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels"}, nil, nil, nil, 200},
+		{"list channels/unknown merchant", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_missing/channels"}, nil, nil, nil, 404},
+		{"set channel", "POST /v1/admin/merchants/{id}/channels/{channel}", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels/alipay", body: `{"enabled":true,"credentials":{"app_id":"2021"}}`}, nil, nil, nil, 200},
+		{"set channel/no enabled", "POST /v1/admin/merchants/{id}/channels/{channel}", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels/alipay", body: `{}`}, nil, nil, nil, 400},
+		{"reconcile", "POST /v1/admin/reconciliations", oaCall{auth: oaAdminToken, body: `{"channel":"card","date":"2026-11-25"}`}, nil, nil, nil, 200},
+		{"reconcile/bad date", "POST /v1/admin/reconciliations", oaCall{auth: oaAdminToken, body: `{"channel":"card","date":"25/11/2026"}`}, nil, nil, nil, 400},
+		{"notification", "POST /v1/notifications/{channel}", oaCall{auth: "-", path: "/v1/notifications/alipay", body: `{}`, header: "good"}, nil, nil, nil, 200},
+		{"notification/forged", "POST /v1/notifications/{channel}", oaCall{auth: "-", path: "/v1/notifications/alipay", body: `{}`, header: "forged"}, nil, nil, nil, 401},
+		{"notification/no parser", "POST /v1/notifications/{channel}", oaCall{auth: "-", path: "/v1/notifications/card", body: `{}`}, nil, nil, nil, 404},
 	}
 	succeeded := map[string]bool{}
 	for _, tt := range tests {

@@ -49,6 +49,19 @@ type Operations interface {
 	Ping(ctx context.Context) error
 }
 
+// GatewayOps is what the API needs for channel operations: merchants' channel
+// authorisations, reconciliation and channel notifications.
+type GatewayOps interface {
+	SetChannel(ctx context.Context, merchantID string, ch core.Channel, enabled bool, credentials map[string]string) (*core.ChannelAuthorization, error)
+	Channels(ctx context.Context, merchantID string) ([]core.ChannelAuthorization, error)
+	ReconcileDay(ctx context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error)
+	ApplyNotification(ctx context.Context, n core.Notification) (bool, error)
+}
+
+// NotificationParser verifies and decodes a channel's asynchronous notification. An invalid
+// signature is an error wrapping core.ErrBadSignature.
+type NotificationParser func(r *http.Request) (core.Notification, error)
+
 // Config configures a Server.
 type Config struct {
 	// AdminToken authorises the operator routes under /v1/admin. Required, at least 16 bytes.
@@ -63,6 +76,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Gateway serves the channel operations. Default none: those routes answer 503.
+	Gateway GatewayOps
+	// Notifications parses each channel's notifications, by channel. Channels without a
+	// parser have no notification endpoint (404).
+	Notifications map[core.Channel]NotificationParser
 }
 
 // Server is the merchant API's HTTP handler.
@@ -104,6 +122,10 @@ func (s *Server) routesSetup() {
 
 	s.handle("POST /v1/admin/merchants", s.admin(s.createMerchant))
 	s.handle("GET /v1/admin/ledger/check", s.admin(s.checkLedger))
+	s.handle("GET /v1/admin/merchants/{id}/channels", s.admin(s.listChannels))
+	s.handle("POST /v1/admin/merchants/{id}/channels/{channel}", s.admin(s.setChannel))
+	s.handle("POST /v1/admin/reconciliations", s.admin(s.reconcile))
+	s.handle("POST /v1/notifications/{channel}", s.notification)
 
 	s.handle("GET /v1/merchant", s.merchant(s.getMerchant))
 	s.handle("POST /v1/api_keys/roll", s.merchant(s.rollKey))

@@ -272,49 +272,16 @@ func (s *Service) ReapKeys(ctx context.Context) (int64, error) {
 	}
 }
 
-// KeyReaper runs ReapKeys periodically in the background.
-type KeyReaper struct {
-	s        *Service
-	interval time.Duration
-	cancel   context.CancelFunc
-	done     chan struct{}
-}
-
-// NewKeyReaper makes a reaper that runs every interval (default 10 minutes).
-func NewKeyReaper(s *Service, interval time.Duration) *KeyReaper {
+// NewKeyReaper makes a worker that runs ReapKeys every interval (default 10 minutes).
+func NewKeyReaper(s *Service, interval time.Duration) *Worker {
 	if interval <= 0 {
 		interval = 10 * time.Minute
 	}
-	return &KeyReaper{s: s, interval: interval}
-}
-
-// Start starts the reaper; it stops on Stop or when ctx ends.
-func (r *KeyReaper) Start(ctx context.Context) {
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.done = make(chan struct{})
-	go func() {
-		defer close(r.done)
-		t := time.NewTicker(r.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if n, err := r.s.ReapKeys(ctx); err != nil {
-					r.s.log.Warn("idempotency key reaper", "err", err)
-				} else if n > 0 {
-					r.s.log.Info("reaped idempotency keys", "deleted", n)
-				}
-			}
+	return NewWorker("idempotency key reaper", interval, s.log, func(ctx context.Context) error {
+		n, err := s.ReapKeys(ctx)
+		if n > 0 {
+			s.log.Info("reaped idempotency keys", "deleted", n)
 		}
-	}()
-}
-
-// Stop stops the reaper and waits for it.
-func (r *KeyReaper) Stop() {
-	if r.cancel != nil {
-		r.cancel()
-		<-r.done
-	}
+		return err
+	})
 }

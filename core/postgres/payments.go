@@ -98,6 +98,12 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 }
 
 func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *core.CreatePaymentParams) (string, error) {
+	if err := channelAllowed(ctx, tx, k.req.MerchantID, p.Channel); err != nil {
+		if core.ErrorCode(err) == core.CodeChannelNotAuthorized {
+			return k.finish(nil, err), nil
+		}
+		return "", err
+	}
 	now := s.now()
 	id := core.NewID(core.PrefixPayment, k.req.Region)
 	var pm *core.PaymentMethod

@@ -83,6 +83,7 @@ type Service struct {
 	// Keys derived from cfg.SecretKey, one per use.
 	fingerprintKey []byte
 	hashKey        []byte
+	credentialsKey []byte
 	log            *slog.Logger
 	tracer         trace.Tracer
 }
@@ -94,7 +95,8 @@ func NewService(db *DB, gw core.Gateway, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("postgres service config: %w", err)
 	}
 	return &Service{db: db, gw: gw, cfg: cfg, log: cfg.Logger, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres"),
-		fingerprintKey: deriveKey(cfg.SecretKey, "card-fingerprint-v1"), hashKey: deriveKey(cfg.SecretKey, "request-hash-v1")}, nil
+		fingerprintKey: deriveKey(cfg.SecretKey, "card-fingerprint-v1"), hashKey: deriveKey(cfg.SecretKey, "request-hash-v1"),
+		credentialsKey: deriveKey(cfg.SecretKey, "channel-credentials-v1")}, nil
 }
 
 func deriveKey(secret []byte, purpose string) []byte {

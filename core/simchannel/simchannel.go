@@ -49,11 +49,18 @@ type Channel struct {
 	charges map[string]int            // by payment ID: money-moving authorisations executed
 	calls   int
 	seq     int
+	ledger  []statementLine // money moved, for statements
+}
+
+type statementLine struct {
+	core.StatementLine
+	channel core.Channel
 }
 
 type authorization struct {
 	amount, captured, refunded int64
 	currency                   string
+	channel                    core.Channel
 	reference                  string
 	voided                     bool
 	capturable                 bool
@@ -141,6 +148,12 @@ func (c *Channel) do(ctx context.Context, key string, exec func() any) (any, err
 	return ans, nil
 }
 
+// book records money moved, for statements; the caller holds c.mu.
+func (c *Channel) book(kind, paymentID, refundID, ref string, amount int64, a *authorization) {
+	c.ledger = append(c.ledger, statementLine{channel: a.channel, StatementLine: core.StatementLine{Kind: kind,
+		PaymentID: paymentID, RefundID: refundID, Reference: ref, Amount: amount, Currency: a.currency, At: time.Now().UTC()}})
+}
+
 func (c *Channel) nextRef(prefix string) string {
 	c.seq++
 	return fmt.Sprintf("%s_%08d", prefix, c.seq)
@@ -162,9 +175,10 @@ func (c *Channel) Authorize(ctx context.Context, req core.AuthorizeRequest) (cor
 				return core.AuthorizeResult{Outcome: core.OutcomeDeclined, DeclineCode: core.CodeExpiredCard, DeclineMessage: "Your card has expired.", Reference: ref}
 			}
 			c.charges[req.PaymentID]++
-			a := &authorization{amount: req.Amount, currency: req.Currency, reference: ref, capturable: !req.Capture}
+			a := &authorization{amount: req.Amount, currency: req.Currency, reference: ref, capturable: !req.Capture, channel: req.Channel}
 			if req.Capture {
 				a.captured = req.Amount
+				c.book("charge", req.PaymentID, "", ref, req.Amount, a)
 			}
 			c.auths[req.PaymentID] = a
 			if req.Capture {
@@ -172,15 +186,15 @@ func (c *Channel) Authorize(ctx context.Context, req core.AuthorizeRequest) (cor
 			}
 			return core.AuthorizeResult{Outcome: core.OutcomeAuthorized, Reference: ref}
 		case core.ChannelWeChatPay:
-			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref}
+			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref, channel: req.Channel}
 			return core.AuthorizeResult{Outcome: core.OutcomeActionRequired, Reference: ref,
 				NextAction: &core.NextAction{Type: "wechat_pay_display_qr_code", QRCode: "weixin://wxpay/bizpayurl?pr=" + ref}}
 		case core.ChannelAlipay:
-			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref}
+			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref, channel: req.Channel}
 			return core.AuthorizeResult{Outcome: core.OutcomeActionRequired, Reference: ref,
 				NextAction: &core.NextAction{Type: "alipay_redirect", RedirectURL: "https://alipay.sim.invalid/pay?trade_no=" + ref}}
 		case core.ChannelBankTransfer:
-			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref}
+			c.auths[req.PaymentID] = &authorization{amount: req.Amount, currency: req.Currency, reference: ref, channel: req.Channel}
 			return core.AuthorizeResult{Outcome: core.OutcomeActionRequired, Reference: ref,
 				NextAction: &core.NextAction{Type: "bank_transfer_instructions", BankAccount: "SIMBANK 0000 1234 5678", Reference: ref}}
 		}
@@ -205,7 +219,9 @@ func (c *Channel) Capture(ctx context.Context, req core.CaptureRequest) (core.Op
 			return core.OpResult{FailureCode: core.CodeAmountTooLarge, FailureMessage: "Capture exceeds the authorisation."}
 		}
 		a.captured, a.capturable = req.Amount, false
-		return core.OpResult{OK: true, Amount: req.Amount, Reference: c.nextRef("cap")}
+		ref := c.nextRef("cap")
+		c.book("charge", req.PaymentID, "", ref, req.Amount, a)
+		return core.OpResult{OK: true, Amount: req.Amount, Reference: ref}
 	})
 }
 
@@ -229,7 +245,9 @@ func (c *Channel) Refund(ctx context.Context, req core.RefundRequest) (core.OpRe
 			return core.OpResult{FailureCode: core.CodeAmountTooLarge, FailureMessage: "Refund exceeds the captured amount."}
 		}
 		a.refunded += req.Amount
-		return core.OpResult{OK: true, Amount: req.Amount, Reference: c.nextRef("rfd")}
+		ref := c.nextRef("rfd")
+		c.book("refund", req.PaymentID, req.RefundID, ref, req.Amount, a)
+		return core.OpResult{OK: true, Amount: req.Amount, Reference: ref}
 	})
 }
 
@@ -271,3 +289,43 @@ func (c *Channel) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.P
 }
 
 var _ core.Querier = (*Channel)(nil)
+
+// Pay makes the payer pay a wallet or bank-transfer payment waiting for them: its
+// authorisation becomes captured. It reports whether there was such a payment.
+func (c *Channel) Pay(paymentID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := core.AuthorizeKey(paymentID)
+	ans, ok := c.answers[key]
+	a := c.auths[paymentID]
+	if !ok || a == nil || a.voided {
+		return false
+	}
+	res := ans.(core.AuthorizeResult)
+	if res.Outcome != core.OutcomeActionRequired {
+		return false
+	}
+	res.Outcome, res.NextAction = core.OutcomeCaptured, nil
+	c.answers[key] = res
+	a.captured = a.amount
+	c.book("charge", paymentID, "", res.Reference, a.amount, a)
+	c.charges[paymentID]++
+	return true
+}
+
+// Statement implements core.Statements: the simulator's charges (captured amounts) and
+// refunds for channel ch on day.
+func (c *Channel) Statement(ctx context.Context, ch core.Channel, day time.Time) ([]core.StatementLine, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	y, m, d := day.UTC().Date()
+	var out []core.StatementLine
+	for _, l := range c.ledger {
+		if ly, lm, ld := l.At.UTC().Date(); l.channel == ch && ly == y && lm == m && ld == d {
+			out = append(out, l.StatementLine)
+		}
+	}
+	return out, nil
+}
+
+var _ core.Statements = (*Channel)(nil)

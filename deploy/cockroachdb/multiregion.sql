@@ -36,3 +36,9 @@ ALTER TABLE ledger_entries SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
 ALTER TABLE outbox_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE outbox_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE channel_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE channel_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE merchant_channels ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_channels SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -1,0 +1,197 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// RecoveryConfig configures the in-doubt recovery worker.
+type RecoveryConfig struct {
+	// Interval between sweeps. Default 5s.
+	Interval time.Duration
+	// MinAge is how long a payment must have been left alone before the worker asks its
+	// channel about it. Default twice the service's lease, so live requests finish first.
+	MinAge time.Duration
+	// Batch is how many payments one sweep claims. Default 20.
+	Batch int
+	// MaxBackoff caps the growing pause between looks at one payment. Default 10 minutes.
+	MaxBackoff time.Duration
+}
+
+func (c *RecoveryConfig) withDefaults(lease time.Duration) {
+	if c.Interval == 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.MinAge == 0 {
+		c.MinAge = 2 * lease
+	}
+	if c.Batch == 0 {
+		c.Batch = 20
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 10 * time.Minute
+	}
+}
+
+// RecoveryStats counts what one sweep did.
+type RecoveryStats struct {
+	Examined int // payments claimed and asked about
+	Resolved int // moved to the channel's answer, or reservations settled
+	Waiting  int // still waiting (the payer has not paid, or the channel did not answer)
+	Errors   int // channel queries that failed; retried after a backoff
+}
+
+type inDoubt struct {
+	id, merchantID string
+	attempts       int
+}
+
+// Recover runs one sweep of in-doubt recovery: it claims payments left processing, waiting
+// for the payer, or reserved by a capture or cancel whose request went away — with FOR UPDATE
+// SKIP LOCKED and a per-payment backoff, so every node can run it at once — asks each one's
+// channel what became of it, and applies the answer. A payment the channel never saw is
+// failed, unless a request still holds its idempotency key's lease.
+func (s *Service) Recover(ctx context.Context, q core.Querier, cfg RecoveryConfig) (RecoveryStats, error) {
+	cfg.withDefaults(s.cfg.Lease)
+	var st RecoveryStats
+	var claimed []inDoubt
+	now := s.now()
+	err := s.db.WriteTx(ctx, "recovery.claim", func(tx pgx.Tx) error {
+		claimed = claimed[:0]
+		rows, err := tx.Query(ctx, `
+			SELECT id, merchant_id, recovery_attempts FROM payments
+			WHERE (status IN ('processing', 'requires_action') OR pending_op IS NOT NULL)
+				AND updated_at < $1 AND (next_recovery_at IS NULL OR next_recovery_at <= $2)
+			ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED`, now.Add(-cfg.MinAge), now, cfg.Batch)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var d inDoubt
+			if err := rows.Scan(&d.id, &d.merchantID, &d.attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			claimed = append(claimed, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range claimed {
+			backoff := min(cfg.MaxBackoff, cfg.Interval<<min(d.attempts, 20))
+			if _, err := tx.Exec(ctx, `UPDATE payments SET recovery_attempts = recovery_attempts + 1, next_recovery_at = $2 WHERE id = $1`,
+				d.id, now.Add(backoff)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("recovery: claim: %w", err)
+	}
+	for _, d := range claimed {
+		st.Examined++
+		moved, err := s.recoverOne(ctx, q, d)
+		switch {
+		case err != nil:
+			st.Errors++
+			s.log.WarnContext(ctx, "recovery: channel query failed; will retry", "payment", d.id, "err", err)
+		case moved:
+			st.Resolved++
+		default:
+			st.Waiting++
+		}
+	}
+	return st, nil
+}
+
+func (s *Service) recoverOne(ctx context.Context, q core.Querier, d inDoubt) (bool, error) {
+	pay, err := getPayment(ctx, s.db.Pool, d.merchantID, d.id, false)
+	if err != nil {
+		return false, err
+	}
+	var state core.PaymentState
+	err = s.callChannel(ctx, "query", pay, func(ctx context.Context) error {
+		var err error
+		state, err = q.QueryPayment(ctx, core.PaymentQuery{Key: core.AuthorizeKey(pay.ID), PaymentID: pay.ID,
+			Channel: pay.Channel, Reference: deref(pay.ChannelReference)})
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	var moved bool
+	err = s.db.WriteTx(ctx, "recovery.apply", func(tx pgx.Tx) error {
+		moved = false
+		pay, err := getPayment(ctx, tx, d.merchantID, d.id, true)
+		if err != nil {
+			return err
+		}
+		var leased bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE payment_id = $1
+			AND response_status IS NULL AND locked_until > $2)`, pay.ID, s.now()).Scan(&leased); err != nil {
+			return err
+		}
+		if leased {
+			return nil // a live request is on it
+		}
+		var pendingOp *string
+		var pendingAmount *int64
+		if err := tx.QueryRow(ctx, `SELECT pending_op, pending_amount FROM payments WHERE id = $1`, pay.ID).Scan(&pendingOp, &pendingAmount); err != nil {
+			return err
+		}
+		switch {
+		case pendingOp != nil:
+			moved, err = s.settleReservation(ctx, tx, pay, *pendingOp, state)
+		case pay.Status == core.StatusProcessing && !state.Found:
+			moved, err = true, s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: core.OutcomeDeclined,
+				DeclineCode: core.CodeProcessingError, DeclineMessage: "The payment never reached its channel."})
+		case state.Found && state.Closed:
+			moved, err = s.applyChannelState(ctx, tx, pay, core.OutcomeClosed, state.Reference, "", "")
+		case state.Found && state.Outcome != core.OutcomeActionRequired:
+			moved, err = s.applyChannelState(ctx, tx, pay, state.Outcome, state.Reference, state.DeclineCode, state.DeclineMessage)
+		}
+		return err
+	})
+	return moved, err
+}
+
+// settleReservation finishes a capture or cancel whose request went away, from the channel's
+// account: what the channel did is recorded; if it did nothing the reservation is released.
+func (s *Service) settleReservation(ctx context.Context, tx pgx.Tx, pay *core.Payment, op string, state core.PaymentState) (bool, error) {
+	if err := clearReservation(ctx, tx, pay.ID); err != nil {
+		return false, err
+	}
+	if pay.Status != core.StatusRequiresCapture {
+		return true, nil
+	}
+	now := s.now()
+	switch {
+	case op == opCapture && state.AmountCaptured > 0:
+		hold := pay.AmountCapturable
+		pay.Status, pay.AmountCaptured, pay.AmountCapturable, pay.UpdatedAt = core.StatusSucceeded, state.AmountCaptured, 0, now
+		if err := s.post(ctx, tx, captureJournal(pay, hold, state.AmountCaptured)); err != nil {
+			return false, err
+		}
+		if err := updatePayment(ctx, tx, pay); err != nil {
+			return false, err
+		}
+		return true, s.emit(ctx, tx, pay.MerchantID, pay.Region, core.EventPaymentSucceeded, pay.ID, pay)
+	case op == opVoid && state.Closed:
+		if err := s.post(ctx, tx, voidJournal(pay, pay.AmountCapturable)); err != nil {
+			return false, err
+		}
+		pay.Status, pay.AmountCapturable, pay.UpdatedAt, pay.CanceledAt = core.StatusCanceled, 0, now, &now
+		if err := updatePayment(ctx, tx, pay); err != nil {
+			return false, err
+		}
+		return true, s.emit(ctx, tx, pay.MerchantID, pay.Region, core.EventPaymentCanceled, pay.ID, pay)
+	}
+	return true, nil // the channel did nothing: the payment is free again
+}
