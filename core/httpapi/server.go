@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -58,6 +59,12 @@ type GatewayOps interface {
 	ApplyNotification(ctx context.Context, n core.Notification) (bool, error)
 }
 
+// MerchantLimiter rations each merchant's API calls.
+type MerchantLimiter interface {
+	// Allow reports whether the merchant may make a call now, and if not, when to retry.
+	Allow(merchantID string) (bool, time.Duration)
+}
+
 // NotificationParser verifies and decodes a channel's asynchronous notification. An invalid
 // signature is an error wrapping core.ErrBadSignature.
 type NotificationParser func(r *http.Request) (core.Notification, error)
@@ -81,6 +88,8 @@ type Config struct {
 	// Notifications parses each channel's notifications, by channel. Channels without a
 	// parser have no notification endpoint (404).
 	Notifications map[core.Channel]NotificationParser
+	// Limiter rations merchants' calls (429 with Retry-After beyond it). Default: no limit.
+	Limiter MerchantLimiter
 }
 
 // Server is the merchant API's HTTP handler.
@@ -288,6 +297,14 @@ func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 		}
 		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("merchant.id", m.ID))
 		info(r.Context()).merchant = m
+		if s.cfg.Limiter != nil {
+			if ok, wait := s.cfg.Limiter.Allow(m.ID); !ok {
+				e := core.Errorf(core.CodeRateLimited, "Too many requests for this account; retry after %s.", wait.Round(time.Millisecond))
+				e.RetryAfter = int(math.Max(1, math.Ceil(wait.Seconds())))
+				s.writeError(w, r, e)
+				return
+			}
+		}
 		h(w, r)
 	}
 }
