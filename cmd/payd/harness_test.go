@@ -60,6 +60,20 @@ type env struct {
 
 func newEnv(t *testing.T, tweak ...func(*postgres.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{tweak: tweak})
+}
+
+// envOptions change how newEnvWith wires the node.
+type envOptions struct {
+	tweak []func(*postgres.Config)
+	// gateway wraps the simulator (e.g. in the resilience layer); default: the simulator.
+	gateway func(*simchannel.Channel) core.Gateway
+	limiter httpapi.MerchantLimiter
+}
+
+func newEnvWith(t *testing.T, opt envOptions) *env {
+	t.Helper()
+	tweak := opt.tweak
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), 40)
 	if err != nil {
@@ -73,13 +87,18 @@ func newEnv(t *testing.T, tweak ...func(*postgres.Config)) *env {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	if e.svc, err = postgres.NewService(db, e.sim, cfg); err != nil {
+	var gw core.Gateway = e.sim
+	if opt.gateway != nil {
+		gw = opt.gateway(e.sim)
+	}
+	if e.svc, err = postgres.NewService(db, gw, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.RegisterRegion(ctx); err != nil {
 		t.Fatal(err)
 	}
-	api, err := httpapi.NewServer(e.svc, e.svc, e.svc, httpapi.Config{AdminToken: testAdminToken, Region: testRegion, Logger: log, Now: e.clock.Now})
+	api, err := httpapi.NewServer(e.svc, e.svc, e.svc, httpapi.Config{AdminToken: testAdminToken, Region: testRegion, Logger: log, Now: e.clock.Now,
+		Gateway: e.svc, Limiter: opt.limiter})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,10 +30,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"golang.org/x/time/rate"
 
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/simchannel"
+	"github.com/paycenter/paycenter/resilience"
 )
 
 func main() {
@@ -91,10 +93,15 @@ type Config struct {
 	ChannelTimeout time.Duration
 	// RecoveryInterval is how often the in-doubt recovery worker sweeps.
 	RecoveryInterval time.Duration
-	LogFormat        string
-	LogLevel         string
-	TraceFile        string
-	OTLPEndpoint     string
+	// ChannelRate is each channel's call quota on this node, per second.
+	ChannelRate float64
+	// MerchantRate and MerchantBurst are each merchant's API quota on this node.
+	MerchantRate  float64
+	MerchantBurst int
+	LogFormat     string
+	LogLevel      string
+	TraceFile     string
+	OTLPEndpoint  string
 }
 
 func (c *Config) flags(cmd string) *flag.FlagSet {
@@ -113,6 +120,9 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.IntVar(&c.MaxConns, "max-conns", 20, "database connections in this node's pool")
 	fs.DurationVar(&c.Lease, "lease", 30*time.Second, "how long an in-flight Idempotency-Key stays locked to this node")
 	fs.DurationVar(&c.ChannelTimeout, "channel-timeout", 10*time.Second, "timeout of one channel call")
+	fs.Float64Var(&c.ChannelRate, "channel-rate", 200, "calls per second this node may make to each channel (its share of the channel's quota)")
+	fs.Float64Var(&c.MerchantRate, "merchant-rate", 50, "API calls per second each merchant may make to this node (429 beyond)")
+	fs.IntVar(&c.MerchantBurst, "merchant-burst", 100, "burst of each merchant's API quota")
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
 	fs.StringVar(&c.TraceFile, "trace-file", "", "write OpenTelemetry spans as JSON lines to this file")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry spans over OTLP/HTTP to this host:port")
@@ -125,6 +135,8 @@ type Main struct {
 	Config   Config
 	Log      *slog.Logger
 	Channel  *simchannel.Channel
+	Gateway  *resilience.Gateway
+	Limiter  *resilience.MerchantLimiter
 	DB       *postgres.DB
 	Service  *postgres.Service
 	Addr     string // the address actually listened on
@@ -154,7 +166,18 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.DB = db
 	m.Channel = simchannel.New()
-	m.Service, err = postgres.NewService(db, m.Channel, postgres.Config{
+	// Every channel call passes a circuit breaker, a rate limiter and a timeout per channel.
+	m.Gateway, err = resilience.NewGateway(m.Channel, resilience.Config{Region: c.Region,
+		Default: resilience.ChannelConfig{Timeout: c.ChannelTimeout, Rate: rate.Limit(c.ChannelRate), Burst: int(c.ChannelRate)}})
+	if err != nil {
+		return err
+	}
+	m.shutdown = append(m.shutdown, func(context.Context) error { return m.Gateway.Close() })
+	m.Limiter, err = resilience.NewMerchantLimiter(resilience.MerchantLimiterConfig{PerSecond: c.MerchantRate, Burst: c.MerchantBurst})
+	if err != nil {
+		return err
+	}
+	m.Service, err = postgres.NewService(db, m.Gateway, postgres.Config{
 		Region: c.Region, SecretKey: []byte(c.SecretKey), Lease: c.Lease, ChannelTimeout: c.ChannelTimeout,
 		Logger: m.Log,
 	})
@@ -166,7 +189,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	api, err := httpapi.NewServer(m.Service, m.Service, m.Service, httpapi.Config{
 		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
-		Gateway: m.Service,
+		Gateway: m.Service, Limiter: m.Limiter,
 	})
 	if err != nil {
 		return err
@@ -184,7 +207,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	m.workers = []*postgres.Worker{
 		postgres.NewKeyReaper(m.Service, 0),
-		postgres.NewRecoverer(m.Service, m.Channel, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
+		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 	}
 	for _, w := range m.workers {
 		w.Start(ctx)
