@@ -1,0 +1,8 @@
+//go:build tools
+
+// Package tools pins the Consul agent that build.sh builds from the Go module proxy.
+// The blank import keeps github.com/hashicorp/consul (and everything it needs) in this
+// module's go.mod and go.sum; the build tag keeps it out of every ordinary build.
+package tools
+
+import _ "github.com/hashicorp/consul"
