@@ -107,6 +107,9 @@ func (c *Channel) Calls() int {
 // do runs one call: latency and faults, then exec under the lock unless the key was already
 // answered.
 func (c *Channel) do(ctx context.Context, key string, exec func() any) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("simulated channel: %w: %w", core.ErrNotExecuted, err)
+	}
 	c.mu.Lock()
 	c.calls++
 	f := &c.faults
@@ -273,6 +276,9 @@ var _ core.Gateway = (*Channel)(nil)
 
 // QueryPayment implements core.Querier: the simulator's account of a payment.
 func (c *Channel) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.PaymentState, error) {
+	if err := ctx.Err(); err != nil {
+		return core.PaymentState{}, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ans, ok := c.answers[q.Key]
