@@ -1,0 +1,459 @@
+// Package banktransfer is the bank-transfer channel adapter, for the bank API that
+// core/channelsim speaks ("Simbank", documented there): the platform opens a pending
+// transfer and tells the payer which account to pay into, quoting which reference; the
+// bank notifies NotifyURL when the money arrived (or the transfer expired). Requests carry
+// an Authorization header (client ID, nonce, timestamp, Ed25519 signature over method, URI,
+// timestamp, nonce and body) and the channel key as Idempotency-Key; answers and
+// notifications carry Simbank-Timestamp/-Nonce/-Signature/-Serial headers and are verified.
+//
+// Errors: a refused connection, a 503 or a refused signature wrap core.ErrNotExecuted; a
+// timeout, another 5xx, a dropped connection or an answer that does not verify are plain
+// errors (outcome unknown); business refusals are results.
+package banktransfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// Config configures a Gateway. Zero fields take the documented defaults.
+type Config struct {
+	// BaseURL is the bank API's base, e.g. a channelsim URL. Required.
+	BaseURL string
+	// ClientID is the platform's client ID at the bank. Required.
+	ClientID string
+	// PrivateKey signs requests. Required.
+	PrivateKey ed25519.PrivateKey
+	// ChannelPublicKey verifies the bank's answers and notifications. Required.
+	ChannelPublicKey ed25519.PublicKey
+	// NotifyURL is where the bank sends transfer and refund notifications. Required.
+	NotifyURL string
+	// Timeout bounds each call. Default 10 s.
+	Timeout time.Duration
+	// OrderTTL is how long the payer has to transfer the money (expires_at, rounded up to a
+	// whole second). Default 72 hours.
+	OrderTTL time.Duration
+	// MaxClockSkew is how far the timestamp of an answer or notification may be from our
+	// clock; notification nonces are remembered twice as long. Default 5 minutes.
+	MaxClockSkew time.Duration
+	// HTTPClient makes the calls. Default: a client with its own transport.
+	HTTPClient *http.Client
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.BaseURL == "":
+		return c, errors.New("banktransfer: BaseURL is required")
+	case c.ClientID == "":
+		return c, errors.New("banktransfer: ClientID is required")
+	case len(c.PrivateKey) != ed25519.PrivateKeySize:
+		return c, errors.New("banktransfer: PrivateKey must be an Ed25519 private key")
+	case len(c.ChannelPublicKey) != ed25519.PublicKeySize:
+		return c, errors.New("banktransfer: ChannelPublicKey must be an Ed25519 public key")
+	case c.NotifyURL == "":
+		return c, errors.New("banktransfer: NotifyURL is required")
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.OrderTTL <= 0 {
+		c.OrderTTL = 72 * time.Hour
+	}
+	if c.MaxClockSkew <= 0 {
+		c.MaxClockSkew = 5 * time.Minute
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// Gateway is the bank-transfer adapter. It implements core.Gateway, core.Querier and
+// core.Statements, and parses notifications.
+type Gateway struct {
+	cfg           Config
+	serial        string
+	channelSerial string
+	nonces        *nonceCache
+}
+
+var (
+	_ core.Gateway    = (*Gateway)(nil)
+	_ core.Querier    = (*Gateway)(nil)
+	_ core.Statements = (*Gateway)(nil)
+)
+
+// New makes a Gateway.
+func New(cfg Config) (*Gateway, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{cfg: cfg, serial: keySerial(cfg.PrivateKey.Public().(ed25519.PublicKey)),
+		channelSerial: keySerial(cfg.ChannelPublicKey),
+		nonces:        &nonceCache{ttl: 2 * cfg.MaxClockSkew, seen: map[string]time.Time{}}}, nil
+}
+
+// apiError is the bank's error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func parseError(raw []byte) (code, msg string) {
+	var e apiError
+	json.Unmarshal(raw, &e)
+	return e.Error.Code, e.Error.Message
+}
+
+// call sends a signed request and returns the status and verified body of the answer.
+func (g *Gateway) call(ctx context.Context, method, path string, in any, key string) (int, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, nil, fmt.Errorf("banktransfer %s %s: not sent: %w: %w", method, path, err, core.ErrNotExecuted)
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+	defer cancel()
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return 0, nil, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, g.cfg.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("banktransfer %s %s: %v: %w", method, path, err, core.ErrNotExecuted)
+	}
+	// No GetBody: net/http would silently resend a request carrying Idempotency-Key after a
+	// dropped connection, with the same nonce, which the bank refuses as a replay.
+	req.GetBody = nil
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	req.Header.Set("Authorization", g.authorization(method, req.URL.RequestURI(), body))
+	resp, err := g.cfg.HTTPClient.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return 0, nil, fmt.Errorf("banktransfer %s %s: %v: %w", method, path, err, core.ErrNotExecuted)
+		}
+		return 0, nil, fmt.Errorf("banktransfer %s %s: outcome unknown: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return 0, nil, fmt.Errorf("banktransfer %s %s: reading the answer, outcome unknown: %w", method, path, err)
+	}
+	code, msg := parseError(raw)
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return 0, nil, fmt.Errorf("banktransfer %s %s: unavailable (%s %s): %w", method, path, code, msg, core.ErrNotExecuted)
+	case resp.StatusCode >= 500:
+		return 0, nil, fmt.Errorf("banktransfer %s %s: status %d, outcome unknown", method, path, resp.StatusCode)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return 0, nil, fmt.Errorf("banktransfer %s %s: our signature was refused (%s: %s): %w", method, path, code, msg, core.ErrNotExecuted)
+	}
+	if err := g.verify(resp.Header, raw, false); err != nil {
+		return 0, nil, fmt.Errorf("banktransfer %s %s: answer %d does not verify, outcome unknown: %w", method, path, resp.StatusCode, err)
+	}
+	return resp.StatusCode, raw, nil
+}
+
+func checkChannel(ch core.Channel) error {
+	if ch != "" && ch != core.ChannelBankTransfer {
+		return fmt.Errorf("banktransfer: a %s call reached the bank-transfer adapter: %w", ch, core.ErrNotExecuted)
+	}
+	return nil
+}
+
+// transfer is the bank's account of a pending or settled transfer.
+type transfer struct {
+	TransferID  string `json:"transfer_id"`
+	OutTradeNo  string `json:"out_trade_no"`
+	Status      string `json:"status"`
+	Amount      int64  `json:"amount"`
+	Currency    string `json:"currency"`
+	Beneficiary struct {
+		Name    string `json:"name"`
+		Account string `json:"account"`
+	} `json:"beneficiary"`
+	Reference     string     `json:"reference"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	ReceivedAt    *time.Time `json:"received_at"`
+	ClosedAt      *time.Time `json:"closed_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	FailureReason string     `json:"failure_reason"`
+	Refunded      int64      `json:"refunded"`
+}
+
+// Authorize opens a pending transfer; the answer tells the payer where to send the money.
+func (g *Gateway) Authorize(ctx context.Context, req core.AuthorizeRequest) (core.AuthorizeResult, error) {
+	if err := checkChannel(req.Channel); err != nil {
+		return core.AuthorizeResult{}, err
+	}
+	expires := g.cfg.Now().Add(g.cfg.OrderTTL)
+	if r := expires.Truncate(time.Second); !r.Equal(expires) {
+		expires = r.Add(time.Second)
+	}
+	desc := req.Reference
+	if desc == "" {
+		desc = "Payment " + req.PaymentID
+	}
+	body := map[string]any{"out_trade_no": req.PaymentID, "amount": req.Amount, "currency": strings.ToUpper(req.Currency),
+		"description": desc, "notify_url": g.cfg.NotifyURL, "expires_at": expires.UTC().Format(time.RFC3339)}
+	status, raw, err := g.call(ctx, http.MethodPost, "/bank/v1/transfers", body, req.Key)
+	if err != nil {
+		return core.AuthorizeResult{}, err
+	}
+	if status != http.StatusOK && status != http.StatusCreated {
+		code, msg := parseError(raw)
+		return core.AuthorizeResult{Outcome: core.OutcomeDeclined, DeclineCode: core.CodeProcessingError,
+			DeclineMessage: fmt.Sprintf("The bank refused the transfer: %s: %s", code, msg)}, nil
+	}
+	var tr transfer
+	if err := json.Unmarshal(raw, &tr); err != nil || tr.Beneficiary.Account == "" || tr.Reference == "" {
+		return core.AuthorizeResult{}, fmt.Errorf("banktransfer: malformed transfer answer %q, outcome unknown", raw)
+	}
+	exp := tr.ExpiresAt.UTC()
+	return core.AuthorizeResult{Outcome: core.OutcomeActionRequired, Reference: tr.TransferID,
+		NextAction: &core.NextAction{Type: "bank_transfer_instructions", BankAccount: tr.Beneficiary.Account,
+			Reference: tr.Reference, ExpiresAt: &exp}}, nil
+}
+
+// Capture is not supported: a transfer is captured when the money arrives.
+func (g *Gateway) Capture(ctx context.Context, req core.CaptureRequest) (core.OpResult, error) {
+	return core.OpResult{FailureCode: core.CodeInvalidState,
+		FailureMessage: "Bank transfers are captured when the money arrives; there is nothing to capture."}, nil
+}
+
+// Void cancels a pending transfer. It fails (OK false) when the money already arrived.
+func (g *Gateway) Void(ctx context.Context, req core.VoidRequest) (core.OpResult, error) {
+	if err := checkChannel(req.Channel); err != nil {
+		return core.OpResult{}, err
+	}
+	status, raw, err := g.call(ctx, http.MethodPost, "/bank/v1/transfers/"+url.PathEscape(req.PaymentID)+"/cancel", nil, req.Key)
+	if err != nil {
+		return core.OpResult{}, err
+	}
+	if status == http.StatusOK {
+		var tr transfer
+		json.Unmarshal(raw, &tr)
+		return core.OpResult{OK: true, Amount: tr.Amount, Reference: tr.TransferID}, nil
+	}
+	code, msg := parseError(raw)
+	switch code {
+	case "transfer_received":
+		return core.OpResult{FailureCode: core.CodeInvalidState, FailureMessage: "The transfer was already received."}, nil
+	case "transfer_not_found":
+		return core.OpResult{FailureCode: core.CodeInvalidState, FailureMessage: "The bank has no such transfer."}, nil
+	}
+	return core.OpResult{FailureCode: core.CodeProcessingError, FailureMessage: fmt.Sprintf("The bank refused to cancel: %s: %s", code, msg)}, nil
+}
+
+// Refund sends money of a received transfer back to the payer.
+func (g *Gateway) Refund(ctx context.Context, req core.RefundRequest) (core.OpResult, error) {
+	if err := checkChannel(req.Channel); err != nil {
+		return core.OpResult{}, err
+	}
+	refundID := req.RefundID
+	if refundID == "" {
+		refundID = strings.TrimSuffix(req.Key, ":refund")
+	}
+	body := map[string]any{"out_trade_no": req.PaymentID, "out_refund_no": refundID, "amount": req.Amount,
+		"currency": strings.ToUpper(req.Currency), "notify_url": g.cfg.NotifyURL}
+	status, raw, err := g.call(ctx, http.MethodPost, "/bank/v1/refunds", body, req.Key)
+	if err != nil {
+		return core.OpResult{}, err
+	}
+	if status == http.StatusOK || status == http.StatusCreated {
+		var rf struct {
+			RefundID string `json:"refund_id"`
+			Amount   int64  `json:"amount"`
+			Status   string `json:"status"`
+		}
+		if err := json.Unmarshal(raw, &rf); err != nil {
+			return core.OpResult{}, fmt.Errorf("banktransfer: malformed refund answer %q, outcome unknown", raw)
+		}
+		if rf.Status == "succeeded" {
+			return core.OpResult{OK: true, Amount: rf.Amount, Reference: rf.RefundID}, nil
+		}
+		return core.OpResult{}, fmt.Errorf("banktransfer: refund %s is %s, outcome unknown", refundID, rf.Status)
+	}
+	code, msg := parseError(raw)
+	switch code {
+	case "amount_exceeds_received":
+		return core.OpResult{FailureCode: core.CodeAmountTooLarge, FailureMessage: "The refund exceeds what is left of the transfer."}, nil
+	case "transfer_not_received", "transfer_not_found":
+		return core.OpResult{FailureCode: core.CodeInvalidState, FailureMessage: "The transfer was not received: " + msg}, nil
+	}
+	return core.OpResult{FailureCode: core.CodeProcessingError, FailureMessage: fmt.Sprintf("The bank refused the refund: %s: %s", code, msg)}, nil
+}
+
+// QueryPayment asks the bank about the transfer of a payment.
+func (g *Gateway) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.PaymentState, error) {
+	if err := checkChannel(q.Channel); err != nil {
+		return core.PaymentState{}, err
+	}
+	status, raw, err := g.call(ctx, http.MethodGet, "/bank/v1/transfers/"+url.PathEscape(q.PaymentID), nil, "")
+	if err != nil {
+		return core.PaymentState{}, err
+	}
+	if status == http.StatusNotFound {
+		return core.PaymentState{Found: false}, nil
+	}
+	if status != http.StatusOK {
+		return core.PaymentState{}, fmt.Errorf("banktransfer: transfer query answered %d: %s", status, raw)
+	}
+	var tr transfer
+	if err := json.Unmarshal(raw, &tr); err != nil {
+		return core.PaymentState{}, fmt.Errorf("banktransfer: malformed transfer %q", raw)
+	}
+	st := core.PaymentState{Found: true, Reference: tr.TransferID}
+	switch tr.Status {
+	case "pending":
+		st.Outcome = core.OutcomeActionRequired
+	case "received":
+		st.Outcome, st.AmountCaptured, st.AmountRefunded = core.OutcomeCaptured, tr.Amount, tr.Refunded
+	case "expired", "canceled":
+		st.Outcome, st.Closed = core.OutcomeClosed, true
+	case "rejected":
+		st.Outcome, st.DeclineCode, st.DeclineMessage = core.OutcomeDeclined, core.CodeProcessingError, tr.FailureReason
+	default:
+		return core.PaymentState{}, fmt.Errorf("banktransfer: unknown transfer status %q", tr.Status)
+	}
+	return st, nil
+}
+
+// Statement lists the day's received transfers and refunds (UTC day).
+func (g *Gateway) Statement(ctx context.Context, channel core.Channel, day time.Time) ([]core.StatementLine, error) {
+	if err := checkChannel(channel); err != nil {
+		return nil, err
+	}
+	status, raw, err := g.call(ctx, http.MethodGet, "/bank_transfer/statements?date="+day.UTC().Format(time.DateOnly), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("banktransfer: statement answered %d: %s", status, raw)
+	}
+	var st struct {
+		Lines []struct {
+			Kind        string    `json:"kind"`
+			OutTradeNo  string    `json:"out_trade_no"`
+			OutRefundNo string    `json:"out_refund_no"`
+			Reference   string    `json:"reference"`
+			Amount      int64     `json:"amount"`
+			Currency    string    `json:"currency"`
+			Time        time.Time `json:"time"`
+		} `json:"lines"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("banktransfer: malformed statement: %w", err)
+	}
+	out := make([]core.StatementLine, 0, len(st.Lines))
+	for _, l := range st.Lines {
+		out = append(out, core.StatementLine{Kind: l.Kind, PaymentID: l.OutTradeNo, RefundID: l.OutRefundNo,
+			Reference: l.Reference, Amount: l.Amount, Currency: l.Currency, At: l.Time})
+	}
+	return out, nil
+}
+
+// ParseNotification verifies a bank notification (signature, timestamp, nonce) and maps
+// it. Unverifiable notifications are errors wrapping core.ErrBadSignature; they must change
+// nothing.
+func (g *Gateway) ParseNotification(r *http.Request) (core.Notification, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return core.Notification{}, fmt.Errorf("banktransfer: reading the notification: %w", err)
+	}
+	if err := g.verify(r.Header, body, true); err != nil {
+		return core.Notification{}, fmt.Errorf("banktransfer notification: %w", err)
+	}
+	var ev struct {
+		EventID   string    `json:"event_id"`
+		EventType string    `json:"event_type"`
+		CreatedAt time.Time `json:"created_at"`
+		Data      struct {
+			Transfer transfer `json:"transfer"`
+			Refund   *struct {
+				RefundID    string `json:"refund_id"`
+				OutRefundNo string `json:"out_refund_no"`
+				Amount      int64  `json:"amount"`
+				Currency    string `json:"currency"`
+				Status      string `json:"status"`
+			} `json:"refund"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil || ev.EventID == "" {
+		return core.Notification{}, fmt.Errorf("banktransfer: malformed notification %q", body)
+	}
+	tr := ev.Data.Transfer
+	n := core.Notification{Channel: core.ChannelBankTransfer, EventID: ev.EventID, PaymentID: tr.OutTradeNo,
+		Reference: tr.TransferID, Amount: tr.Amount, Currency: tr.Currency, OccurredAt: ev.CreatedAt}
+	switch ev.EventType {
+	case "transfer.received":
+		n.Outcome = core.OutcomeCaptured
+	case "transfer.rejected":
+		n.Outcome, n.DeclineCode, n.DeclineMessage = core.OutcomeDeclined, core.CodeProcessingError, tr.FailureReason
+	case "transfer.expired", "transfer.canceled":
+		n.Outcome = core.OutcomeClosed
+	case "transfer.pending":
+		n.Outcome = core.OutcomeActionRequired
+	case "refund.succeeded", "refund.failed":
+		rf := ev.Data.Refund
+		if rf == nil {
+			return core.Notification{}, fmt.Errorf("banktransfer: refund notification without a refund %q", body)
+		}
+		n.RefundID, n.Reference, n.Amount, n.Currency = rf.OutRefundNo, rf.RefundID, rf.Amount, rf.Currency
+		n.Outcome = core.OutcomeCaptured
+		if ev.EventType == "refund.failed" {
+			n.Outcome, n.DeclineCode = core.OutcomeDeclined, core.CodeProcessingError
+		}
+	default:
+		return core.Notification{}, fmt.Errorf("banktransfer: unknown event_type %q", ev.EventType)
+	}
+	return n, nil
+}
+
+// NotificationHandler serves NotifyURL: it parses each notification and hands it to sink.
+// It answers 204 when sink accepted it (the bank stops retrying), 401 for notifications
+// that do not verify, and 500 when sink fails (the bank redelivers).
+func (g *Gateway) NotificationHandler(sink func(context.Context, core.Notification) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := g.ParseNotification(r)
+		switch {
+		case errors.Is(err, core.ErrBadSignature):
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case sink(r.Context(), n) != nil:
+			http.Error(w, "not processed; retry later", http.StatusInternalServerError)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+}

@@ -1,0 +1,125 @@
+package channelsim
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// headerScheme is the WeChat Pay API v3 signature scheme (also used, under other names, by
+// the bank): the request carries an Authorization header with a client ID, nonce, Unix
+// timestamp and an Ed25519 signature over
+//
+//	METHOD \n REQUEST-URI \n TIMESTAMP \n NONCE \n BODY \n
+//
+// and every answer and notification carries <Prefix>Timestamp, <Prefix>Nonce,
+// <Prefix>Signature (over TIMESTAMP \n NONCE \n BODY \n) and <Prefix>Serial headers.
+type headerScheme struct {
+	authType   string // the Authorization scheme, e.g. WECHATPAY2-ED25519
+	idParam    string // the parameter naming the client: mchid or client_id
+	nonceParam string // nonce_str or nonce
+	prefix     string // response header prefix: Wechatpay- or Simbank-
+}
+
+var (
+	wechatScheme = headerScheme{authType: "WECHATPAY2-ED25519", idParam: "mchid", nonceParam: "nonce_str", prefix: "Wechatpay-"}
+	bankScheme   = headerScheme{authType: "SIMBANK-ED25519", idParam: "client_id", nonceParam: "nonce", prefix: "Simbank-"}
+)
+
+// requestMessage is what a client signs for a request.
+func requestMessage(method, requestURI, timestamp, nonce string, body []byte) []byte {
+	return []byte(method + "\n" + requestURI + "\n" + timestamp + "\n" + nonce + "\n" + string(body) + "\n")
+}
+
+// responseMessage is what the simulator signs for an answer or a notification.
+func responseMessage(timestamp, nonce string, body []byte) []byte {
+	return []byte(timestamp + "\n" + nonce + "\n" + string(body) + "\n")
+}
+
+// authorization renders an Authorization header value of the scheme.
+func (sc headerScheme) authorization(clientID, nonce, timestamp, serial string, sig []byte) string {
+	return fmt.Sprintf(`%s %s="%s",%s="%s",timestamp="%s",serial_no="%s",signature="%s"`, sc.authType,
+		sc.idParam, clientID, sc.nonceParam, nonce, timestamp, serial, base64.StdEncoding.EncodeToString(sig))
+}
+
+// parseAuthorization splits `TYPE k1="v1",k2="v2"` into its parameters.
+func parseAuthorization(header, authType string) (map[string]string, error) {
+	rest, ok := strings.CutPrefix(header, authType+" ")
+	if !ok {
+		return nil, fmt.Errorf("Authorization must use the %s scheme", authType)
+	}
+	params := map[string]string{}
+	for _, part := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+			return nil, fmt.Errorf("malformed Authorization parameter %q", part)
+		}
+		params[k] = v[1 : len(v)-1]
+	}
+	return params, nil
+}
+
+// newNonce returns 32 random alphanumeric characters.
+func newNonce() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// chinaZone is the time zone of WeChat Pay's and Alipay's timestamps (China Standard Time).
+var chinaZone = time.FixedZone("CST", 8*60*60)
+
+// alipayTimeLayout is the layout of Alipay's timestamps.
+const alipayTimeLayout = "2006-01-02 15:04:05"
+
+// alipaySignContent is what Alipay signs: the parameters other than those excluded, with
+// non-empty values, sorted by name and joined as k=v&k=v, values not URL-encoded.
+func alipaySignContent(params url.Values, exclude ...string) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		if params.Get(k) == "" || contains(exclude, k) {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k + "=" + params.Get(k))
+	}
+	return b.String()
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// errAuth is an authentication failure: the request was not executed.
+type errAuth struct{ code, msg string }
+
+func (e *errAuth) Error() string { return e.code + ": " + e.msg }
+
+var errNoKey = errors.New("no key registered")
+
+func encodeSig(sig []byte) string { return base64.StdEncoding.EncodeToString(sig) }
+
+func decodeSig(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }

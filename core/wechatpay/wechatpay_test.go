@@ -1,0 +1,512 @@
+package wechatpay
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelsim"
+)
+
+func TestFullFlow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "pay_us-east_flow1"
+	res := e.authorize(t, id, 4990)
+	if res.NextAction.Type != "wechat_pay_display_qr_code" || !strings.HasPrefix(res.NextAction.QRCode, "weixin://wxpay/bizpayurl?pr=") ||
+		res.NextAction.ExpiresAt == nil || !res.NextAction.ExpiresAt.After(e.clock.Now()) {
+		t.Fatalf("next action: %+v", res.NextAction)
+	}
+	if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || !st.Found || st.Outcome != core.OutcomeActionRequired {
+		t.Fatalf("query before paying: %+v %v", st, err)
+	}
+
+	n := e.pay(t, id)
+	if n.Channel != core.ChannelWeChatPay || n.EventID == "" || n.Amount != 4990 || n.Currency != "CNY" || n.Reference == "" || n.OccurredAt.IsZero() {
+		t.Fatalf("captured notification: %+v", n)
+	}
+	st, err := e.gw.QueryPayment(ctx, query(id))
+	if err != nil || !st.Found || st.Outcome != core.OutcomeCaptured || st.AmountCaptured != 4990 || st.Reference != n.Reference {
+		t.Fatalf("query after paying: %+v %v", st, err)
+	}
+
+	if r, err := e.gw.Capture(ctx, core.CaptureRequest{Key: core.CaptureKey(id), PaymentID: id, Amount: 4990}); err != nil || r.OK || r.FailureCode != core.CodeInvalidState {
+		t.Fatalf("capture: %+v %v", r, err)
+	}
+	if r, err := e.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey(id), PaymentID: id}); err != nil || r.OK || r.FailureCode != core.CodeInvalidState {
+		t.Fatalf("void of a paid order: %+v %v", r, err)
+	}
+
+	r, err := e.gw.Refund(ctx, refundReq(id, "re_us-east_r1", 1000))
+	if err != nil || !r.OK || r.Amount != 1000 || r.Reference == "" {
+		t.Fatalf("refund: %+v %v", r, err)
+	}
+	e.recv.waitNotifications(t, id, "the refund notification", func(ns []core.Notification) bool {
+		for _, n := range ns {
+			if n.RefundID == "re_us-east_r1" && n.Outcome == core.OutcomeCaptured && n.Amount == 1000 {
+				return true
+			}
+		}
+		return false
+	})
+	r, err = e.gw.Refund(ctx, refundReq(id, "re_us-east_r2", 3991))
+	if err != nil || r.OK || r.FailureCode != core.CodeAmountTooLarge {
+		t.Fatalf("refund above what is left: %+v %v", r, err)
+	}
+	if r, err := e.gw.Refund(ctx, refundReq(id, "re_us-east_r3", 3990)); err != nil || !r.OK {
+		t.Fatalf("refund of the rest: %+v %v", r, err)
+	}
+	if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || st.AmountRefunded != 4990 || st.Outcome != core.OutcomeCaptured {
+		t.Fatalf("query after refunds: %+v %v", st, err)
+	}
+	c := e.charges(t, id)
+	if c.Orders != 1 || c.Charges != 1 || c.AmountCharged != 4990 || c.Refunds != 2 || c.AmountRefunded != 4990 {
+		t.Fatalf("charges: %+v", c)
+	}
+}
+
+func TestRefundOfUnpaidOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.authorize(t, "pay_unpaid", 100)
+	for name, id := range map[string]string{"unpaid": "pay_unpaid", "unknown": "pay_never"} {
+		t.Run(name, func(t *testing.T) {
+			r, err := e.gw.Refund(ctx, refundReq(id, "re_"+id, 50))
+			if err != nil || r.OK || r.FailureCode != core.CodeInvalidState {
+				t.Fatalf("refund: %+v %v", r, err)
+			}
+		})
+	}
+}
+
+func TestSameKeyExecutesOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "pay_us-east_once"
+	var wg sync.WaitGroup
+	results := make([]core.AuthorizeResult, 6)
+	errs := make([]error, 6)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = e.gw.Authorize(ctx, authReq(id, 700))
+		}()
+	}
+	wg.Wait()
+	for i := range results {
+		if errs[i] != nil || results[i].NextAction == nil || results[i].NextAction.QRCode != results[0].NextAction.QRCode {
+			t.Fatalf("authorize %d: %+v %v (first %+v)", i, results[i], errs[i], results[0])
+		}
+	}
+	// Later, the repeat still answers what the first call did (the order's expiry included).
+	e.clock.Shift(2 * time.Minute)
+	if later, err := e.gw.Authorize(ctx, authReq(id, 700)); err != nil || !reflect.DeepEqual(later, results[0]) {
+		t.Fatalf("authorize repeated later: %+v %v; first %+v", later, err, results[0])
+	}
+	e.clock.Shift(0)
+	e.pay(t, id)
+	for range 3 {
+		if r, err := e.gw.Refund(ctx, refundReq(id, "re_once", 300)); err != nil || !r.OK || r.Amount != 300 {
+			t.Fatalf("refund: %+v %v", r, err)
+		}
+	}
+	c := e.charges(t, id)
+	if c.Orders != 1 || c.Charges != 1 || c.Refunds != 1 || c.AmountRefunded != 300 ||
+		c.Keys[core.AuthorizeKey(id)] != 1 || c.Keys[core.RefundKey("re_once")] != 1 {
+		t.Fatalf("charges: %+v", c)
+	}
+	if _, err := e.ctl.Pay(ctx, core.ChannelWeChatPay, id); err == nil {
+		t.Fatal("paying a paid order again succeeded")
+	}
+	if c := e.charges(t, id); c.Charges != 1 {
+		t.Fatalf("charged %d times", c.Charges)
+	}
+}
+
+// signedNotification signs body as the simulator would, with key.
+func signedNotification(key ed25519.PrivateKey, ts time.Time, nonce string, body []byte) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(body))
+	tss := strconv.FormatInt(ts.Unix(), 10)
+	r.Header.Set("Wechatpay-Timestamp", tss)
+	r.Header.Set("Wechatpay-Nonce", nonce)
+	r.Header.Set("Wechatpay-Serial", keySerial(key.Public().(ed25519.PublicKey)))
+	r.Header.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, responseMessage(tss, nonce, body))))
+	return r
+}
+
+func TestForgedNotificationsAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "pay_forged"
+	e.authorize(t, id, 100)
+	e.pay(t, id)
+	real := e.recv.raw[0] // the genuine captured notification, as delivered
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+
+	replay := func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.body))
+		r.Header = real.header.Clone()
+		return r
+	}
+	forged := func(key ed25519.PrivateKey, ts time.Time, body []byte) *http.Request {
+		r := signedNotification(key, ts, newNonce(), body)
+		r.Header.Set("Wechatpay-Serial", real.header.Get("Wechatpay-Serial"))
+		return r
+	}
+	tampered := bytes.Replace(real.body, []byte(`"total":100`), []byte(`"total":999999`), 1)
+	if bytes.Equal(tampered, real.body) {
+		t.Fatal("tampering changed nothing")
+	}
+	tamperedReq := replay()
+	tamperedReq.Body = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(tampered)).Body
+	tamperedReq.Header.Set("Wechatpay-Nonce", newNonce())
+
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+	}{
+		{"replayed nonce", replay()},
+		{"wrong key", forged(other, e.clock.Now(), real.body)},
+		{"tampered body", tamperedReq},
+		{"stale timestamp", forged(e.sim.Private(), e.clock.Now().Add(-10*time.Minute), real.body)},
+		{"future timestamp", forged(e.sim.Private(), e.clock.Now().Add(10*time.Minute), real.body)},
+		{"unknown serial", func() *http.Request {
+			r := forged(e.sim.Private(), e.clock.Now(), real.body)
+			r.Header.Set("Wechatpay-Serial", "0000000000000000")
+			return r
+		}()},
+		{"unsigned", httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.body))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := e.gw.ParseNotification(tc.req)
+			if !errors.Is(err, core.ErrBadSignature) {
+				t.Fatalf("got %+v, %v; want ErrBadSignature", n, err)
+			}
+		})
+	}
+	t.Run("genuine, freshly signed", func(t *testing.T) {
+		n, err := e.gw.ParseNotification(forged(e.sim.Private(), e.clock.Now(), real.body))
+		if err != nil || n.PaymentID != id || n.Outcome != core.OutcomeCaptured {
+			t.Fatalf("%+v %v", n, err)
+		}
+	})
+}
+
+func TestSignatures(t *testing.T) {
+	t.Parallel()
+	_, chanKey, _ := ed25519.GenerateKey(rand.Reader)
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	_, ours, _ := ed25519.GenerateKey(rand.Reader)
+	g, err := New(Config{BaseURL: "http://127.0.0.1:1", MerchantID: "m", PrivateKey: ours,
+		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"code_url":"weixin://wxpay/bizpayurl?pr=abc"}`)
+	for _, tc := range []struct {
+		name string
+		key  ed25519.PrivateKey
+		body []byte
+		ok   bool
+	}{
+		{"good", chanKey, body, true},
+		{"tampered", chanKey, append(append([]byte{}, body...), ' '), false},
+		{"wrong key", other, body, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := signedNotification(tc.key, time.Now(), newNonce(), body)
+			r.Header.Set("Wechatpay-Serial", keySerial(chanKey.Public().(ed25519.PublicKey)))
+			err := g.verify(r.Header, tc.body, false)
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, core.ErrBadSignature)) {
+				t.Fatalf("verify: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	t.Run("request signature", func(t *testing.T) {
+		h := g.authorization("POST", "/v3/pay/transactions/native", body)
+		if !strings.HasPrefix(h, authType+` mchid="m",nonce_str="`) {
+			t.Fatalf("Authorization %q", h)
+		}
+		params := map[string]string{}
+		for _, p := range strings.Split(strings.TrimPrefix(h, authType+" "), ",") {
+			k, v, _ := strings.Cut(p, "=")
+			params[k] = strings.Trim(v, `"`)
+		}
+		sig, _ := base64.StdEncoding.DecodeString(params["signature"])
+		msg := requestMessage("POST", "/v3/pay/transactions/native", params["timestamp"], params["nonce_str"], body)
+		if !ed25519.Verify(ours.Public().(ed25519.PublicKey), msg, sig) {
+			t.Fatal("our request signature does not verify")
+		}
+		if ed25519.Verify(ours.Public().(ed25519.PublicKey), requestMessage("POST", "/v3/other", params["timestamp"], params["nonce_str"], body), sig) {
+			t.Fatal("the signature does not cover the path")
+		}
+	})
+}
+
+func TestRequestsSignedWithAnotherKeyAreRefused(t *testing.T) {
+	t.Parallel()
+	_, wrong, _ := ed25519.GenerateKey(rand.Reader)
+	e := newEnv(t, func(c *Config) { c.PrivateKey = wrong })
+	_, err := e.gw.Authorize(ctx, authReq("pay_wrongkey", 100))
+	if !errors.Is(err, core.ErrNotExecuted) || !strings.Contains(err.Error(), "signature does not verify") {
+		t.Fatalf("authorize signed with a wrong key: %v", err)
+	}
+	if c := e.charges(t, "pay_wrongkey"); c.Orders != 0 {
+		t.Fatalf("an order was created: %+v", c)
+	}
+}
+
+func TestLostResponse(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{channelsim.LoseByDrop, channelsim.LoseWith502} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			id := "pay_lost_" + mode
+			if err := e.ctl.SetFaults(ctx, core.ChannelWeChatPay, channelsim.Faults{LostResponses: 1, LostResponseMode: mode}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.gw.Authorize(ctx, authReq(id, 2500))
+			if err == nil || errors.Is(err, core.ErrNotExecuted) {
+				t.Fatalf("authorize with a lost answer: %v; want an unknown-outcome error", err)
+			}
+			if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || !st.Found || st.Outcome != core.OutcomeActionRequired {
+				t.Fatalf("query after the lost answer: %+v %v", st, err)
+			}
+			e.authorize(t, id, 2500)
+			e.pay(t, id)
+
+			e.ctl.SetFaults(ctx, core.ChannelWeChatPay, channelsim.Faults{LostResponses: 1, LostResponseMode: mode})
+			if _, err := e.gw.Refund(ctx, refundReq(id, "re_lost", 500)); err == nil || errors.Is(err, core.ErrNotExecuted) {
+				t.Fatalf("refund with a lost answer: %v", err)
+			}
+			if r, err := e.gw.Refund(ctx, refundReq(id, "re_lost", 500)); err != nil || !r.OK || r.Amount != 500 {
+				t.Fatalf("refund repeated: %+v %v", r, err)
+			}
+			c := e.charges(t, id)
+			if c.Orders != 1 || c.Charges != 1 || c.Refunds != 1 || c.AmountRefunded != 500 || c.Keys[core.AuthorizeKey(id)] != 1 {
+				t.Fatalf("charges: %+v", c)
+			}
+		})
+	}
+}
+
+func TestOutageIsNotExecuted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ctl.SetFaults(ctx, core.ChannelWeChatPay, channelsim.Faults{Outage: true})
+	const id = "pay_outage"
+	if _, err := e.gw.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
+		t.Fatalf("authorize during an outage: %v", err)
+	}
+	if _, err := e.gw.QueryPayment(ctx, query(id)); !errors.Is(err, core.ErrNotExecuted) {
+		t.Fatalf("query during an outage: %v", err)
+	}
+	e.ctl.ClearFaults(ctx)
+	if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || st.Found {
+		t.Fatalf("query after the outage: %+v %v", st, err)
+	}
+
+	t.Run("connection refused", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close()
+		g, _ := New(Config{BaseURL: "http://" + addr, MerchantID: merchantID, PrivateKey: e.key,
+			ChannelPublicKey: e.sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"})
+		if _, err := g.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
+			t.Fatalf("authorize against a closed port: %v", err)
+		}
+	})
+}
+
+func TestUnknownOutcomes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		faults channelsim.Faults
+	}{
+		{"timeout", channelsim.Faults{Timeouts: 1}},
+		{"server error", channelsim.Faults{Errors: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+			id := "pay_unknown_" + strings.ReplaceAll(tc.name, " ", "_")
+			e.ctl.SetFaults(ctx, core.ChannelWeChatPay, tc.faults)
+			_, err := e.gw.Authorize(ctx, authReq(id, 100))
+			if err == nil || errors.Is(err, core.ErrNotExecuted) {
+				t.Fatalf("authorize: %v; want an unknown-outcome error", err)
+			}
+			if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || st.Found {
+				t.Fatalf("the simulator executed the call: %+v %v", st, err)
+			}
+			e.authorize(t, id, 100)
+		})
+	}
+}
+
+func TestNotificationFaults(t *testing.T) {
+	t.Parallel()
+	t.Run("duplicates", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.ctl.SetFaults(ctx, core.ChannelWeChatPay, channelsim.Faults{DuplicateNotifications: 2})
+		e.authorize(t, "pay_dup", 100)
+		e.ctl.Pay(ctx, core.ChannelWeChatPay, "pay_dup")
+		ns := e.recv.waitNotifications(t, "pay_dup", "three copies", func(ns []core.Notification) bool { return len(ns) >= 3 })
+		for _, n := range ns {
+			if n.EventID != ns[0].EventID || n.Outcome != core.OutcomeCaptured {
+				t.Fatalf("copies differ: %+v", ns)
+			}
+		}
+	})
+	for _, stale := range []struct {
+		kind    string
+		outcome core.AuthorizeOutcome
+	}{{"closed", core.OutcomeClosed}, {"pending", core.OutcomeActionRequired}} {
+		t.Run("stale "+stale.kind+" after paid", func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			id := "pay_stale_" + stale.kind
+			e.ctl.SetFaults(ctx, core.ChannelWeChatPay, channelsim.Faults{StaleNotification: stale.kind})
+			e.authorize(t, id, 100)
+			e.ctl.Pay(ctx, core.ChannelWeChatPay, id)
+			ns := e.recv.waitNotifications(t, id, "paid then stale", func(ns []core.Notification) bool { return len(ns) >= 2 })
+			if ns[0].Outcome != core.OutcomeCaptured || ns[1].Outcome != stale.outcome || ns[1].EventID == ns[0].EventID ||
+				ns[1].OccurredAt.After(ns[0].OccurredAt) {
+				t.Fatalf("notifications: %+v", ns)
+			}
+			if st, _ := e.gw.QueryPayment(ctx, query(id)); st.Outcome != core.OutcomeCaptured {
+				t.Fatalf("the stale notification changed the order: %+v", st)
+			}
+		})
+	}
+	t.Run("redelivered until acknowledged", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.recv.failNext.Store(2)
+		e.authorize(t, "pay_retry", 100)
+		e.pay(t, "pay_retry")
+		recs, _ := e.ctl.Notifications(ctx)
+		if len(recs) != 1 || recs[0].Attempts != 3 || !recs[0].Delivered {
+			t.Fatalf("deliveries: %+v", recs)
+		}
+	})
+}
+
+func TestFailedPayment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.authorize(t, "pay_fail", 100)
+	if _, err := e.ctl.Fail(ctx, core.ChannelWeChatPay, "pay_fail", "card frozen"); err != nil {
+		t.Fatal(err)
+	}
+	ns := e.recv.waitNotifications(t, "pay_fail", "declined", func(ns []core.Notification) bool { return len(ns) > 0 })
+	if ns[0].Outcome != core.OutcomeDeclined || ns[0].DeclineCode != core.CodeProcessingError || ns[0].DeclineMessage != "card frozen" {
+		t.Fatalf("notification: %+v", ns[0])
+	}
+	if st, err := e.gw.QueryPayment(ctx, query("pay_fail")); err != nil || st.Outcome != core.OutcomeDeclined {
+		t.Fatalf("query: %+v %v", st, err)
+	}
+	if c := e.charges(t, "pay_fail"); c.Charges != 0 {
+		t.Fatalf("a failed payment charged: %+v", c)
+	}
+}
+
+func TestVoidAndExpiry(t *testing.T) {
+	t.Parallel()
+	t.Run("void", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.authorize(t, "pay_void", 100)
+		for range 2 {
+			if r, err := e.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey("pay_void"), PaymentID: "pay_void"}); err != nil || !r.OK {
+				t.Fatalf("void: %+v %v", r, err)
+			}
+		}
+		if st, err := e.gw.QueryPayment(ctx, query("pay_void")); err != nil || !st.Closed || st.Outcome != core.OutcomeClosed {
+			t.Fatalf("query: %+v %v", st, err)
+		}
+		if _, err := e.ctl.Pay(ctx, core.ChannelWeChatPay, "pay_void"); err == nil {
+			t.Fatal("the payer paid a closed order")
+		}
+		if r, err := e.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey("pay_nope"), PaymentID: "pay_nope"}); err != nil || r.OK {
+			t.Fatalf("void of an unknown order: %+v %v", r, err)
+		}
+	})
+	t.Run("expiry", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(c *Config) { c.OrderTTL = 300 * time.Millisecond })
+		res := e.authorize(t, "pay_exp", 100)
+		if d := res.NextAction.ExpiresAt.Sub(e.clock.Now()); d <= 0 || d > 1500*time.Millisecond {
+			t.Fatalf("expires in %v", d)
+		}
+		ns := e.recv.waitNotifications(t, "pay_exp", "closed", func(ns []core.Notification) bool { return len(ns) > 0 })
+		if ns[0].Outcome != core.OutcomeClosed {
+			t.Fatalf("notification: %+v", ns[0])
+		}
+		if st, err := e.gw.QueryPayment(ctx, query("pay_exp")); err != nil || !st.Closed {
+			t.Fatalf("query: %+v %v", st, err)
+		}
+		if _, err := e.ctl.Pay(ctx, core.ChannelWeChatPay, "pay_exp"); err == nil {
+			t.Fatal("the payer paid an expired order")
+		}
+	})
+}
+
+func TestStatements(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	day2 := e.clock.Now()
+	e.clock.Shift(-24 * time.Hour)
+	day1 := e.clock.Now()
+	e.authorize(t, "pay_day1", 1000)
+	e.pay(t, "pay_day1")
+	if r, err := e.gw.Refund(ctx, refundReq("pay_day1", "re_day1", 400)); err != nil || !r.OK {
+		t.Fatalf("refund: %+v %v", r, err)
+	}
+	e.authorize(t, "pay_day1_unpaid", 1000)
+	e.clock.Shift(0)
+	e.authorize(t, "pay_day2", 2000)
+	e.pay(t, "pay_day2")
+
+	for _, tc := range []struct {
+		name string
+		day  time.Time
+		want []string
+	}{
+		{"day 1", day1, []string{"charge pay_day1  1000", "refund pay_day1 re_day1 400"}},
+		{"day 2", day2, []string{"charge pay_day2  2000"}},
+		{"day 0", day1.AddDate(0, 0, -1), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lines, err := e.gw.Statement(ctx, core.ChannelWeChatPay, tc.day)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, l := range lines {
+				if l.Reference == "" || l.Currency != "CNY" || l.At.UTC().Format(time.DateOnly) != tc.day.UTC().Format(time.DateOnly) {
+					t.Errorf("line %+v", l)
+				}
+				got = append(got, strings.Join([]string{l.Kind, l.PaymentID, l.RefundID, strconv.FormatInt(l.Amount, 10)}, " "))
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("lines %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
