@@ -3,7 +3,9 @@ SHELL := /bin/bash
 GO    ?= go
 LOCAL := .local
 
-.PHONY: help build demo up down status test test-short bench-core vet fmt clean ensure-postgres
+TOOLS := .local/bin
+
+.PHONY: help build tools demo up down status test bench-core vet clean ensure-postgres
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,8 +21,12 @@ ensure-postgres: ## install PostgreSQL's server (Debian package) if it is missin
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else echo "PostgreSQL's server is missing: install the 'postgresql' package (as root, 'make' does it for you)"; exit 1; fi
 
-up: ensure-postgres build ## start PostgreSQL and payd in the background; writes .local/cluster.json
-	@bin/paylocal up -dir $(LOCAL) -payd bin/payd
+tools: ## build the pinned Consul and stripe-mock from the Go module proxy into .local/bin (once)
+	@deploy/tools/consul/build.sh >/dev/null
+	@deploy/tools/stripemock/build.sh >/dev/null
+
+up: ensure-postgres build tools ## start the platform (3 regions, Consul, WAN emulation) in the background; writes .local/cluster.json
+	@bin/paylocal up -dir $(LOCAL) -bin bin -consul $(TOOLS)/consul
 
 down: ## stop everything 'make up' started
 	@if [ -x bin/paylocal ]; then bin/paylocal down -dir $(LOCAL); else $(GO) run ./cmd/paylocal down -dir $(LOCAL); fi
@@ -30,15 +36,15 @@ status: ## show what is running
 
 demo: ## bring the platform up, walk through payments and refunds, take it down (KEEP=1 keeps it up)
 	@$(MAKE) --no-print-directory up
-	@trap '[ -n "$(KEEP)" ] || $(MAKE) --no-print-directory down' EXIT; bin/paydemo -cluster $(LOCAL)/cluster.json
+	@trap '[ -n "$(KEEP)" ] || $(MAKE) --no-print-directory down' EXIT; bin/paydemo -cluster $(LOCAL)/cluster.json -bin bin
 
-test: ensure-postgres ## unit and integration tests, with -race, on a PostgreSQL started for the run
+test: ensure-postgres tools ## unit and integration tests (-race) on a PostgreSQL started for the run, real Consul and stripe-mock
 	@mkdir -p bin && $(GO) build -o bin/paylocal ./cmd/paylocal
 	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/paytest-pg.XXXXXX"); \
 	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
 	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
 	echo "test PostgreSQL: $$url"; \
-	PAY_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 ./...
+	PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 bench-core: ensure-postgres build ## create-and-capture payments per second and latency on a local PostgreSQL
 	@$(GO) run ./cmd/paybench -duration 20s -concurrency 16

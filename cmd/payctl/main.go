@@ -7,6 +7,8 @@
 //	payctl merchant create -name "Acme" -region us-east
 //	payctl channels list -merchant mer_…
 //	payctl channels set -merchant mer_… -channel alipay -enabled=false [-credential key=value …]
+//	payctl region drain|undrain|status us-east       (Consul KV; -consul-addr or the local cluster's)
+//	payctl merchant limit -merchant mer_… -rate 20 -burst 40   (-rate 0 removes the override)
 //
 // Add -json to print the API's JSON instead of a summary.
 package main
@@ -24,10 +26,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/consul/api"
 	"github.com/peterbourgon/ff/v3"
 
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/deploy/localcluster"
+	"github.com/paycenter/paycenter/regions"
 )
 
 func main() {
@@ -54,8 +58,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cmd := args[0]
 	args = args[1:]
-	if (cmd == "ledger" || cmd == "channels" || cmd == "merchant") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if (cmd == "ledger" || cmd == "channels" || cmd == "merchant" || cmd == "region") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = cmd+" "+args[0], args[1:]
+	}
+	var regionName string
+	if strings.HasPrefix(cmd, "region ") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		regionName, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("payctl "+cmd, flag.ContinueOnError)
 	cluster := fs.String("cluster", ".local/cluster.json", "local cluster description, used when -endpoint is not set")
@@ -68,21 +76,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	name := fs.String("name", "", "merchant name")
 	region := fs.String("region", "", "merchant home region")
 	enabled := fs.Bool("enabled", true, "authorise (true) or forbid (false) the channel")
+	consulAddr := fs.String("consul-addr", "", "Consul agent for region and limit switches (default: the local cluster's)")
+	ratePS := fs.Float64("rate", 0, "merchant API calls per second (0 removes the override)")
+	burst := fs.Int("burst", 0, "merchant API burst (default: twice the rate)")
 	var creds multi
 	fs.Var(&creds, "credential", "key=value of the merchant's own channel credentials (repeatable)")
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PAYCTL")); err != nil {
 		return err
 	}
 	c := &client{endpoint: *endpoint, token: *token, json: *asJSON, out: out}
-	if c.endpoint == "" {
+	if c.endpoint == "" || (*consulAddr == "" && (strings.HasPrefix(cmd, "region ") || cmd == "merchant limit")) {
 		cl, err := localcluster.Load(strings.TrimSuffix(*cluster, "/cluster.json"))
 		if err != nil {
-			return fmt.Errorf("no -endpoint and no local cluster (%s): %w", *cluster, err)
+			return fmt.Errorf("no -endpoint/-consul-addr and no local cluster (%s): %w", *cluster, err)
 		}
-		c.endpoint = cl.Regions[0].Endpoint
+		if c.endpoint == "" {
+			c.endpoint = cl.Regions[0].Endpoint
+		}
 		if c.token == "" {
 			c.token = cl.AdminToken
 		}
+		if *consulAddr == "" {
+			*consulAddr = cl.ConsulAddr
+		}
+	}
+	if strings.HasPrefix(cmd, "region ") || cmd == "merchant limit" {
+		return switches(ctx, cmd, *consulAddr, regionName, *merchant, *ratePS, *burst, out)
 	}
 	switch cmd {
 	case "ledger check":
@@ -160,6 +179,60 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// switches throws the runtime switches kept in Consul KV.
+func switches(ctx context.Context, cmd, consulAddr, region, merchant string, perSecond float64, burst int, out io.Writer) error {
+	if consulAddr == "" {
+		return errors.New("no Consul: give -consul-addr (the platform runs without Consul)")
+	}
+	client, err := api.NewClient(&api.Config{Address: consulAddr})
+	if err != nil {
+		return err
+	}
+	sw, err := regions.NewSwitches(client, regions.SwitchesConfig{})
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "region drain":
+		if err := sw.Drain(ctx, region); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "region %s drained: its nodes fail readiness and its traffic moves to the nearest region\n", region)
+	case "region undrain":
+		if err := sw.Undrain(ctx, region); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "region %s undrained: its nodes take traffic again once healthy\n", region)
+	case "region status":
+		d, err := sw.Drained(ctx, region)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "region %s drained: %v\n", region, d)
+	case "merchant limit":
+		if merchant == "" {
+			return errors.New("-merchant is required")
+		}
+		if perSecond <= 0 {
+			if err := sw.DeleteMerchantLimit(ctx, merchant); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "merchant %s: override removed; the nodes' default applies\n", merchant)
+			return nil
+		}
+		if burst == 0 {
+			burst = int(2 * perSecond)
+		}
+		if err := sw.SetMerchantLimit(ctx, merchant, perSecond, burst); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "merchant %s: %.1f calls/s, burst %d, on every node\n", merchant, perSecond, burst)
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return nil
 }
 
 // do calls the admin API; with -json it prints the answer as is.

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -98,6 +99,21 @@ type Config struct {
 	// MerchantRate and MerchantBurst are each merchant's API quota on this node.
 	MerchantRate  float64
 	MerchantBurst int
+	// CardAcquirerURL and CardAcquirerKey send card and debit-card payments to a
+	// Stripe-API card acquirer; without a key they go to the simulator.
+	CardAcquirerURL string
+	CardAcquirerKey string
+	// ChannelSimURL sends every channel to the channel simulator over its protocols,
+	// signing with ChannelKeyFile and verifying with ChannelSimKeyFile; channels notify
+	// NotifyURL (the regional endpoint). Empty: the in-process simulator.
+	ChannelSimURL     string
+	ChannelKeyFile    string
+	ChannelSimKeyFile string
+	NotifyURL         string
+	// ConsulAddr is the local Consul agent's HTTP address; empty: no Consul.
+	ConsulAddr string
+	// ShutdownDelay is how long the node fails readiness before it stops serving.
+	ShutdownDelay time.Duration
 	LogFormat     string
 	LogLevel      string
 	TraceFile     string
@@ -124,6 +140,14 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.Float64Var(&c.MerchantRate, "merchant-rate", 50, "API calls per second each merchant may make to this node (429 beyond)")
 	fs.IntVar(&c.MerchantBurst, "merchant-burst", 100, "burst of each merchant's API quota")
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
+	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
+	fs.StringVar(&c.CardAcquirerKey, "card-acquirer-key", "", "card acquirer's secret key; empty: cards go to the simulator")
+	fs.StringVar(&c.ChannelSimURL, "channelsim-url", "", "send every channel to this channel simulator (cmd/channelsim); empty: an in-process simulator")
+	fs.StringVar(&c.ChannelKeyFile, "channel-key-file", "", "the platform's Ed25519 private key (PEM) that signs channel requests")
+	fs.StringVar(&c.ChannelSimKeyFile, "channelsim-key-file", "", "the channel simulator's public key (PEM) that verifies its answers and notifications")
+	fs.StringVar(&c.NotifyURL, "notify-url", "", "base URL channels send notifications to (the regional endpoint)")
+	fs.StringVar(&c.ConsulAddr, "consul-addr", "", "the local Consul agent (host:port): register there, follow the region's drain switch and merchant limits")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 2*time.Second, "on SIGTERM, how long to fail readiness before stopping (with -consul-addr)")
 	fs.StringVar(&c.TraceFile, "trace-file", "", "write OpenTelemetry spans as JSON lines to this file")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry spans over OTLP/HTTP to this host:port")
 	return fs
@@ -143,6 +167,9 @@ type Main struct {
 	srv      *http.Server
 	workers  []*postgres.Worker
 	shutdown []func(context.Context) error
+	leave    func(context.Context) error // deregister from Consul
+	drained  atomic.Bool                 // the region's drain switch is on
+	stopping atomic.Bool                 // SIGTERM: fail readiness, then stop
 }
 
 // NewMain makes a node from cfg; Run starts it.
@@ -166,8 +193,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.DB = db
 	m.Channel = simchannel.New()
+	routes, parsers, err := m.channelGateways()
+	if err != nil {
+		return err
+	}
 	// Every channel call passes a circuit breaker, a rate limiter and a timeout per channel.
-	m.Gateway, err = resilience.NewGateway(m.Channel, resilience.Config{Region: c.Region,
+	m.Gateway, err = resilience.NewGateway(routes, resilience.Config{Region: c.Region,
 		Default: resilience.ChannelConfig{Timeout: c.ChannelTimeout, Rate: rate.Limit(c.ChannelRate), Burst: int(c.ChannelRate)}})
 	if err != nil {
 		return err
@@ -189,7 +220,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	api, err := httpapi.NewServer(m.Service, m.Service, m.Service, httpapi.Config{
 		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
-		Gateway: m.Service, Limiter: m.Limiter,
+		Gateway: m.Service, Limiter: m.Limiter, Ready: m.ready, Notifications: parsers,
 	})
 	if err != nil {
 		return err
@@ -212,6 +243,11 @@ func (m *Main) Run(ctx context.Context) error {
 	for _, w := range m.workers {
 		w.Start(ctx)
 	}
+	if c.ConsulAddr != "" {
+		if err := m.joinConsul(ctx); err != nil {
+			return err
+		}
+	}
 	m.Log.Info("payd serving", "addr", m.Addr, "region", c.Region, "node", c.NodeID, "engine", db.Engine)
 	return nil
 }
@@ -222,8 +258,12 @@ func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var errs []error
+	m.drainBeforeStop()
 	if m.srv != nil {
 		errs = append(errs, m.srv.Shutdown(ctx))
+	}
+	if m.leave != nil {
+		errs = append(errs, m.leave(ctx))
 	}
 	for _, w := range m.workers {
 		w.Stop()

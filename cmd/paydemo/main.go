@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -23,8 +24,9 @@ import (
 
 func main() {
 	path := flag.String("cluster", ".local/cluster.json", "the local cluster's description")
+	bin := flag.String("bin", "bin", "directory of the platform's binaries (to bring a region back)")
 	flag.Parse()
-	if err := run(context.Background(), *path); err != nil {
+	if err := run(context.Background(), *path, *bin); err != nil {
 		fmt.Fprintln(os.Stderr, "\ndemo failed:", err)
 		os.Exit(1)
 	}
@@ -41,8 +43,9 @@ func show(format string, args ...any) { fmt.Printf("   %s\n", fmt.Sprintf(format
 
 func money(amount int64, currency string) string { return core.FormatAmount(amount, currency) }
 
-func run(ctx context.Context, path string) error {
-	c, err := localcluster.Load(strings.TrimSuffix(path, "/cluster.json"))
+func run(ctx context.Context, path, bin string) error {
+	dir := strings.TrimSuffix(path, "/cluster.json")
+	c, err := localcluster.Load(dir)
 	if err != nil {
 		return fmt.Errorf("read %s (is the cluster up? 'make up'): %w", path, err)
 	}
@@ -157,7 +160,125 @@ func run(ctx context.Context, path string) error {
 	if !rep.Balanced {
 		return fmt.Errorf("ledger does not balance: %+v", rep)
 	}
+	if len(c.Regions) > 1 {
+		if err := multiRegion(ctx, c, dir, bin, m.SecretKey); err != nil {
+			return err
+		}
+	}
 	fmt.Println("\nDemo complete.")
+	return nil
+}
+
+func endpointOf(c *localcluster.Cluster, region string) string {
+	for _, r := range c.Regions {
+		if r.Name == region {
+			return r.Endpoint
+		}
+	}
+	return ""
+}
+
+// multiRegion is the active-active story: merchants homed in two regions, payments through
+// every region, a region's nodes killed while a client retries, the region brought back.
+func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA string) error {
+	fmt.Printf("\n--- Active-active across %d regions ---\n", len(c.Regions))
+	say("Onboard a second merchant, homed in eu-west")
+	var mb core.Merchant
+	if err := adminPost(endpointOf(c, "eu-west")+"/v1/admin/merchants", c.AdminToken,
+		map[string]string{"name": "Lisbon Tiles", "home_region": "eu-west"}, &mb); err != nil {
+		return err
+	}
+	show("merchant %s, home region %s", mb.ID, mb.HomeRegion)
+
+	say("Pay through every region's endpoint (the database is in us-east; other regions pay the WAN latency)")
+	suffix := time.Now().Format("150405.000")
+	card := &core.PaymentMethodData{Card: &core.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 3}}
+	for _, tc := range []struct{ region, key, who string }{
+		{"us-east", keyA, "Demo Coffee Roasters"}, {"eu-west", mb.SecretKey, "Lisbon Tiles"}, {"ap-south", keyA, "Demo Coffee Roasters"},
+	} {
+		cl, err := paysdk.New(paysdk.Config{Endpoints: []string{endpointOf(c, tc.region)}, SecretKey: tc.key})
+		if err != nil {
+			return err
+		}
+		var info paysdk.ResponseInfo
+		start := time.Now()
+		p, err := cl.CreatePayment(ctx, core.CreatePaymentParams{Amount: 1999, Currency: "eur", Channel: core.ChannelCard,
+			MerchantReference: "mr-" + tc.region + "-" + suffix, PaymentMethod: card}, paysdk.WithResponseInfo(&info))
+		if err != nil {
+			return err
+		}
+		show("%-20s via %-8s endpoint: %s %s, served by region %s in %d ms", tc.who, tc.region, p.ID, p.Status, info.Region, time.Since(start).Milliseconds())
+	}
+
+	say("A client sends a payment through us-east, and loses the answer")
+	sdk, err := paysdk.New(paysdk.Config{Endpoints: []string{endpointOf(c, "us-east"), endpointOf(c, "eu-west")}, SecretKey: keyA, Backoff: 50 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	lost := core.CreatePaymentParams{Amount: 8800, Currency: "usd", Channel: core.ChannelCard, MerchantReference: "lost-" + suffix, PaymentMethod: card}
+	key := core.RandomToken(16)
+	first, err := sdk.CreatePayment(ctx, lost, paysdk.WithIdempotencyKey(key))
+	if err != nil {
+		return err
+	}
+	show("payment %s was created (the client never saw this answer)", first.ID)
+
+	say("Every us-east node dies (kill -9)")
+	nodes, err := localcluster.KillRegion(dir, "us-east")
+	if err != nil {
+		return err
+	}
+	killed := time.Now()
+	for _, n := range nodes {
+		show("killed payd %s (pid %d)", n.ID, n.PID)
+	}
+
+	say("The client retries with the same Idempotency-Key")
+	var info paysdk.ResponseInfo
+	again, err := sdk.CreatePayment(ctx, lost, paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(&info))
+	if err != nil {
+		return err
+	}
+	show("answered by region %s through %s after %d ms: payment %s, replayed %v", info.Region, info.Endpoint, time.Since(killed).Milliseconds(), again.ID, info.Replayed)
+	if again.ID != first.ID {
+		return fmt.Errorf("the retry made a second payment: %s and %s", first.ID, again.ID)
+	}
+	show("same payment, charged once: exactly-once held across the failover")
+	fresh, err := sdk.CreatePayment(ctx, core.CreatePaymentParams{Amount: 1200, Currency: "usd", Channel: core.ChannelCard,
+		MerchantReference: "during-outage-" + suffix, PaymentMethod: card}, paysdk.WithResponseInfo(&info))
+	if err != nil {
+		return err
+	}
+	show("a new payment during the outage: %s %s, served by %s", fresh.ID, fresh.Status, info.Region)
+
+	say("Bring us-east back")
+	if err := localcluster.StartRegion(ctx, dir, bin, "us-east", io.Discard); err != nil {
+		return err
+	}
+	back := time.Now()
+	for {
+		var mi paysdk.ResponseInfo
+		if _, err := sdk.GetPayment(ctx, first.ID); err == nil {
+			cl, _ := paysdk.New(paysdk.Config{Endpoints: []string{endpointOf(c, "us-east")}, SecretKey: keyA})
+			if _, err := cl.CreatePayment(ctx, core.CreatePaymentParams{Amount: 100, Currency: "usd", Channel: core.ChannelCard,
+				MerchantReference: fmt.Sprintf("back-%s-%d", suffix, time.Now().UnixNano()), PaymentMethod: card}, paysdk.WithResponseInfo(&mi)); err == nil && mi.Region == "us-east" {
+				break
+			}
+		}
+		if time.Since(back) > 30*time.Second {
+			return errors.New("us-east did not come back within 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	show("us-east serves its endpoint again, %d ms after its nodes restarted", time.Since(back).Milliseconds())
+	var rep core.LedgerReport
+	if err := adminGet(endpointOf(c, "us-east")+"/v1/admin/ledger/check", c.AdminToken, &rep); err != nil {
+		return err
+	}
+	show("ledger balanced: %v (%d journals)", rep.Balanced, rep.Journals)
+	if !rep.Balanced {
+		return errors.New("the ledger does not balance")
+	}
 	return nil
 }
 

@@ -1,7 +1,8 @@
 // Command paylocal runs the platform on this machine, in the background.
 //
-//	paylocal up   [-dir .local] [-payd bin/payd] [-regions us-east] [-nodes 1]
+//	paylocal up   [-dir .local] [-bin bin] [-consul .local/bin/consul] [-regions a,b,c] [-nodes N]
 //	paylocal down [-dir .local]
+//	paylocal region kill|start NAME   kill -9 a region's nodes; start them again
 //	paylocal status [-dir .local]
 //	paylocal pg start -dir DIR     start a throwaway PostgreSQL, print its URL
 //	paylocal pg stop -dir DIR      stop it
@@ -34,22 +35,39 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("usage: paylocal up|down|status|pg start|pg stop [flags]")
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "pg" && len(args) > 0 {
-		cmd, args = "pg "+args[0], args[1:]
+	var region string
+	if (cmd == "pg" || cmd == "region") && len(args) > 0 {
+		cmd, args = cmd+" "+args[0], args[1:]
+	}
+	if strings.HasPrefix(cmd, "region ") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		region, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("paylocal "+cmd, flag.ContinueOnError)
 	dir := fs.String("dir", ".local", "state directory")
-	payd := fs.String("payd", "bin/payd", "payd binary")
-	regions := fs.String("regions", "us-east", "comma-separated region names")
-	nodes := fs.Int("nodes", 1, "payd nodes per region")
+	bin := fs.String("bin", "bin", "directory of payd, payedge and paywan")
+	consul := fs.String("consul", "", "consul binary: the multi-region platform (three regions, Consul, WAN emulation); empty: one node")
+	regions := fs.String("regions", "", "comma-separated region names (default: us-east,eu-west,ap-south with -consul, else us-east)")
+	nodes := fs.Int("nodes", 0, "payd nodes per region (default 2 with -consul, else 1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch cmd {
 	case "up":
-		_, err := localcluster.Up(ctx, localcluster.Options{Dir: *dir, Payd: *payd,
-			Regions: strings.Split(*regions, ","), NodesPerRegion: *nodes, Out: os.Stdout})
+		var rs []string
+		if *regions != "" {
+			rs = strings.Split(*regions, ",")
+		}
+		_, err := localcluster.Up(ctx, localcluster.Options{Dir: *dir, Bin: *bin, Consul: *consul,
+			Regions: rs, NodesPerRegion: *nodes, Out: os.Stdout})
 		return err
+	case "region kill":
+		nodes, err := localcluster.KillRegion(*dir, region)
+		for _, n := range nodes {
+			fmt.Printf("killed payd %s (pid %d)\n", n.ID, n.PID)
+		}
+		return err
+	case "region start":
+		return localcluster.StartRegion(ctx, *dir, *bin, region, os.Stdout)
 	case "down":
 		return localcluster.Down(*dir, nil, os.Stdout)
 	case "status":

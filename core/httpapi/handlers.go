@@ -276,6 +276,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			s.writeError(w, r, core.Errorf(core.CodeUnavailable, "This node is not taking traffic: %v.", err))
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
 	if err := s.ops.Ping(ctx); err != nil {

@@ -729,7 +729,9 @@ func (oaGateway) ReconcileDay(_ context.Context, ch core.Channel, day time.Time)
 		AmountMismatches:  []core.ReconciliationMismatch{}}, nil
 }
 
-func (oaGateway) ApplyNotification(context.Context, core.Notification) (bool, error) { return true, nil }
+func (oaGateway) ApplyNotification(context.Context, core.Notification) (bool, error) {
+	return true, nil
+}
 
 func oaParseNotification(r *http.Request) (core.Notification, error) {
 	if r.Header.Get("X-Signature") != "good" {

@@ -90,6 +90,9 @@ type Config struct {
 	Notifications map[core.Channel]NotificationParser
 	// Limiter rations merchants' calls (429 with Retry-After beyond it). Default: no limit.
 	Limiter MerchantLimiter
+	// Ready, if set, is asked by /readyz before the database ping: an error (the region is
+	// drained, the node is shutting down) makes the node unready, with the error as reason.
+	Ready func() error
 }
 
 // Server is the merchant API's HTTP handler.

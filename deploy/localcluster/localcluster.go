@@ -10,11 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,9 +27,14 @@ import (
 type Cluster struct {
 	AdminToken  string   `json:"admin_token"`
 	DatabaseURL string   `json:"database_url"`
+	ConsulAddr  string   `json:"consul_addr,omitempty"`
+	WANAPI      string   `json:"wan_api,omitempty"`    // Toxiproxy's REST API of the WAN emulator
+	ChannelSim  string   `json:"channelsim,omitempty"` // the shared channel simulator (its /sim control API)
 	Regions     []Region `json:"regions"`
 	Postgres    Process  `json:"postgres"`
-	StartedAt   string   `json:"started_at"`
+	// Services are the cluster's other processes: consul, paywan, the regional endpoints.
+	Services  []Service `json:"services,omitempty"`
+	StartedAt string    `json:"started_at"`
 }
 
 // Region is one region's endpoint and nodes.
@@ -38,6 +42,10 @@ type Region struct {
 	Name     string `json:"name"`
 	Endpoint string `json:"endpoint"`
 	Nodes    []Node `json:"nodes"`
+	// DBLink is the WAN link between the region's nodes and the database.
+	DBLink string `json:"db_link,omitempty"`
+	// DatabaseURL is the database as the region's nodes reach it (through DBLink).
+	DatabaseURL string `json:"database_url,omitempty"`
 }
 
 // Node is one running payd.
@@ -54,12 +62,28 @@ type Process struct {
 	DataDir string `json:"data_dir"`
 }
 
+// Service is another process of the cluster.
+type Service struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"`
+	PID  int    `json:"pid"`
+	Log  string `json:"log"`
+}
+
 // Options says what to start.
 type Options struct {
-	Dir            string   // state directory, e.g. ".local"
-	Payd           string   // path of the payd binary
-	Regions        []string // region names; default ["us-east"]
-	NodesPerRegion int      // default 1
+	Dir string // state directory, e.g. ".local"
+	// Bin is the directory holding payd, payedge, paywan and channelsim. Default "bin".
+	Bin string
+	// Payd is the payd binary. Default Bin/payd.
+	Payd string
+	// Consul is the consul binary. Empty: a single region without Consul, whose endpoint is
+	// its first node (the simplest platform, for tests of the node alone).
+	Consul string
+	// Regions are the region names. Default: the topology's three with Consul, else ["us-east"].
+	Regions []string
+	// NodesPerRegion is the number of payd per region. Default 2 with Consul, else 1.
+	NodesPerRegion int
 	Out            io.Writer
 }
 
@@ -99,11 +123,23 @@ func loadSecrets(dir string) (secrets, error) {
 
 // Up starts the cluster. If one is already running it reports it and returns it.
 func Up(ctx context.Context, opt Options) (*Cluster, error) {
+	if opt.Bin == "" {
+		opt.Bin = "bin"
+	}
+	if opt.Payd == "" {
+		opt.Payd = filepath.Join(opt.Bin, "payd")
+	}
 	if len(opt.Regions) == 0 {
 		opt.Regions = []string{"us-east"}
+		if opt.Consul != "" {
+			opt.Regions = []string{"us-east", "eu-west", "ap-south"}
+		}
 	}
 	if opt.NodesPerRegion == 0 {
 		opt.NodesPerRegion = 1
+		if opt.Consul != "" {
+			opt.NodesPerRegion = 2
+		}
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(opt.Out, format+"\n", args...) }
 	if c, err := Load(opt.Dir); err == nil && running(c) {
@@ -128,6 +164,7 @@ func Up(ctx context.Context, opt Options) (*Cluster, error) {
 	c.DatabaseURL = pg.DatabaseURL("paycenter")
 	// From here on, a failure takes down whatever was started.
 	fail := func(err error) (*Cluster, error) {
+		writeCluster(opt.Dir, c)
 		_ = Down(opt.Dir, c, opt.Out)
 		return nil, err
 	}
@@ -138,26 +175,24 @@ func Up(ctx context.Context, opt Options) (*Cluster, error) {
 	if out, err := exec.CommandContext(ctx, opt.Payd, "migrate", "-database-url", c.DatabaseURL, "-log-format", "text").CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("payd migrate: %w\n%s", err, out))
 	}
-	for _, region := range opt.Regions {
-		r := Region{Name: region}
-		for i := 1; i <= opt.NodesPerRegion; i++ {
-			n, err := startNode(ctx, opt, c, sec, region, i)
-			if err != nil {
-				return fail(err)
-			}
-			r.Nodes = append(r.Nodes, n)
-			say("payd %s serving region %s on http://%s (pid %d, log %s)", n.ID, region, n.Addr, n.PID, n.Log)
+	l := &launcher{opt: opt, c: c}
+	if opt.Consul == "" {
+		if err := l.single(ctx, sec); err != nil {
+			return fail(err)
 		}
-		// Until the regional endpoint exists, a region's endpoint is its first node.
-		r.Endpoint = "http://" + r.Nodes[0].Addr
-		c.Regions = append(c.Regions, r)
+	} else if err := l.multi(ctx, sec, pg.Port); err != nil {
+		return fail(err)
 	}
-	b, _ := json.MarshalIndent(c, "", "  ")
-	if err := os.WriteFile(File(opt.Dir), append(b, '\n'), 0o600); err != nil {
+	if err := writeCluster(opt.Dir, c); err != nil {
 		return fail(err)
 	}
 	say("cluster up: %s", File(opt.Dir))
 	return c, nil
+}
+
+func writeCluster(dir string, c *Cluster) error {
+	b, _ := json.MarshalIndent(c, "", "  ")
+	return os.WriteFile(File(dir), append(b, '\n'), 0o600)
 }
 
 func createDatabase(ctx context.Context, url, name string) error {
@@ -174,49 +209,6 @@ func createDatabase(ctx context.Context, url, name string) error {
 	return err
 }
 
-func startNode(ctx context.Context, opt Options, c *Cluster, sec secrets, region string, i int) (Node, error) {
-	port, err := localpg.FreePort()
-	if err != nil {
-		return Node{}, err
-	}
-	n := Node{ID: fmt.Sprintf("%s-%d", region, i), Addr: "127.0.0.1:" + strconv.Itoa(port)}
-	n.Log, _ = filepath.Abs(filepath.Join(opt.Dir, "logs", n.ID+".log"))
-	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return n, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(opt.Payd, "serve", "-addr", n.Addr, "-region", region, "-node-id", n.ID)
-	cmd.Env = append(os.Environ(), "PAYD_DATABASE_URL="+c.DatabaseURL, "PAYD_ADMIN_TOKEN="+sec.AdminToken, "PAYD_SECRET_KEY="+sec.SecretKey)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this command
-	if err := cmd.Start(); err != nil {
-		return n, fmt.Errorf("start payd %s: %w", n.ID, err)
-	}
-	n.PID = cmd.Process.Pid
-	go cmd.Wait() // reap it if it dies while we wait for readiness
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get("http://" + n.Addr + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return n, nil
-			}
-		}
-		if time.Now().After(deadline) || !alive(n.PID) {
-			_ = syscall.Kill(n.PID, syscall.SIGKILL)
-			tail, _ := os.ReadFile(n.Log)
-			return n, fmt.Errorf("payd %s did not become ready; its log:\n%s", n.ID, lastBytes(tail, 2000))
-		}
-		select {
-		case <-ctx.Done():
-			return n, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // Down stops every process of the cluster in dir (c may be nil: then cluster.json is read)
 // and removes cluster.json. The database's data directory stays for the next Up.
 func Down(dir string, c *Cluster, out io.Writer) error {
@@ -228,11 +220,22 @@ func Down(dir string, c *Cluster, out io.Writer) error {
 	}
 	var errs []error
 	if c != nil {
+		// Endpoints first, then nodes, then what they depend on.
+		for _, s := range c.Services {
+			if strings.HasPrefix(s.Name, "payedge") && stopProcess(s.PID, 15*time.Second) {
+				fmt.Fprintf(out, "stopped %s (pid %d)\n", s.Name, s.PID)
+			}
+		}
 		for _, r := range c.Regions {
 			for _, n := range r.Nodes {
 				if stopProcess(n.PID, 15*time.Second) {
 					fmt.Fprintf(out, "stopped payd %s (pid %d)\n", n.ID, n.PID)
 				}
+			}
+		}
+		for i := len(c.Services) - 1; i >= 0; i-- {
+			if s := c.Services[i]; !strings.HasPrefix(s.Name, "payedge") && stopProcess(s.PID, 15*time.Second) {
+				fmt.Fprintf(out, "stopped %s (pid %d)\n", s.Name, s.PID)
 			}
 		}
 	}
@@ -260,6 +263,11 @@ func running(c *Cluster) bool {
 			if !alive(n.PID) {
 				return false
 			}
+		}
+	}
+	for _, s := range c.Services {
+		if !alive(s.PID) {
+			return false
 		}
 	}
 	return true
@@ -322,6 +330,9 @@ func Status(dir string, out io.Writer) error {
 		return "DEAD"
 	}
 	fmt.Fprintf(out, "postgres  pid %-7d %s  %s\n", c.Postgres.PID, state(c.Postgres.PID), c.DatabaseURL)
+	for _, s := range c.Services {
+		fmt.Fprintf(out, "%-9s pid %-7d %s  %s\n", s.Name, s.PID, state(s.PID), s.Addr)
+	}
 	for _, r := range c.Regions {
 		fmt.Fprintf(out, "region %s  endpoint %s\n", r.Name, r.Endpoint)
 		for _, n := range r.Nodes {

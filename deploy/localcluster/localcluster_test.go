@@ -32,6 +32,7 @@ func TestUpDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := localcluster.Up(ctx, localcluster.Options{Dir: state, Payd: payd, Regions: []string{"us-east", "eu-west"}, Out: &log})
+	_ = c
 	if err != nil {
 		t.Fatalf("up: %v\n%s", err, log.String())
 	}

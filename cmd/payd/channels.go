@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/alipay"
+	"github.com/paycenter/paycenter/core/banktransfer"
+	"github.com/paycenter/paycenter/core/cardacq"
+	"github.com/paycenter/paycenter/core/channelsim"
+	"github.com/paycenter/paycenter/core/httpapi"
+	"github.com/paycenter/paycenter/core/wechatpay"
+)
+
+// channelGateways builds the channel adapters from the configuration: every channel over
+// the network to -channelsim-url (cards through the Stripe-API acquirer adapter, WeChat Pay,
+// Alipay and the bank through theirs), or else the in-process simulator; cards go to a real
+// acquirer when -card-acquirer-key is set. It returns the routes and the notification
+// parsers of the channels that send notifications.
+func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.NotificationParser, error) {
+	c := &m.Config
+	routes := byChannel{}
+	parsers := map[core.Channel]httpapi.NotificationParser{}
+	if c.ChannelSimURL == "" {
+		for _, ch := range core.Channels {
+			routes[ch] = m.Channel
+		}
+	} else {
+		keyPEM, err := os.ReadFile(c.ChannelKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-channel-key-file: %w", err)
+		}
+		key, err := channelsim.ParsePrivateKeyPEM(keyPEM)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-channel-key-file: %w", err)
+		}
+		pubPEM, err := os.ReadFile(c.ChannelSimKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-channelsim-key-file: %w", err)
+		}
+		pub, err := channelsim.ParsePublicKey(pubPEM)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-channelsim-key-file: %w", err)
+		}
+		notify := func(ch core.Channel) string { return c.NotifyURL + "/v1/notifications/" + string(ch) }
+		wx, err := wechatpay.New(wechatpay.Config{BaseURL: c.ChannelSimURL, MerchantID: "1900000109", PrivateKey: key,
+			ChannelPublicKey: pub, NotifyURL: notify(core.ChannelWeChatPay)})
+		if err != nil {
+			return nil, nil, err
+		}
+		ali, err := alipay.New(alipay.Config{BaseURL: c.ChannelSimURL, AppID: "2021000000000001", PrivateKey: key,
+			ChannelPublicKey: pub, NotifyURL: notify(core.ChannelAlipay)})
+		if err != nil {
+			return nil, nil, err
+		}
+		bank, err := banktransfer.New(banktransfer.Config{BaseURL: c.ChannelSimURL, ClientID: "paycenter", PrivateKey: key,
+			ChannelPublicKey: pub, NotifyURL: notify(core.ChannelBankTransfer)})
+		if err != nil {
+			return nil, nil, err
+		}
+		card, err := cardacq.New(cardacq.Config{APIKey: "sk_test_channelsim", BackendURL: c.ChannelSimURL, TrustSearchMisses: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		routes[core.ChannelWeChatPay], routes[core.ChannelAlipay], routes[core.ChannelBankTransfer] = wx, ali, bank
+		routes[core.ChannelCard], routes[core.ChannelDebitCard] = card, card
+		parsers[core.ChannelWeChatPay], parsers[core.ChannelAlipay], parsers[core.ChannelBankTransfer] =
+			wx.ParseNotification, ali.ParseNotification, bank.ParseNotification
+		m.Log.Info("channels at the channel simulator", "url", c.ChannelSimURL, "notify", c.NotifyURL)
+	}
+	if c.CardAcquirerKey != "" {
+		acq, err := cardacq.New(cardacq.Config{APIKey: c.CardAcquirerKey, BackendURL: c.CardAcquirerURL})
+		if err != nil {
+			return nil, nil, err
+		}
+		routes[core.ChannelCard], routes[core.ChannelDebitCard] = acq, acq
+		m.Log.Info("cards go to the card acquirer", "url", c.CardAcquirerURL)
+	}
+	return routes, parsers, nil
+}

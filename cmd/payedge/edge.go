@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/regions"
+)
+
+// Picker chooses a healthy node, nearest region first (regions.Router).
+type Picker interface {
+	Pick(from string) (regions.Instance, error)
+}
+
+// Config configures an Edge.
+type Config struct {
+	// Region is the endpoint's region. Required.
+	Region string
+	// WAN maps a node's address to the link that carries cross-region traffic to it.
+	WAN map[string]string
+	// MaxBody bounds request bodies (they are buffered to be re-sent). Default 1 MiB.
+	MaxBody int64
+	// Attempts is how many nodes a request may be offered to when connections are refused.
+	// Default 3.
+	Attempts int
+	// Timeout bounds one forwarded request. Default 60s.
+	Timeout time.Duration
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Edge is the regional endpoint's handler.
+type Edge struct {
+	cfg       Config
+	picker    Picker
+	transport http.RoundTripper
+}
+
+// NewEdge makes an edge that forwards through picker.
+func NewEdge(picker Picker, cfg Config) (*Edge, error) {
+	if !core.RegionNameRE.MatchString(cfg.Region) {
+		return nil, fmt.Errorf("payedge: region %q", cfg.Region)
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.Attempts == 0 {
+		cfg.Attempts = 3
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.DialContext = (&net.Dialer{Timeout: 2 * time.Second}).DialContext
+	return &Edge{cfg: cfg, picker: picker, transport: t}, nil
+}
+
+// ServeHTTP forwards the request. A request is offered to another node only when the
+// connection to the first was refused, so it certainly never arrived; any other failure is
+// answered 503 and the client retries (with its Idempotency-Key, which makes that safe).
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, e.cfg.MaxBody+1))
+	if err != nil || int64(len(body)) > e.cfg.MaxBody {
+		e.fail(w, http.StatusBadRequest, core.CodeBodyTooLarge, "The request body is too large or could not be read.")
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		inst, err := e.picker.Pick(e.cfg.Region)
+		if err != nil {
+			e.fail(w, http.StatusServiceUnavailable, core.CodeUnavailable, "No payment node is healthy in any region; retry shortly.")
+			return
+		}
+		addr := inst.Addr()
+		if inst.Region != e.cfg.Region && e.cfg.WAN[addr] != "" {
+			addr = e.cfg.WAN[addr]
+		}
+		out := r.Clone(r.Context())
+		out.RequestURI = ""
+		out.URL.Scheme, out.URL.Host = "http", addr
+		out.Host = r.Host
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+		out.Header.Set("X-Forwarded-For", r.RemoteAddr)
+		out.Header.Set("Payd-Edge-Region", e.cfg.Region)
+		res, err := e.transport.RoundTrip(out)
+		if err != nil {
+			if refused(err) && attempt < e.cfg.Attempts {
+				e.cfg.Logger.Warn("node refused the connection; trying another", "node", inst.ID, "region", inst.Region)
+				continue
+			}
+			e.cfg.Logger.Warn("forwarding failed", "node", inst.ID, "err", err)
+			e.fail(w, http.StatusServiceUnavailable, core.CodeUnavailable, "The payment node did not answer; retry with the same Idempotency-Key.")
+			return
+		}
+		defer res.Body.Close()
+		for k, vs := range res.Header {
+			w.Header()[k] = vs
+		}
+		w.Header().Set("Payd-Edge-Region", e.cfg.Region)
+		w.WriteHeader(res.StatusCode)
+		_, _ = io.Copy(w, res.Body)
+		return
+	}
+}
+
+func refused(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+func (e *Edge) fail(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Payd-Edge-Region", e.cfg.Region)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+		"type": "api_error", "code": code, "message": msg, "request_id": "",
+	}})
+}
