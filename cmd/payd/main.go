@@ -117,7 +117,9 @@ type Config struct {
 	LogFormat     string
 	LogLevel      string
 	TraceFile     string
-	OTLPEndpoint  string
+	// MetricsAddr serves Prometheus metrics at /metrics; empty: none.
+	MetricsAddr  string
+	OTLPEndpoint string
 }
 
 func (c *Config) flags(cmd string) *flag.FlagSet {
@@ -148,6 +150,7 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "base URL channels send notifications to (the regional endpoint)")
 	fs.StringVar(&c.ConsulAddr, "consul-addr", "", "the local Consul agent (host:port): register there, follow the region's drain switch and merchant limits")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 2*time.Second, "on SIGTERM, how long to fail readiness before stopping (with -consul-addr)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. :9090); empty: none")
 	fs.StringVar(&c.TraceFile, "trace-file", "", "write OpenTelemetry spans as JSON lines to this file")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry spans over OTLP/HTTP to this host:port")
 	return fs
@@ -187,11 +190,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.setupTracing(ctx); err != nil {
 		return err
 	}
+	if err := m.setupMetrics(); err != nil {
+		return err
+	}
 	db, err := postgres.Open(ctx, c.DatabaseURL, int32(c.MaxConns))
 	if err != nil {
 		return err
 	}
 	m.DB = db
+	if c.MetricsAddr != "" {
+		if err := m.platformGauges(); err != nil {
+			return err
+		}
+	}
 	m.Channel = simchannel.New()
 	routes, parsers, err := m.channelGateways()
 	if err != nil {
