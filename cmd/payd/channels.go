@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/paycenter/paycenter/core/channelsim"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/wechatpay"
+	"github.com/paycenter/paycenter/resilience"
 )
 
 // channelGateways builds the channel adapters from the configuration: every channel over
@@ -74,8 +76,38 @@ func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.Notificati
 		if err != nil {
 			return nil, nil, err
 		}
-		routes[core.ChannelCard], routes[core.ChannelDebitCard] = acq, acq
-		m.Log.Info("cards go to the card acquirer", "url", c.CardAcquirerURL)
+		var card core.Gateway = acq
+		if c.CardAcquirer2Key != "" {
+			if card, err = m.cardFailover(acq); err != nil {
+				return nil, nil, err
+			}
+		}
+		routes[core.ChannelCard], routes[core.ChannelDebitCard] = card, card
+		m.Log.Info("cards go to the card acquirer", "url", c.CardAcquirerURL, "second", c.CardAcquirer2URL)
 	}
 	return routes, parsers, nil
+}
+
+// cardFailover puts a second card acquirer behind the first: each has its own breaker, and a
+// payment moves to the second only when the first certainly did nothing (its breaker is open
+// or it refused the connection). Captures and refunds go to the acquirer that authorised.
+func (m *Main) cardFailover(primary core.Gateway) (core.Gateway, error) {
+	c := &m.Config
+	second, err := cardacq.New(cardacq.Config{APIKey: c.CardAcquirer2Key, BackendURL: c.CardAcquirer2URL})
+	if err != nil {
+		return nil, err
+	}
+	var acquirers []resilience.Acquirer
+	for _, a := range []struct {
+		name string
+		gw   core.Gateway
+	}{{"acq1", primary}, {"acq2", second}} {
+		g, err := resilience.NewGateway(a.gw, resilience.Config{Region: c.Region, Name: a.name})
+		if err != nil {
+			return nil, err
+		}
+		m.shutdown = append(m.shutdown, func(context.Context) error { return g.Close() })
+		acquirers = append(acquirers, resilience.Acquirer{Name: a.name, Gateway: g})
+	}
+	return resilience.NewFailover(resilience.FailoverConfig{Acquirers: acquirers})
 }

@@ -69,6 +69,8 @@ type envOptions struct {
 	// gateway wraps the simulator (e.g. in the resilience layer); default: the simulator.
 	gateway func(*simchannel.Channel) core.Gateway
 	limiter httpapi.MerchantLimiter
+	// notifications are the channels' notification parsers.
+	notifications map[core.Channel]httpapi.NotificationParser
 }
 
 func newEnvWith(t *testing.T, opt envOptions) *env {
@@ -98,7 +100,7 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 		t.Fatal(err)
 	}
 	api, err := httpapi.NewServer(e.svc, e.svc, e.svc, httpapi.Config{AdminToken: testAdminToken, Region: testRegion, Logger: log, Now: e.clock.Now,
-		Gateway: e.svc, Limiter: opt.limiter})
+		Gateway: e.svc, Limiter: opt.limiter, Notifications: opt.notifications})
 	if err != nil {
 		t.Fatal(err)
 	}

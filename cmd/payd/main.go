@@ -103,6 +103,9 @@ type Config struct {
 	// Stripe-API card acquirer; without a key they go to the simulator.
 	CardAcquirerURL string
 	CardAcquirerKey string
+	// CardAcquirer2URL and CardAcquirer2Key are a second acquirer cards fail over to.
+	CardAcquirer2URL string
+	CardAcquirer2Key string
 	// ChannelSimURL sends every channel to the channel simulator over its protocols,
 	// signing with ChannelKeyFile and verifying with ChannelSimKeyFile; channels notify
 	// NotifyURL (the regional endpoint). Empty: the in-process simulator.
@@ -144,6 +147,8 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
 	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
 	fs.StringVar(&c.CardAcquirerKey, "card-acquirer-key", "", "card acquirer's secret key; empty: cards go to the simulator")
+	fs.StringVar(&c.CardAcquirer2URL, "card-acquirer2-url", "", "a second card acquirer cards fail over to while the first's breaker is open")
+	fs.StringVar(&c.CardAcquirer2Key, "card-acquirer2-key", "", "the second card acquirer's secret key")
 	fs.StringVar(&c.ChannelSimURL, "channelsim-url", "", "send every channel to this channel simulator (cmd/channelsim); empty: an in-process simulator")
 	fs.StringVar(&c.ChannelKeyFile, "channel-key-file", "", "the platform's Ed25519 private key (PEM) that signs channel requests")
 	fs.StringVar(&c.ChannelSimKeyFile, "channelsim-key-file", "", "the channel simulator's public key (PEM) that verifies its answers and notifications")

@@ -128,3 +128,6 @@ func (s *Service) requestHash(req core.IdempotentRequest, params any) string {
 
 // Ping checks that the database answers.
 func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// Gateway is the channel gateway the service moves money through.
+func (s *Service) Gateway() core.Gateway { return s.gw }

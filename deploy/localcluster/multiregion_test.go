@@ -275,4 +275,29 @@ func TestMultiRegion(t *testing.T) {
 			served, time.Since(killed).Milliseconds())
 		t.Logf("time from kill to first success elsewhere: %s", gap.Round(time.Millisecond))
 	})
+
+	t.Run("down leaves no process behind", func(t *testing.T) {
+		c, err := localcluster.Load(p.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids := []int{c.Postgres.PID}
+		for _, s := range c.Services {
+			pids = append(pids, s.PID)
+		}
+		for _, r := range c.Regions {
+			for _, n := range r.Nodes {
+				pids = append(pids, n.PID)
+			}
+		}
+		if err := localcluster.Down(p.state, nil, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		for _, pid := range pids {
+			if running(pid) {
+				t.Errorf("process %d still running after down", pid)
+			}
+		}
+		t.Logf("%d processes stopped", len(pids))
+	})
 }

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/cardacq"
+	"github.com/paycenter/paycenter/core/channelsim"
+	"github.com/paycenter/paycenter/core/httpapi"
+	"github.com/paycenter/paycenter/core/simchannel"
+	"github.com/paycenter/paycenter/core/wechatpay"
+)
+
+// simEnv is a node whose WeChat Pay and card channels are the real adapters talking to a
+// channel simulator over HTTP, with notifications arriving at the node's endpoint.
+type simEnv struct {
+	*env
+	ctl  channelsim.Control
+	key  string // a merchant's secret key
+	hits atomic.Int64
+}
+
+func newSimEnv(t *testing.T) *simEnv {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := channelsim.NewServer(channelsim.Config{Clients: map[string]ed25519.PublicKey{"*": pub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	se := &simEnv{ctl: channelsim.Control{BaseURL: sim.URL()}}
+	// Notifications reach the node through this forwarder: the node's address is known only
+	// once it runs, and the adapters need their notify URL before.
+	var target atomic.Value
+	fwd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		se.hits.Add(1)
+		target.Load().(http.Handler).ServeHTTP(w, r)
+	}))
+	t.Cleanup(fwd.Close)
+	wx, err := wechatpay.New(wechatpay.Config{BaseURL: sim.URL(), MerchantID: "1900000109", PrivateKey: priv,
+		ChannelPublicKey: sim.PublicKey(), NotifyURL: fwd.URL + "/v1/notifications/wechat_pay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := cardacq.New(cardacq.Config{APIKey: "sk_test_sim", BackendURL: sim.URL(), TrustSearchMisses: true, MaxNetworkRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	se.env = newEnvWith(t, envOptions{
+		gateway: func(*simchannel.Channel) core.Gateway {
+			return byChannel{core.ChannelWeChatPay: wx, core.ChannelCard: card, core.ChannelDebitCard: card}
+		},
+		notifications: map[core.Channel]httpapi.NotificationParser{core.ChannelWeChatPay: wx.ParseNotification},
+	})
+	target.Store(se.srv.Config.Handler)
+	_, se.key = se.merchant("Acme")
+	return se
+}
+
+func (se *simEnv) payment(t *testing.T, id string) *resp {
+	t.Helper()
+	return se.expect(se.call("GET", "/v1/payments/"+id, se.key, "", nil), 200)
+}
+
+// eventually polls cond for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WeChat Pay end to end: the payer pays, the channel's signed notification reaches the node,
+// duplicates and a stale out-of-order "closed" follow; the payment ends succeeded, once.
+func TestWalletNotificationsEndToEnd(t *testing.T) {
+	se := newSimEnv(t)
+	ctx := context.Background()
+	if err := se.ctl.SetFaults(ctx, core.ChannelWeChatPay, channelsim.Faults{DuplicateNotifications: 2, StaleNotification: "closed"}); err != nil {
+		t.Fatal(err)
+	}
+	p := se.expect(se.call("POST", "/v1/payments", se.key, newKey(), map[string]any{
+		"amount": 6600, "currency": "cny", "channel": "wechat_pay", "merchant_reference": "wx-e2e"}), 200)
+	id := p.str("id")
+	if p.str("status") != "requires_action" || !strings.HasPrefix(p.str("next_action.qr_code"), "weixin://") {
+		t.Fatalf("created: %s", p.Body)
+	}
+	if _, err := se.ctl.Pay(ctx, core.ChannelWeChatPay, id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the payment succeeds through the notification", func() bool { return se.payment(t, id).str("status") == "succeeded" })
+	eventually(t, "the duplicates and the stale notification are delivered", func() bool {
+		recs, err := se.ctl.Notifications(ctx)
+		if err != nil {
+			return false
+		}
+		acked := 0
+		for _, r := range recs {
+			if r.OutTradeNo == id && r.Attempts > 0 {
+				acked++
+			}
+		}
+		return acked >= 4 // the original, two duplicates, the stale "closed"
+	})
+	time.Sleep(200 * time.Millisecond) // let any late delivery land
+	got := se.payment(t, id)
+	if got.str("status") != "succeeded" || got.num("amount_captured") != 6600 {
+		t.Fatalf("final state: %s", got.Body)
+	}
+	var events, applied int
+	if err := se.db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox_events WHERE object_id = $1 AND type = 'payment.succeeded'`, id).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if err := se.db.Pool.QueryRow(ctx, `SELECT count(*) FROM channel_events WHERE payment_id = $1 AND applied`, id).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if events != 1 || applied != 1 {
+		t.Fatalf("%d payment.succeeded events and %d applied notifications, want 1 and 1", events, applied)
+	}
+	se.requireBalancedLedger()
+}
+
+// A forged notification (not signed by the channel) is refused and changes nothing.
+func TestForgedNotificationIsRefused(t *testing.T) {
+	se := newSimEnv(t)
+	p := se.expect(se.call("POST", "/v1/payments", se.key, newKey(), map[string]any{
+		"amount": 500, "currency": "cny", "channel": "wechat_pay", "merchant_reference": "wx-forged"}), 200)
+	body := `{"id":"evt-forged","event_type":"TRANSACTION.SUCCESS","resource":{"out_trade_no":"` + p.str("id") + `","trade_state":"SUCCESS","amount":{"total":500,"currency":"CNY"}}}`
+	req, _ := http.NewRequest("POST", se.srv.URL+"/v1/notifications/wechat_pay", strings.NewReader(body))
+	req.Header.Set("Wechatpay-Timestamp", time.Now().Format("20060102150405"))
+	req.Header.Set("Wechatpay-Nonce", "n0nce")
+	req.Header.Set("Wechatpay-Serial", "FAKE")
+	req.Header.Set("Wechatpay-Signature", "Zm9yZ2Vk")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Fatalf("forged notification answered %d, want 401", res.StatusCode)
+	}
+	if got := se.payment(t, p.str("id")); got.str("status") != "requires_action" {
+		t.Fatalf("a forged notification changed the payment: %s", got.Body)
+	}
+	if n := se.count("channel_events"); n != 0 {
+		t.Fatalf("a forged notification was recorded (%d rows)", n)
+	}
+}
+
+// "Charged, but the response was lost" at a real channel protocol: the payment waits in
+// processing (202); the recovery worker asks the channel and finishes it; the merchant's
+// retry gets the same result; the channel charged exactly once.
+func TestLostCardResponseRecoveredAtTheChannel(t *testing.T) {
+	se := newSimEnv(t)
+	ctx := context.Background()
+	// The charge executes, then a proxy in front of the channel answers 502.
+	if err := se.ctl.SetFaults(ctx, core.ChannelCard, channelsim.Faults{LostResponses: 1, LostResponseMode: channelsim.LoseWith502}); err != nil {
+		t.Fatal(err)
+	}
+	idem := newKey()
+	body := cardPayment("lost-card", 2500, visaOK, core.CaptureAutomatic)
+	first := se.expect(se.call("POST", "/v1/payments", se.key, idem, body), 202)
+	id := first.str("id")
+	if first.str("status") != "processing" {
+		t.Fatalf("after a lost response: %s", first.Body)
+	}
+	se.clock.Advance(2 * time.Minute)
+	st, err := se.svc.Recover(ctx, se.svc.Gateway().(core.Querier), recovery)
+	if err != nil || st.Resolved != 1 {
+		t.Fatalf("recovery: %+v %v", st, err)
+	}
+	done := se.payment(t, id)
+	if done.str("status") != "succeeded" || done.num("amount_captured") != 2500 {
+		t.Fatalf("after recovery: %s", done.Body)
+	}
+	retry := se.expect(se.call("POST", "/v1/payments", se.key, idem, body), 200)
+	again := se.expect(se.call("POST", "/v1/payments", se.key, idem, body), 200)
+	if retry.str("id") != id || retry.str("status") != "succeeded" || again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(retry.Body) {
+		t.Fatalf("retries: %s / %s", retry.Body, again.Body)
+	}
+	charges, err := se.ctl.Charges(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc := charges.Payments[id]; pc == nil || pc.Charges != 1 || pc.AmountCharged != 2500 {
+		t.Fatalf("channel charges: %+v, want one of 2500", pc)
+	}
+	se.requireBalancedLedger()
+}
+
+// A second card acquirer takes cards once the first's breaker is open (the first certainly
+// does nothing then); until then the first's failures are unknown outcomes, never failed
+// over. Later calls for a payment go to the acquirer that authorised it.
+func TestCardFailoverToSecondAcquirer(t *testing.T) {
+	ctx := context.Background()
+	start := func() *channelsim.Server {
+		sim, err := channelsim.NewServer(channelsim.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sim.Close() })
+		return sim
+	}
+	first, second := start(), start()
+	if err := (channelsim.Control{BaseURL: first.URL()}).SetFaults(ctx, core.ChannelCard, channelsim.Faults{Outage: true}); err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Config: Config{Region: testRegion, CardAcquirerKey: "sk_test_1", CardAcquirerURL: first.URL(),
+		CardAcquirer2Key: "sk_test_2", CardAcquirer2URL: second.URL()}, Log: quietLog(), Channel: simchannel.New()}
+	routes, _, err := m.channelGateways()
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := routes[core.ChannelCard]
+	req := func(i int) core.AuthorizeRequest {
+		id := fmt.Sprintf("pay_us-east_failover%02d", i)
+		return core.AuthorizeRequest{Key: core.AuthorizeKey(id), PaymentID: id, Channel: core.ChannelCard, Amount: 1000, Currency: "USD",
+			Capture: false, Card: &core.CardData{Number: visaOK, ExpMonth: 12, ExpYear: time.Now().Year() + 2}}
+	}
+	var moved int
+	var res core.AuthorizeResult
+	for i := 0; i < 30; i++ {
+		res, err = card.Authorize(ctx, req(i))
+		if err == nil {
+			moved = i
+			break
+		}
+		if errors.Is(err, core.ErrNotExecuted) {
+			t.Fatalf("call %d: the failover itself refused: %v", i, err)
+		}
+	}
+	if err != nil || res.Outcome != core.OutcomeAuthorized || !strings.HasPrefix(res.Reference, "acq2") {
+		t.Fatalf("after the breaker opened: %+v %v", res, err)
+	}
+	t.Logf("the first %d authorisations failed at the first acquirer (unknown outcome); then cards moved to the second", moved)
+	cap, err := card.Capture(ctx, core.CaptureRequest{Key: core.CaptureKey(req(moved).PaymentID), PaymentID: req(moved).PaymentID,
+		Channel: core.ChannelCard, Reference: res.Reference, Amount: 600, Currency: "USD"})
+	if err != nil || !cap.OK {
+		t.Fatalf("capture at the acquirer that authorised: %+v %v", cap, err)
+	}
+	charges, _ := channelsim.Control{BaseURL: second.URL()}.Charges(ctx)
+	if pc := charges.Payments[req(moved).PaymentID]; pc == nil || pc.Charges != 1 {
+		t.Fatalf("second acquirer's charges: %+v", pc)
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
