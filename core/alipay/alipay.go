@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 // Config configures a Gateway. Zero fields take the documented defaults.
@@ -101,7 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 // core.Statements, and parses notifications.
 type Gateway struct {
 	cfg    Config
-	nonces *nonceCache
+	nonces *channelauth.NonceCache
 }
 
 var (
@@ -116,7 +117,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, nonces: &nonceCache{ttl: 2 * cfg.MaxClockSkew, seen: map[string]time.Time{}}}, nil
+	return &Gateway{cfg: cfg, nonces: channelauth.NewNonceCache(2 * cfg.MaxClockSkew)}, nil
 }
 
 // result is the common part of every Alipay response object.

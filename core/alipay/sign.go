@@ -2,17 +2,15 @@ package alipay
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 // signType is sent as sign_type: Alipay's RSA2 with Ed25519 in its place.
@@ -81,41 +79,10 @@ func (g *Gateway) verifyNotification(params url.Values) error {
 		return fmt.Errorf("%w: stale notify_time (%v from our clock)", core.ErrBadSignature, d.Round(time.Second))
 	}
 	nonce := params.Get("nonce")
-	if nonce == "" || !g.nonces.use(nonce, g.cfg.Now()) {
+	if nonce == "" || !g.nonces.Use(nonce, g.cfg.Now()) {
 		return fmt.Errorf("%w: missing or replayed nonce %q", core.ErrBadSignature, nonce)
 	}
 	return nil
 }
 
-func newNonce() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand: " + err.Error())
-	}
-	return hex.EncodeToString(b)
-}
-
-// nonceCache remembers notification nonces for a while, to refuse replays. It is per
-// process: replays across nodes need a shared store.
-type nonceCache struct {
-	mu   sync.Mutex
-	ttl  time.Duration
-	seen map[string]time.Time
-}
-
-func (c *nonceCache) use(nonce string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.seen) > 4096 {
-		for n, exp := range c.seen {
-			if now.After(exp) {
-				delete(c.seen, n)
-			}
-		}
-	}
-	if exp, ok := c.seen[nonce]; ok && now.Before(exp) {
-		return false
-	}
-	c.seen[nonce] = now.Add(c.ttl)
-	return true
-}
+func newNonce() string { return channelauth.NewNonce() }

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 // Config configures a Gateway. Zero fields take the documented defaults.
@@ -89,10 +90,8 @@ func (c Config) withDefaults() (Config, error) {
 // Gateway is the bank-transfer adapter. It implements core.Gateway, core.Querier and
 // core.Statements, and parses notifications.
 type Gateway struct {
-	cfg           Config
-	serial        string
-	channelSerial string
-	nonces        *nonceCache
+	cfg    Config
+	signer *channelauth.Signer
 }
 
 var (
@@ -107,9 +106,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, serial: keySerial(cfg.PrivateKey.Public().(ed25519.PublicKey)),
-		channelSerial: keySerial(cfg.ChannelPublicKey),
-		nonces:        &nonceCache{ttl: 2 * cfg.MaxClockSkew, seen: map[string]time.Time{}}}, nil
+	return &Gateway{cfg: cfg, signer: channelauth.NewSigner(scheme, cfg.ClientID, cfg.PrivateKey, cfg.ChannelPublicKey, cfg.MaxClockSkew, cfg.Now)}, nil
 }
 
 // apiError is the bank's error body.

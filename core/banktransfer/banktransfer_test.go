@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/core/channelsim"
 )
 
@@ -144,7 +145,7 @@ func signedNotification(key ed25519.PrivateKey, ts time.Time, nonce string, body
 	r.Header.Set("Simbank-Timestamp", tss)
 	r.Header.Set("Simbank-Nonce", nonce)
 	r.Header.Set("Simbank-Serial", keySerial(key.Public().(ed25519.PublicKey)))
-	r.Header.Set("Simbank-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, responseMessage(tss, nonce, body))))
+	r.Header.Set("Simbank-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, channelauth.ResponseMessage(tss, nonce, body))))
 	return r
 }
 
@@ -238,20 +239,20 @@ func TestSignatures(t *testing.T) {
 	}
 	t.Run("request signature", func(t *testing.T) {
 		h := g.authorization("POST", "/bank/v1/transfers", body)
-		if !strings.HasPrefix(h, authType+` client_id="m",nonce="`) {
+		if !strings.HasPrefix(h, scheme.AuthType+` client_id="m",nonce="`) {
 			t.Fatalf("Authorization %q", h)
 		}
 		params := map[string]string{}
-		for _, p := range strings.Split(strings.TrimPrefix(h, authType+" "), ",") {
+		for _, p := range strings.Split(strings.TrimPrefix(h, scheme.AuthType+" "), ",") {
 			k, v, _ := strings.Cut(p, "=")
 			params[k] = strings.Trim(v, `"`)
 		}
 		sig, _ := base64.StdEncoding.DecodeString(params["signature"])
-		msg := requestMessage("POST", "/bank/v1/transfers", params["timestamp"], params["nonce"], body)
+		msg := channelauth.RequestMessage("POST", "/bank/v1/transfers", params["timestamp"], params["nonce"], body)
 		if !ed25519.Verify(ours.Public().(ed25519.PublicKey), msg, sig) {
 			t.Fatal("our request signature does not verify")
 		}
-		if ed25519.Verify(ours.Public().(ed25519.PublicKey), requestMessage("POST", "/bank/v1/other", params["timestamp"], params["nonce"], body), sig) {
+		if ed25519.Verify(ours.Public().(ed25519.PublicKey), channelauth.RequestMessage("POST", "/bank/v1/other", params["timestamp"], params["nonce"], body), sig) {
 			t.Fatal("the signature does not cover the path")
 		}
 	})

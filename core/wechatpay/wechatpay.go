@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 // Config configures a Gateway. Zero fields take the documented defaults.
@@ -95,10 +96,8 @@ func (c Config) withDefaults() (Config, error) {
 // Gateway is the WeChat Pay adapter. It implements core.Gateway, core.Querier and
 // core.Statements, and parses notifications.
 type Gateway struct {
-	cfg           Config
-	serial        string // our key's serial
-	channelSerial string // the channel key's serial, expected in Wechatpay-Serial
-	nonces        *nonceCache
+	cfg    Config
+	signer *channelauth.Signer
 }
 
 var (
@@ -113,9 +112,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, serial: keySerial(cfg.PrivateKey.Public().(ed25519.PublicKey)),
-		channelSerial: keySerial(cfg.ChannelPublicKey),
-		nonces:        &nonceCache{ttl: 2 * cfg.MaxClockSkew, seen: map[string]time.Time{}}}, nil
+	return &Gateway{cfg: cfg, signer: channelauth.NewSigner(scheme, cfg.MerchantID, cfg.PrivateKey, cfg.ChannelPublicKey, cfg.MaxClockSkew, cfg.Now)}, nil
 }
 
 // chinaZone is WeChat Pay's time zone.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/core/channelsim"
 )
 
@@ -143,7 +144,7 @@ func signedNotification(key ed25519.PrivateKey, ts time.Time, nonce string, body
 	r.Header.Set("Wechatpay-Timestamp", tss)
 	r.Header.Set("Wechatpay-Nonce", nonce)
 	r.Header.Set("Wechatpay-Serial", keySerial(key.Public().(ed25519.PublicKey)))
-	r.Header.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, responseMessage(tss, nonce, body))))
+	r.Header.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, channelauth.ResponseMessage(tss, nonce, body))))
 	return r
 }
 
@@ -237,20 +238,20 @@ func TestSignatures(t *testing.T) {
 	}
 	t.Run("request signature", func(t *testing.T) {
 		h := g.authorization("POST", "/v3/pay/transactions/native", body)
-		if !strings.HasPrefix(h, authType+` mchid="m",nonce_str="`) {
+		if !strings.HasPrefix(h, scheme.AuthType+` mchid="m",nonce_str="`) {
 			t.Fatalf("Authorization %q", h)
 		}
 		params := map[string]string{}
-		for _, p := range strings.Split(strings.TrimPrefix(h, authType+" "), ",") {
+		for _, p := range strings.Split(strings.TrimPrefix(h, scheme.AuthType+" "), ",") {
 			k, v, _ := strings.Cut(p, "=")
 			params[k] = strings.Trim(v, `"`)
 		}
 		sig, _ := base64.StdEncoding.DecodeString(params["signature"])
-		msg := requestMessage("POST", "/v3/pay/transactions/native", params["timestamp"], params["nonce_str"], body)
+		msg := channelauth.RequestMessage("POST", "/v3/pay/transactions/native", params["timestamp"], params["nonce_str"], body)
 		if !ed25519.Verify(ours.Public().(ed25519.PublicKey), msg, sig) {
 			t.Fatal("our request signature does not verify")
 		}
-		if ed25519.Verify(ours.Public().(ed25519.PublicKey), requestMessage("POST", "/v3/other", params["timestamp"], params["nonce_str"], body), sig) {
+		if ed25519.Verify(ours.Public().(ed25519.PublicKey), channelauth.RequestMessage("POST", "/v3/other", params["timestamp"], params["nonce_str"], body), sig) {
 			t.Fatal("the signature does not cover the path")
 		}
 	})
