@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -171,12 +172,16 @@ func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn func(tx
 	var work idemKey
 	err := s.db.WriteTx(ctx, name, func(tx pgx.Tx) error {
 		work = *k
-		next, err := fn(tx, &work)
+		ptx := &phaseTx{Tx: tx}
+		next, err := fn(ptx, &work)
 		if err != nil {
 			return err
 		}
 		work.point = next
-		return s.saveKey(ctx, tx, &work)
+		if err := s.saveKey(ctx, ptx, &work); err != nil {
+			return err
+		}
+		return ptx.flush(ctx)
 	})
 	if err != nil {
 		if errors.Is(err, errLeaseLost) {
@@ -207,19 +212,28 @@ func (s *Service) saveKey(ctx context.Context, tx pgx.Tx, k *idemKey) error {
 		t := now.Add(s.cfg.Lease)
 		lockedUntil = &t
 	}
-	tag, err := tx.Exec(ctx, `
+	const sql = `
 		UPDATE idempotency_keys SET recovery_point = $4, payment_id = $5, refund_id = $6,
 			response_status = $7, response_body = $8, locked_until = $9, updated_at = $10,
 			lock_token = CASE WHEN $7::INT4 IS NULL THEN lock_token ELSE NULL END
-		WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3`,
-		k.req.MerchantID, k.req.Key, k.token, k.point, k.paymentID, k.refundID, status, body, lockedUntil, now)
+		WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3`
+	args := []any{k.req.MerchantID, k.req.Key, k.token, k.point, k.paymentID, k.refundID, status, body, lockedUntil, now}
+	// Only while this request still holds the lease: otherwise the whole phase rolls back.
+	check := func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() == 0 {
+			return errLeaseLost
+		}
+		return nil
+	}
+	if p, ok := tx.(*phaseTx); ok {
+		p.batch.Queue(sql, args...).Exec(check)
+		return nil
+	}
+	tag, err := tx.Exec(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("save idempotency key: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return errLeaseLost
-	}
-	return nil
+	return check(tag)
 }
 
 // release ends this request's lease early, so that a retry need not wait for it to expire.

@@ -117,7 +117,7 @@ func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *c
 	if md == nil {
 		md = map[string]string{}
 	}
-	tag, err := tx.Exec(ctx, `
+	tag, err := execNow(ctx, tx, `
 		INSERT INTO payments (id, merchant_id, region, status, amount, currency, channel,
 			capture_method, merchant_reference, description, customer, payment_method, metadata,
 			created_at, updated_at)
