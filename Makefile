@@ -5,12 +5,12 @@ LOCAL := .local
 
 TOOLS := .local/bin
 
-.PHONY: help build tools demo up down status test bench-core vet clean ensure-postgres
+.PHONY: help build tools demo up down status test bench load chaos vet clean ensure-postgres
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-build: ## build payd, paylocal and paydemo into bin/
+build: ## build every command into bin/
 	@mkdir -p bin
 	$(GO) build -o bin/ ./cmd/...
 
@@ -46,8 +46,13 @@ test: ensure-postgres tools ## unit and integration tests (-race) on a PostgreSQ
 	echo "test PostgreSQL: $$url"; \
 	PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 $(GO) test -race -count=1 -timeout 20m ./...
 
-bench-core: ensure-postgres build ## create-and-capture payments per second and latency on a local PostgreSQL
-	@$(GO) run ./cmd/paybench -duration 20s -concurrency 16
+bench: ensure-postgres build ## pgbench TPS vs payments/s through the platform, p50/p99 at half load (about 2 minutes)
+	@bin/paybench -duration 20s -concurrency 16 -payd bin/payd
+
+load: build ## load the running platform ('make up' first); ARGS='-rate 90 -region us-east' etc.; reports in .local/load/
+	@mkdir -p $(LOCAL)/load
+	bin/loadtest -cluster $(LOCAL)/cluster.json -json $(LOCAL)/load/report.json -html $(LOCAL)/load/report.html \
+		-history $(LOCAL)/load/history.jsonl -merchants-file $(LOCAL)/load/merchants.json $(ARGS)
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...

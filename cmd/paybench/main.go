@@ -1,209 +1,154 @@
-// Command paybench measures create-and-capture payments per second through a payd node's
-// full stack (HTTP, authentication, idempotency keys, serializable phases, ledger, outbox)
-// against a local PostgreSQL, with latency percentiles.
+// Command paybench measures, on this machine and in one run, what the database alone can
+// commit and how many payments per second the whole platform makes of it:
 //
-//	paybench [-duration 20s] [-concurrency 16] [-merchants 8] [-database-url URL]
+//  1. pgbench's TPC-B-like transaction against the platform's PostgreSQL at the same
+//     concurrency (the database's own limit), and
+//  2. end-to-end payments (create with automatic capture: authentication, idempotency key,
+//     serializable phases, channel call, ledger, outbox) through a payd node over HTTP, with
+//     the load generator: closed loop for the maximum throughput, then open loop at half of
+//     it for latency percentiles corrected for coordinated omission.
 //
-// Without -database-url it starts a throwaway PostgreSQL and removes it afterwards.
+// It starts its own platform (PostgreSQL and one payd, no WAN emulation) and stops it, and
+// ends with one line:
+//
+//	bench: payments_per_s=N pgbench_tps=N ratio=N p50_ms=N p99_ms=N
+//
+//	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd]
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"sort"
-	"sync"
-	"sync/atomic"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/httpapi"
-	"github.com/paycenter/paycenter/core/postgres"
-	"github.com/paycenter/paycenter/core/simchannel"
-	"github.com/paycenter/paycenter/deploy/localpg"
+	"github.com/paycenter/paycenter/deploy/localcluster"
+	"github.com/paycenter/paycenter/loadtest"
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "paybench:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	duration := flag.Duration("duration", 20*time.Second, "how long to measure")
-	concurrency := flag.Int("concurrency", 16, "concurrent clients")
-	merchants := flag.Int("merchants", 8, "merchants the clients spread over")
-	dbURL := flag.String("database-url", "", "PostgreSQL URL (default: start a throwaway server)")
-	maxConns := flag.Int("max-conns", 32, "database connections")
+func run(ctx context.Context) error {
+	duration := flag.Duration("duration", 20*time.Second, "how long each measurement runs")
+	concurrency := flag.Int("concurrency", 16, "concurrent clients, for pgbench and for the closed-loop run")
+	merchants := flag.Int("merchants", 16, "merchants the payments spread over")
+	payd := flag.String("payd", "bin/payd", "the payd binary")
+	jsonOut := flag.String("json", "", "write the load generator's reports here (prefix; -closed.json and -open.json are added)")
 	flag.Parse()
-	ctx := context.Background()
 
-	if *dbURL == "" {
-		dir, err := os.MkdirTemp("", "paybench-pg-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		fmt.Println("starting a throwaway PostgreSQL ...")
-		srv, err := localpg.Start(ctx, dir, localpg.Options{})
-		if err != nil {
-			return err
-		}
-		defer srv.Stop()
-		conn, err := pgx.Connect(ctx, srv.URL())
-		if err != nil {
-			return err
-		}
-		if _, err := conn.Exec(ctx, "CREATE DATABASE bench"); err != nil {
-			return err
-		}
-		conn.Close(ctx)
-		*dbURL = srv.DatabaseURL("bench")
-	}
-	db, err := postgres.Open(ctx, *dbURL, int32(*maxConns))
+	dir, err := os.MkdirTemp("", "paybench-")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.Migrate(ctx, nil); err != nil {
-		return err
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := postgres.NewService(db, simchannel.New(), postgres.Config{Region: "us-east", SecretKey: bytes.Repeat([]byte("b"), 32), Logger: quiet})
+	defer os.RemoveAll(dir)
+	fmt.Fprintln(os.Stderr, "starting a platform: PostgreSQL and one payd ...")
+	c, err := localcluster.Up(ctx, localcluster.Options{Dir: dir, Payd: *payd, Out: io.Discard})
 	if err != nil {
 		return err
 	}
-	if err := svc.RegisterRegion(ctx); err != nil {
-		return err
-	}
-	admin := "bench-admin-token-000000"
-	api, err := httpapi.NewServer(svc, svc, svc, httpapi.Config{AdminToken: admin, Logger: quiet})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: api}
-	go hs.Serve(ln)
-	defer hs.Close()
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency * 2}}
+	defer localcluster.Down(dir, nil, io.Discard)
 
-	keys := make([]string, *merchants)
-	for i := range keys {
-		m, err := svc.CreateMerchant(ctx, fmt.Sprintf("bench-%d", i), "us-east")
-		if err != nil {
-			return err
-		}
-		keys[i] = m.SecretKey
+	// 1. The database alone.
+	benchURL := strings.Replace(c.DatabaseURL, "/paycenter?", "/pgbench?", 1)
+	if err := createDatabase(ctx, strings.Replace(c.DatabaseURL, "/paycenter?", "/postgres?", 1), "pgbench"); err != nil {
+		return err
 	}
-
-	post := func(key, path string, body []byte) (map[string]any, error) {
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Idempotency-Key", core.RandomToken(16))
-		res, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-			return nil, err
-		}
-		if res.StatusCode != 200 {
-			return nil, fmt.Errorf("%s: %d %v", path, res.StatusCode, out)
-		}
-		return out, nil
-	}
-
-	fmt.Printf("measuring for %s with %d clients over %d merchants (create with manual capture, then capture) ...\n", *duration, *concurrency, *merchants)
-	var (
-		mu       sync.Mutex
-		total    = hdrhistogram.New(1, int64(30*time.Second/time.Microsecond), 3)
-		creates  = hdrhistogram.New(1, int64(30*time.Second/time.Microsecond), 3)
-		done     atomic.Int64
-		failures atomic.Int64
-		wg       sync.WaitGroup
-	)
-	retriesBefore := db.SerializationRetries()
-	start := time.Now()
-	deadline := start.Add(*duration)
-	for w := 0; w < *concurrency; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			key := keys[w%len(keys)]
-			for i := 0; time.Now().Before(deadline); i++ {
-				body, _ := json.Marshal(map[string]any{"amount": 1000 + i%5000, "currency": "usd", "channel": "card",
-					"capture_method": "manual", "merchant_reference": fmt.Sprintf("b%d-%d-%d", w, i, start.UnixNano()),
-					"payment_method": map[string]any{"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2035}}})
-				t0 := time.Now()
-				p, err := post(key, "/v1/payments", body)
-				t1 := time.Now()
-				if err == nil {
-					_, err = post(key, "/v1/payments/"+p["id"].(string)+"/capture", []byte("{}"))
-				}
-				t2 := time.Now()
-				if err != nil {
-					failures.Add(1)
-					continue
-				}
-				mu.Lock()
-				_ = creates.RecordValue(t1.Sub(t0).Microseconds())
-				_ = total.RecordValue(t2.Sub(t0).Microseconds())
-				mu.Unlock()
-				if n := done.Add(1); n%1000 == 0 {
-					fmt.Printf("\r  %d payments, %.0f/s ", n, float64(n)/time.Since(start).Seconds())
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	ms := func(us int64) float64 { return float64(us) / 1000 }
-	n := done.Load()
-	fmt.Printf("\r%-60s\n", "")
-	fmt.Printf("payments created and captured: %d in %.1f s (%d failed)\n", n, elapsed.Seconds(), failures.Load())
-	fmt.Printf("throughput:                    %.1f payments/s (%.1f requests/s)\n", float64(n)/elapsed.Seconds(), 2*float64(n)/elapsed.Seconds())
-	fmt.Printf("create+capture latency:        p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", ms(total.ValueAtQuantile(50)), ms(total.ValueAtQuantile(99)), ms(total.Max()))
-	fmt.Printf("create latency:                p50 %.2f ms  p99 %.2f ms\n", ms(creates.ValueAtQuantile(50)), ms(creates.ValueAtQuantile(99)))
-	fmt.Printf("serialization retries:         %d", db.SerializationRetries()-retriesBefore)
-	byTx := db.SerializationRetriesByTx()
-	names := make([]string, 0, len(byTx))
-	for name := range byTx {
-		names = append(names, name)
-	}
-	sort.Slice(names, func(i, j int) bool { return byTx[names[i]] > byTx[names[j]] })
-	for i, name := range names {
-		sep := ", "
-		if i == 0 {
-			sep = " ("
-		}
-		fmt.Printf("%s%s %d", sep, name, byTx[name])
-	}
-	if len(names) > 0 {
-		fmt.Print(")")
-	}
-	fmt.Println()
-	rep, err := svc.CheckLedger(ctx)
+	fmt.Fprintf(os.Stderr, "pgbench (TPC-B-like, scale 10) at %d clients for %s ...\n", *concurrency, *duration)
+	tps, err := pgbenchTPS(ctx, benchURL, *concurrency, int(duration.Seconds()))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ledger balanced:               %v (%d journals)\n", rep.Balanced, rep.Journals)
-	fmt.Printf("paybench: payments_per_s=%.1f p50_ms=%.2f p99_ms=%.2f concurrency=%d\n", float64(n)/elapsed.Seconds(), ms(total.ValueAtQuantile(50)), ms(total.ValueAtQuantile(99)), *concurrency)
+	fmt.Printf("pgbench:        %.0f transactions/s at %d clients\n", tps, *concurrency)
+
+	// 2. Payments through the platform.
+	target, err := loadtest.ClusterTarget(filepath.Join(dir, "cluster.json"))
+	if err != nil {
+		return err
+	}
+	ms, err := loadtest.Onboard(ctx, target, *merchants, loadtest.OnboardOptions{NamePrefix: "bench-"})
+	if err != nil {
+		return err
+	}
+	mix, err := loadtest.ParseMix("create_auto=100")
+	if err != nil {
+		return err
+	}
+	channels, err := loadtest.ParseChannels("card=100")
+	if err != nil {
+		return err
+	}
+	base := loadtest.Config{Duration: *duration, Warmup: 3 * time.Second, Mix: mix, Channels: channels, NoDeclines: true, Seed: 1}
+	closed := base
+	closed.Concurrency = *concurrency
+	fmt.Fprintf(os.Stderr, "payments, closed loop at %d clients for %s ...\n", *concurrency, *duration)
+	maxRep, err := runLoad(ctx, closed, target, ms, *jsonOut, "closed")
+	if err != nil {
+		return err
+	}
+	max := maxRep.Overall.ThroughputPerS
+	fmt.Printf("payments:       %.0f/s maximum (closed loop, %d clients; p50 %.1f ms, p99 %.1f ms; %d errors)\n",
+		max, *concurrency, maxRep.Overall.Latency.P50, maxRep.Overall.Latency.P99, maxRep.Overall.Errors)
+	open := base
+	open.Rate = max / 2
+	fmt.Fprintf(os.Stderr, "payments, open loop at %.0f/s (half the maximum) for %s ...\n", open.Rate, *duration)
+	halfRep, err := runLoad(ctx, open, target, ms, *jsonOut, "open")
+	if err != nil {
+		return err
+	}
+	l := halfRep.Overall.Latency
+	fmt.Printf("at half load:   %.0f/s offered, p50 %.1f ms, p99 %.1f ms, max %.1f ms (from intended start; %d dropped, %d errors)\n",
+		open.Rate, l.P50, l.P99, l.Max, halfRep.Overall.Dropped, halfRep.Overall.Errors)
+	ratio := 0.0
+	if tps > 0 {
+		ratio = max / tps
+	}
+	fmt.Printf("bench: payments_per_s=%.0f pgbench_tps=%.0f ratio=%.2f p50_ms=%.1f p99_ms=%.1f\n", max, tps, ratio, l.P50, l.P99)
 	return nil
+}
+
+func runLoad(ctx context.Context, cfg loadtest.Config, target loadtest.Target, ms []loadtest.Merchant, jsonOut, name string) (*loadtest.Report, error) {
+	g, err := loadtest.New(cfg, target, ms)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := g.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if jsonOut != "" {
+		f, err := os.Create(jsonOut + "-" + name + ".json")
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := loadtest.WriteJSON(f, rep); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+func createDatabase(ctx context.Context, url, name string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	return err
 }
