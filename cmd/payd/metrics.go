@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +20,8 @@ import (
 )
 
 // setupMetrics installs the OpenTelemetry meter provider, read by a Prometheus exporter
-// served at http://-metrics-addr/metrics (for a ServiceMonitor to scrape). Instruments: the
+// served at http://-metrics-addr/metrics (for a ServiceMonitor to scrape), with Go's
+// profiles at /debug/pprof/ on the same internal address. Instruments: the
 // channel calls, latencies and breaker states of the resilience layer, HTTP server requests
 // (otelhttp), and the platform's own gauges below.
 func (m *Main) setupMetrics() error {
@@ -40,6 +42,10 @@ func (m *Main) setupMetrics() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Profiles for operators, on the same internal address as the metrics.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
