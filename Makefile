@@ -5,7 +5,7 @@ LOCAL := .local
 
 TOOLS := .local/bin
 
-.PHONY: help build tools demo up down status test bench load chaos vet clean ensure-postgres
+.PHONY: help build tools deploy-tools demo up down status test verify-deploy bench load chaos vet clean ensure-postgres
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,10 @@ tools: ## build the pinned Consul and stripe-mock from the Go module proxy into 
 	@deploy/tools/consul/build.sh >/dev/null
 	@deploy/tools/stripemock/build.sh >/dev/null
 
+deploy-tools: ## build the pinned helm (v3.22.0) and terraform (v1.5.7) from the Go module proxy into .local/bin (once)
+	@deploy/verify/tools/build-helm.sh >/dev/null
+	@deploy/verify/tools/build-terraform.sh >/dev/null
+
 up: ensure-postgres build tools ## start the platform (3 regions, Consul, WAN emulation) in the background; writes .local/cluster.json
 	@bin/paylocal up -dir $(LOCAL) -bin bin -consul $(TOOLS)/consul
 
@@ -38,13 +42,17 @@ demo: ## bring the platform up, walk through payments and refunds, take it down 
 	@$(MAKE) --no-print-directory up
 	@trap '[ -n "$(KEEP)" ] || $(MAKE) --no-print-directory down' EXIT; bin/paydemo -cluster $(LOCAL)/cluster.json -bin bin
 
-test: ensure-postgres tools ## unit and integration tests (-race) on a PostgreSQL started for the run, real Consul and stripe-mock
+test: ensure-postgres tools deploy-tools ## every test (-race): real PostgreSQL, Consul and stripe-mock; the deploy checks
 	@mkdir -p bin && $(GO) build -o bin/paylocal ./cmd/paylocal
 	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/paytest-pg.XXXXXX"); \
 	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
 	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
 	echo "test PostgreSQL: $$url"; \
-	PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 $(GO) test -race -count=1 -timeout 20m ./...
+	PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 $(GO) test -race -count=1 -timeout 20m ./... && \
+	$(MAKE) --no-print-directory verify-deploy
+
+verify-deploy: deploy-tools ## offline checks of deploy/helm and deploy/terraform: helm lint/template, strict decoding, terraform fmt, HCL references
+	@cd deploy/verify && PAY_REQUIRE_DEPLOY_TOOLS=1 $(GO) test -count=1 ./...
 
 bench: ensure-postgres build ## pgbench TPS vs payments/s through the platform, p50/p99 at half load (about 2 minutes)
 	@bin/paybench -duration 20s -concurrency 16 -payd bin/payd
@@ -56,6 +64,7 @@ load: build ## load the running platform ('make up' first); ARGS='-rate 90 -regi
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...
+	cd deploy/verify && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 clean: down ## stop the platform and delete local state and binaries

@@ -85,7 +85,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	c := &client{endpoint: *endpoint, token: *token, json: *asJSON, out: out}
-	if c.endpoint == "" || (*consulAddr == "" && (strings.HasPrefix(cmd, "region ") || cmd == "merchant limit")) {
+	switchCmd := strings.HasPrefix(cmd, "region ") || cmd == "merchant limit"
+	if (c.endpoint == "" && !(switchCmd && *consulAddr != "")) || (switchCmd && *consulAddr == "") {
 		cl, err := localcluster.Load(strings.TrimSuffix(*cluster, "/cluster.json"))
 		if err != nil {
 			return fmt.Errorf("no -endpoint/-consul-addr and no local cluster (%s): %w", *cluster, err)

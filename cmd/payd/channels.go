@@ -102,7 +102,7 @@ func (m *Main) cardFailover(primary core.Gateway) (core.Gateway, error) {
 		name string
 		gw   core.Gateway
 	}{{"acq1", primary}, {"acq2", second}} {
-		g, err := resilience.NewGateway(a.gw, resilience.Config{Region: c.Region, Name: a.name})
+		g, err := resilience.NewGateway(a.gw, resilience.Config{Region: c.Region, Name: a.name, Default: m.channelPolicy()})
 		if err != nil {
 			return nil, err
 		}

@@ -84,11 +84,12 @@ func (m *Main) ready() error {
 	return nil
 }
 
-// drainBeforeStop fails readiness and waits for the routers to notice before the server
-// stops accepting requests, so no client is sent to a closing node.
+// drainBeforeStop fails readiness and waits for the routers (Consul's, or a Kubernetes
+// Service's readiness probe) to notice before the server stops accepting requests, so no
+// client is sent to a closing node.
 func (m *Main) drainBeforeStop() {
 	m.stopping.Store(true)
-	if m.leave != nil && m.Config.ShutdownDelay > 0 {
+	if m.srv != nil && m.Config.ShutdownDelay > 0 {
 		m.Log.Info("failing readiness before shutdown", "delay", m.Config.ShutdownDelay)
 		time.Sleep(m.Config.ShutdownDelay)
 	}

@@ -154,7 +154,7 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.StringVar(&c.ChannelSimKeyFile, "channelsim-key-file", "", "the channel simulator's public key (PEM) that verifies its answers and notifications")
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "base URL channels send notifications to (the regional endpoint)")
 	fs.StringVar(&c.ConsulAddr, "consul-addr", "", "the local Consul agent (host:port): register there, follow the region's drain switch and merchant limits")
-	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 2*time.Second, "on SIGTERM, how long to fail readiness before stopping (with -consul-addr)")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 2*time.Second, "on SIGTERM, how long to fail readiness before stopping, so routers move away")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. :9090); empty: none")
 	fs.StringVar(&c.TraceFile, "trace-file", "", "write OpenTelemetry spans as JSON lines to this file")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry spans over OTLP/HTTP to this host:port")
@@ -214,8 +214,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	// Every channel call passes a circuit breaker, a rate limiter and a timeout per channel.
-	m.Gateway, err = resilience.NewGateway(routes, resilience.Config{Region: c.Region,
-		Default: resilience.ChannelConfig{Timeout: c.ChannelTimeout, Rate: rate.Limit(c.ChannelRate), Burst: int(c.ChannelRate)}})
+	m.Gateway, err = resilience.NewGateway(routes, resilience.Config{Region: c.Region, Default: m.channelPolicy()})
 	if err != nil {
 		return err
 	}
@@ -266,6 +265,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Log.Info("payd serving", "addr", m.Addr, "region", c.Region, "node", c.NodeID, "engine", db.Engine)
 	return nil
+}
+
+// channelPolicy is each channel's timeout and this node's share of its quota.
+func (m *Main) channelPolicy() resilience.ChannelConfig {
+	c := &m.Config
+	return resilience.ChannelConfig{Timeout: c.ChannelTimeout, Rate: rate.Limit(c.ChannelRate), Burst: int(c.ChannelRate)}
 }
 
 // Close stops serving (letting in-flight requests finish), stops background work and closes
