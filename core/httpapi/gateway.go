@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -110,7 +111,11 @@ func (s *Server) notification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.Channel = ch
-	applied, err := g.ApplyNotification(r.Context(), n)
+	// A channel that hangs up (its own delivery timeout) must not cancel the transaction
+	// halfway: the notification is applied to its end, bounded on its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	applied, err := g.ApplyNotification(ctx, n)
 	if err != nil {
 		s.writeError(w, r, err) // a 5xx: the channel sends it again
 		return

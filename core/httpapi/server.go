@@ -341,7 +341,11 @@ func (s *Server) render(r *http.Request) func(v any, err error) core.Reply {
 func (s *Server) errorReply(r *http.Request, err error) core.Reply {
 	e := core.AsError(err)
 	status, typ := statusOf(e.Code)
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		// An open breaker or a drained node: expected while it lasts, and counted in metrics.
+		s.log.DebugContext(r.Context(), "request refused: unavailable", "request_id", requestID(r.Context()), "err", err)
+	case status >= 500:
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "err", err)
 	}
 	b, _ := json.Marshal(errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message,
