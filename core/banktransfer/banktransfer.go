@@ -12,14 +12,12 @@
 package banktransfer
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -92,6 +90,7 @@ func (c Config) withDefaults() (Config, error) {
 type Gateway struct {
 	cfg    Config
 	signer *channelauth.Signer
+	client *channelauth.Client
 }
 
 var (
@@ -106,7 +105,9 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, signer: channelauth.NewSigner(scheme, cfg.ClientID, cfg.PrivateKey, cfg.ChannelPublicKey, cfg.MaxClockSkew, cfg.Now)}, nil
+	signer := channelauth.NewSigner(scheme, cfg.ClientID, cfg.PrivateKey, cfg.ChannelPublicKey, cfg.MaxClockSkew, cfg.Now)
+	return &Gateway{cfg: cfg, signer: signer, client: &channelauth.Client{Name: "banktransfer", BaseURL: cfg.BaseURL,
+		HTTP: cfg.HTTPClient, Timeout: cfg.Timeout, Signer: signer, ParseError: parseError}}, nil
 }
 
 // apiError is the bank's error body.
@@ -125,61 +126,10 @@ func parseError(raw []byte) (code, msg string) {
 
 // call sends a signed request and returns the status and verified body of the answer.
 func (g *Gateway) call(ctx context.Context, method, path string, in any, key string) (int, []byte, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, nil, fmt.Errorf("banktransfer %s %s: not sent: %w: %w", method, path, err, core.ErrNotExecuted)
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
-	defer cancel()
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return 0, nil, err
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, g.cfg.BaseURL+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, fmt.Errorf("banktransfer %s %s: %v: %w", method, path, err, core.ErrNotExecuted)
-	}
-	// No GetBody: net/http would silently resend a request carrying Idempotency-Key after a
-	// dropped connection, with the same nonce, which the bank refuses as a replay.
-	req.GetBody = nil
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	req.Header.Set("Authorization", g.authorization(method, req.URL.RequestURI(), body))
-	resp, err := g.cfg.HTTPClient.Do(req)
-	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return 0, nil, fmt.Errorf("banktransfer %s %s: %v: %w", method, path, err, core.ErrNotExecuted)
-		}
-		return 0, nil, fmt.Errorf("banktransfer %s %s: outcome unknown: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return 0, nil, fmt.Errorf("banktransfer %s %s: reading the answer, outcome unknown: %w", method, path, err)
-	}
-	code, msg := parseError(raw)
-	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable:
-		return 0, nil, fmt.Errorf("banktransfer %s %s: unavailable (%s %s): %w", method, path, code, msg, core.ErrNotExecuted)
-	case resp.StatusCode >= 500:
-		return 0, nil, fmt.Errorf("banktransfer %s %s: status %d, outcome unknown", method, path, resp.StatusCode)
-	case resp.StatusCode == http.StatusUnauthorized:
-		return 0, nil, fmt.Errorf("banktransfer %s %s: our signature was refused (%s: %s): %w", method, path, code, msg, core.ErrNotExecuted)
-	}
-	if err := g.verify(resp.Header, raw, false); err != nil {
-		return 0, nil, fmt.Errorf("banktransfer %s %s: answer %d does not verify, outcome unknown: %w", method, path, resp.StatusCode, err)
-	}
-	return resp.StatusCode, raw, nil
+	return g.client.Call(ctx, method, path, in, key)
 }
 
+// checkChannel refuses calls meant for another channel.
 func checkChannel(ch core.Channel) error {
 	if ch != "" && ch != core.ChannelBankTransfer {
 		return fmt.Errorf("banktransfer: a %s call reached the bank-transfer adapter: %w", ch, core.ErrNotExecuted)

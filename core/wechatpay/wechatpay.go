@@ -16,14 +16,12 @@
 package wechatpay
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -98,6 +96,7 @@ func (c Config) withDefaults() (Config, error) {
 type Gateway struct {
 	cfg    Config
 	signer *channelauth.Signer
+	client *channelauth.Client
 }
 
 var (
@@ -112,7 +111,13 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, signer: channelauth.NewSigner(scheme, cfg.MerchantID, cfg.PrivateKey, cfg.ChannelPublicKey, cfg.MaxClockSkew, cfg.Now)}, nil
+	signer := channelauth.NewSigner(scheme, cfg.MerchantID, cfg.PrivateKey, cfg.ChannelPublicKey, cfg.MaxClockSkew, cfg.Now)
+	return &Gateway{cfg: cfg, signer: signer, client: &channelauth.Client{Name: "wechatpay", BaseURL: cfg.BaseURL,
+		HTTP: cfg.HTTPClient, Timeout: cfg.Timeout, Signer: signer, ParseError: func(raw []byte) (string, string) {
+			var e apiError
+			json.Unmarshal(raw, &e)
+			return e.Code, e.Message
+		}}}, nil
 }
 
 // chinaZone is WeChat Pay's time zone.
@@ -126,61 +131,7 @@ type apiError struct {
 
 // call sends a signed request and returns the status and verified body of the answer.
 func (g *Gateway) call(ctx context.Context, method, path string, in any, key string) (int, []byte, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, nil, fmt.Errorf("wechatpay %s %s: not sent: %w: %w", method, path, err, core.ErrNotExecuted)
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
-	defer cancel()
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return 0, nil, err
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, g.cfg.BaseURL+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, fmt.Errorf("wechatpay %s %s: %v: %w", method, path, err, core.ErrNotExecuted)
-	}
-	// No GetBody: net/http would silently resend a request carrying Idempotency-Key after a
-	// dropped connection, with the same nonce, which the channel refuses as a replay. A lost
-	// answer is for the caller to resolve, with the same key.
-	req.GetBody = nil
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	req.Header.Set("Authorization", g.authorization(method, req.URL.RequestURI(), body))
-	resp, err := g.cfg.HTTPClient.Do(req)
-	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return 0, nil, fmt.Errorf("wechatpay %s %s: %v: %w", method, path, err, core.ErrNotExecuted)
-		}
-		return 0, nil, fmt.Errorf("wechatpay %s %s: outcome unknown: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return 0, nil, fmt.Errorf("wechatpay %s %s: reading the answer, outcome unknown: %w", method, path, err)
-	}
-	var e apiError
-	json.Unmarshal(raw, &e)
-	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable:
-		return 0, nil, fmt.Errorf("wechatpay %s %s: unavailable (%s %s): %w", method, path, e.Code, e.Message, core.ErrNotExecuted)
-	case resp.StatusCode >= 500:
-		return 0, nil, fmt.Errorf("wechatpay %s %s: status %d, outcome unknown", method, path, resp.StatusCode)
-	case resp.StatusCode == http.StatusUnauthorized:
-		return 0, nil, fmt.Errorf("wechatpay %s %s: our signature was refused (%s: %s): %w", method, path, e.Code, e.Message, core.ErrNotExecuted)
-	}
-	if err := g.verify(resp.Header, raw, false); err != nil {
-		return 0, nil, fmt.Errorf("wechatpay %s %s: answer %d does not verify, outcome unknown: %w", method, path, resp.StatusCode, err)
-	}
-	return resp.StatusCode, raw, nil
+	return g.client.Call(ctx, method, path, in, key)
 }
 
 // checkChannel refuses calls meant for another channel.
