@@ -128,6 +128,11 @@ type Payment struct {
 	// CancellationReason is the merchant's reason given with the cancel, if any.
 	CancellationReason *string `json:"cancellation_reason"`
 	MerchantID         string  `json:"-"`
+	// Internal bookkeeping, never shown: refunds reserved but not settled, and the capture
+	// or cancel under way (with its amount) that reserves the payment.
+	AmountRefundPending int64   `json:"-"`
+	PendingOp           *string `json:"-"`
+	PendingAmount       *int64  `json:"-"`
 }
 
 // Customer is who pays, as the merchant knows them.

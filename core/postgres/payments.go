@@ -17,7 +17,8 @@ import (
 const paymentColumns = `id, merchant_id, region, status, amount, amount_capturable, amount_captured,
 	amount_refunded, currency, channel, capture_method, merchant_reference, description, customer,
 	payment_method, metadata, failure_code, failure_message, next_action, channel_reference,
-	created_at, updated_at, canceled_at, cancellation_reason`
+	created_at, updated_at, canceled_at, cancellation_reason, amount_refund_pending, pending_op,
+	pending_amount`
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -30,7 +31,8 @@ func scanPayment(row pgx.Row) (*core.Payment, error) {
 		&p.AmountCaptured, &p.AmountRefunded, &p.Currency, &p.Channel, &p.CaptureMethod,
 		&p.MerchantReference, &p.Description, &p.Customer, &p.PaymentMethod, &p.Metadata,
 		&p.FailureCode, &p.FailureMessage, &p.NextAction, &p.ChannelReference, &p.CreatedAt,
-		&p.UpdatedAt, &p.CanceledAt, &p.CancellationReason)
+		&p.UpdatedAt, &p.CanceledAt, &p.CancellationReason, &p.AmountRefundPending, &p.PendingOp,
+		&p.PendingAmount)
 	if err != nil {
 		return nil, err
 	}
@@ -262,11 +264,7 @@ const (
 // same operation and amount may be re-driven by another request: it uses the same channel key
 // and so gets the same answer. Anything else must wait until the reservation is settled.
 func reserve(ctx context.Context, tx pgx.Tx, pay *core.Payment, op string, amount int64) error {
-	var pendingOp *string
-	var pendingAmount *int64
-	if err := tx.QueryRow(ctx, `SELECT pending_op, pending_amount FROM payments WHERE id = $1`, pay.ID).Scan(&pendingOp, &pendingAmount); err != nil {
-		return fmt.Errorf("read reservation: %w", err)
-	}
+	pendingOp, pendingAmount := pay.PendingOp, pay.PendingAmount
 	if pendingOp != nil && (*pendingOp != op || deref64(pendingAmount) != amount) {
 		e := &core.Error{Code: core.CodeOperationInProgress, PaymentID: pay.ID, RetryAfter: 1, Message: fmt.Sprintf(
 			"Payment %s has a %s in progress; retry once it has finished.", pay.ID, *pendingOp)}
@@ -343,10 +341,7 @@ func (s *Service) capture(ctx context.Context, k *idemKey, params core.CapturePa
 	if err != nil {
 		return err
 	}
-	var amount int64
-	if err := s.db.Pool.QueryRow(ctx, `SELECT COALESCE(pending_amount, 0) FROM payments WHERE id = $1`, pay.ID).Scan(&amount); err != nil {
-		return fmt.Errorf("read reservation: %w", err)
-	}
+	amount := deref64(pay.PendingAmount)
 	if amount == 0 {
 		// The reservation was settled by a refusal: repeating the call repeats the answer.
 		amount = pay.AmountCapturable

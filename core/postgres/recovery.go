@@ -141,14 +141,9 @@ func (s *Service) recoverOne(ctx context.Context, q core.Querier, d inDoubt) (bo
 		if leased {
 			return nil // a live request is on it
 		}
-		var pendingOp *string
-		var pendingAmount *int64
-		if err := tx.QueryRow(ctx, `SELECT pending_op, pending_amount FROM payments WHERE id = $1`, pay.ID).Scan(&pendingOp, &pendingAmount); err != nil {
-			return err
-		}
 		switch {
-		case pendingOp != nil:
-			moved, err = s.settleReservation(ctx, tx, pay, *pendingOp, state)
+		case pay.PendingOp != nil:
+			moved, err = s.settleReservation(ctx, tx, pay, *pay.PendingOp, state)
 		case pay.Status == core.StatusProcessing && !state.Found:
 			moved, err = true, s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: core.OutcomeDeclined,
 				DeclineCode: core.CodeProcessingError, DeclineMessage: "The payment never reached its channel."})

@@ -72,10 +72,7 @@ func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, k *idemKey, para
 	if pay.Status != core.StatusSucceeded {
 		return k.finish(nil, invalidState(pay, "refunded", core.StatusSucceeded)), nil
 	}
-	var pending int64
-	if err := tx.QueryRow(ctx, `SELECT amount_refund_pending FROM payments WHERE id = $1`, pay.ID).Scan(&pending); err != nil {
-		return "", fmt.Errorf("read pending refunds: %w", err)
-	}
+	pending := pay.AmountRefundPending
 	refundable := pay.AmountCaptured - pay.AmountRefunded - pending
 	amount := refundable
 	if params.Amount != nil {
