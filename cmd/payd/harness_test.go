@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,7 +84,7 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 	}
 	t.Cleanup(db.Close)
 	e := &env{t: t, db: db, sim: simchannel.New(), clock: &clock{t: time.Now().UTC()}}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(testLogOut(), nil))
 	cfg := postgres.Config{Region: testRegion, SecretKey: bytes.Repeat([]byte("k"), 32), Now: e.clock.Now,
 		Lease: 30 * time.Second, ChannelTimeout: 5 * time.Second, Logger: log}
 	for _, f := range tweak {
@@ -225,3 +226,10 @@ func (e *env) requireBalancedLedger() *core.LedgerReport {
 }
 
 func newKey() string { return core.RandomToken(16) }
+
+func testLogOut() io.Writer {
+	if os.Getenv("PAY_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -57,7 +58,8 @@ func (m *Main) setupMetrics() error {
 	return nil
 }
 
-// platformGauges reports what an operator alerts on: payments in doubt and the ledger.
+// platformGauges reports what an operator alerts on: payments in doubt, readiness, and the
+// database's serialization retries per transaction.
 func (m *Main) platformGauges() error {
 	meter := otel.Meter("github.com/paycenter/paycenter/cmd/payd")
 	inDoubt, err := meter.Int64ObservableGauge("paycenter.payments.in_doubt",
@@ -66,6 +68,11 @@ func (m *Main) platformGauges() error {
 		return err
 	}
 	ready, err := meter.Int64ObservableGauge("paycenter.node.ready", metric.WithDescription("1 when this node takes traffic"))
+	if err != nil {
+		return err
+	}
+	retries, err := meter.Int64ObservableCounter("paycenter.db.serialization_retries",
+		metric.WithDescription("Transaction attempts retried after a serialization failure (SQLSTATE 40001), per transaction"))
 	if err != nil {
 		return err
 	}
@@ -82,7 +89,10 @@ func (m *Main) platformGauges() error {
 			r = 1
 		}
 		o.ObserveInt64(ready, r)
+		for tx, n := range m.DB.SerializationRetriesByTx() {
+			o.ObserveInt64(retries, n, metric.WithAttributes(attribute.String("tx", tx)))
+		}
 		return nil
-	}, inDoubt, ready)
+	}, inDoubt, ready, retries)
 	return err
 }

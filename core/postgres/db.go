@@ -120,7 +120,8 @@ func migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) error {
 // can report a serialization failure at COMMIT, after the savepoint's RELEASE, and
 // ExecuteTx ignores COMMIT errors (on CockroachDB the RELEASE is the commit), so a rolled-back
 // transaction would be reported as committed. On PostgreSQL each attempt is therefore a whole
-// transaction, begun and committed inside crdb.ExecuteCtx, which retries it on 40001.
+// transaction, begun and committed inside crdb.ExecuteCtx, which retries it on 40001; its
+// BEGIN travels with its first statement (lazyTx).
 //
 // fn may run more than once and must have no effects outside the transaction.
 func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) error {
@@ -150,7 +151,7 @@ func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) e
 				// transaction, so hot rows drain before the next attempt.
 				time.Sleep(time.Duration(rand.Int64N(int64(min(attempts, 10)) * int64(time.Millisecond))))
 			}
-			return pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
+			return db.runLazy(ctx, opts, fn)
 		})
 	}
 	span.SetAttributes(attribute.Int("db.tx.attempts", attempts))

@@ -43,6 +43,8 @@ type idemKey struct {
 	// interim is an answer for the client that is not stored: the outcome is not known yet
 	// (a channel timeout), so the key stays open for a retry to finish it.
 	interim *core.Reply
+	// fresh: this request claimed the key new (it did not take it over from another).
+	fresh bool
 }
 
 // finish ends the request with v (or err) as its stored reply.
@@ -55,20 +57,45 @@ func (k *idemKey) finish(v any, err error) string {
 // stepFunc advances an idempotent request by one phase from k.point.
 type stepFunc func(ctx context.Context, k *idemKey) error
 
+// phaseFunc is one phase's work inside its transaction; it returns the recovery point the
+// phase reached (pointFinished after k.finish).
+type phaseFunc func(tx pgx.Tx, k *idemKey) (next string, err error)
+
+// firstPhase is a request's first phase, run in the transaction that claims its key, so that
+// a new request costs one transaction (and its round trips) less. The key is inserted already
+// at point (default: started), with the IDs that claim (optional) sets on k (made in the
+// node, before the work: a new payment's ID); run then does the phase's work. If run ends
+// elsewhere than at point, the key is saved again before the commit. Everything commits or
+// rolls back together, so a claimed key at point always has the phase's work behind it, and
+// a phase that fails leaves no key behind.
+type firstPhase struct {
+	name  string
+	point string
+	claim func(k *idemKey)
+	run   phaseFunc
+}
+
 // run executes an idempotent request: it claims the key (or answers with the stored reply,
 // an in-use or a mismatch error), then runs steps until the request is finished or its
-// outcome must wait.
-func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash string, step stepFunc) (core.Reply, error) {
+// outcome must wait. first, if not nil, is the request's first phase, run in the claiming
+// transaction when the key is new; a key taken over after a lease ran out goes through step
+// from its recovery point.
+func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase, step stepFunc) (core.Reply, error) {
 	// The request outlives its client: a client that hangs up must not leave a half-done
 	// payment behind. It is bounded by the lease instead.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Lease)
 	defer cancel()
-	k, replay, err := s.begin(ctx, req, hash)
+	k, replay, err := s.begin(ctx, req, hash, first)
 	if err != nil {
 		return core.Reply{}, err
 	}
 	if replay != nil {
 		return *replay, nil
+	}
+	if first != nil && k.fresh && s.cfg.AfterPhase != nil {
+		if err := s.cfg.AfterPhase(ctx, k.point); err != nil {
+			return core.Reply{}, fmt.Errorf("%w %s: %v", ErrAbandoned, k.point, err)
+		}
 	}
 	for k.point != pointFinished && k.interim == nil {
 		if err := step(ctx, k); err != nil {
@@ -96,28 +123,45 @@ func inUse(wait time.Duration) error {
 	return e
 }
 
-// begin claims the request's key, or returns the reply to replay, or a coded error.
-func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash string) (*idemKey, *core.Reply, error) {
+// begin claims the request's key and runs first (if any) with the claim, or returns the
+// reply to replay, or a coded error.
+func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase) (*idemKey, *core.Reply, error) {
 	var (
 		k     *idemKey
 		reply *core.Reply
 		coded error
 	)
-	err := s.db.WriteTx(ctx, "idempotency.begin", func(tx pgx.Tx) error {
+	name := "idempotency.begin"
+	if first != nil {
+		name = first.name
+	}
+	err := s.db.WriteTx(ctx, name, func(tx pgx.Tx) error {
 		k, reply, coded = nil, nil, nil
 		now := s.now()
-		token := core.RandomToken(10)
+		claimed := &idemKey{req: req, hash: hash, token: core.RandomToken(10), point: pointStarted, fresh: true}
+		if first != nil && first.point != "" {
+			claimed.point = first.point
+		}
+		if first != nil && first.claim != nil {
+			first.claim(claimed)
+		}
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO idempotency_keys (merchant_id, idem_key, region, request_method, request_path,
-				request_hash, lock_token, locked_until, recovery_point, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+				request_hash, lock_token, locked_until, recovery_point, payment_id, refund_id, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
 			ON CONFLICT (merchant_id, idem_key) DO NOTHING`,
-			req.MerchantID, req.Key, req.Region, req.Method, req.Path, hash, token, now.Add(s.cfg.Lease), pointStarted, now)
+			req.MerchantID, req.Key, req.Region, req.Method, req.Path, hash, claimed.token, now.Add(s.cfg.Lease),
+			claimed.point, claimed.paymentID, claimed.refundID, now)
 		if err != nil {
 			return fmt.Errorf("insert idempotency key: %w", err)
 		}
 		if tag.RowsAffected() == 1 {
-			k = &idemKey{req: req, hash: hash, token: token, point: pointStarted}
+			if first != nil {
+				if err := s.firstPhase(ctx, tx, claimed, first); err != nil {
+					return err
+				}
+			}
+			k = claimed
 			return nil
 		}
 		var (
@@ -150,25 +194,45 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 		}
 		// The lease ran out (its node died or gave up): take the request over where it stopped.
 		if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET lock_token = $3, locked_until = $4, updated_at = $5
-			WHERE merchant_id = $1 AND idem_key = $2`, req.MerchantID, req.Key, token, now.Add(s.cfg.Lease), now); err != nil {
+			WHERE merchant_id = $1 AND idem_key = $2`, req.MerchantID, req.Key, claimed.token, now.Add(s.cfg.Lease), now); err != nil {
 			return fmt.Errorf("take over idempotency key: %w", err)
 		}
-		k = &idemKey{req: req, hash: hash, token: token, point: point, paymentID: paymentID, refundID: refundID}
+		k = &idemKey{req: req, hash: hash, token: claimed.token, point: point, paymentID: paymentID, refundID: refundID}
 		if point != pointStarted {
 			s.log.InfoContext(ctx, "resuming request from recovery point", "merchant", req.MerchantID, "recovery_point", point)
 		}
 		return nil
 	})
 	if err != nil {
+		var e *core.Error
+		if errors.As(err, &e) {
+			return nil, nil, err // a coded refusal of the first phase: nothing was claimed
+		}
 		return nil, nil, core.Internal(err)
 	}
 	return k, reply, coded
 }
 
+// firstPhase runs first's work for the key k just claimed, inside the claiming transaction.
+func (s *Service) firstPhase(ctx context.Context, tx pgx.Tx, k *idemKey, first *firstPhase) error {
+	ptx := &phaseTx{Tx: tx}
+	next, err := first.run(ptx, k)
+	if err != nil {
+		return err
+	}
+	if next != k.point {
+		k.point = next
+		if err := s.saveKey(ctx, ptx, k); err != nil {
+			return err
+		}
+	}
+	return ptx.flush(ctx)
+}
+
 // phase runs one atomic phase: fn's changes and the key's new recovery point (and final
 // reply, if fn finished the request) commit together, and only while this request still
 // holds the key's lease.
-func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn func(tx pgx.Tx, k *idemKey) (next string, err error)) error {
+func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn phaseFunc) error {
 	var work idemKey
 	err := s.db.WriteTx(ctx, name, func(tx pgx.Tx) error {
 		work = *k

@@ -14,6 +14,8 @@ import (
 // credits negative, and every journal sums to zero.
 //
 //	authorise A:   channel_holds +A          merchant_holds -A
+//	sale A (authorised and captured by the channel in one call, with no hold in between):
+//	               channel_receivable +A     merchant_available -A
 //	capture C of a hold H:
 //	               channel_holds -H          merchant_holds +H     (release the hold)
 //	               channel_receivable +C     merchant_available -C (money owed to the merchant)
@@ -46,6 +48,11 @@ func authorizeJournal(p *core.Payment, amount int64) journal {
 		postings: []posting{{AccountChannelHolds, amount}, {AccountMerchantHolds, -amount}}}
 }
 
+func saleJournal(p *core.Payment, amount int64) journal {
+	return journal{kind: "sale", merchantID: p.MerchantID, region: p.Region, currency: p.Currency, paymentID: p.ID,
+		postings: []posting{{AccountChannelReceivable, amount}, {AccountMerchantAvailable, -amount}}}
+}
+
 func captureJournal(p *core.Payment, hold, captured int64) journal {
 	return journal{kind: "capture", merchantID: p.MerchantID, region: p.Region, currency: p.Currency, paymentID: p.ID,
 		postings: []posting{
@@ -64,30 +71,36 @@ func refundJournal(p *core.Payment, r *core.Refund) journal {
 		postings: []posting{{AccountMerchantAvailable, r.Amount}, {AccountChannelReceivable, -r.Amount}}}
 }
 
-// post writes a journal's entries, refusing one that does not balance.
-func (s *Service) post(ctx context.Context, tx pgx.Tx, j journal) error {
-	var sum int64
-	for _, p := range j.postings {
-		sum += p.amount
+// post writes journals' entries, all in one statement, refusing a journal that does not
+// balance.
+func (s *Service) post(ctx context.Context, tx pgx.Tx, journals ...journal) error {
+	if len(journals) == 0 {
+		return nil
 	}
-	if sum != 0 {
-		return fmt.Errorf("ledger: %s journal for %s does not balance (sum %d)", j.kind, j.paymentID, sum)
-	}
-	id := core.NewID(core.PrefixJournal, j.region)
 	now := s.now()
 	var sb strings.Builder
-	args := make([]any, 0, len(j.postings)*11)
+	args := make([]any, 0, len(journals)*4*11)
 	sb.WriteString(`INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, payment_id, refund_id, created_at) VALUES `)
-	for i, p := range j.postings {
-		if i > 0 {
-			sb.WriteString(", ")
+	for _, j := range journals {
+		var sum int64
+		for _, p := range j.postings {
+			sum += p.amount
 		}
-		n := len(args)
-		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
-		args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.merchantID, j.region, p.account, j.currency, p.amount, j.kind, j.paymentID, j.refundID, now)
+		if sum != 0 {
+			return fmt.Errorf("ledger: %s journal for %s does not balance (sum %d)", j.kind, j.paymentID, sum)
+		}
+		id := core.NewID(core.PrefixJournal, j.region)
+		for i, p := range j.postings {
+			if len(args) > 0 {
+				sb.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
+			args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.merchantID, j.region, p.account, j.currency, p.amount, j.kind, j.paymentID, j.refundID, now)
+		}
 	}
 	if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
-		return fmt.Errorf("ledger: post %s journal: %w", j.kind, err)
+		return fmt.Errorf("ledger: post %s journal: %w", journals[0].kind, err)
 	}
 	return nil
 }

@@ -86,10 +86,7 @@ func (s *Service) applyChannelState(ctx context.Context, tx pgx.Tx, pay *core.Pa
 		if pay.Status == core.StatusRequiresAction {
 			pay.NextAction = nil
 		}
-		if err := s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: outcome, Reference: ref, DeclineCode: code, DeclineMessage: msg}); err != nil {
-			return false, err
-		}
-		return true, nil
+		return s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: outcome, Reference: ref, DeclineCode: code, DeclineMessage: msg})
 	case core.OutcomeClosed:
 		now := s.now()
 		switch pay.Status {
@@ -103,7 +100,7 @@ func (s *Service) applyChannelState(ctx context.Context, tx pgx.Tx, pay *core.Pa
 			}
 			return true, s.emit(ctx, tx, pay.MerchantID, pay.Region, core.EventPaymentCanceled, pay.ID, pay)
 		case core.StatusProcessing:
-			return true, s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: core.OutcomeDeclined, Reference: ref,
+			return s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: core.OutcomeDeclined, Reference: ref,
 				DeclineCode: core.CodeProcessingError, DeclineMessage: "The channel closed the order unpaid."})
 		}
 	}

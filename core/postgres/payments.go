@@ -62,15 +62,20 @@ func paymentNotFound(id string) *core.Error {
 	return core.ParamError(core.CodeNotFound, "id", "No such payment: '%s'.", id)
 }
 
-// updatePayment writes a payment's mutable fields.
-func updatePayment(ctx context.Context, tx pgx.Tx, p *core.Payment) error {
-	_, err := tx.Exec(ctx, `
+const updatePaymentSQL = `
 		UPDATE payments SET status = $2, amount_capturable = $3, amount_captured = $4,
 			amount_refunded = $5, failure_code = $6, failure_message = $7, next_action = $8,
 			channel_reference = $9, updated_at = $10, canceled_at = $11, cancellation_reason = $12
-		WHERE id = $1`,
-		p.ID, p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, p.FailureCode,
-		p.FailureMessage, p.NextAction, p.ChannelReference, p.UpdatedAt, p.CanceledAt, p.CancellationReason)
+		WHERE id = $1`
+
+func updatePaymentArgs(p *core.Payment) []any {
+	return []any{p.ID, p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, p.FailureCode,
+		p.FailureMessage, p.NextAction, p.ChannelReference, p.UpdatedAt, p.CanceledAt, p.CancellationReason}
+}
+
+// updatePayment writes a payment's mutable fields.
+func updatePayment(ctx context.Context, tx pgx.Tx, p *core.Payment) error {
+	_, err := tx.Exec(ctx, updatePaymentSQL, updatePaymentArgs(p)...)
 	if err != nil {
 		return fmt.Errorf("update payment %s: %w", p.ID, err)
 	}
@@ -80,34 +85,51 @@ func updatePayment(ctx context.Context, tx pgx.Tx, p *core.Payment) error {
 // CreatePayment creates a payment and sends it to its channel, exactly once per
 // Idempotency-Key.
 //
-// Phases: (1) insert the payment as processing; (2) call the channel with a key derived from
-// the payment ID, then apply its answer: status, ledger postings and outbox event in one
-// transaction with the stored reply. A timed-out channel call leaves the payment processing
-// and the key open; a retry repeats the call with the same channel key.
+// Phases: (1) claim the key and insert the payment as processing, in one transaction;
+// (2) call the channel with a key derived from the payment ID, then apply its answer: status,
+// ledger postings and outbox event in one transaction with the stored reply. A timed-out
+// channel call leaves the payment processing and the key open; a retry repeats the call with
+// the same channel key.
 func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error) {
 	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
-	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
+	// created is the payment as this request inserted it: the channel call needs no read.
+	var created *core.Payment
+	insert := func(tx pgx.Tx, k *idemKey) (string, error) {
+		var err error
+		created, err = s.insertPayment(ctx, tx, k, &p)
+		return k.point, err
+	}
+	first := &firstPhase{name: "create_payment.insert", point: pointPaymentCreated, run: insert,
+		claim: func(k *idemKey) {
+			id := core.NewID(core.PrefixPayment, k.req.Region)
+			k.paymentID = &id
+		}}
+	return s.run(ctx, req, hash, first, func(ctx context.Context, k *idemKey) error {
 		switch k.point {
 		case pointStarted:
+			// A key claimed before create's first phase joined the claim.
 			return s.phase(ctx, k, "create_payment.insert", func(tx pgx.Tx, k *idemKey) (string, error) {
-				return s.insertPayment(ctx, tx, k, &p)
+				id := core.NewID(core.PrefixPayment, k.req.Region)
+				k.paymentID, k.point = &id, pointPaymentCreated
+				return insert(tx, k)
 			})
 		case pointPaymentCreated:
-			return s.authorize(ctx, k, &p)
+			pay := created
+			if pay != nil && pay.ID != *k.paymentID {
+				pay = nil // inserted by an attempt that did not commit
+			}
+			created = nil
+			return s.authorize(ctx, k, &p, pay)
 		}
 		return fmt.Errorf("create payment: unexpected recovery point %q", k.point)
 	})
 }
 
-func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *core.CreatePaymentParams) (string, error) {
-	if err := channelAllowed(ctx, tx, k.req.MerchantID, p.Channel); err != nil {
-		if core.ErrorCode(err) == core.CodeChannelNotAuthorized {
-			return k.finish(nil, err), nil
-		}
-		return "", err
-	}
+// insertPayment inserts the payment k names, as processing, and returns it; a payment it
+// cannot create (a duplicate merchant reference, a channel the merchant may not use)
+// finishes the request with that error instead (k.point is then finished, the payment nil).
+func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *core.CreatePaymentParams) (*core.Payment, error) {
 	now := s.now()
-	id := core.NewID(core.PrefixPayment, k.req.Region)
 	var pm *core.PaymentMethod
 	switch {
 	case p.Channel.IsCard():
@@ -119,35 +141,55 @@ func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *c
 	if md == nil {
 		md = map[string]string{}
 	}
+	pay := &core.Payment{Object: "payment", ID: *k.paymentID, MerchantID: k.req.MerchantID, Region: k.req.Region,
+		Status: core.StatusProcessing, Amount: p.Amount, Currency: p.Currency, Channel: p.Channel,
+		CaptureMethod: p.CaptureMethod, MerchantReference: p.MerchantReference, Description: p.Description,
+		Customer: p.Customer, PaymentMethod: pm, Metadata: md, CreatedAt: now, UpdatedAt: now}
+	// One statement: the payment is inserted unless the merchant has the channel switched
+	// off or already used the reference; which of the two it was is looked up only then.
 	tag, err := execNow(ctx, tx, `
 		INSERT INTO payments (id, merchant_id, region, status, amount, currency, channel,
 			capture_method, merchant_reference, description, customer, payment_method, metadata,
 			created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+		SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::TEXT, $5::INT8, $6::TEXT, $7::TEXT, $8::TEXT, $9::TEXT,
+			$10::TEXT, $11::JSONB, $12::JSONB, $13::JSONB, $14::TIMESTAMPTZ, $14::TIMESTAMPTZ
+		WHERE NOT EXISTS (SELECT 1 FROM merchant_channels WHERE merchant_id = $2 AND channel = $7 AND NOT enabled)
 		ON CONFLICT (merchant_id, merchant_reference) DO NOTHING`,
-		id, k.req.MerchantID, k.req.Region, core.StatusProcessing, p.Amount, p.Currency, p.Channel,
-		p.CaptureMethod, p.MerchantReference, p.Description, p.Customer, pm, md, now)
+		pay.ID, pay.MerchantID, pay.Region, pay.Status, pay.Amount, pay.Currency, pay.Channel,
+		pay.CaptureMethod, pay.MerchantReference, pay.Description, pay.Customer, pm, md, now)
 	if err != nil {
-		return "", fmt.Errorf("insert payment: %w", err)
+		return nil, fmt.Errorf("insert payment: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		var existing string
-		_ = tx.QueryRow(ctx, `SELECT id FROM payments WHERE merchant_id = $1 AND merchant_reference = $2`,
-			k.req.MerchantID, p.MerchantReference).Scan(&existing)
-		e := core.ParamError(core.CodeDuplicateReference, "merchant_reference",
-			"A payment with merchant_reference '%s' already exists: %s.", p.MerchantReference, existing)
-		e.PaymentID = existing
-		return k.finish(nil, e), nil
+	if tag.RowsAffected() == 1 {
+		return pay, nil
 	}
-	k.paymentID = &id
-	return pointPaymentCreated, nil
+	if err := channelAllowed(ctx, tx, k.req.MerchantID, p.Channel); err != nil {
+		if core.ErrorCode(err) == core.CodeChannelNotAuthorized {
+			k.paymentID = nil
+			k.point = k.finish(nil, err)
+			return nil, nil
+		}
+		return nil, err
+	}
+	var existing string
+	_ = tx.QueryRow(ctx, `SELECT id FROM payments WHERE merchant_id = $1 AND merchant_reference = $2`,
+		k.req.MerchantID, p.MerchantReference).Scan(&existing)
+	e := core.ParamError(core.CodeDuplicateReference, "merchant_reference",
+		"A payment with merchant_reference '%s' already exists: %s.", p.MerchantReference, existing)
+	e.PaymentID = existing
+	k.paymentID = nil
+	k.point = k.finish(nil, e)
+	return nil, nil
 }
 
-// authorize is create's second phase: the channel call and its outcome.
-func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePaymentParams) error {
-	pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false)
-	if err != nil {
-		return err
+// authorize is create's second phase: the channel call and its outcome. pay is the payment
+// as this request inserted it, or nil to read it (a request resumed from its recovery point).
+func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePaymentParams, pay *core.Payment) error {
+	if pay == nil {
+		var err error
+		if pay, err = getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false); err != nil {
+			return err
+		}
 	}
 	if pay.Status != core.StatusProcessing {
 		// Already settled by someone else (the recovery worker, a channel notification).
@@ -160,7 +202,7 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 		})
 	}
 	var res core.AuthorizeResult
-	err = s.callChannel(ctx, "authorize", pay, func(ctx context.Context) error {
+	err := s.callChannel(ctx, "authorize", pay, func(ctx context.Context) error {
 		var err error
 		res, err = s.gw.Authorize(ctx, core.AuthorizeRequest{
 			Key: core.AuthorizeKey(pay.ID), PaymentID: pay.ID, MerchantID: pay.MerchantID,
@@ -175,16 +217,20 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 		return channelError(k, err, pay)
 	}
 	return s.phase(ctx, k, "create_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
-		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
+		next := *pay
+		applied, err := s.applyAuthorization(ctx, tx, &next, res)
 		if err != nil {
 			return "", err
 		}
-		if pay.Status == core.StatusProcessing {
-			if err := s.applyAuthorization(ctx, tx, pay, res); err != nil {
+		if !applied {
+			// Settled meanwhile by someone else: answer with the payment as it is.
+			cur, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
+			if err != nil {
 				return "", err
 			}
+			return k.finish(cur, declineError(cur)), nil
 		}
-		return k.finish(pay, declineError(pay)), nil
+		return k.finish(&next, declineError(&next)), nil
 	})
 }
 
@@ -207,33 +253,33 @@ func declineError(p *core.Payment) error {
 	return &core.Error{Code: *p.FailureCode, Message: msg, PaymentID: p.ID}
 }
 
-// applyAuthorization moves a processing payment to the channel's answer, with its ledger
-// journals and outbox event, inside tx.
-func (s *Service) applyAuthorization(ctx context.Context, tx pgx.Tx, p *core.Payment, res core.AuthorizeResult) error {
-	now := s.now()
-	p.UpdatedAt = now
+// applyAuthorization moves a payment waiting for its channel (processing, or requires_action
+// for a channel that notifies) to the channel's answer, with its ledger journals and outbox
+// event, inside tx. p is the payment as last read (or inserted); it is written only if it is
+// still in p's status in tx, and applyAuthorization reports whether it was: a payment that
+// another request, the recovery worker or a channel notification moved first is left as it
+// is (and p unchanged).
+func (s *Service) applyAuthorization(ctx context.Context, tx pgx.Tx, p *core.Payment, res core.AuthorizeResult) (bool, error) {
+	q := *p
+	q.UpdatedAt = s.now()
 	if res.Reference != "" {
-		p.ChannelReference = &res.Reference
+		q.ChannelReference = &res.Reference
 	}
-	var event string
+	var (
+		event    string
+		journals []journal
+	)
 	switch res.Outcome {
 	case core.OutcomeAuthorized:
-		p.Status, p.AmountCapturable = core.StatusRequiresCapture, p.Amount
+		q.Status, q.AmountCapturable = core.StatusRequiresCapture, q.Amount
 		event = core.EventPaymentRequiresCapture
-		if err := s.post(ctx, tx, authorizeJournal(p, p.Amount)); err != nil {
-			return err
-		}
+		journals = append(journals, authorizeJournal(&q, q.Amount))
 	case core.OutcomeCaptured:
-		p.Status, p.AmountCaptured = core.StatusSucceeded, p.Amount
+		q.Status, q.AmountCaptured = core.StatusSucceeded, q.Amount
 		event = core.EventPaymentSucceeded
-		if err := s.post(ctx, tx, authorizeJournal(p, p.Amount)); err != nil {
-			return err
-		}
-		if err := s.post(ctx, tx, captureJournal(p, p.Amount, p.Amount)); err != nil {
-			return err
-		}
+		journals = append(journals, saleJournal(&q, q.Amount))
 	case core.OutcomeActionRequired:
-		p.Status, p.NextAction = core.StatusRequiresAction, res.NextAction
+		q.Status, q.NextAction = core.StatusRequiresAction, res.NextAction
 		event = core.EventPaymentRequiresAction
 	case core.OutcomeDeclined:
 		code, msg := core.DeclineCode(res.DeclineCode), res.DeclineMessage
@@ -243,15 +289,28 @@ func (s *Service) applyAuthorization(ctx context.Context, tx pgx.Tx, p *core.Pay
 		if msg == "" {
 			msg = "The payment was declined."
 		}
-		p.Status, p.FailureCode, p.FailureMessage = core.StatusFailed, &code, &msg
+		q.Status, q.FailureCode, q.FailureMessage = core.StatusFailed, &code, &msg
 		event = core.EventPaymentFailed
 	default:
-		return fmt.Errorf("channel returned unknown outcome %q", res.Outcome)
+		return false, fmt.Errorf("channel returned unknown outcome %q", res.Outcome)
 	}
-	if err := updatePayment(ctx, tx, p); err != nil {
-		return err
+	// Written first, and only from the status p was in: the row lock it takes and the status
+	// it checks make the postings below happen once, whoever else settles the payment.
+	tag, err := execNow(ctx, tx, updatePaymentSQL+` AND status = $13`, append(updatePaymentArgs(&q), p.Status)...)
+	if err != nil {
+		return false, fmt.Errorf("update payment %s: %w", q.ID, err)
 	}
-	return s.emit(ctx, tx, p.MerchantID, p.Region, event, p.ID, p)
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	if err := s.post(ctx, tx, journals...); err != nil {
+		return false, err
+	}
+	if err := s.emit(ctx, tx, q.MerchantID, q.Region, event, q.ID, &q); err != nil {
+		return false, err
+	}
+	*p = q
+	return true, nil
 }
 
 // Operations that reserve a payment while they are at the channel.
@@ -304,31 +363,33 @@ func channelError(k *idemKey, err error, obj any) error {
 // cleared, reply stored.
 func (s *Service) CapturePayment(ctx context.Context, req core.IdempotentRequest, id string, params core.CaptureParams) (core.Reply, error) {
 	hash := s.requestHash(req, params)
-	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
+	check := func(tx pgx.Tx, k *idemKey) (string, error) {
+		pay, err := getPayment(ctx, tx, k.req.MerchantID, id, true)
+		if err != nil {
+			return finishNotFound(k, err)
+		}
+		if pay.Status != core.StatusRequiresCapture {
+			return k.finish(nil, invalidState(pay, "captured", core.StatusRequiresCapture)), nil
+		}
+		amount := pay.AmountCapturable
+		if params.Amount != nil {
+			amount = *params.Amount
+		}
+		if amount > pay.AmountCapturable {
+			return k.finish(nil, core.ParamError(core.CodeAmountTooLarge, "amount",
+				"The capture amount (%d) exceeds the amount capturable (%d).", amount, pay.AmountCapturable)), nil
+		}
+		if err := reserve(ctx, tx, pay, opCapture, amount); err != nil {
+			return "", err
+		}
+		k.paymentID = &pay.ID
+		return pointCaptureRequested, nil
+	}
+	first := &firstPhase{name: "capture_payment.check", run: check}
+	return s.run(ctx, req, hash, first, func(ctx context.Context, k *idemKey) error {
 		switch k.point {
 		case pointStarted:
-			return s.phase(ctx, k, "capture_payment.check", func(tx pgx.Tx, k *idemKey) (string, error) {
-				pay, err := getPayment(ctx, tx, k.req.MerchantID, id, true)
-				if err != nil {
-					return finishNotFound(k, err)
-				}
-				if pay.Status != core.StatusRequiresCapture {
-					return k.finish(nil, invalidState(pay, "captured", core.StatusRequiresCapture)), nil
-				}
-				amount := pay.AmountCapturable
-				if params.Amount != nil {
-					amount = *params.Amount
-				}
-				if amount > pay.AmountCapturable {
-					return k.finish(nil, core.ParamError(core.CodeAmountTooLarge, "amount",
-						"The capture amount (%d) exceeds the amount capturable (%d).", amount, pay.AmountCapturable)), nil
-				}
-				if err := reserve(ctx, tx, pay, opCapture, amount); err != nil {
-					return "", err
-				}
-				k.paymentID = &pay.ID
-				return pointCaptureRequested, nil
-			})
+			return s.phase(ctx, k, first.name, check)
 		case pointCaptureRequested:
 			return s.capture(ctx, k, params)
 		}
@@ -419,23 +480,25 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 	cancelable := func(st core.Status) bool {
 		return st == core.StatusRequiresCapture || st == core.StatusRequiresAction
 	}
-	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
+	check := func(tx pgx.Tx, k *idemKey) (string, error) {
+		pay, err := getPayment(ctx, tx, k.req.MerchantID, id, true)
+		if err != nil {
+			return finishNotFound(k, err)
+		}
+		if !cancelable(pay.Status) {
+			return k.finish(nil, invalidState(pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)), nil
+		}
+		if err := reserve(ctx, tx, pay, opVoid, 0); err != nil {
+			return "", err
+		}
+		k.paymentID = &pay.ID
+		return pointCancelRequested, nil
+	}
+	first := &firstPhase{name: "cancel_payment.check", run: check}
+	return s.run(ctx, req, hash, first, func(ctx context.Context, k *idemKey) error {
 		switch k.point {
 		case pointStarted:
-			return s.phase(ctx, k, "cancel_payment.check", func(tx pgx.Tx, k *idemKey) (string, error) {
-				pay, err := getPayment(ctx, tx, k.req.MerchantID, id, true)
-				if err != nil {
-					return finishNotFound(k, err)
-				}
-				if !cancelable(pay.Status) {
-					return k.finish(nil, invalidState(pay, "canceled", core.StatusRequiresCapture, core.StatusRequiresAction)), nil
-				}
-				if err := reserve(ctx, tx, pay, opVoid, 0); err != nil {
-					return "", err
-				}
-				k.paymentID = &pay.ID
-				return pointCancelRequested, nil
-			})
+			return s.phase(ctx, k, first.name, check)
 		case pointCancelRequested:
 			pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false)
 			if err != nil {

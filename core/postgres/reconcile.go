@@ -21,7 +21,7 @@ func (s *Service) Reconcile(ctx context.Context, ch core.Channel, day time.Time,
 		SELECT CASE e.kind WHEN 'refund' THEN 'refund' ELSE 'charge' END, e.payment_id, COALESCE(e.refund_id, ''),
 			SUM(CASE WHEN e.kind = 'refund' THEN -e.amount ELSE e.amount END), e.currency
 		FROM ledger_entries e JOIN payments p ON p.id = e.payment_id
-		WHERE p.channel = $1 AND e.account = $2 AND e.kind IN ('capture', 'refund')
+		WHERE p.channel = $1 AND e.account = $2 AND e.kind IN ('sale', 'capture', 'refund')
 			AND e.created_at >= $3 AND e.created_at < $4
 		GROUP BY 1, e.payment_id, e.refund_id, e.currency`,
 		ch, AccountChannelReceivable, from, from.Add(24*time.Hour))

@@ -145,7 +145,7 @@ func (s *Service) recoverOne(ctx context.Context, q core.Querier, d inDoubt) (bo
 		case pay.PendingOp != nil:
 			moved, err = s.settleReservation(ctx, tx, pay, *pay.PendingOp, state)
 		case pay.Status == core.StatusProcessing && !state.Found:
-			moved, err = true, s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: core.OutcomeDeclined,
+			moved, err = s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: core.OutcomeDeclined,
 				DeclineCode: core.CodeProcessingError, DeclineMessage: "The payment never reached its channel."})
 		case state.Found && state.Closed:
 			moved, err = s.applyChannelState(ctx, tx, pay, core.OutcomeClosed, state.Reference, "", "")

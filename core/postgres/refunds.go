@@ -47,12 +47,12 @@ func (s *Service) Refund(ctx context.Context, merchantID, id string) (*core.Refu
 // settle: the refund succeeds (ledger and outbox) or fails (the reservation is released).
 func (s *Service) CreateRefund(ctx context.Context, req core.IdempotentRequest, params core.CreateRefundParams) (core.Reply, error) {
 	hash := s.requestHash(req, params)
-	return s.run(ctx, req, hash, func(ctx context.Context, k *idemKey) error {
+	reserve := func(tx pgx.Tx, k *idemKey) (string, error) { return s.reserveRefund(ctx, tx, k, params) }
+	first := &firstPhase{name: "create_refund.reserve", run: reserve}
+	return s.run(ctx, req, hash, first, func(ctx context.Context, k *idemKey) error {
 		switch k.point {
 		case pointStarted:
-			return s.phase(ctx, k, "create_refund.reserve", func(tx pgx.Tx, k *idemKey) (string, error) {
-				return s.reserveRefund(ctx, tx, k, params)
-			})
+			return s.phase(ctx, k, first.name, reserve)
 		case pointRefundCreated:
 			return s.executeRefund(ctx, k)
 		}

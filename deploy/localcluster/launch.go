@@ -87,6 +87,7 @@ func freeAddr() (string, error) {
 
 func (l *launcher) node(ctx context.Context, sec secrets, id, region, addr, dbURL string, extra ...string) (Node, error) {
 	args := append([]string{"serve", "-addr", addr, "-region", region, "-node-id", id}, extra...)
+	args = append(args, l.opt.NodeArgs...)
 	pid, logPath, err := l.start(id, []string{"PAYD_DATABASE_URL=" + dbURL, "PAYD_ADMIN_TOKEN=" + sec.AdminToken,
 		"PAYD_SECRET_KEY=" + sec.SecretKey}, l.opt.Payd, args...)
 	n := Node{ID: id, Addr: addr, PID: pid, Log: logPath}
@@ -347,7 +348,7 @@ func StartRegion(ctx context.Context, dir, bin, region string, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	l := &launcher{opt: Options{Dir: dir, Bin: bin, Payd: filepath.Join(bin, "payd"), Out: out}, c: c}
+	l := &launcher{opt: Options{Dir: dir, Bin: bin, Payd: filepath.Join(bin, "payd"), NodeArgs: c.NodeArgs, Out: out}, c: c}
 	for ri, r := range c.Regions {
 		if r.Name != region {
 			continue

@@ -33,8 +33,11 @@ type Cluster struct {
 	Regions     []Region `json:"regions"`
 	Postgres    Process  `json:"postgres"`
 	// Services are the cluster's other processes: consul, paywan, the regional endpoints.
-	Services  []Service `json:"services,omitempty"`
-	StartedAt string    `json:"started_at"`
+	Services []Service `json:"services,omitempty"`
+	// NodeArgs are the extra payd flags the nodes were started with (Options.NodeArgs);
+	// a region started again gets them too.
+	NodeArgs  []string `json:"node_args,omitempty"`
+	StartedAt string   `json:"started_at"`
 }
 
 // Region is one region's endpoint and nodes.
@@ -84,7 +87,9 @@ type Options struct {
 	Regions []string
 	// NodesPerRegion is the number of payd per region. Default 2 with Consul, else 1.
 	NodesPerRegion int
-	Out            io.Writer
+	// NodeArgs are extra payd serve flags for every node (e.g. quotas, -metrics-addr).
+	NodeArgs []string
+	Out      io.Writer
 }
 
 // File is the path of cluster.json under dir.
@@ -153,7 +158,7 @@ func Up(ctx context.Context, opt Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{AdminToken: sec.AdminToken, StartedAt: time.Now().UTC().Format(time.RFC3339)}
+	c := &Cluster{AdminToken: sec.AdminToken, NodeArgs: opt.NodeArgs, StartedAt: time.Now().UTC().Format(time.RFC3339)}
 	pgDir, _ := filepath.Abs(filepath.Join(opt.Dir, "pg"))
 	say("starting PostgreSQL in %s ...", pgDir)
 	pg, err := localpg.Start(ctx, pgDir, localpg.Options{})

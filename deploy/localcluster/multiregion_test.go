@@ -239,7 +239,7 @@ func TestMultiRegion(t *testing.T) {
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM payments WHERE merchant_reference = 'sdk-failover'`).Scan(&payments); err != nil {
 			t.Fatal(err)
 		}
-		if err := conn.QueryRow(ctx, `SELECT count(DISTINCT journal_id) FROM ledger_entries WHERE payment_id = $1 AND kind = 'authorize'`, pay.ID).Scan(&authorizations); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT count(DISTINCT journal_id) FROM ledger_entries WHERE payment_id = $1 AND kind IN ('authorize', 'sale')`, pay.ID).Scan(&authorizations); err != nil {
 			t.Fatal(err)
 		}
 		if payments != 1 || authorizations != 1 {

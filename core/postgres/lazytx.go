@@ -1,0 +1,190 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// lazyTx is a PostgreSQL transaction whose BEGIN costs no round trip of its own: it goes to
+// the server in one batch with the transaction's first statement (pgx's Batch.BeginTx).
+//
+// It implements pgx.Tx for the statements the platform's transactions use (Exec, QueryRow,
+// Query, SendBatch). The server's answers are unchanged: an error of BEGIN is the error of
+// the call that carried it.
+type lazyTx struct {
+	conn      *pgx.Conn
+	opts      pgx.TxOptions
+	tx        pgx.Tx // once BEGIN has been sent
+	committed bool
+}
+
+var errTxCommitted = errors.New("transaction already committed")
+
+// batch is a batch that begins the transaction if it has not begun yet.
+func (t *lazyTx) batch() *pgx.Batch {
+	b := &pgx.Batch{}
+	if t.tx == nil {
+		b.BeginTx(t.opts)
+	}
+	return b
+}
+
+// send sends b, which batch made; its BEGIN (if any) takes effect as the transaction.
+func (t *lazyTx) send(ctx context.Context, b *pgx.Batch) error {
+	if t.committed {
+		return errTxCommitted
+	}
+	if t.tx != nil {
+		return t.tx.SendBatch(ctx, b).Close()
+	}
+	br := t.conn.SendBatch(ctx, b)
+	t.tx = br.Tx()
+	return br.Close()
+}
+
+func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.tx != nil && !t.committed {
+		return t.tx.Exec(ctx, sql, args...)
+	}
+	var tag pgconn.CommandTag
+	b := t.batch()
+	b.Queue(sql, args...).Exec(func(ct pgconn.CommandTag) error {
+		tag = ct
+		return nil
+	})
+	return tag, t.send(ctx, b)
+}
+
+func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.tx != nil && !t.committed {
+		return t.tx.QueryRow(ctx, sql, args...)
+	}
+	return lazyRow{ctx: ctx, t: t, sql: sql, args: args}
+}
+
+// lazyRow sends its query, with the BEGIN, when it is scanned.
+type lazyRow struct {
+	ctx  context.Context
+	t    *lazyTx
+	sql  string
+	args []any
+}
+
+func (r lazyRow) Scan(dest ...any) error {
+	b := r.t.batch()
+	var scanErr error
+	b.Queue(r.sql, r.args...).QueryRow(func(row pgx.Row) error {
+		scanErr = row.Scan(dest...)
+		if errors.Is(scanErr, pgx.ErrNoRows) {
+			return nil // an answer, not a failure of the batch
+		}
+		return scanErr
+	})
+	if err := r.t.send(r.ctx, b); err != nil {
+		return err
+	}
+	return scanErr
+}
+
+// begin sends BEGIN alone, for the calls that cannot carry it.
+func (t *lazyTx) begin(ctx context.Context) error {
+	if t.committed {
+		return errTxCommitted
+	}
+	if t.tx != nil {
+		return nil
+	}
+	return t.send(ctx, t.batch())
+}
+
+func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	return t.tx.Query(ctx, sql, args...)
+}
+
+func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := t.begin(ctx); err != nil {
+		return failedBatch{err}
+	}
+	return t.tx.SendBatch(ctx, b)
+}
+
+func (t *lazyTx) Commit(ctx context.Context) error {
+	if t.committed {
+		return errTxCommitted
+	}
+	t.committed = true
+	if t.tx == nil {
+		return nil // nothing was ever sent
+	}
+	return t.tx.Commit(ctx)
+}
+
+func (t *lazyTx) Rollback(ctx context.Context) error {
+	if t.tx == nil || t.committed {
+		return nil
+	}
+	return t.tx.Rollback(ctx)
+}
+
+func (t *lazyTx) Begin(ctx context.Context) (pgx.Tx, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	return t.tx.Begin(ctx)
+}
+
+func (t *lazyTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if err := t.begin(ctx); err != nil {
+		return 0, err
+	}
+	return t.tx.CopyFrom(ctx, table, cols, src)
+}
+
+func (t *lazyTx) LargeObjects() pgx.LargeObjects {
+	if t.tx == nil {
+		panic("lazyTx: LargeObjects before the transaction's first statement")
+	}
+	return t.tx.LargeObjects()
+}
+
+func (t *lazyTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
+	return t.conn.Prepare(ctx, name, sql)
+}
+
+func (t *lazyTx) Conn() *pgx.Conn { return t.conn }
+
+// failedBatch is the results of a batch that could not be sent.
+type failedBatch struct{ err error }
+
+func (f failedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, f.err }
+func (f failedBatch) Query() (pgx.Rows, error)         { return nil, f.err }
+func (f failedBatch) QueryRow() pgx.Row                { return errRow{f.err} }
+func (f failedBatch) Close() error                     { return f.err }
+func (f failedBatch) Tx() pgx.Tx                       { return nil }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// runLazy runs fn in a lazyTx on a connection of the pool: committed if fn succeeds, else
+// rolled back. A connection left inside a transaction (a failed ROLLBACK) is not reused by
+// the pool.
+func (db *DB) runLazy(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	c, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	t := &lazyTx{conn: c.Conn(), opts: opts}
+	if err := fn(t); err != nil {
+		_ = t.Rollback(ctx)
+		return err
+	}
+	return t.Commit(ctx)
+}
