@@ -183,6 +183,59 @@ func TestRetryAfterNodeDiedBetweenPhases(t *testing.T) {
 	e.requireBalancedLedger()
 }
 
+// A node so slow that its lease ran out and another request took the key over must not
+// commit its phase: its writes (the payment's status, the ledger, the outbox) roll back with
+// the failed lease check, and the request that holds the key finishes the payment once.
+func TestPhaseOfANodeThatLostItsLeaseRollsBack(t *testing.T) {
+	var (
+		e     *env
+		key   string
+		once  sync.Once
+		other *resp
+	)
+	idem := newKey()
+	body := cardPayment("slow-1", 5100, visaOK, core.CaptureAutomatic)
+	e = newEnv(t, func(c *postgres.Config) {
+		c.AfterPhase = func(_ context.Context, point string) error {
+			if point == "payment_created" {
+				once.Do(func() {
+					// The slow node stalls past its lease; a retry takes the key over, finds the
+					// channel unavailable and lets the key go again.
+					e.clock.Advance(31 * time.Second)
+					e.sim.SetFaults(simchannel.Faults{Unavailable: 1})
+					other = e.call("POST", "/v1/payments", key, idem, body)
+				})
+			}
+			return nil
+		}
+	})
+	_, key = e.merchant("Acme")
+	slow := e.call("POST", "/v1/payments", key, idem, body)
+	if other == nil || other.Status != 503 {
+		t.Fatalf("the retry during the stall: %+v", other)
+	}
+	if slow.Status != 409 || slow.str("error.code") != core.CodeIdempotencyKeyInUse {
+		t.Fatalf("the node that lost its lease answered %d: %s", slow.Status, slow.Body)
+	}
+	var status string
+	var entries, events int
+	ctx := context.Background()
+	if err := e.db.Pool.QueryRow(ctx, `SELECT status, (SELECT count(*) FROM ledger_entries), (SELECT count(*) FROM outbox_events)
+		FROM payments WHERE merchant_reference = 'slow-1'`).Scan(&status, &entries, &events); err != nil {
+		t.Fatal(err)
+	}
+	if status != "processing" || entries != 0 || events != 0 {
+		t.Fatalf("the lost lease's phase left status %s, %d ledger entries, %d events", status, entries, events)
+	}
+	done := e.expect(e.call("POST", "/v1/payments", key, idem, body), 200)
+	if done.str("status") != "succeeded" || e.sim.Charges(done.str("id")) != 1 {
+		t.Fatalf("the next retry: %s (%d charges)", done.Body, e.sim.Charges(done.str("id")))
+	}
+	if rep := e.requireBalancedLedger(); rep.Entries != 2 {
+		t.Fatalf("%d ledger entries, want one sale journal of 2", rep.Entries)
+	}
+}
+
 // The channel charged but its answer was lost: the payment stays processing (202), the key
 // stays open, and a retry with it gets the channel's stored answer: one charge, succeeded.
 func TestLostChannelResponseIsFinishedByRetry(t *testing.T) {

@@ -32,6 +32,16 @@ func (t *phaseTx) flush(ctx context.Context) error {
 	return t.Tx.SendBatch(ctx, &t.batch).Close()
 }
 
+// commit ends the phase: it sends the queued writes and, on PostgreSQL, the COMMIT with them
+// in the same round trip (a lazyTx); elsewhere the transaction's runner commits after. Every
+// queued write must fail on the server if it has to undo the phase (see saveKey).
+func (t *phaseTx) commit(ctx context.Context) error {
+	if lt, ok := t.Tx.(*lazyTx); ok {
+		return lt.commitWith(ctx, &t.batch)
+	}
+	return t.flush(ctx)
+}
+
 // execNow runs a write at once, for callers that need its command tag (rows affected).
 func execNow(ctx context.Context, tx pgx.Tx, sql string, args ...any) (pgconn.CommandTag, error) {
 	if p, ok := tx.(*phaseTx); ok {

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -132,5 +134,69 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 	if n != 8 {
 		t.Fatalf("found %d of the 8 tables", n)
+	}
+}
+
+// A transaction's BEGIN travels with its first statement, whatever that statement is: a
+// write, a read that finds nothing, or a batch. Each case must still be one transaction,
+// rolled back whole when fn fails, and at SERIALIZABLE.
+func TestWriteTxBeginsWithTheFirstStatement(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE lazy (id INT8 PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	abort := errors.New("abort")
+	cases := map[string]func(tx pgx.Tx) error{
+		"write first": func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO lazy VALUES (1)`)
+			return err
+		},
+		"empty read first": func(tx pgx.Tx) error {
+			var id int64
+			if err := tx.QueryRow(ctx, `SELECT id FROM lazy WHERE id = 42`).Scan(&id); !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("read of no row: %v, want pgx.ErrNoRows", err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO lazy VALUES (2)`)
+			return err
+		},
+		"batch first": func(tx pgx.Tx) error {
+			var b pgx.Batch
+			b.Queue(`INSERT INTO lazy VALUES (3)`)
+			b.Queue(`INSERT INTO lazy VALUES (4)`)
+			return tx.SendBatch(ctx, &b).Close()
+		},
+	}
+	for name, first := range cases {
+		t.Run(name, func(t *testing.T) {
+			var iso string
+			err := db.WriteTx(ctx, "lazy", func(tx pgx.Tx) error {
+				if err := first(tx); err != nil {
+					return err
+				}
+				if err := tx.QueryRow(ctx, `SHOW transaction_isolation`).Scan(&iso); err != nil {
+					return err
+				}
+				return abort
+			})
+			if !errors.Is(err, abort) {
+				t.Fatalf("WriteTx: %v", err)
+			}
+			if iso != "serializable" {
+				t.Fatalf("isolation %q, want serializable", iso)
+			}
+			var n int
+			if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM lazy`).Scan(&n); err != nil || n != 0 {
+				t.Fatalf("%d rows outlived the rolled-back transaction (%v)", n, err)
+			}
+		})
+	}
+	// And committed, they take effect.
+	if err := db.WriteTx(ctx, "lazy", cases["empty read first"]); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM lazy`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d rows after a committed transaction, want 1 (%v)", n, err)
 	}
 }

@@ -68,10 +68,16 @@ type phaseFunc func(tx pgx.Tx, k *idemKey) (next string, err error)
 // elsewhere than at point, the key is saved again before the commit. Everything commits or
 // rolls back together, so a claimed key at point always has the phase's work behind it, and
 // a phase that fails leaves no key behind.
+//
+// with, if set, gives a statement sent in the same round trip as the key's INSERT, and a
+// function that gets its command tag before run is called. It is sent whether or not the key
+// turns out to be new, so it must change nothing unless this request inserted the key: its
+// row carries lock_token = k.token.
 type firstPhase struct {
 	name  string
 	point string
 	claim func(k *idemKey)
+	with  func(k *idemKey) (sql string, args []any, result func(pgconn.CommandTag))
 	run   phaseFunc
 }
 
@@ -145,14 +151,28 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 		if first != nil && first.claim != nil {
 			first.claim(claimed)
 		}
-		tag, err := tx.Exec(ctx, `
+		var (
+			b   pgx.Batch
+			tag pgconn.CommandTag
+		)
+		b.Queue(`
 			INSERT INTO idempotency_keys (merchant_id, idem_key, region, request_method, request_path,
 				request_hash, lock_token, locked_until, recovery_point, payment_id, refund_id, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
 			ON CONFLICT (merchant_id, idem_key) DO NOTHING`,
 			req.MerchantID, req.Key, req.Region, req.Method, req.Path, hash, claimed.token, now.Add(s.cfg.Lease),
-			claimed.point, claimed.paymentID, claimed.refundID, now)
-		if err != nil {
+			claimed.point, claimed.paymentID, claimed.refundID, now).Exec(func(ct pgconn.CommandTag) error {
+			tag = ct
+			return nil
+		})
+		if first != nil && first.with != nil {
+			sql, args, result := first.with(claimed)
+			b.Queue(sql, args...).Exec(func(ct pgconn.CommandTag) error {
+				result(ct)
+				return nil
+			})
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return fmt.Errorf("insert idempotency key: %w", err)
 		}
 		if tag.RowsAffected() == 1 {
@@ -171,7 +191,7 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 			status                          *int32
 			body                            []byte
 		)
-		err = tx.QueryRow(ctx, `
+		err := tx.QueryRow(ctx, `
 			SELECT request_method, request_path, request_hash, locked_until, recovery_point,
 				payment_id, refund_id, response_status, response_body
 			FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2 FOR UPDATE`,
@@ -213,7 +233,8 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 	return k, reply, coded
 }
 
-// firstPhase runs first's work for the key k just claimed, inside the claiming transaction.
+// firstPhase runs first's work for the key k just claimed, inside the claiming transaction,
+// and ends that transaction: nothing may follow it there.
 func (s *Service) firstPhase(ctx context.Context, tx pgx.Tx, k *idemKey, first *firstPhase) error {
 	ptx := &phaseTx{Tx: tx}
 	next, err := first.run(ptx, k)
@@ -226,7 +247,7 @@ func (s *Service) firstPhase(ctx context.Context, tx pgx.Tx, k *idemKey, first *
 			return err
 		}
 	}
-	return ptx.flush(ctx)
+	return ptx.commit(ctx)
 }
 
 // phase runs one atomic phase: fn's changes and the key's new recovery point (and final
@@ -245,10 +266,10 @@ func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn phaseFu
 		if err := s.saveKey(ctx, ptx, &work); err != nil {
 			return err
 		}
-		return ptx.flush(ctx)
+		return ptx.commit(ctx)
 	})
 	if err != nil {
-		if errors.Is(err, errLeaseLost) {
+		if err = leaseLost(err); errors.Is(err, errLeaseLost) {
 			return err
 		}
 		return fmt.Errorf("%s: %w", name, err)
@@ -276,28 +297,33 @@ func (s *Service) saveKey(ctx context.Context, tx pgx.Tx, k *idemKey) error {
 		t := now.Add(s.cfg.Lease)
 		lockedUntil = &t
 	}
+	// Only while this request still holds the lease: otherwise the statement fails (a
+	// division by zero, SQLSTATE 22012, which leaseLost turns into errLeaseLost) and with it
+	// the whole phase. The check is the server's, so the phase's COMMIT can travel in the same
+	// round trip: PostgreSQL skips it after the error.
 	const sql = `
-		UPDATE idempotency_keys SET recovery_point = $4, payment_id = $5, refund_id = $6,
-			response_status = $7, response_body = $8, locked_until = $9, updated_at = $10,
-			lock_token = CASE WHEN $7::INT4 IS NULL THEN lock_token ELSE NULL END
-		WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3`
+		WITH saved AS (
+			UPDATE idempotency_keys SET recovery_point = $4, payment_id = $5, refund_id = $6,
+				response_status = $7, response_body = $8, locked_until = $9, updated_at = $10,
+				lock_token = CASE WHEN $7::INT4 IS NULL THEN lock_token ELSE NULL END
+			WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3
+			RETURNING 1)
+		SELECT 1 / count(*) FROM saved`
 	args := []any{k.req.MerchantID, k.req.Key, k.token, k.point, k.paymentID, k.refundID, status, body, lockedUntil, now}
-	// Only while this request still holds the lease: otherwise the whole phase rolls back.
-	check := func(tag pgconn.CommandTag) error {
-		if tag.RowsAffected() == 0 {
-			return errLeaseLost
-		}
-		return nil
+	if _, err := tx.Exec(ctx, sql, args...); err != nil {
+		return leaseLost(fmt.Errorf("save idempotency key: %w", err))
 	}
-	if p, ok := tx.(*phaseTx); ok {
-		p.batch.Queue(sql, args...).Exec(check)
-		return nil
+	return nil
+}
+
+// leaseLost is errLeaseLost for the error of a phase whose key's lease check failed, and err
+// otherwise. No other statement of a phase divides.
+func leaseLost(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "22012" {
+		return errLeaseLost
 	}
-	tag, err := tx.Exec(ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("save idempotency key: %w", err)
-	}
-	return check(tag)
+	return err
 }
 
 // release ends this request's lease early, so that a retry need not wait for it to expire.

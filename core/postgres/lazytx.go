@@ -8,17 +8,19 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// lazyTx is a PostgreSQL transaction whose BEGIN costs no round trip of its own: it goes to
-// the server in one batch with the transaction's first statement (pgx's Batch.BeginTx).
+// lazyTx is a PostgreSQL transaction whose BEGIN and COMMIT cost no round trips of their
+// own: BEGIN goes to the server in one batch with the transaction's first statement (pgx's
+// Batch.BeginTx), and COMMIT, where the caller says so, with its last batch (commitWith).
 //
 // It implements pgx.Tx for the statements the platform's transactions use (Exec, QueryRow,
 // Query, SendBatch). The server's answers are unchanged: an error of BEGIN is the error of
 // the call that carried it.
 type lazyTx struct {
-	conn      *pgx.Conn
-	opts      pgx.TxOptions
-	tx        pgx.Tx // once BEGIN has been sent
-	committed bool
+	conn       *pgx.Conn
+	opts       pgx.TxOptions
+	tx         pgx.Tx // once BEGIN has been sent
+	committed  bool
+	sentCommit bool // COMMIT went with the last batch (commitWith)
 }
 
 var errTxCommitted = errors.New("transaction already committed")
@@ -107,14 +109,45 @@ func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 	return t.tx.Query(ctx, sql, args...)
 }
 
+// SendBatch sends b, preceded by the BEGIN if the transaction has not begun: one round trip.
 func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	if err := t.begin(ctx); err != nil {
+	if t.committed {
+		return failedBatch{errTxCommitted}
+	}
+	if t.tx != nil {
+		return t.tx.SendBatch(ctx, b)
+	}
+	nb := t.batch()
+	nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
+	br := t.conn.SendBatch(ctx, nb)
+	t.tx = br.Tx()
+	// The BEGIN's result is read here, so that b's results are the caller's, in order.
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
 		return failedBatch{err}
 	}
-	return t.tx.SendBatch(ctx, b)
+	return br
+}
+
+// commitWith sends writes and the COMMIT in one round trip (with the BEGIN too, if nothing
+// was sent yet). Any error in writes makes PostgreSQL skip the COMMIT, so a check that must
+// be able to undo the transaction has to fail on the server, as an SQL error, not in a
+// callback. Nothing may follow it but Commit, which then does nothing.
+func (t *lazyTx) commitWith(ctx context.Context, writes *pgx.Batch) error {
+	b := t.batch()
+	b.QueuedQueries = append(b.QueuedQueries, writes.QueuedQueries...)
+	b.Queue("commit")
+	if err := t.send(ctx, b); err != nil {
+		return err
+	}
+	t.committed, t.sentCommit = true, true
+	return nil
 }
 
 func (t *lazyTx) Commit(ctx context.Context) error {
+	if t.sentCommit {
+		return nil
+	}
 	if t.committed {
 		return errTxCommitted
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -93,30 +94,52 @@ func updatePayment(ctx context.Context, tx pgx.Tx, p *core.Payment) error {
 func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error) {
 	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
 	// created is the payment as this request inserted it: the channel call needs no read.
-	var created *core.Payment
-	insert := func(tx pgx.Tx, k *idemKey) (string, error) {
-		var err error
-		created, err = s.insertPayment(ctx, tx, k, &p)
-		return k.point, err
-	}
-	first := &firstPhase{name: "create_payment.insert", point: pointPaymentCreated, run: insert,
+	var (
+		created  *core.Payment
+		inserted pgconn.CommandTag
+	)
+	first := &firstPhase{name: "create_payment.insert", point: pointPaymentCreated,
 		claim: func(k *idemKey) {
 			id := core.NewID(core.PrefixPayment, k.req.Region)
 			k.paymentID = &id
+		},
+		// The payment's INSERT goes with the key's, guarded by the key's lease token.
+		with: func(k *idemKey) (string, []any, func(pgconn.CommandTag)) {
+			created = s.newPayment(k, &p)
+			sql, args := paymentInsert(created, ` AND EXISTS (SELECT 1 FROM idempotency_keys
+				WHERE merchant_id = $2 AND idem_key = $15 AND lock_token = $16)`, k.req.Key, k.token)
+			return sql, args, func(ct pgconn.CommandTag) { inserted = ct }
+		},
+		run: func(tx pgx.Tx, k *idemKey) (string, error) {
+			if inserted.RowsAffected() == 1 {
+				return k.point, nil
+			}
+			created = nil
+			return s.notInserted(ctx, tx, k, &p)
 		}}
 	return s.run(ctx, req, hash, first, func(ctx context.Context, k *idemKey) error {
 		switch k.point {
 		case pointStarted:
 			// A key claimed before create's first phase joined the claim.
-			return s.phase(ctx, k, "create_payment.insert", func(tx pgx.Tx, k *idemKey) (string, error) {
+			return s.phase(ctx, k, first.name, func(tx pgx.Tx, k *idemKey) (string, error) {
 				id := core.NewID(core.PrefixPayment, k.req.Region)
 				k.paymentID, k.point = &id, pointPaymentCreated
-				return insert(tx, k)
+				created = s.newPayment(k, &p)
+				sql, args := paymentInsert(created, "")
+				tag, err := execNow(ctx, tx, sql, args...)
+				if err != nil {
+					return "", fmt.Errorf("insert payment: %w", err)
+				}
+				if tag.RowsAffected() == 1 {
+					return k.point, nil
+				}
+				created = nil
+				return s.notInserted(ctx, tx, k, &p)
 			})
 		case pointPaymentCreated:
 			pay := created
 			if pay != nil && pay.ID != *k.paymentID {
-				pay = nil // inserted by an attempt that did not commit
+				pay = nil // made by an attempt that did not commit
 			}
 			created = nil
 			return s.authorize(ctx, k, &p, pay)
@@ -125,10 +148,8 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 	})
 }
 
-// insertPayment inserts the payment k names, as processing, and returns it; a payment it
-// cannot create (a duplicate merchant reference, a channel the merchant may not use)
-// finishes the request with that error instead (k.point is then finished, the payment nil).
-func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *core.CreatePaymentParams) (*core.Payment, error) {
+// newPayment is the payment k names, as it is inserted: processing.
+func (s *Service) newPayment(k *idemKey, p *core.CreatePaymentParams) *core.Payment {
 	now := s.now()
 	var pm *core.PaymentMethod
 	switch {
@@ -141,35 +162,40 @@ func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *c
 	if md == nil {
 		md = map[string]string{}
 	}
-	pay := &core.Payment{Object: "payment", ID: *k.paymentID, MerchantID: k.req.MerchantID, Region: k.req.Region,
+	return &core.Payment{Object: "payment", ID: *k.paymentID, MerchantID: k.req.MerchantID, Region: k.req.Region,
 		Status: core.StatusProcessing, Amount: p.Amount, Currency: p.Currency, Channel: p.Channel,
 		CaptureMethod: p.CaptureMethod, MerchantReference: p.MerchantReference, Description: p.Description,
 		Customer: p.Customer, PaymentMethod: pm, Metadata: md, CreatedAt: now, UpdatedAt: now}
-	// One statement: the payment is inserted unless the merchant has the channel switched
-	// off or already used the reference; which of the two it was is looked up only then.
-	tag, err := execNow(ctx, tx, `
+}
+
+// paymentInsert is the statement that inserts pay, unless the merchant has its channel
+// switched off or already used its reference, or guard (more conditions, with extra
+// arguments from $15 on) fails. It affects one row, or none.
+func paymentInsert(pay *core.Payment, guard string, extra ...any) (string, []any) {
+	sql := `
 		INSERT INTO payments (id, merchant_id, region, status, amount, currency, channel,
 			capture_method, merchant_reference, description, customer, payment_method, metadata,
 			created_at, updated_at)
 		SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::TEXT, $5::INT8, $6::TEXT, $7::TEXT, $8::TEXT, $9::TEXT,
 			$10::TEXT, $11::JSONB, $12::JSONB, $13::JSONB, $14::TIMESTAMPTZ, $14::TIMESTAMPTZ
-		WHERE NOT EXISTS (SELECT 1 FROM merchant_channels WHERE merchant_id = $2 AND channel = $7 AND NOT enabled)
-		ON CONFLICT (merchant_id, merchant_reference) DO NOTHING`,
-		pay.ID, pay.MerchantID, pay.Region, pay.Status, pay.Amount, pay.Currency, pay.Channel,
-		pay.CaptureMethod, pay.MerchantReference, pay.Description, pay.Customer, pm, md, now)
-	if err != nil {
-		return nil, fmt.Errorf("insert payment: %w", err)
-	}
-	if tag.RowsAffected() == 1 {
-		return pay, nil
-	}
+		WHERE NOT EXISTS (SELECT 1 FROM merchant_channels WHERE merchant_id = $2 AND channel = $7 AND NOT enabled)` +
+		guard + `
+		ON CONFLICT (merchant_id, merchant_reference) DO NOTHING`
+	args := []any{pay.ID, pay.MerchantID, pay.Region, pay.Status, pay.Amount, pay.Currency, pay.Channel,
+		pay.CaptureMethod, pay.MerchantReference, pay.Description, pay.Customer, pay.PaymentMethod, pay.Metadata,
+		pay.CreatedAt}
+	return sql, append(args, extra...)
+}
+
+// notInserted finishes a create whose payment was not inserted: the merchant may not use the
+// channel, or already used the merchant reference.
+func (s *Service) notInserted(ctx context.Context, tx pgx.Tx, k *idemKey, p *core.CreatePaymentParams) (string, error) {
+	k.paymentID = nil
 	if err := channelAllowed(ctx, tx, k.req.MerchantID, p.Channel); err != nil {
 		if core.ErrorCode(err) == core.CodeChannelNotAuthorized {
-			k.paymentID = nil
-			k.point = k.finish(nil, err)
-			return nil, nil
+			return k.finish(nil, err), nil
 		}
-		return nil, err
+		return "", err
 	}
 	var existing string
 	_ = tx.QueryRow(ctx, `SELECT id FROM payments WHERE merchant_id = $1 AND merchant_reference = $2`,
@@ -177,9 +203,7 @@ func (s *Service) insertPayment(ctx context.Context, tx pgx.Tx, k *idemKey, p *c
 	e := core.ParamError(core.CodeDuplicateReference, "merchant_reference",
 		"A payment with merchant_reference '%s' already exists: %s.", p.MerchantReference, existing)
 	e.PaymentID = existing
-	k.paymentID = nil
-	k.point = k.finish(nil, e)
-	return nil, nil
+	return k.finish(nil, e), nil
 }
 
 // authorize is create's second phase: the channel call and its outcome. pay is the payment
