@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/simchannel"
 )
 
@@ -249,6 +250,24 @@ func TestAuthentication(t *testing.T) {
 	if err := e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM api_keys WHERE key_hash = $1 OR prefix = $1`, key).Scan(&stored); err != nil || stored != 0 {
 		t.Fatalf("secret key stored in clear (%d rows, err %v)", stored, err)
 	}
+}
+
+// A node trusts a key it authenticated for the auth cache's TTL: a key rolled with no grace
+// through another node keeps working there until the entry ages out, and not a moment
+// longer; on the node that rolled it, it stops at once.
+func TestAuthCacheBoundsStaleKeys(t *testing.T) {
+	a := newEnv(t, func(c *postgres.Config) { c.AuthCacheTTL = 2 * time.Second })
+	// Node b shares a's database and clock.
+	b := a.secondNode(func(c *postgres.Config) { c.AuthCacheTTL = 2 * time.Second })
+	_, key := a.merchant("Acme")
+	b.expect(b.call("GET", "/v1/merchant", key, "", nil), 200) // b caches the key
+	fresh := a.expect(a.call("POST", "/v1/api_keys/roll", key, "", nil), 200).str("secret_key")
+	a.expect(a.call("GET", "/v1/merchant", key, "", nil), 401)
+	a.clock.Advance(1900 * time.Millisecond)
+	b.expect(b.call("GET", "/v1/merchant", key, "", nil), 200) // stale, within the TTL
+	a.clock.Advance(200 * time.Millisecond)
+	b.expect(b.call("GET", "/v1/merchant", key, "", nil), 401)
+	b.expect(b.call("GET", "/v1/merchant", fresh, "", nil), 200)
 }
 
 // Merchant A cannot read, capture, cancel or refund merchant B's payments: they do not exist

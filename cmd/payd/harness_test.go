@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -232,4 +232,29 @@ func testLogOut() io.Writer {
 		return os.Stderr
 	}
 	return io.Discard
+}
+
+// secondNode is another node of e's platform: its own Service and API on e's database and
+// clock (its own caches), sharing e's channel simulator.
+func (e *env) secondNode(tweak ...func(*postgres.Config)) *env {
+	e.t.Helper()
+	n := &env{t: e.t, db: e.db, sim: e.sim, clock: e.clock}
+	log := slog.New(slog.NewTextHandler(testLogOut(), nil))
+	cfg := postgres.Config{Region: testRegion, SecretKey: bytes.Repeat([]byte("k"), 32), Now: e.clock.Now,
+		Lease: 30 * time.Second, ChannelTimeout: 5 * time.Second, Logger: log}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	var err error
+	if n.svc, err = postgres.NewService(e.db, e.sim, cfg); err != nil {
+		e.t.Fatal(err)
+	}
+	api, err := httpapi.NewServer(n.svc, n.svc, n.svc, httpapi.Config{AdminToken: testAdminToken, Region: testRegion,
+		Logger: log, Now: e.clock.Now, Gateway: n.svc})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n.srv = httptest.NewServer(api)
+	e.t.Cleanup(n.srv.Close)
+	return n
 }

@@ -92,6 +92,8 @@ type Config struct {
 	MaxConns       int
 	Lease          time.Duration
 	ChannelTimeout time.Duration
+	// AuthCache is how long the node trusts a secret key it authenticated (0: never).
+	AuthCache time.Duration
 	// RecoveryInterval is how often the in-doubt recovery worker sweeps.
 	RecoveryInterval time.Duration
 	// ChannelRate is each channel's call quota on this node, per second.
@@ -140,6 +142,7 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.StringVar(&c.SecretKey, "secret-key", "", "key for card fingerprints and request hashes, at least 32 bytes, same on every node (required)")
 	fs.IntVar(&c.MaxConns, "max-conns", 20, "database connections in this node's pool")
 	fs.DurationVar(&c.Lease, "lease", 30*time.Second, "how long an in-flight Idempotency-Key stays locked to this node")
+	fs.DurationVar(&c.AuthCache, "auth-cache", 2*time.Second, "how long this node trusts a secret key it authenticated before asking the database again (a key rolled with no grace through another node works here up to this long; 0: ask every request)")
 	fs.DurationVar(&c.ChannelTimeout, "channel-timeout", 10*time.Second, "timeout of one channel call")
 	fs.Float64Var(&c.ChannelRate, "channel-rate", 200, "calls per second this node may make to each channel (its share of the channel's quota)")
 	fs.Float64Var(&c.MerchantRate, "merchant-rate", 50, "API calls per second each merchant may make to this node (429 beyond)")
@@ -225,7 +228,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Service, err = postgres.NewService(db, m.Gateway, postgres.Config{
 		Region: c.Region, SecretKey: []byte(c.SecretKey), Lease: c.Lease, ChannelTimeout: c.ChannelTimeout,
-		Logger: m.Log,
+		AuthCacheTTL: authCacheTTL(c.AuthCache), Logger: m.Log,
 	})
 	if err != nil {
 		return err
@@ -337,4 +340,12 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// authCacheTTL maps the -auth-cache flag (0: off) to postgres.Config (negative: off).
+func authCacheTTL(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

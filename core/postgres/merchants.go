@@ -79,20 +79,31 @@ func (s *Service) CreateMerchant(ctx context.Context, name, region string) (*cor
 	return m, nil
 }
 
-// Authenticate finds the merchant whose live secret key is secret.
+// Authenticate finds the merchant whose live secret key is secret. A key this node
+// authenticated recently is taken from its cache (Config.AuthCacheTTL).
 func (s *Service) Authenticate(ctx context.Context, secret string) (*core.Merchant, error) {
+	invalid := core.Errorf(core.CodeUnauthenticated, "Invalid API key: use 'Authorization: Bearer <secret key>' with a live key.")
+	h := hashKey(secret)
+	now := s.now()
+	if m, live, ok := s.auth.get(h, now); ok {
+		if !live {
+			return nil, invalid
+		}
+		return &m, nil
+	}
 	m := &core.Merchant{Object: "merchant"}
 	var expires *time.Time
 	err := s.db.Pool.QueryRow(ctx, `
 		SELECT m.id, m.name, m.region, m.status, m.created_at, k.expires_at
 		FROM api_keys k JOIN merchants m ON m.id = k.merchant_id WHERE k.key_hash = $1`,
-		hashKey(secret)).Scan(&m.ID, &m.Name, &m.HomeRegion, &m.Status, &m.CreatedAt, &expires)
-	if errNoRows(err) || (err == nil && expires != nil && !expires.After(s.now())) || (err == nil && m.Status != "active") {
-		return nil, core.Errorf(core.CodeUnauthenticated, "Invalid API key: use 'Authorization: Bearer <secret key>' with a live key.")
+		h).Scan(&m.ID, &m.Name, &m.HomeRegion, &m.Status, &m.CreatedAt, &expires)
+	if errNoRows(err) || (err == nil && expires != nil && !expires.After(now)) || (err == nil && m.Status != "active") {
+		return nil, invalid
 	}
 	if err != nil {
 		return nil, core.Internal(err)
 	}
+	s.auth.put(h, *m, expires, now)
 	return m, nil
 }
 
@@ -124,5 +135,6 @@ func (s *Service) RollKey(ctx context.Context, merchantID, currentSecret string,
 	if err != nil {
 		return nil, core.Internal(err)
 	}
+	s.auth.drop(hashKey(currentSecret))
 	return m, nil
 }

@@ -33,6 +33,10 @@ type Config struct {
 	ChannelTimeout time.Duration
 	// KeyRetention is how long finished idempotency keys are kept. Default 24h, the minimum.
 	KeyRetention time.Duration
+	// AuthCacheTTL is how long this node trusts a secret key it authenticated without asking
+	// the database again: a key rolled with no grace period through another node keeps
+	// working here for up to this long. Default 2s; negative: no cache.
+	AuthCacheTTL time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger. Default slog.Default().
@@ -51,6 +55,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.KeyRetention == 0 {
 		c.KeyRetention = 24 * time.Hour
+	}
+	if c.AuthCacheTTL == 0 {
+		c.AuthCacheTTL = 2 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -84,6 +91,7 @@ type Service struct {
 	fingerprintKey []byte
 	hashKey        []byte
 	credentialsKey []byte
+	auth           *authCache
 	log            *slog.Logger
 	tracer         trace.Tracer
 }
@@ -96,7 +104,7 @@ func NewService(db *DB, gw core.Gateway, cfg Config) (*Service, error) {
 	}
 	return &Service{db: db, gw: gw, cfg: cfg, log: cfg.Logger, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres"),
 		fingerprintKey: deriveKey(cfg.SecretKey, "card-fingerprint-v1"), hashKey: deriveKey(cfg.SecretKey, "request-hash-v1"),
-		credentialsKey: deriveKey(cfg.SecretKey, "channel-credentials-v1")}, nil
+		credentialsKey: deriveKey(cfg.SecretKey, "channel-credentials-v1"), auth: newAuthCache(cfg.AuthCacheTTL, 100_000)}, nil
 }
 
 func deriveKey(secret []byte, purpose string) []byte {
