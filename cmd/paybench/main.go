@@ -8,22 +8,38 @@
 //     the load generator: closed loop for the maximum throughput, then open loop at half of
 //     it for latency percentiles corrected for coordinated omission.
 //
-// It starts its own platform (PostgreSQL and one payd, no WAN emulation) and stops it, and
-// ends with one line:
+// It starts its own platform (PostgreSQL and one payd, no WAN emulation) and stops it. The
+// node runs with its per-node quotas lifted (-channel-rate, -merchant-rate and
+// -merchant-burst at 1000000): they are configured policy, not the platform's cost, and at
+// their defaults they would cap the benchmark at about 200 payments/s.
+//
+// For each of the two measured windows, the pgbench run and the closed-loop payments run,
+// it accounts the CPU time (user and system, from /proc) of PostgreSQL (the postmaster, its
+// live children and those it reaped), of pgbench or of payd and the load generator (which
+// runs inside paybench), and of the whole machine, and prints it per transaction and per
+// payment; what the machine spent beyond those components (other processes, kernel
+// threads) is printed as "elsewhere". With -profile FILE it also writes a 10 s CPU profile of payd taken during the
+// closed-loop run (payd then serves its metrics and pprof on a free loopback port, which
+// costs it a little CPU).
+//
+// It ends with one line:
 //
 //	bench: payments_per_s=N pgbench_tps=N ratio=N p50_ms=N p99_ms=N
 //
-//	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd]
+//	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd] [-json PREFIX] [-profile FILE]
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +50,13 @@ import (
 	"github.com/paycenter/paycenter/loadtest"
 )
 
+// quotaArgs lift payd's per-node quotas (per channel, per merchant): configured policy, not
+// platform cost.
+var quotaArgs = []string{"-channel-rate", "1000000", "-merchant-rate", "1000000", "-merchant-burst", "1000000"}
+
+// warmup is the load generator's warmup before each measured run.
+const warmup = 3 * time.Second
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -43,44 +66,71 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
-	duration := flag.Duration("duration", 20*time.Second, "how long each measurement runs")
-	concurrency := flag.Int("concurrency", 16, "concurrent clients, for pgbench and for the closed-loop run")
-	merchants := flag.Int("merchants", 16, "merchants the payments spread over")
-	payd := flag.String("payd", "bin/payd", "the payd binary")
-	jsonOut := flag.String("json", "", "write the load generator's reports here (prefix; -closed.json and -open.json are added)")
-	flag.Parse()
+// options are paybench's flags.
+type options struct {
+	duration    time.Duration
+	concurrency int
+	merchants   int
+	payd        string
+	jsonOut     string
+	profile     string
+}
 
+// parseFlags parses the command line.
+func parseFlags() options {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long each measurement runs")
+	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients, for pgbench and for the closed-loop run")
+	flag.IntVar(&o.merchants, "merchants", 16, "merchants the payments spread over")
+	flag.StringVar(&o.payd, "payd", "bin/payd", "the payd binary")
+	flag.StringVar(&o.jsonOut, "json", "", "write the load generator's reports and the CPU accounts here (prefix; -closed.json, -open.json and -cpu.json are added)")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of payd, taken during the closed-loop run (10 s or -duration if shorter), to this file")
+	flag.Parse()
+	return o
+}
+
+// run starts the platform, runs the measurements and prints them.
+func run(ctx context.Context) error {
+	o := parseFlags()
 	dir, err := os.MkdirTemp("", "paybench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	nodeArgs := quotaArgs
+	metricsAddr := ""
+	if o.profile != "" {
+		if metricsAddr, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		nodeArgs = append(nodeArgs[:len(nodeArgs):len(nodeArgs)], "-metrics-addr", metricsAddr)
+	}
 	fmt.Fprintln(os.Stderr, "starting a platform: PostgreSQL and one payd ...")
-	c, err := localcluster.Up(ctx, localcluster.Options{Dir: dir, Payd: *payd, Out: io.Discard})
+	fmt.Fprintf(os.Stderr, "payd's per-node quotas are lifted (configured policy, not platform cost): %s\n", strings.Join(quotaArgs, " "))
+	c, err := localcluster.Up(ctx, localcluster.Options{Dir: dir, Payd: o.payd, NodeArgs: nodeArgs, Out: io.Discard})
 	if err != nil {
 		return err
 	}
 	defer localcluster.Down(dir, nil, io.Discard)
+	if len(c.Regions) == 0 || len(c.Regions[0].Nodes) == 0 || c.Postgres.PID == 0 {
+		return errors.New("the platform started without a payd node or a postmaster PID")
+	}
+	meter := cpuMeter{Postmaster: c.Postgres.PID, Payd: c.Regions[0].Nodes[0].PID}
+	cores := runtime.NumCPU()
 
 	// 1. The database alone.
-	benchURL := strings.Replace(c.DatabaseURL, "/paycenter?", "/pgbench?", 1)
-	if err := createDatabase(ctx, strings.Replace(c.DatabaseURL, "/paycenter?", "/postgres?", 1), "pgbench"); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "pgbench (TPC-B-like, scale 10) at %d clients for %s ...\n", *concurrency, *duration)
-	tps, err := pgbenchTPS(ctx, benchURL, *concurrency, int(duration.Seconds()))
+	pg, pgCPU, err := benchDatabase(ctx, c, o, meter, cores)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("pgbench:        %.0f transactions/s at %d clients\n", tps, *concurrency)
+	fmt.Printf("pgbench:        %.0f transactions/s at %d clients\n", pg.TPS, o.concurrency)
 
 	// 2. Payments through the platform.
 	target, err := loadtest.ClusterTarget(filepath.Join(dir, "cluster.json"))
 	if err != nil {
 		return err
 	}
-	ms, err := loadtest.Onboard(ctx, target, *merchants, loadtest.OnboardOptions{NamePrefix: "bench-"})
+	ms, err := loadtest.Onboard(ctx, target, o.merchants, loadtest.OnboardOptions{NamePrefix: "bench-"})
 	if err != nil {
 		return err
 	}
@@ -92,63 +142,144 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	base := loadtest.Config{Duration: *duration, Warmup: 3 * time.Second, Mix: mix, Channels: channels, NoDeclines: true, Seed: 1}
+	base := loadtest.Config{Duration: o.duration, Warmup: warmup, Mix: mix, Channels: channels, NoDeclines: true, Seed: 1}
 	closed := base
-	closed.Concurrency = *concurrency
-	fmt.Fprintf(os.Stderr, "payments, closed loop at %d clients for %s ...\n", *concurrency, *duration)
-	maxRep, err := runLoad(ctx, closed, target, ms, *jsonOut, "closed")
+	closed.Concurrency = o.concurrency
+	waitProfile := func() error { return nil }
+	if o.profile != "" {
+		secs := profileSeconds(o.duration)
+		fmt.Fprintf(os.Stderr, "profiling payd for %d s after the warmup (pprof on %s) ...\n", secs, metricsAddr)
+		waitProfile = startProfile(ctx, metricsAddr, warmup, secs, o.profile)
+	}
+	fmt.Fprintf(os.Stderr, "payments, closed loop at %d clients for %s ...\n", o.concurrency, o.duration)
+	maxRep, win, err := runLoad(ctx, closed, target, ms, o.jsonOut, "closed", &meter)
 	if err != nil {
 		return err
 	}
 	max := maxRep.Overall.ThroughputPerS
 	fmt.Printf("payments:       %.0f/s maximum (closed loop, %d clients; p50 %.1f ms, p99 %.1f ms; %d errors)\n",
-		max, *concurrency, maxRep.Overall.Latency.P50, maxRep.Overall.Latency.P99, maxRep.Overall.Errors)
+		max, o.concurrency, maxRep.Overall.Latency.P50, maxRep.Overall.Latency.P99, maxRep.Overall.Errors)
+	// The CPU window spans the whole run, warmup and drain included, so it is divided by
+	// every operation of the run: the warmup's (WarmupOps) and the measured ones (Count).
+	payCPU := newCPUAccount("payments", maxRep.WarmupOps+maxRep.Overall.Count, win, cores,
+		cpuPart{Name: "postgres", CPUS: seconds(win.Postgres)},
+		cpuPart{Name: "payd", CPUS: seconds(win.Payd)},
+		cpuPart{Name: "load generator", CPUS: seconds(win.Self)})
+	profErr := waitProfile()
+	if o.profile != "" {
+		if profErr != nil {
+			fmt.Fprintln(os.Stderr, "paybench:", profErr)
+		} else {
+			fmt.Printf("profile:        payd during the closed loop: go tool pprof %s %s\n", o.payd, o.profile)
+		}
+	}
+
 	open := base
 	open.Rate = max / 2
-	fmt.Fprintf(os.Stderr, "payments, open loop at %.0f/s (half the maximum) for %s ...\n", open.Rate, *duration)
-	halfRep, err := runLoad(ctx, open, target, ms, *jsonOut, "open")
+	fmt.Fprintf(os.Stderr, "payments, open loop at %.0f/s (half the maximum) for %s ...\n", open.Rate, o.duration)
+	halfRep, _, err := runLoad(ctx, open, target, ms, o.jsonOut, "open", nil)
 	if err != nil {
 		return err
 	}
 	l := halfRep.Overall.Latency
 	fmt.Printf("at half load:   %.0f/s offered, p50 %.1f ms, p99 %.1f ms, max %.1f ms (from intended start; %d dropped, %d errors)\n",
 		open.Rate, l.P50, l.P99, l.Max, halfRep.Overall.Dropped, halfRep.Overall.Errors)
-	ratio := 0.0
-	if tps > 0 {
-		ratio = max / tps
+	fmt.Println(pgCPU.line("pgbench transaction", "transaction"))
+	fmt.Println(payCPU.line("payment", "payment"))
+	if o.jsonOut != "" {
+		if err := writeCPUJSON(o.jsonOut+"-cpu.json", pgCPU, payCPU); err != nil {
+			return err
+		}
 	}
-	fmt.Printf("bench: payments_per_s=%.0f pgbench_tps=%.0f ratio=%.2f p50_ms=%.1f p99_ms=%.1f\n", max, tps, ratio, l.P50, l.P99)
-	return nil
+	ratio := 0.0
+	if pg.TPS > 0 {
+		ratio = max / pg.TPS
+	}
+	fmt.Printf("bench: payments_per_s=%.0f pgbench_tps=%.0f ratio=%.2f p50_ms=%.1f p99_ms=%.1f\n", max, pg.TPS, ratio, l.P50, l.P99)
+	return profErr
 }
 
-func runLoad(ctx context.Context, cfg loadtest.Config, target loadtest.Target, ms []loadtest.Merchant, jsonOut, name string) (*loadtest.Report, error) {
+// benchDatabase runs pgbench against the cluster's PostgreSQL, in a database of its own,
+// and accounts the CPU that PostgreSQL and pgbench spend during the run.
+func benchDatabase(ctx context.Context, c *localcluster.Cluster, o options, meter cpuMeter, cores int) (pgbenchResult, cpuAccount, error) {
+	benchURL := strings.Replace(c.DatabaseURL, "/paycenter?", "/pgbench?", 1)
+	if err := createDatabase(ctx, strings.Replace(c.DatabaseURL, "/paycenter?", "/postgres?", 1), "pgbench"); err != nil {
+		return pgbenchResult{}, cpuAccount{}, err
+	}
+	if err := pgbenchInit(ctx, benchURL); err != nil {
+		return pgbenchResult{}, cpuAccount{}, err
+	}
+	fmt.Fprintf(os.Stderr, "pgbench (TPC-B-like, scale 10) at %d clients for %s ...\n", o.concurrency, o.duration)
+	var res pgbenchResult
+	win, err := meter.measure(func() (err error) {
+		res, err = runPgbench(ctx, benchURL, o.concurrency, int(o.duration.Seconds()))
+		return err
+	})
+	if err != nil {
+		return pgbenchResult{}, cpuAccount{}, err
+	}
+	acct := newCPUAccount("pgbench", res.Transactions, win, cores,
+		cpuPart{Name: "postgres", CPUS: seconds(win.Postgres)},
+		cpuPart{Name: "pgbench", CPUS: res.CPU.Seconds()})
+	return res, acct, nil
+}
+
+// runLoad runs the load generator with cfg and writes its report to jsonOut-name.json if
+// jsonOut is set. With meter set, it also returns the CPU spent during the whole run
+// (warmup included); without, a zero window.
+func runLoad(ctx context.Context, cfg loadtest.Config, target loadtest.Target, ms []loadtest.Merchant, jsonOut, name string, meter *cpuMeter) (*loadtest.Report, cpuWindow, error) {
 	g, err := loadtest.New(cfg, target, ms)
 	if err != nil {
-		return nil, err
+		return nil, cpuWindow{}, err
 	}
-	rep, err := g.Run(ctx)
+	var rep *loadtest.Report
+	runIt := func() (err error) {
+		rep, err = g.Run(ctx)
+		return err
+	}
+	var win cpuWindow
+	if meter != nil {
+		win, err = meter.measure(runIt)
+	} else {
+		err = runIt()
+	}
 	if err != nil {
-		return nil, err
+		return nil, cpuWindow{}, err
 	}
 	if jsonOut != "" {
 		f, err := os.Create(jsonOut + "-" + name + ".json")
 		if err != nil {
-			return nil, err
+			return nil, cpuWindow{}, err
 		}
 		defer f.Close()
 		if err := loadtest.WriteJSON(f, rep); err != nil {
-			return nil, err
+			return nil, cpuWindow{}, fmt.Errorf("writing the %s report: %w", name, err)
 		}
 	}
-	return rep, nil
+	return rep, win, nil
 }
 
+// writeCPUJSON writes the CPU accounts to file.
+func writeCPUJSON(file string, accounts ...cpuAccount) error {
+	b, err := json.MarshalIndent(accounts, "", "  ")
+	if err != nil {
+		return fmt.Errorf("cpu accounts: %w", err)
+	}
+	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("cpu accounts: %w", err)
+	}
+	return nil
+}
+
+// createDatabase creates database name through the server at url.
 func createDatabase(ctx context.Context, url, name string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return err
+		return fmt.Errorf("creating database %s: %w", name, err)
 	}
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
-	return err
+	if _, err = conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return fmt.Errorf("creating database %s: %w", name, err)
+	}
+	return nil
 }
