@@ -104,6 +104,30 @@ func TestRecoverySettlesAbandonedCapture(t *testing.T) {
 	e.requireBalancedLedger()
 }
 
+// A backlog of unpaid wallet orders, older than a payment whose channel answer was lost, must
+// not starve that payment: money in doubt is looked at first.
+func TestRecoveryPutsMoneyInDoubtBeforeWaitingPayers(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.merchant("Acme")
+	for i := range 5 {
+		e.expect(e.call("POST", "/v1/payments", key, newKey(), map[string]any{
+			"amount": 100 + i, "currency": "cny", "channel": "wechat_pay", "merchant_reference": fmt.Sprintf("wx-%d", i)}), 200)
+	}
+	e.clock.Advance(time.Second)
+	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	lost := e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("card-lost", 900, visaOK, core.CaptureAutomatic)), 202)
+	e.clock.Advance(2 * time.Minute)
+	small := recovery
+	small.Batch = 2
+	if st, err := e.svc.Recover(context.Background(), e.sim, small); err != nil || st.Resolved != 1 || st.Waiting != 1 {
+		t.Fatalf("first sweep of 2: %+v %v", st, err)
+	}
+	got := e.expect(e.call("GET", "/v1/payments/"+lost.str("id"), key, "", nil), 200)
+	if got.str("status") != "succeeded" {
+		t.Fatalf("the payment in doubt waited behind unpaid orders: %s", got.Body)
+	}
+}
+
 // Wallet payments wait for the payer; the worker polls the channel (with backoff) and
 // completes the payment once the payer has paid.
 func TestRecoveryPollsWalletPayments(t *testing.T) {

@@ -19,6 +19,8 @@ type authCache struct {
 
 	mu      sync.Mutex
 	entries map[string]authEntry
+	// gen counts drops: a lookup that began before a drop does not cache what it read.
+	gen uint64
 }
 
 type authEntry struct {
@@ -49,21 +51,42 @@ func (c *authCache) get(keyHash string, now time.Time) (m core.Merchant, live, o
 	return e.merchant, e.expires == nil || e.expires.After(now), true
 }
 
-// put remembers a successful authentication at now.
-func (c *authCache) put(keyHash string, m core.Merchant, expires *time.Time, now time.Time) {
+// generation is taken before a database lookup and handed to put with its result.
+func (c *authCache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put remembers a successful authentication at now, read by a lookup that began at
+// generation gen: if a key was dropped since, what it read may predate the drop, and is not
+// kept.
+func (c *authCache) put(keyHash string, m core.Merchant, expires *time.Time, now time.Time, gen uint64) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(c.entries) >= c.max {
-		for k, e := range c.entries { // drop what has aged out; if nothing has, start afresh
+		// Drop what has aged out; if that is not enough, about half of the rest (Go's map
+		// order is random), so that a full cache never sends every merchant to the
+		// database at once.
+		for k, e := range c.entries {
 			if !now.Before(e.until) {
 				delete(c.entries, k)
 			}
 		}
-		if len(c.entries) >= c.max {
-			c.entries = map[string]authEntry{}
+		for k := range c.entries {
+			if len(c.entries) < c.max/2 {
+				break
+			}
+			delete(c.entries, k)
 		}
 	}
 	c.entries[keyHash] = authEntry{merchant: m, expires: expires, until: now.Add(c.ttl)}
@@ -76,5 +99,6 @@ func (c *authCache) drop(keyHash string) {
 	}
 	c.mu.Lock()
 	delete(c.entries, keyHash)
+	c.gen++
 	c.mu.Unlock()
 }

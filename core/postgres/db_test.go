@@ -78,7 +78,17 @@ func TestWriteTxRetriesLostUpdates(t *testing.T) {
 // Write skew makes PostgreSQL's SSI fail some transactions at COMMIT. Every transaction
 // WriteTx reports as committed must really be committed (crdbpgxv5.ExecuteTx alone would
 // report some of them committed although PostgreSQL rolled them back).
+//
+// It runs twice: with the write sent on its own and WriteTx committing, and with the write
+// and the COMMIT in one batch, as a phase ends (a serialization failure then comes from the
+// pipelined COMMIT).
 func TestWriteTxCommitTimeFailuresAreRetried(t *testing.T) {
+	for _, pipelined := range []bool{false, true} {
+		t.Run(fmt.Sprintf("commit pipelined %v", pipelined), func(t *testing.T) { writeSkew(t, pipelined) })
+	}
+}
+
+func writeSkew(t *testing.T, pipelined bool) {
 	db := openDB(t)
 	ctx := context.Background()
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE skew (id INT8 PRIMARY KEY, v INT8 NOT NULL); INSERT INTO skew VALUES (1, 0), (2, 0)`); err != nil {
@@ -98,7 +108,11 @@ func TestWriteTxCommitTimeFailuresAreRetried(t *testing.T) {
 					if err := tx.QueryRow(ctx, `SELECT sum(v) FROM skew`).Scan(&sum); err != nil {
 						return err
 					}
-					_, err := tx.Exec(ctx, `UPDATE skew SET v = v + 1 WHERE id = $1`, w%2+1)
+					update := fmt.Sprintf(`UPDATE skew SET v = v + 1 WHERE id = %d`, w%2+1)
+					if pipelined {
+						return postgres.CommitPhase(ctx, tx, update)
+					}
+					_, err := tx.Exec(ctx, update)
 					return err
 				})
 				if err == nil {
@@ -198,5 +212,38 @@ func TestWriteTxBeginsWithTheFirstStatement(t *testing.T) {
 	var n int
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM lazy`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d rows after a committed transaction, want 1 (%v)", n, err)
+	}
+}
+
+// A phase whose transaction an earlier, ignored error aborted must not report a commit:
+// PostgreSQL answers its COMMIT with ROLLBACK, and no error.
+func TestPhaseCommitOfAnAbortedTransactionFails(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE aborted (id INT8 PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	err := db.WriteTx(ctx, "aborted", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO aborted VALUES (1)`); err != nil {
+			return err
+		}
+		_, _ = tx.Exec(ctx, `SELECT 1 / 0`) // an error someone ignored
+		return postgres.CommitPhase(ctx, tx)
+	})
+	if !errors.Is(err, pgx.ErrTxCommitRollback) {
+		t.Fatalf("WriteTx: %v, want pgx.ErrTxCommitRollback", err)
+	}
+	var n int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM aborted`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d rows of the aborted transaction (%v)", n, err)
+	}
+	// And a healthy phase commits its queued writes with its COMMIT.
+	if err := db.WriteTx(ctx, "phase", func(tx pgx.Tx) error {
+		return postgres.CommitPhase(ctx, tx, `INSERT INTO aborted VALUES (2)`, `INSERT INTO aborted VALUES (3)`)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM aborted`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d rows after a committed phase, want 2 (%v)", n, err)
 	}
 }

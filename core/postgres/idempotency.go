@@ -58,8 +58,9 @@ func (k *idemKey) finish(v any, err error) string {
 type stepFunc func(ctx context.Context, k *idemKey) error
 
 // phaseFunc is one phase's work inside its transaction; it returns the recovery point the
-// phase reached (pointFinished after k.finish).
-type phaseFunc func(tx pgx.Tx, k *idemKey) (next string, err error)
+// phase reached (pointFinished after k.finish). ctx is the request's, detached from its
+// client and bounded by the lease.
+type phaseFunc func(ctx context.Context, tx pgx.Tx, k *idemKey) (next string, err error)
 
 // firstPhase is a request's first phase, run in the transaction that claims its key, so that
 // a new request costs one transaction (and its round trips) less. The key is inserted already
@@ -237,11 +238,12 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 // and ends that transaction: nothing may follow it there.
 func (s *Service) firstPhase(ctx context.Context, tx pgx.Tx, k *idemKey, first *firstPhase) error {
 	ptx := &phaseTx{Tx: tx}
-	next, err := first.run(ptx, k)
+	paymentID, refundID := k.paymentID, k.refundID
+	next, err := first.run(ctx, ptx, k)
 	if err != nil {
 		return err
 	}
-	if next != k.point {
+	if next != k.point || k.paymentID != paymentID || k.refundID != refundID {
 		k.point = next
 		if err := s.saveKey(ctx, ptx, k); err != nil {
 			return err
@@ -258,7 +260,7 @@ func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn phaseFu
 	err := s.db.WriteTx(ctx, name, func(tx pgx.Tx) error {
 		work = *k
 		ptx := &phaseTx{Tx: tx}
-		next, err := fn(ptx, &work)
+		next, err := fn(ctx, ptx, &work)
 		if err != nil {
 			return err
 		}

@@ -19,11 +19,11 @@ type lazyTx struct {
 	conn       *pgx.Conn
 	opts       pgx.TxOptions
 	tx         pgx.Tx // once BEGIN has been sent
-	committed  bool
-	sentCommit bool // COMMIT went with the last batch (commitWith)
+	done       bool   // Commit or commitWith was called: no more statements
+	sentCommit bool   // COMMIT went with the last batch, and committed
 }
 
-var errTxCommitted = errors.New("transaction already committed")
+var errTxDone = errors.New("transaction already ended")
 
 // batch is a batch that begins the transaction if it has not begun yet.
 func (t *lazyTx) batch() *pgx.Batch {
@@ -36,8 +36,8 @@ func (t *lazyTx) batch() *pgx.Batch {
 
 // send sends b, which batch made; its BEGIN (if any) takes effect as the transaction.
 func (t *lazyTx) send(ctx context.Context, b *pgx.Batch) error {
-	if t.committed {
-		return errTxCommitted
+	if t.done {
+		return errTxDone
 	}
 	if t.tx != nil {
 		return t.tx.SendBatch(ctx, b).Close()
@@ -48,7 +48,7 @@ func (t *lazyTx) send(ctx context.Context, b *pgx.Batch) error {
 }
 
 func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if t.tx != nil && !t.committed {
+	if t.tx != nil && !t.done {
 		return t.tx.Exec(ctx, sql, args...)
 	}
 	var tag pgconn.CommandTag
@@ -61,7 +61,7 @@ func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if t.tx != nil && !t.committed {
+	if t.tx != nil && !t.done {
 		return t.tx.QueryRow(ctx, sql, args...)
 	}
 	return lazyRow{ctx: ctx, t: t, sql: sql, args: args}
@@ -93,8 +93,8 @@ func (r lazyRow) Scan(dest ...any) error {
 
 // begin sends BEGIN alone, for the calls that cannot carry it.
 func (t *lazyTx) begin(ctx context.Context) error {
-	if t.committed {
-		return errTxCommitted
+	if t.done {
+		return errTxDone
 	}
 	if t.tx != nil {
 		return nil
@@ -111,8 +111,8 @@ func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 
 // SendBatch sends b, preceded by the BEGIN if the transaction has not begun: one round trip.
 func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	if t.committed {
-		return failedBatch{errTxCommitted}
+	if t.done {
+		return failedBatch{errTxDone}
 	}
 	if t.tx != nil {
 		return t.tx.SendBatch(ctx, b)
@@ -136,30 +136,38 @@ func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 func (t *lazyTx) commitWith(ctx context.Context, writes *pgx.Batch) error {
 	b := t.batch()
 	b.QueuedQueries = append(b.QueuedQueries, writes.QueuedQueries...)
-	b.Queue("commit")
-	if err := t.send(ctx, b); err != nil {
-		return err
-	}
-	t.committed, t.sentCommit = true, true
-	return nil
+	// A transaction that an earlier, ignored error aborted answers COMMIT with ROLLBACK
+	// and no error: that is a failure too.
+	b.Queue("commit").Exec(func(ct pgconn.CommandTag) error {
+		if ct.String() != "COMMIT" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
+	err := t.send(ctx, b)
+	t.done, t.sentCommit = true, err == nil
+	return err
 }
 
 func (t *lazyTx) Commit(ctx context.Context) error {
 	if t.sentCommit {
 		return nil
 	}
-	if t.committed {
-		return errTxCommitted
+	if t.done {
+		return errTxDone
 	}
-	t.committed = true
+	t.done = true
 	if t.tx == nil {
 		return nil // nothing was ever sent
 	}
 	return t.tx.Commit(ctx)
 }
 
+// Rollback ends the transaction unless it committed; after a failed commitWith it clears an
+// aborted transaction (a server already idle only warns).
 func (t *lazyTx) Rollback(ctx context.Context) error {
-	if t.tx == nil || t.committed {
+	t.done = true
+	if t.tx == nil || t.sentCommit {
 		return nil
 	}
 	return t.tx.Rollback(ctx)

@@ -91,6 +91,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*core.Mercha
 		}
 		return &m, nil
 	}
+	gen := s.auth.generation()
 	m := &core.Merchant{Object: "merchant"}
 	var expires *time.Time
 	err := s.db.Pool.QueryRow(ctx, `
@@ -103,7 +104,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*core.Mercha
 	if err != nil {
 		return nil, core.Internal(err)
 	}
-	s.auth.put(h, *m, expires, now)
+	s.auth.put(h, *m, expires, now, gen)
 	return m, nil
 }
 

@@ -110,7 +110,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 				WHERE merchant_id = $2 AND idem_key = $15 AND lock_token = $16)`, k.req.Key, k.token)
 			return sql, args, func(ct pgconn.CommandTag) { inserted = ct }
 		},
-		run: func(tx pgx.Tx, k *idemKey) (string, error) {
+		run: func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 			if inserted.RowsAffected() == 1 {
 				return k.point, nil
 			}
@@ -121,7 +121,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 		switch k.point {
 		case pointStarted:
 			// A key claimed before create's first phase joined the claim.
-			return s.phase(ctx, k, first.name, func(tx pgx.Tx, k *idemKey) (string, error) {
+			return s.phase(ctx, k, first.name, func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 				id := core.NewID(core.PrefixPayment, k.req.Region)
 				k.paymentID, k.point = &id, pointPaymentCreated
 				created = s.newPayment(k, &p)
@@ -198,8 +198,10 @@ func (s *Service) notInserted(ctx context.Context, tx pgx.Tx, k *idemKey, p *cor
 		return "", err
 	}
 	var existing string
-	_ = tx.QueryRow(ctx, `SELECT id FROM payments WHERE merchant_id = $1 AND merchant_reference = $2`,
-		k.req.MerchantID, p.MerchantReference).Scan(&existing)
+	if err := tx.QueryRow(ctx, `SELECT id FROM payments WHERE merchant_id = $1 AND merchant_reference = $2`,
+		k.req.MerchantID, p.MerchantReference).Scan(&existing); err != nil && !errNoRows(err) {
+		return "", fmt.Errorf("read payment by reference: %w", err)
+	}
 	e := core.ParamError(core.CodeDuplicateReference, "merchant_reference",
 		"A payment with merchant_reference '%s' already exists: %s.", p.MerchantReference, existing)
 	e.PaymentID = existing
@@ -217,7 +219,7 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 	}
 	if pay.Status != core.StatusProcessing {
 		// Already settled by someone else (the recovery worker, a channel notification).
-		return s.phase(ctx, k, "create_payment.settled", func(tx pgx.Tx, k *idemKey) (string, error) {
+		return s.phase(ctx, k, "create_payment.settled", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 			pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
 			if err != nil {
 				return "", err
@@ -240,7 +242,7 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 		s.log.WarnContext(ctx, "channel call failed; payment stays processing", "payment", pay.ID, "err", err)
 		return channelError(k, err, pay)
 	}
-	return s.phase(ctx, k, "create_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
+	return s.phase(ctx, k, "create_payment.apply", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 		next := *pay
 		applied, err := s.applyAuthorization(ctx, tx, &next, res)
 		if err != nil {
@@ -251,6 +253,11 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 			cur, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
 			if err != nil {
 				return "", err
+			}
+			if moved := map[core.AuthorizeOutcome]core.Status{core.OutcomeCaptured: core.StatusSucceeded,
+				core.OutcomeAuthorized: core.StatusRequiresCapture}[res.Outcome]; moved != "" && cur.Status != moved {
+				s.log.ErrorContext(ctx, "channel reports money moved for a payment settled otherwise; reconcile",
+					"payment", cur.ID, "status", cur.Status, "channel_outcome", res.Outcome)
 			}
 			return k.finish(cur, declineError(cur)), nil
 		}
@@ -387,7 +394,7 @@ func channelError(k *idemKey, err error, obj any) error {
 // cleared, reply stored.
 func (s *Service) CapturePayment(ctx context.Context, req core.IdempotentRequest, id string, params core.CaptureParams) (core.Reply, error) {
 	hash := s.requestHash(req, params)
-	check := func(tx pgx.Tx, k *idemKey) (string, error) {
+	check := func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 		pay, err := getPayment(ctx, tx, k.req.MerchantID, id, true)
 		if err != nil {
 			return finishNotFound(k, err)
@@ -436,7 +443,7 @@ func (s *Service) capture(ctx context.Context, k *idemKey, params core.CapturePa
 	}
 	if pay.Status != core.StatusRequiresCapture {
 		// Settled meanwhile, by a request re-driving the same capture.
-		return s.phase(ctx, k, "capture_payment.settled", func(tx pgx.Tx, k *idemKey) (string, error) {
+		return s.phase(ctx, k, "capture_payment.settled", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 			pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
 			if err != nil {
 				return "", err
@@ -457,7 +464,7 @@ func (s *Service) capture(ctx context.Context, k *idemKey, params core.CapturePa
 	if err != nil {
 		return channelError(k, err, pay)
 	}
-	return s.phase(ctx, k, "capture_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
+	return s.phase(ctx, k, "capture_payment.apply", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
 		if err != nil {
 			return "", err
@@ -504,7 +511,7 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 	cancelable := func(st core.Status) bool {
 		return st == core.StatusRequiresCapture || st == core.StatusRequiresAction
 	}
-	check := func(tx pgx.Tx, k *idemKey) (string, error) {
+	check := func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 		pay, err := getPayment(ctx, tx, k.req.MerchantID, id, true)
 		if err != nil {
 			return finishNotFound(k, err)
@@ -530,7 +537,7 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 			}
 			if !cancelable(pay.Status) {
 				// Settled meanwhile, by a request re-driving the same cancel.
-				return s.phase(ctx, k, "cancel_payment.settled", func(tx pgx.Tx, k *idemKey) (string, error) {
+				return s.phase(ctx, k, "cancel_payment.settled", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 					if pay.Status == core.StatusCanceled {
 						return k.finish(pay, nil), nil
 					}
@@ -547,7 +554,7 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 			if err != nil {
 				return channelError(k, err, pay)
 			}
-			return s.phase(ctx, k, "cancel_payment.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
+			return s.phase(ctx, k, "cancel_payment.apply", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 				pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
 				if err != nil {
 					return "", err
@@ -592,7 +599,7 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 
 // finishInvalid ends a request whose payment moved on before its channel call.
 func (s *Service) finishInvalid(ctx context.Context, k *idemKey, pay *core.Payment, verb string, want ...core.Status) error {
-	return s.phase(ctx, k, "payment.invalid_state", func(tx pgx.Tx, k *idemKey) (string, error) {
+	return s.phase(ctx, k, "payment.invalid_state", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 		return k.finish(nil, invalidState(pay, verb, want...)), nil
 	})
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -56,6 +57,10 @@ type inDoubt struct {
 // SKIP LOCKED and a per-payment backoff, so every node can run it at once — asks each one's
 // channel what became of it, and applies the answer. A payment the channel never saw is
 // failed, unless a request still holds its idempotency key's lease.
+//
+// Payments whose money is in doubt (processing, reserved) come before those waiting for a
+// payer, and within each, the one whose look is due earliest: a backlog of unpaid QR
+// payments never starves a payment the channel may have charged.
 func (s *Service) Recover(ctx context.Context, q core.Querier, cfg RecoveryConfig) (RecoveryStats, error) {
 	cfg.withDefaults(s.cfg.Lease)
 	var st RecoveryStats
@@ -67,7 +72,8 @@ func (s *Service) Recover(ctx context.Context, q core.Querier, cfg RecoveryConfi
 			SELECT id, merchant_id, recovery_attempts FROM payments
 			WHERE (status IN ('processing', 'requires_action') OR pending_op IS NOT NULL)
 				AND updated_at < $1 AND (next_recovery_at IS NULL OR next_recovery_at <= $2)
-			ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED`, now.Add(-cfg.MinAge), now, cfg.Batch)
+			ORDER BY status = 'requires_action' AND pending_op IS NULL, COALESCE(next_recovery_at, updated_at)
+			LIMIT $3 FOR UPDATE SKIP LOCKED`, now.Add(-cfg.MinAge), now, cfg.Batch)
 		if err != nil {
 			return err
 		}
@@ -99,6 +105,19 @@ func (s *Service) Recover(ctx context.Context, q core.Querier, cfg RecoveryConfi
 		st.Examined++
 		moved, err := s.recoverOne(ctx, q, d)
 		switch {
+		case errors.Is(err, core.ErrNotExecuted):
+			// The channel was not asked (an open breaker, a quota): not an attempt. The
+			// breaker already spaces out calls to a sick channel, so the payment is looked
+			// at again next sweep and settles soon after the channel heals.
+			st.Errors++
+			s.log.WarnContext(ctx, "recovery: channel not asked; will look again", "payment", d.id, "err", err)
+			if err := s.db.WriteTx(ctx, "recovery.unclaim", func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `UPDATE payments SET recovery_attempts = GREATEST(recovery_attempts - 1, 0),
+					next_recovery_at = $2 WHERE id = $1`, d.id, now.Add(cfg.Interval))
+				return err
+			}); err != nil {
+				s.log.WarnContext(ctx, "recovery: could not reschedule", "payment", d.id, "err", err)
+			}
 		case err != nil:
 			st.Errors++
 			s.log.WarnContext(ctx, "recovery: channel query failed; will retry", "payment", d.id, "err", err)

@@ -47,7 +47,9 @@ func (s *Service) Refund(ctx context.Context, merchantID, id string) (*core.Refu
 // settle: the refund succeeds (ledger and outbox) or fails (the reservation is released).
 func (s *Service) CreateRefund(ctx context.Context, req core.IdempotentRequest, params core.CreateRefundParams) (core.Reply, error) {
 	hash := s.requestHash(req, params)
-	reserve := func(tx pgx.Tx, k *idemKey) (string, error) { return s.reserveRefund(ctx, tx, k, params) }
+	reserve := func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
+		return s.reserveRefund(ctx, tx, k, params)
+	}
 	first := &firstPhase{name: "create_refund.reserve", run: reserve}
 	return s.run(ctx, req, hash, first, func(ctx context.Context, k *idemKey) error {
 		switch k.point {
@@ -128,7 +130,7 @@ func (s *Service) executeRefund(ctx context.Context, k *idemKey) error {
 			return channelError(k, err, ref)
 		}
 	}
-	return s.phase(ctx, k, "create_refund.apply", func(tx pgx.Tx, k *idemKey) (string, error) {
+	return s.phase(ctx, k, "create_refund.apply", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
 		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
 		if err != nil {
 			return "", err

@@ -1,0 +1,19 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CommitPhase ends a WriteTx transaction the way a phase does: writes, queued, then sent
+// with the COMMIT in one round trip on PostgreSQL. Nothing may follow it in the transaction.
+func CommitPhase(ctx context.Context, tx pgx.Tx, writes ...string) error {
+	p := &phaseTx{Tx: tx}
+	for _, w := range writes {
+		if _, err := p.Exec(ctx, w); err != nil {
+			return err
+		}
+	}
+	return p.commit(ctx)
+}
