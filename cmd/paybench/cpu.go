@@ -322,3 +322,27 @@ func (a cpuAccount) line(label, op string) string {
 	b.WriteString(")")
 	return b.String()
 }
+
+// part is the named part's CPU per operation (0 if there is none).
+func (a cpuAccount) part(name string) float64 {
+	for _, p := range a.Parts {
+		if p.Name == name {
+			return p.MSPerOp
+		}
+	}
+	return 0
+}
+
+// boundLine says what bounds the ratio on a machine whose cores are all busy in both
+// windows: what a payment costs PostgreSQL, counted in pgbench transactions, and what it
+// costs the whole machine, whose inverse is the ratio's ceiling.
+func boundLine(pgbench, payments cpuAccount) string {
+	db, machine := pgbench.part("postgres"), pgbench.MachineMSPerOp
+	if db <= 0 || machine <= 0 || payments.MachineMSPerOp <= 0 {
+		return "bound:          not measured"
+	}
+	cost := payments.MachineMSPerOp / machine
+	return fmt.Sprintf("bound:          a payment costs PostgreSQL %.1f pgbench transactions (%.2f vs %.2f ms of CPU) "+
+		"and the machine %.1f (%.2f vs %.2f ms, payd and the load generator included), so ratio <= %.2f while the cores are saturated",
+		payments.part("postgres")/db, payments.part("postgres"), db, cost, payments.MachineMSPerOp, machine, 1/cost)
+}

@@ -196,3 +196,16 @@ func TestSelfCPU(t *testing.T) {
 		t.Fatalf("snapshot = %+v", self)
 	}
 }
+
+func TestBoundLine(t *testing.T) {
+	pg := cpuAccount{Parts: []cpuPart{{Name: "postgres", MSPerOp: 0.32}, {Name: "pgbench", MSPerOp: 0.08}}, MachineMSPerOp: 0.40}
+	pay := cpuAccount{Parts: []cpuPart{{Name: "postgres", MSPerOp: 0.64}, {Name: "payd", MSPerOp: 0.36}}, MachineMSPerOp: 1.20}
+	want := "bound:          a payment costs PostgreSQL 2.0 pgbench transactions (0.64 vs 0.32 ms of CPU) " +
+		"and the machine 3.0 (1.20 vs 0.40 ms, payd and the load generator included), so ratio <= 0.33 while the cores are saturated"
+	if got := boundLine(pg, pay); got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if got := boundLine(cpuAccount{}, pay); got != "bound:          not measured" {
+		t.Fatalf("without a pgbench account: %q", got)
+	}
+}

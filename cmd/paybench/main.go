@@ -22,7 +22,9 @@
 // closed-loop run (payd then serves its metrics and pprof on a free loopback port, which
 // costs it a little CPU).
 //
-// It ends with one line:
+// A "bound:" line then says what a payment costs PostgreSQL, counted in pgbench
+// transactions, and what it costs the whole machine, whose inverse bounds the ratio while
+// the cores are saturated. It ends with one line:
 //
 //	bench: payments_per_s=N pgbench_tps=N ratio=N p50_ms=N p99_ms=N
 //
@@ -186,6 +188,7 @@ func run(ctx context.Context) error {
 		open.Rate, l.P50, l.P99, l.Max, halfRep.Overall.Dropped, halfRep.Overall.Errors)
 	fmt.Println(pgCPU.line("pgbench transaction", "transaction"))
 	fmt.Println(payCPU.line("payment", "payment"))
+	fmt.Println(boundLine(pgCPU, payCPU))
 	if o.jsonOut != "" {
 		if err := writeCPUJSON(o.jsonOut+"-cpu.json", pgCPU, payCPU); err != nil {
 			return err
