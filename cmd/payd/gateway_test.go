@@ -128,6 +128,36 @@ func TestRecoveryPutsMoneyInDoubtBeforeWaitingPayers(t *testing.T) {
 	}
 }
 
+// A wallet order the channel created, whose answer was lost, and the client never retries:
+// the worker asks for the answer again with the same channel key, so the payment shows the
+// payer what to do (requires_action), and completes once the payer has paid.
+func TestRecoveryRecoversAWalletOrdersLostAnswer(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.merchant("Acme")
+	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	p := e.expect(e.call("POST", "/v1/payments", key, newKey(), map[string]any{
+		"amount": 3300, "currency": "cny", "channel": "wechat_pay", "merchant_reference": "wx-lost"}), 202)
+	ctx := context.Background()
+	e.clock.Advance(2 * time.Minute)
+	if st, err := e.svc.Recover(ctx, e.sim, recovery); err != nil || st.Resolved != 1 {
+		t.Fatalf("recovery: %+v %v", st, err)
+	}
+	got := e.expect(e.call("GET", "/v1/payments/"+p.str("id"), key, "", nil), 200)
+	if got.str("status") != "requires_action" || got.get("next_action") == nil {
+		t.Fatalf("after recovery: %s", got.Body)
+	}
+	e.sim.Pay(p.str("id"))
+	e.clock.Advance(time.Hour)
+	if st, _ := e.svc.Recover(ctx, e.sim, recovery); st.Resolved != 1 {
+		t.Fatalf("paid order: %+v", st)
+	}
+	got = e.expect(e.call("GET", "/v1/payments/"+p.str("id"), key, "", nil), 200)
+	if got.str("status") != "succeeded" || e.sim.Charges(p.str("id")) != 1 {
+		t.Fatalf("after payment: %s, %d charges", got.Body, e.sim.Charges(p.str("id")))
+	}
+	e.requireBalancedLedger()
+}
+
 // Wallet payments wait for the payer; the worker polls the channel (with backoff) and
 // completes the payment once the payer has paid.
 func TestRecoveryPollsWalletPayments(t *testing.T) {

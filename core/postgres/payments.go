@@ -230,12 +230,7 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 	var res core.AuthorizeResult
 	err := s.callChannel(ctx, "authorize", pay, func(ctx context.Context) error {
 		var err error
-		res, err = s.gw.Authorize(ctx, core.AuthorizeRequest{
-			Key: core.AuthorizeKey(pay.ID), PaymentID: pay.ID, MerchantID: pay.MerchantID,
-			Region: pay.Region, Channel: pay.Channel, Amount: pay.Amount, Currency: pay.Currency,
-			Capture: pay.CaptureMethod == core.CaptureAutomatic, Card: cardOf(p),
-			Reference: pay.MerchantReference,
-		})
+		res, err = s.gw.Authorize(ctx, authorizeRequest(pay, cardOf(p)))
 		return err
 	})
 	if err != nil {
@@ -263,6 +258,17 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 		}
 		return k.finish(&next, declineError(&next)), nil
 	})
+}
+
+// authorizeRequest is the channel call that authorises pay, under the channel key derived
+// from its ID: sent again, it gets the channel's first answer.
+func authorizeRequest(pay *core.Payment, card *core.CardData) core.AuthorizeRequest {
+	return core.AuthorizeRequest{
+		Key: core.AuthorizeKey(pay.ID), PaymentID: pay.ID, MerchantID: pay.MerchantID,
+		Region: pay.Region, Channel: pay.Channel, Amount: pay.Amount, Currency: pay.Currency,
+		Capture: pay.CaptureMethod == core.CaptureAutomatic, Card: card,
+		Reference: pay.MerchantReference,
+	}
 }
 
 func cardOf(p *core.CreatePaymentParams) *core.CardData {

@@ -145,6 +145,22 @@ func (s *Service) recoverOne(ctx context.Context, q core.Querier, d inDoubt) (bo
 	if err != nil {
 		return false, err
 	}
+	// A wallet or bank order the channel created, whose answer (the QR code, the transfer
+	// instructions) was lost: the payer can only pay once the payment shows it. Asking again
+	// with the same channel key gets the channel's first answer, and charges nothing.
+	var redriven *core.AuthorizeResult
+	if pay.Status == core.StatusProcessing && pay.PendingOp == nil && state.Found && !state.Closed &&
+		state.Outcome == core.OutcomeActionRequired && !pay.Channel.IsCard() {
+		var res core.AuthorizeResult
+		if err := s.callChannel(ctx, "authorize", pay, func(ctx context.Context) error {
+			var err error
+			res, err = s.gw.Authorize(ctx, authorizeRequest(pay, nil))
+			return err
+		}); err != nil {
+			return false, err
+		}
+		redriven = &res
+	}
 	var moved bool
 	err = s.db.WriteTx(ctx, "recovery.apply", func(tx pgx.Tx) error {
 		moved = false
@@ -163,6 +179,8 @@ func (s *Service) recoverOne(ctx context.Context, q core.Querier, d inDoubt) (bo
 		switch {
 		case pay.PendingOp != nil:
 			moved, err = s.settleReservation(ctx, tx, pay, *pay.PendingOp, state)
+		case pay.Status == core.StatusProcessing && redriven != nil:
+			moved, err = s.applyAuthorization(ctx, tx, pay, *redriven)
 		case pay.Status == core.StatusProcessing && !state.Found:
 			moved, err = s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: core.OutcomeDeclined,
 				DeclineCode: core.CodeProcessingError, DeclineMessage: "The payment never reached its channel."})
