@@ -54,7 +54,7 @@ test: ensure-postgres tools deploy-tools ## every test (-race): real PostgreSQL,
 verify-deploy: deploy-tools ## offline checks of deploy/helm and deploy/terraform: helm lint/template, strict decoding, terraform fmt, HCL references
 	@cd deploy/verify && PAY_REQUIRE_DEPLOY_TOOLS=1 $(GO) test -count=1 ./...
 
-bench: ensure-postgres build ## pgbench TPS vs payments/s through the platform, p50/p99 at half load (about 2 minutes)
+bench: ensure-postgres build ## pgbench TPS vs payments/s through the platform, p50/p99 at half load, CPU per operation (about 75 s)
 	@bin/paybench -duration 20s -concurrency 16 -payd bin/payd
 
 load: build ## load the running platform ('make up' first); ARGS='-rate 90 -region us-east' etc.; reports in .local/load/
