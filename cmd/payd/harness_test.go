@@ -76,7 +76,6 @@ type envOptions struct {
 
 func newEnvWith(t *testing.T, opt envOptions) *env {
 	t.Helper()
-	tweak := opt.tweak
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), 40)
 	if err != nil {
@@ -84,30 +83,37 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 	}
 	t.Cleanup(db.Close)
 	e := &env{t: t, db: db, sim: simchannel.New(), clock: &clock{t: time.Now().UTC()}}
+	e.start(opt)
+	if err := e.svc.RegisterRegion(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// start makes e's node: its Service and API on e's database, clock and simulator.
+func (e *env) start(opt envOptions) {
+	e.t.Helper()
 	log := slog.New(slog.NewTextHandler(testLogOut(), nil))
 	cfg := postgres.Config{Region: testRegion, SecretKey: bytes.Repeat([]byte("k"), 32), Now: e.clock.Now,
 		Lease: 30 * time.Second, ChannelTimeout: 5 * time.Second, Logger: log}
-	for _, f := range tweak {
+	for _, f := range opt.tweak {
 		f(&cfg)
 	}
 	var gw core.Gateway = e.sim
 	if opt.gateway != nil {
 		gw = opt.gateway(e.sim)
 	}
-	if e.svc, err = postgres.NewService(db, gw, cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.RegisterRegion(ctx); err != nil {
-		t.Fatal(err)
+	var err error
+	if e.svc, err = postgres.NewService(e.db, gw, cfg); err != nil {
+		e.t.Fatal(err)
 	}
 	api, err := httpapi.NewServer(e.svc, e.svc, e.svc, httpapi.Config{AdminToken: testAdminToken, Region: testRegion, Logger: log, Now: e.clock.Now,
 		Gateway: e.svc, Limiter: opt.limiter, Notifications: opt.notifications})
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	e.srv = httptest.NewServer(api)
-	t.Cleanup(e.srv.Close)
-	return e
+	e.t.Cleanup(e.srv.Close)
 }
 
 // resp is an HTTP answer, with its body decoded loosely for assertions.
@@ -239,22 +245,6 @@ func testLogOut() io.Writer {
 func (e *env) secondNode(tweak ...func(*postgres.Config)) *env {
 	e.t.Helper()
 	n := &env{t: e.t, db: e.db, sim: e.sim, clock: e.clock}
-	log := slog.New(slog.NewTextHandler(testLogOut(), nil))
-	cfg := postgres.Config{Region: testRegion, SecretKey: bytes.Repeat([]byte("k"), 32), Now: e.clock.Now,
-		Lease: 30 * time.Second, ChannelTimeout: 5 * time.Second, Logger: log}
-	for _, f := range tweak {
-		f(&cfg)
-	}
-	var err error
-	if n.svc, err = postgres.NewService(e.db, e.sim, cfg); err != nil {
-		e.t.Fatal(err)
-	}
-	api, err := httpapi.NewServer(n.svc, n.svc, n.svc, httpapi.Config{AdminToken: testAdminToken, Region: testRegion,
-		Logger: log, Now: e.clock.Now, Gateway: n.svc})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n.srv = httptest.NewServer(api)
-	e.t.Cleanup(n.srv.Close)
+	n.start(envOptions{tweak: tweak})
 	return n
 }

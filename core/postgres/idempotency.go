@@ -63,12 +63,12 @@ type stepFunc func(ctx context.Context, k *idemKey) error
 type phaseFunc func(ctx context.Context, tx pgx.Tx, k *idemKey) (next string, err error)
 
 // firstPhase is a request's first phase, run in the transaction that claims its key, so that
-// a new request costs one transaction (and its round trips) less. The key is inserted already
-// at point (default: started), with the IDs that claim (optional) sets on k (made in the
-// node, before the work: a new payment's ID); run then does the phase's work. If run ends
-// elsewhere than at point, the key is saved again before the commit. Everything commits or
-// rolls back together, so a claimed key at point always has the phase's work behind it, and
-// a phase that fails leaves no key behind.
+// a new request costs one transaction (and its round trips) less. The key is inserted as
+// claim (optional) leaves k: at the recovery point and with the IDs the phase will reach
+// (made in the node, before the work: a new payment's ID), else at started. run then does the
+// phase's work; if it ends elsewhere, or changes the IDs, the key is saved again before the
+// commit. Everything commits or rolls back together, so a claimed key always has the phase's
+// work behind it, and a phase that fails leaves no key behind.
 //
 // with, if set, gives a statement sent in the same round trip as the key's INSERT, and a
 // function that gets its command tag before run is called. It is sent whether or not the key
@@ -76,7 +76,6 @@ type phaseFunc func(ctx context.Context, tx pgx.Tx, k *idemKey) (next string, er
 // row carries lock_token = k.token.
 type firstPhase struct {
 	name  string
-	point string
 	claim func(k *idemKey)
 	with  func(k *idemKey) (sql string, args []any, result func(pgconn.CommandTag))
 	run   phaseFunc
@@ -146,9 +145,6 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 		k, reply, coded = nil, nil, nil
 		now := s.now()
 		claimed := &idemKey{req: req, hash: hash, token: core.RandomToken(10), point: pointStarted, fresh: true}
-		if first != nil && first.point != "" {
-			claimed.point = first.point
-		}
 		if first != nil && first.claim != nil {
 			first.claim(claimed)
 		}

@@ -71,36 +71,30 @@ func refundJournal(p *core.Payment, r *core.Refund) journal {
 		postings: []posting{{AccountMerchantAvailable, r.Amount}, {AccountChannelReceivable, -r.Amount}}}
 }
 
-// post writes journals' entries, all in one statement, refusing a journal that does not
-// balance.
-func (s *Service) post(ctx context.Context, tx pgx.Tx, journals ...journal) error {
-	if len(journals) == 0 {
-		return nil
+// post writes a journal's entries, refusing one that does not balance.
+func (s *Service) post(ctx context.Context, tx pgx.Tx, j journal) error {
+	var sum int64
+	for _, p := range j.postings {
+		sum += p.amount
 	}
+	if sum != 0 {
+		return fmt.Errorf("ledger: %s journal for %s does not balance (sum %d)", j.kind, j.paymentID, sum)
+	}
+	id := core.NewID(core.PrefixJournal, j.region)
 	now := s.now()
 	var sb strings.Builder
-	args := make([]any, 0, len(journals)*4*11)
+	args := make([]any, 0, len(j.postings)*11)
 	sb.WriteString(`INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, payment_id, refund_id, created_at) VALUES `)
-	for _, j := range journals {
-		var sum int64
-		for _, p := range j.postings {
-			sum += p.amount
+	for i, p := range j.postings {
+		if i > 0 {
+			sb.WriteString(", ")
 		}
-		if sum != 0 {
-			return fmt.Errorf("ledger: %s journal for %s does not balance (sum %d)", j.kind, j.paymentID, sum)
-		}
-		id := core.NewID(core.PrefixJournal, j.region)
-		for i, p := range j.postings {
-			if len(args) > 0 {
-				sb.WriteString(", ")
-			}
-			n := len(args)
-			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
-			args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.merchantID, j.region, p.account, j.currency, p.amount, j.kind, j.paymentID, j.refundID, now)
-		}
+		n := len(args)
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
+		args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.merchantID, j.region, p.account, j.currency, p.amount, j.kind, j.paymentID, j.refundID, now)
 	}
 	if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
-		return fmt.Errorf("ledger: post %s journal: %w", journals[0].kind, err)
+		return fmt.Errorf("ledger: post %s journal: %w", j.kind, err)
 	}
 	return nil
 }

@@ -78,8 +78,7 @@ func (s *Service) applyPaymentNotification(ctx context.Context, tx pgx.Tx, n cor
 func (s *Service) applyChannelState(ctx context.Context, tx pgx.Tx, pay *core.Payment, outcome core.AuthorizeOutcome, ref, code, msg string) (bool, error) {
 	switch outcome {
 	case core.OutcomeCaptured, core.OutcomeDeclined, core.OutcomeAuthorized:
-		to := map[core.AuthorizeOutcome]core.Status{core.OutcomeCaptured: core.StatusSucceeded,
-			core.OutcomeDeclined: core.StatusFailed, core.OutcomeAuthorized: core.StatusRequiresCapture}[outcome]
+		to := outcomeStatus(outcome)
 		if !pay.Status.CanTransition(to) {
 			return false, nil
 		}

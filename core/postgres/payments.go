@@ -98,11 +98,20 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 		created  *core.Payment
 		inserted pgconn.CommandTag
 	)
-	first := &firstPhase{name: "create_payment.insert", point: pointPaymentCreated,
-		claim: func(k *idemKey) {
-			id := core.NewID(core.PrefixPayment, k.req.Region)
-			k.paymentID = &id
-		},
+	// claim names the payment before it exists, so the key can record it from the start.
+	claim := func(k *idemKey) {
+		id := core.NewID(core.PrefixPayment, k.req.Region)
+		k.paymentID, k.point = &id, pointPaymentCreated
+	}
+	// settle ends the insert phase from what the payment's INSERT did.
+	settle := func(ctx context.Context, tx pgx.Tx, k *idemKey, tag pgconn.CommandTag) (string, error) {
+		if tag.RowsAffected() == 1 {
+			return k.point, nil
+		}
+		created = nil
+		return s.notInserted(ctx, tx, k, &p)
+	}
+	first := &firstPhase{name: "create_payment.insert", claim: claim,
 		// The payment's INSERT goes with the key's, guarded by the key's lease token.
 		with: func(k *idemKey) (string, []any, func(pgconn.CommandTag)) {
 			created = s.newPayment(k, &p)
@@ -110,31 +119,20 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 				WHERE merchant_id = $2 AND idem_key = $15 AND lock_token = $16)`, k.req.Key, k.token)
 			return sql, args, func(ct pgconn.CommandTag) { inserted = ct }
 		},
-		run: func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
-			if inserted.RowsAffected() == 1 {
-				return k.point, nil
-			}
-			created = nil
-			return s.notInserted(ctx, tx, k, &p)
-		}}
+		run: func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) { return settle(ctx, tx, k, inserted) }}
 	return s.run(ctx, req, hash, first, func(ctx context.Context, k *idemKey) error {
 		switch k.point {
 		case pointStarted:
 			// A key claimed before create's first phase joined the claim.
 			return s.phase(ctx, k, first.name, func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
-				id := core.NewID(core.PrefixPayment, k.req.Region)
-				k.paymentID, k.point = &id, pointPaymentCreated
+				claim(k)
 				created = s.newPayment(k, &p)
 				sql, args := paymentInsert(created, "")
 				tag, err := execNow(ctx, tx, sql, args...)
 				if err != nil {
 					return "", fmt.Errorf("insert payment: %w", err)
 				}
-				if tag.RowsAffected() == 1 {
-					return k.point, nil
-				}
-				created = nil
-				return s.notInserted(ctx, tx, k, &p)
+				return settle(ctx, tx, k, tag)
 			})
 		case pointPaymentCreated:
 			pay := created
@@ -249,15 +247,28 @@ func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePayme
 			if err != nil {
 				return "", err
 			}
-			if moved := map[core.AuthorizeOutcome]core.Status{core.OutcomeCaptured: core.StatusSucceeded,
-				core.OutcomeAuthorized: core.StatusRequiresCapture}[res.Outcome]; moved != "" && cur.Status != moved {
-				s.log.ErrorContext(ctx, "channel reports money moved for a payment settled otherwise; reconcile",
+			if to := outcomeStatus(res.Outcome); to != "" && cur.Status != to {
+				s.log.ErrorContext(ctx, "the channel's answer disagrees with how the payment was settled; reconcile",
 					"payment", cur.ID, "status", cur.Status, "channel_outcome", res.Outcome)
 			}
 			return k.finish(cur, declineError(cur)), nil
 		}
 		return k.finish(&next, declineError(&next)), nil
 	})
+}
+
+// outcomeStatus is the status a channel's final answer to an authorisation moves a payment
+// to, or "" for an answer that is not final.
+func outcomeStatus(o core.AuthorizeOutcome) core.Status {
+	switch o {
+	case core.OutcomeCaptured:
+		return core.StatusSucceeded
+	case core.OutcomeAuthorized:
+		return core.StatusRequiresCapture
+	case core.OutcomeDeclined:
+		return core.StatusFailed
+	}
+	return ""
 }
 
 // authorizeRequest is the channel call that authorises pay, under the channel key derived
@@ -303,18 +314,20 @@ func (s *Service) applyAuthorization(ctx context.Context, tx pgx.Tx, p *core.Pay
 		q.ChannelReference = &res.Reference
 	}
 	var (
-		event    string
-		journals []journal
+		event string
+		jnl   *journal // the money the answer moves, if any
 	)
 	switch res.Outcome {
 	case core.OutcomeAuthorized:
 		q.Status, q.AmountCapturable = core.StatusRequiresCapture, q.Amount
 		event = core.EventPaymentRequiresCapture
-		journals = append(journals, authorizeJournal(&q, q.Amount))
+		j := authorizeJournal(&q, q.Amount)
+		jnl = &j
 	case core.OutcomeCaptured:
 		q.Status, q.AmountCaptured = core.StatusSucceeded, q.Amount
 		event = core.EventPaymentSucceeded
-		journals = append(journals, saleJournal(&q, q.Amount))
+		j := saleJournal(&q, q.Amount)
+		jnl = &j
 	case core.OutcomeActionRequired:
 		q.Status, q.NextAction = core.StatusRequiresAction, res.NextAction
 		event = core.EventPaymentRequiresAction
@@ -340,8 +353,10 @@ func (s *Service) applyAuthorization(ctx context.Context, tx pgx.Tx, p *core.Pay
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
-	if err := s.post(ctx, tx, journals...); err != nil {
-		return false, err
+	if jnl != nil {
+		if err := s.post(ctx, tx, *jnl); err != nil {
+			return false, err
+		}
 	}
 	if err := s.emit(ctx, tx, q.MerchantID, q.Region, event, q.ID, &q); err != nil {
 		return false, err
