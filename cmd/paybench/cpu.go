@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,46 +11,10 @@ import (
 	"time"
 )
 
-// userHZ is the unit of the CPU times in /proc (clock ticks per second).
-var userHZ = readUserHZ()
-
-// readUserHZ returns USER_HZ. The kernel hands it to every process in the auxiliary vector
-// (AT_CLKTCK), which /proc/self/auxv shows, so it is read here without cgo's sysconf; if
-// that fails it assumes 100, the Linux default on every common architecture.
-func readUserHZ() int64 {
-	b, err := os.ReadFile("/proc/self/auxv")
-	if err != nil {
-		return 100
-	}
-	if hz, ok := parseAuxv(b, strconv.IntSize/8, atClkTck); ok && hz > 0 {
-		return int64(hz)
-	}
-	return 100
-}
-
-// atClkTck is the auxiliary vector's key of USER_HZ (<linux/auxvec.h>).
-const atClkTck = 17
-
-// parseAuxv returns the value of key in an auxiliary vector: (key, value) pairs of native
-// words of wordSize bytes, ended by key 0.
-func parseAuxv(b []byte, wordSize int, key uint64) (uint64, bool) {
-	word := func(p []byte) uint64 {
-		if wordSize == 4 {
-			return uint64(binary.NativeEndian.Uint32(p))
-		}
-		return binary.NativeEndian.Uint64(p)
-	}
-	for i := 0; i+2*wordSize <= len(b); i += 2 * wordSize {
-		k := word(b[i:])
-		if k == 0 {
-			break
-		}
-		if k == key {
-			return word(b[i+wordSize:]), true
-		}
-	}
-	return 0, false
-}
+// userHZ is the unit of the CPU times in /proc (clock ticks per second): USER_HZ, which
+// Linux fixes at 100 for userspace on every architecture Go runs on (TestSelfCPU checks it
+// against getrusage).
+const userHZ = 100
 
 // procStat is what paybench reads of a /proc/PID/stat line; times are in clock ticks.
 type procStat struct {

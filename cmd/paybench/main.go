@@ -42,6 +42,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/paycenter/paycenter/deploy/localcluster"
+	"github.com/paycenter/paycenter/deploy/localpg"
 	"github.com/paycenter/paycenter/loadtest"
 )
 
@@ -102,9 +104,11 @@ func run(ctx context.Context) error {
 	nodeArgs := quotaArgs
 	metricsAddr := ""
 	if o.profile != "" {
-		if metricsAddr, err = freeLoopbackAddr(); err != nil {
+		port, err := localpg.FreePort()
+		if err != nil {
 			return err
 		}
+		metricsAddr = "127.0.0.1:" + strconv.Itoa(port)
 		nodeArgs = append(nodeArgs[:len(nodeArgs):len(nodeArgs)], "-metrics-addr", metricsAddr)
 	}
 	fmt.Fprintln(os.Stderr, "starting a platform: PostgreSQL and one payd ...")

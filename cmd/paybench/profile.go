@@ -4,22 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"time"
 )
-
-// freeLoopbackAddr returns a loopback address with a port free right now (another process
-// could take it before it is used; unlikely enough here).
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("finding a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
 
 // profileSeconds is how long the CPU profile of a run of the given duration lasts: 10 s,
 // or the duration if shorter, and at least 1 s.
