@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 )
 
 // PaymentRow is a payment as the database has it.
@@ -76,7 +76,7 @@ type Evidence struct {
 	Events    []EventRow
 	// Charges is the channel simulator's record of charges (every payment it ever saw);
 	// nil when there is no simulator to ask.
-	Charges *channelsim.Charges
+	Charges *netsim.Charges
 	// Elsewhere are payments of other merchants that the simulator charged, as the database
 	// has them (a charge whose payment is in neither map is lost).
 	Elsewhere map[string]PaymentRow

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 )
 
 const ms = time.Millisecond
@@ -98,7 +98,7 @@ func cleanEvidence() Evidence {
 			ev("e3", core.EventPaymentRequiresCapture, "pay_2"), ev("e4", core.EventPaymentSucceeded, "pay_2"),
 			ev("e5", core.EventPaymentRequiresAction, "pay_3"), ev("e6", core.EventPaymentSucceeded, "pay_3"),
 			ev("e7", core.EventPaymentFailed, "pay_4")},
-		Charges: &channelsim.Charges{Payments: map[string]*channelsim.PaymentCharges{
+		Charges: &netsim.Charges{Payments: map[string]*netsim.PaymentCharges{
 			"pay_1": {Channel: core.ChannelCard, Orders: 1, Charges: 1, Charged: []int64{1000}, AmountCharged: 1000,
 				Refunds: 1, Refunded: []int64{300}, AmountRefunded: 300, Keys: map[string]int{"pay_1:authorize": 1, "re_1:refund": 1}},
 			"pay_2": {Channel: core.ChannelCard, Orders: 1, Charges: 1, Charged: []int64{500}, AmountCharged: 500,
@@ -172,7 +172,7 @@ func TestCheckDetects(t *testing.T) {
 			delete(e.Refunds, "re_1")
 		}, InvAcknowledged, func(v Verdict) int { return v.Lost }},
 		{"a channel charge without a payment", func(e *Evidence) {
-			e.Charges.Payments["pay_ghost"] = &channelsim.PaymentCharges{Orders: 1, Charges: 1, AmountCharged: 4200}
+			e.Charges.Payments["pay_ghost"] = &netsim.PaymentCharges{Orders: 1, Charges: 1, AmountCharged: 4200}
 		}, InvNotLost, func(v Verdict) int { return v.Lost }},
 		{"a charged payment the database says failed", func(e *Evidence) {
 			e.Charges.Payments["pay_4"].Charges, e.Charges.Payments["pay_4"].AmountCharged = 1, 700

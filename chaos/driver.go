@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 	paysdk "github.com/paycenter/paycenter/sdk"
 )
 
@@ -286,7 +286,7 @@ func (c *client) walletFlow(ctx context.Context, amount int64) {
 		return // the payer walks away: the payment stays requires_action until its order expires
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_, err := channelsim.Control{BaseURL: c.d.cfg.ChannelSim}.Pay(pctx, ch, p.id)
+	_, err := netsim.Control{BaseURL: c.d.cfg.ChannelSim}.Pay(pctx, ch, p.id)
 	cancel()
 	if err != nil {
 		c.d.payerErr.Add(1)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 )
 
 // connect opens a database connection, retrying for up to a minute (the database may just
@@ -52,7 +52,7 @@ func Unreflected(ctx context.Context, conn *pgx.Conn, channelSim string, merchan
 	if channelSim == "" {
 		return nil, nil
 	}
-	ch, err := channelsim.Control{BaseURL: channelSim}.Charges(ctx)
+	ch, err := netsim.Control{BaseURL: channelSim}.Charges(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func Gather(ctx context.Context, t *Target, merchants []string, history []Op, bo
 	}
 
 	if t.ChannelSim != "" {
-		ch, err := channelsim.Control{BaseURL: t.ChannelSim}.Charges(ctx)
+		ch, err := netsim.Control{BaseURL: t.ChannelSim}.Charges(ctx)
 		if err != nil {
 			return e, fmt.Errorf("read channel charges: %w", err)
 		}

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 	"github.com/paycenter/paycenter/deploy/localcluster"
 )
 
@@ -83,12 +83,12 @@ func (x Experiment) Missing(t *Target, cmds bool) []Requirement {
 	return out
 }
 
-func channelControl(t *Target) channelsim.Control {
-	return channelsim.Control{BaseURL: t.ChannelSim, HTTPClient: &http.Client{Timeout: 10 * time.Second}}
+func channelControl(t *Target) netsim.Control {
+	return netsim.Control{BaseURL: t.ChannelSim, HTTPClient: &http.Client{Timeout: 10 * time.Second}}
 }
 
 // setFaults sets the same faults on several channels.
-func setFaults(ctx context.Context, t *Target, f channelsim.Faults, chs ...core.Channel) error {
+func setFaults(ctx context.Context, t *Target, f netsim.Faults, chs ...core.Channel) error {
 	for _, ch := range chs {
 		if err := channelControl(t).SetFaults(ctx, ch, f); err != nil {
 			return err
@@ -237,7 +237,7 @@ func Catalogue() []Experiment {
 			Needs:       []Requirement{NeedChannelSim},
 			Load:        moreWallets,
 			Inject: func(ctx context.Context, e *Env) error {
-				return setFaults(ctx, e.Target, channelsim.Faults{TimeoutRate: 0.3}, core.ChannelCard, core.ChannelAlipay)
+				return setFaults(ctx, e.Target, netsim.Faults{TimeoutRate: 0.3}, core.ChannelCard, core.ChannelAlipay)
 			},
 			Heal: clearFaults,
 		},
@@ -247,7 +247,7 @@ func Catalogue() []Experiment {
 			Needs:       []Requirement{NeedChannelSim},
 			Load:        moreWallets,
 			Inject: func(ctx context.Context, e *Env) error {
-				return setFaults(ctx, e.Target, channelsim.Faults{LostResponseRate: 0.4, LostResponseMode: channelsim.LoseWith502},
+				return setFaults(ctx, e.Target, netsim.Faults{LostResponseRate: 0.4, LostResponseMode: netsim.LoseWith502},
 					core.ChannelCard, core.ChannelAlipay)
 			},
 			Heal: clearFaults,
@@ -262,7 +262,7 @@ func Catalogue() []Experiment {
 			},
 			MinFault: 35 * time.Second,
 			Inject: func(ctx context.Context, e *Env) error {
-				return setFaults(ctx, e.Target, channelsim.Faults{Outage: true}, core.ChannelCard, core.ChannelAlipay)
+				return setFaults(ctx, e.Target, netsim.Faults{Outage: true}, core.ChannelCard, core.ChannelAlipay)
 			},
 			Heal: func(ctx context.Context, e *Env) error {
 				if err := clearFaults(ctx, e); err != nil {
@@ -278,7 +278,7 @@ func Catalogue() []Experiment {
 			Needs:       []Requirement{NeedChannelSim},
 			Load:        func(c *DriverConfig) { c.WalletShare = 0.6 },
 			Inject: func(ctx context.Context, e *Env) error {
-				return setFaults(ctx, e.Target, channelsim.Faults{DuplicateNotifications: 3, StaleNotification: channelsim.KindClosed},
+				return setFaults(ctx, e.Target, netsim.Faults{DuplicateNotifications: 3, StaleNotification: netsim.KindClosed},
 					core.ChannelAlipay, core.ChannelWeChatPay)
 			},
 			Heal: clearFaults,

@@ -17,8 +17,8 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 	"github.com/paycenter/paycenter/deploy/localcluster"
 	"github.com/paycenter/paycenter/regions"
 	paysdk "github.com/paycenter/paycenter/sdk"
@@ -221,7 +221,7 @@ func (t *Target) Steady(ctx context.Context) []string {
 	if t.ChannelSim != "" {
 		if code, _, err := t.get(ctx, strings.TrimRight(t.ChannelSim, "/")+"/healthz"); err != nil || code != 200 {
 			bad("channel simulator: %d %v", code, errOrNil(err))
-		} else if f, err := (channelsim.Control{BaseURL: t.ChannelSim, HTTPClient: t.http}).Faults(ctx); err != nil || len(f) > 0 {
+		} else if f, err := (netsim.Control{BaseURL: t.ChannelSim, HTTPClient: t.http}).Faults(ctx); err != nil || len(f) > 0 {
 			bad("channel simulator faults left: %v %v", f, errOrNil(err))
 		}
 	}

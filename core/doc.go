@@ -3,6 +3,8 @@
 // interfaces that adapters implement (the channel gateway) or consume (the services).
 //
 // core imports no adapter. The SQL store lives in core/postgres, the merchant HTTP API in
-// core/httpapi and the in-process channel simulator in core/simchannel; adapters do not
-// import each other, and cmd/payd wires them together.
+// core/httpapi, the channel adapters in core/cardacq, core/wechatpay, core/alipay and
+// core/banktransfer; adapters do not import each other, and cmd/payd wires them together.
+// The channel simulators are test and development tools, outside the domain's folder:
+// cmd/channelsim/netsim (over the network) and cmd/channelsim/inprocsim (in process).
 package core

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/simchannel"
 )
 
 var errRefused = fmt.Errorf("fake: connection refused: %w", core.ErrNotExecuted)
@@ -370,8 +370,8 @@ func TestFailoverRedrive(t *testing.T) {
 // resilience.Gateway, while the primary is down.
 func TestFailoverSimchannels(t *testing.T) {
 	ctx := context.Background()
-	sim1, sim2 := simchannel.New(), simchannel.New()
-	sim1.SetFaults(simchannel.Faults{Unavailable: 1000})
+	sim1, sim2 := inprocsim.New(), inprocsim.New()
+	sim1.SetFaults(inprocsim.Faults{Unavailable: 1000})
 	cfg1, cfg2 := testConfig(), testConfig()
 	cfg1.Name, cfg2.Name = "acq1", "acq2"
 	cfg1.Breaker.CoolDown = time.Minute

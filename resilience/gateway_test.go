@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/time/rate"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/simchannel"
 )
 
 const region = "us-east"
@@ -99,20 +99,20 @@ func TestBreakerTripsFailsFastAndHeals(t *testing.T) {
 				heal:    func() { f.set(func(f *fakeGW) { f.hang = false }) }, calls: f.total}
 		}},
 		{"simchannel unavailable", func() setup {
-			s := simchannel.New()
+			s := inprocsim.New()
 			// Exactly the 4 failures that trip the breaker; then the channel is healthy.
-			return setup{inner: s, breakIt: func() { s.SetFaults(simchannel.Faults{Unavailable: 4}) },
+			return setup{inner: s, breakIt: func() { s.SetFaults(inprocsim.Faults{Unavailable: 4}) },
 				heal: func() {}, calls: s.Calls}
 		}},
 		{"simchannel lost responses", func() setup {
-			s := simchannel.New()
-			return setup{inner: s, breakIt: func() { s.SetFaults(simchannel.Faults{LoseResponses: 4}) },
+			s := inprocsim.New()
+			return setup{inner: s, breakIt: func() { s.SetFaults(inprocsim.Faults{LoseResponses: 4}) },
 				heal: func() {}, calls: s.Calls}
 		}},
 		{"simchannel timeouts", func() setup {
-			s := simchannel.New()
+			s := inprocsim.New()
 			return setup{inner: s, cfg: func(c *Config) { c.Channels = map[core.Channel]ChannelConfig{core.ChannelCard: hang} },
-				breakIt: func() { s.SetFaults(simchannel.Faults{Timeouts: 4}) },
+				breakIt: func() { s.SetFaults(inprocsim.Faults{Timeouts: 4}) },
 				heal:    func() {}, calls: s.Calls}
 		}},
 	}
@@ -272,7 +272,7 @@ func TestBreakerHalfOpen(t *testing.T) {
 func TestBusinessFailuresDoNotTrip(t *testing.T) {
 	ctx := context.Background()
 	t.Run("declined cards (simchannel)", func(t *testing.T) {
-		sim := simchannel.New()
+		sim := inprocsim.New()
 		g := newGW(t, sim, testConfig())
 		for i := range 20 {
 			req := authReq(core.ChannelCard)
@@ -290,7 +290,7 @@ func TestBusinessFailuresDoNotTrip(t *testing.T) {
 		}
 	})
 	t.Run("refused captures, voids and refunds (OK false)", func(t *testing.T) {
-		sim := simchannel.New() // nothing authorised: every op answers OK false
+		sim := inprocsim.New() // nothing authorised: every op answers OK false
 		g := newGW(t, sim, testConfig())
 		for i := range 5 {
 			id := fmt.Sprintf("nopay_%d", i)
@@ -405,7 +405,7 @@ func TestRateLimiter(t *testing.T) {
 	}
 
 	t.Run("rejects beyond quota without calling the channel", func(t *testing.T) {
-		sim := simchannel.New()
+		sim := inprocsim.New()
 		g := newGW(t, sim, limited(0.01, 3, -1))
 		for i := range 3 {
 			if _, err := g.Authorize(ctx, authReq(core.ChannelCard)); err != nil {

@@ -1,4 +1,4 @@
-// Command channelsim runs the channel simulator of core/channelsim: the WeChat Pay, Alipay
+// Command channelsim runs the channel simulator of cmd/channelsim/netsim: the WeChat Pay, Alipay
 // and bank-transfer protocols, a Stripe-compatible card acquirer and the /sim control API,
 // on one HTTP address, until SIGTERM or SIGINT.
 //
@@ -29,7 +29,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/paycenter/paycenter/core/channelsim"
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 func main() {
@@ -63,9 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
-	cfg := channelsim.Config{OrderTTL: *orderTTL, BankAutoConfirm: *bankAuto, PublicURL: *publicURL}
+	cfg := netsim.Config{OrderTTL: *orderTTL, BankAutoConfirm: *bankAuto, PublicURL: *publicURL}
 	if *keyFile != "" {
-		key, created, err := channelsim.LoadOrCreateKey(*keyFile)
+		key, created, err := channelauth.LoadOrCreateKey(*keyFile)
 		if err != nil {
 			return err
 		}
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		pub, err := channelsim.ParsePublicKey(data)
+		pub, err := channelauth.ParsePublicKey(data)
 		if err != nil {
 			return fmt.Errorf("%s: %w", *platformKey, err)
 		}
@@ -88,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	srv, err := channelsim.NewServer(cfg)
+	srv, err := netsim.NewServer(cfg)
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *pubOut != "" {
-		pem, err := channelsim.MarshalPublicKeyPEM(srv.PublicKey())
+		pem, err := channelauth.MarshalPublicKeyPEM(srv.PublicKey())
 		if err != nil {
 			return err
 		}

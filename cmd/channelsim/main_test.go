@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paycenter/paycenter/core/channelsim"
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 // start runs the command in-process and returns its address and a stop function that
@@ -53,21 +54,21 @@ func TestRunKeysAndShutdown(t *testing.T) {
 	dir := t.TempDir()
 	keyFile, pubOut, platform := filepath.Join(dir, "sim.key"), filepath.Join(dir, "sim.pub"), filepath.Join(dir, "platform.pub")
 	platformPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	pem, _ := channelsim.MarshalPublicKeyPEM(platformPub)
+	pem, _ := channelauth.MarshalPublicKeyPEM(platformPub)
 	os.WriteFile(platform, pem, 0o644)
 
 	url, stop := start(t, "-addr", "127.0.0.1:0", "-key-file", keyFile, "-public-key-out", pubOut, "-platform-key-file", platform)
-	ctl := channelsim.Control{BaseURL: url}
+	ctl := netsim.Control{BaseURL: url}
 	pub, err := ctl.PublicKey(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, _, err := channelsim.LoadOrCreateKey(keyFile)
+	stored, _, err := channelauth.LoadOrCreateKey(keyFile)
 	if err != nil || !pub.Equal(stored.Public()) {
 		t.Fatalf("served key differs from the key file: %v", err)
 	}
 	written, _ := os.ReadFile(pubOut)
-	if got, err := channelsim.ParsePublicKey(written); err != nil || !got.Equal(pub) {
+	if got, err := channelauth.ParsePublicKey(written); err != nil || !got.Equal(pub) {
 		t.Fatalf("-public-key-out: %v", err)
 	}
 	if err := stop(); err != nil {
@@ -76,7 +77,7 @@ func TestRunKeysAndShutdown(t *testing.T) {
 
 	// A second run keeps the key.
 	url2, stop2 := start(t, "-key-file", keyFile)
-	pub2, err := channelsim.Control{BaseURL: url2}.PublicKey(context.Background())
+	pub2, err := netsim.Control{BaseURL: url2}.PublicKey(context.Background())
 	if err != nil || !pub2.Equal(pub) {
 		t.Fatalf("key changed between runs: %v", err)
 	}

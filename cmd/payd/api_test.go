@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/postgres"
-	"github.com/paycenter/paycenter/core/simchannel"
 )
 
 func TestPaymentLifecycle(t *testing.T) {
@@ -312,7 +312,7 @@ func TestMerchantIsolation(t *testing.T) {
 func TestConcurrentRefundsNeverExceedCaptured(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
-	e.sim.SetFaults(simchannel.Faults{Latency: 20 * time.Millisecond})
+	e.sim.SetFaults(inprocsim.Faults{Latency: 20 * time.Millisecond})
 	pay := e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("r-1", 1000, visaOK, core.CaptureAutomatic)), 200)
 	retriesBefore := e.db.SerializationRetries()
 	const n = 10

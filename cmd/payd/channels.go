@@ -2,38 +2,61 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/alipay"
 	"github.com/paycenter/paycenter/core/banktransfer"
 	"github.com/paycenter/paycenter/core/cardacq"
-	"github.com/paycenter/paycenter/core/channelsim"
+	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/wechatpay"
 	"github.com/paycenter/paycenter/resilience"
 )
 
-// channelGateways builds the channel adapters from the configuration: every channel over
-// the network to -channelsim-url (cards through the Stripe-API acquirer adapter, WeChat Pay,
-// Alipay and the bank through theirs), or else the in-process simulator; cards go to a real
-// acquirer when -card-acquirer-key is set. It returns the routes and the notification
+// The values of -channels.
+const (
+	ChannelsSim        = "sim"
+	ChannelsChannelSim = "channelsim"
+	ChannelsLive       = "live"
+)
+
+// errNoChannels is payd's refusal to start without an explicit channel configuration.
+var errNoChannels = errors.New("-channels is required: 'sim' (an in-process simulator that approves test cards; one node, development only), " +
+	"'channelsim' (the channel simulator at -channelsim-url) or 'live' (only the real adapters configured, e.g. -card-acquirer-key)")
+
+// channelGateways builds the channel adapters that -channels names: the in-process
+// simulator for every channel (sim), every channel over the network to the channel
+// simulator (channelsim: cards through the Stripe-API acquirer adapter, WeChat Pay, Alipay and
+// the bank through theirs), or none but the real ones configured (live); cards go to a real
+// acquirer whenever -card-acquirer-key is set. It returns the routes and the notification
 // parsers of the channels that send notifications.
 func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.NotificationParser, error) {
 	c := &m.Config
 	routes := byChannel{}
 	parsers := map[core.Channel]httpapi.NotificationParser{}
-	if c.ChannelSimURL == "" {
+	switch c.Channels {
+	case ChannelsSim:
+		if c.ChannelSimURL != "" {
+			return nil, nil, errors.New("-channels sim takes no -channelsim-url (use -channels channelsim)")
+		}
+		m.Channel = inprocsim.New()
 		for _, ch := range core.Channels {
 			routes[ch] = m.Channel
 		}
-	} else {
+		m.Log.Warn("channels: the in-process simulator (-channels sim); test cards are approved and nothing reaches a real channel")
+	case ChannelsChannelSim:
+		if c.ChannelSimURL == "" {
+			return nil, nil, errors.New("-channels channelsim needs -channelsim-url")
+		}
 		keyPEM, err := os.ReadFile(c.ChannelKeyFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-channel-key-file: %w", err)
 		}
-		key, err := channelsim.ParsePrivateKeyPEM(keyPEM)
+		key, err := channelauth.ParsePrivateKeyPEM(keyPEM)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-channel-key-file: %w", err)
 		}
@@ -41,7 +64,7 @@ func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.Notificati
 		if err != nil {
 			return nil, nil, fmt.Errorf("-channelsim-key-file: %w", err)
 		}
-		pub, err := channelsim.ParsePublicKey(pubPEM)
+		pub, err := channelauth.ParsePublicKey(pubPEM)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-channelsim-key-file: %w", err)
 		}
@@ -70,6 +93,17 @@ func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.Notificati
 		parsers[core.ChannelWeChatPay], parsers[core.ChannelAlipay], parsers[core.ChannelBankTransfer] =
 			wx.ParseNotification, ali.ParseNotification, bank.ParseNotification
 		m.Log.Info("channels at the channel simulator", "url", c.ChannelSimURL, "notify", c.NotifyURL)
+	case ChannelsLive:
+		if c.ChannelSimURL != "" {
+			return nil, nil, errors.New("-channels live takes no -channelsim-url (use -channels channelsim)")
+		}
+		if c.CardAcquirerKey == "" {
+			return nil, nil, errors.New("-channels live needs at least one real adapter: -card-acquirer-key")
+		}
+	case "":
+		return nil, nil, errNoChannels
+	default:
+		return nil, nil, fmt.Errorf("-channels %q: %w", c.Channels, errNoChannels)
 	}
 	if c.CardAcquirerKey != "" {
 		acq, err := cardacq.New(cardacq.Config{APIKey: c.CardAcquirerKey, BackendURL: c.CardAcquirerURL})

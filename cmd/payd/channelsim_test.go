@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/cardacq"
-	"github.com/paycenter/paycenter/core/channelsim"
 	"github.com/paycenter/paycenter/core/httpapi"
-	"github.com/paycenter/paycenter/core/simchannel"
 	"github.com/paycenter/paycenter/core/wechatpay"
 )
 
@@ -27,7 +27,7 @@ import (
 // channel simulator over HTTP, with notifications arriving at the node's endpoint.
 type simEnv struct {
 	*env
-	ctl  channelsim.Control
+	ctl  netsim.Control
 	key  string // a merchant's secret key
 	hits atomic.Int64
 }
@@ -38,7 +38,7 @@ func newSimEnv(t *testing.T) *simEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := channelsim.NewServer(channelsim.Config{Clients: map[string]ed25519.PublicKey{"*": pub}})
+	sim, err := netsim.NewServer(netsim.Config{Clients: map[string]ed25519.PublicKey{"*": pub}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func newSimEnv(t *testing.T) *simEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
-	se := &simEnv{ctl: channelsim.Control{BaseURL: sim.URL()}}
+	se := &simEnv{ctl: netsim.Control{BaseURL: sim.URL()}}
 	// Notifications reach the node through this forwarder: the node's address is known only
 	// once it runs, and the adapters need their notify URL before.
 	var target atomic.Value
@@ -65,7 +65,7 @@ func newSimEnv(t *testing.T) *simEnv {
 		t.Fatal(err)
 	}
 	se.env = newEnvWith(t, envOptions{
-		gateway: func(*simchannel.Channel) core.Gateway {
+		gateway: func(*inprocsim.Channel) core.Gateway {
 			return byChannel{core.ChannelWeChatPay: wx, core.ChannelCard: card, core.ChannelDebitCard: card}
 		},
 		notifications: map[core.Channel]httpapi.NotificationParser{core.ChannelWeChatPay: wx.ParseNotification},
@@ -97,7 +97,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestWalletNotificationsEndToEnd(t *testing.T) {
 	se := newSimEnv(t)
 	ctx := context.Background()
-	if err := se.ctl.SetFaults(ctx, core.ChannelWeChatPay, channelsim.Faults{DuplicateNotifications: 2, StaleNotification: "closed"}); err != nil {
+	if err := se.ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{DuplicateNotifications: 2, StaleNotification: "closed"}); err != nil {
 		t.Fatal(err)
 	}
 	p := se.expect(se.call("POST", "/v1/payments", se.key, newKey(), map[string]any{
@@ -175,7 +175,7 @@ func TestLostCardResponseRecoveredAtTheChannel(t *testing.T) {
 	se := newSimEnv(t)
 	ctx := context.Background()
 	// The charge executes, then a proxy in front of the channel answers 502.
-	if err := se.ctl.SetFaults(ctx, core.ChannelCard, channelsim.Faults{LostResponses: 1, LostResponseMode: channelsim.LoseWith502}); err != nil {
+	if err := se.ctl.SetFaults(ctx, core.ChannelCard, netsim.Faults{LostResponses: 1, LostResponseMode: netsim.LoseWith502}); err != nil {
 		t.Fatal(err)
 	}
 	idem := newKey()
@@ -214,8 +214,8 @@ func TestLostCardResponseRecoveredAtTheChannel(t *testing.T) {
 // over. Later calls for a payment go to the acquirer that authorised it.
 func TestCardFailoverToSecondAcquirer(t *testing.T) {
 	ctx := context.Background()
-	start := func() *channelsim.Server {
-		sim, err := channelsim.NewServer(channelsim.Config{})
+	start := func() *netsim.Server {
+		sim, err := netsim.NewServer(netsim.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,14 +226,17 @@ func TestCardFailoverToSecondAcquirer(t *testing.T) {
 		return sim
 	}
 	first, second := start(), start()
-	if err := (channelsim.Control{BaseURL: first.URL()}).SetFaults(ctx, core.ChannelCard, channelsim.Faults{Outage: true}); err != nil {
+	if err := (netsim.Control{BaseURL: first.URL()}).SetFaults(ctx, core.ChannelCard, netsim.Faults{Outage: true}); err != nil {
 		t.Fatal(err)
 	}
-	m := &Main{Config: Config{Region: testRegion, CardAcquirerKey: "sk_test_1", CardAcquirerURL: first.URL(),
-		CardAcquirer2Key: "sk_test_2", CardAcquirer2URL: second.URL()}, Log: quietLog(), Channel: simchannel.New()}
+	m := &Main{Config: Config{Region: testRegion, Channels: ChannelsLive, CardAcquirerKey: "sk_test_1", CardAcquirerURL: first.URL(),
+		CardAcquirer2Key: "sk_test_2", CardAcquirer2URL: second.URL()}, Log: quietLog()}
 	routes, _, err := m.channelGateways()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := routes[core.ChannelWeChatPay]; ok {
+		t.Fatal("-channels live routed WeChat Pay without a WeChat Pay adapter")
 	}
 	card := routes[core.ChannelCard]
 	req := func(i int) core.AuthorizeRequest {
@@ -262,10 +265,42 @@ func TestCardFailoverToSecondAcquirer(t *testing.T) {
 	if err != nil || !cap.OK {
 		t.Fatalf("capture at the acquirer that authorised: %+v %v", cap, err)
 	}
-	charges, _ := channelsim.Control{BaseURL: second.URL()}.Charges(ctx)
+	charges, _ := netsim.Control{BaseURL: second.URL()}.Charges(ctx)
 	if pc := charges.Payments[req(moved).PaymentID]; pc == nil || pc.Charges != 1 {
 		t.Fatalf("second acquirer's charges: %+v", pc)
 	}
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// payd serves no payment without an explicit channel configuration, and refuses the
+// combinations that would send money somewhere other than the operator meant.
+func TestChannelsMustBeExplicit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"none", Config{}, "-channels is required"},
+		{"unknown", Config{Channels: "stripe"}, `-channels "stripe"`},
+		{"sim with a simulator URL", Config{Channels: ChannelsSim, ChannelSimURL: "http://127.0.0.1:1"}, "takes no -channelsim-url"},
+		{"channelsim without its URL", Config{Channels: ChannelsChannelSim}, "needs -channelsim-url"},
+		{"live without an adapter", Config{Channels: ChannelsLive}, "needs at least one real adapter"},
+		{"live with a simulator URL", Config{Channels: ChannelsLive, ChannelSimURL: "http://127.0.0.1:1", CardAcquirerKey: "sk"}, "takes no -channelsim-url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Main{Config: tc.cfg, Log: quietLog()}
+			if _, _, err := m.channelGateways(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+			if m.Channel != nil {
+				t.Fatal("an in-process simulator was made")
+			}
+		})
+	}
+	m := &Main{Config: Config{Channels: ChannelsSim}, Log: quietLog()}
+	routes, _, err := m.channelGateways()
+	if err != nil || m.Channel == nil || len(routes) != len(core.Channels) {
+		t.Fatalf("-channels sim: %d routes, simulator %v, %v", len(routes), m.Channel != nil, err)
+	}
+}

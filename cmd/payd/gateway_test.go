@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/postgres"
-	"github.com/paycenter/paycenter/core/simchannel"
 )
 
 var recovery = postgres.RecoveryConfig{MinAge: time.Minute, Interval: time.Second}
@@ -21,7 +21,7 @@ var recovery = postgres.RecoveryConfig{MinAge: time.Minute, Interval: time.Secon
 func TestRecoveryWorkerFinishesLostResponse(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
-	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	e.sim.SetFaults(inprocsim.Faults{LoseResponses: 1})
 	idem := newKey()
 	body := cardPayment("rw-1", 1500, visaOK, core.CaptureAutomatic)
 	first := e.expect(e.call("POST", "/v1/payments", key, idem, body), 202)
@@ -89,7 +89,7 @@ func TestRecoverySettlesAbandonedCapture(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
 	id := e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("rw-3", 9000, visaOK, core.CaptureManual)), 200).str("id")
-	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	e.sim.SetFaults(inprocsim.Faults{LoseResponses: 1})
 	e.expect(e.call("POST", "/v1/payments/"+id+"/capture", key, newKey(), map[string]any{"amount": 6000}), 202)
 	e.clock.Advance(2 * time.Minute)
 	if st, err := e.svc.Recover(context.Background(), e.sim, recovery); err != nil || st.Resolved != 1 {
@@ -114,7 +114,7 @@ func TestRecoveryPutsMoneyInDoubtBeforeWaitingPayers(t *testing.T) {
 			"amount": 100 + i, "currency": "cny", "channel": "wechat_pay", "merchant_reference": fmt.Sprintf("wx-%d", i)}), 200)
 	}
 	e.clock.Advance(time.Second)
-	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	e.sim.SetFaults(inprocsim.Faults{LoseResponses: 1})
 	lost := e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("card-lost", 900, visaOK, core.CaptureAutomatic)), 202)
 	e.clock.Advance(2 * time.Minute)
 	small := recovery
@@ -134,7 +134,7 @@ func TestRecoveryPutsMoneyInDoubtBeforeWaitingPayers(t *testing.T) {
 func TestRecoveryRecoversAWalletOrdersLostAnswer(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
-	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	e.sim.SetFaults(inprocsim.Faults{LoseResponses: 1})
 	p := e.expect(e.call("POST", "/v1/payments", key, newKey(), map[string]any{
 		"amount": 3300, "currency": "cny", "channel": "wechat_pay", "merchant_reference": "wx-lost"}), 202)
 	ctx := context.Background()

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
-	"github.com/paycenter/paycenter/core/simchannel"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -54,7 +54,7 @@ type env struct {
 	t     *testing.T
 	db    *postgres.DB
 	svc   *postgres.Service
-	sim   *simchannel.Channel
+	sim   *inprocsim.Channel
 	clock *clock
 	srv   *httptest.Server
 }
@@ -68,7 +68,7 @@ func newEnv(t *testing.T, tweak ...func(*postgres.Config)) *env {
 type envOptions struct {
 	tweak []func(*postgres.Config)
 	// gateway wraps the simulator (e.g. in the resilience layer); default: the simulator.
-	gateway func(*simchannel.Channel) core.Gateway
+	gateway func(*inprocsim.Channel) core.Gateway
 	limiter httpapi.MerchantLimiter
 	// notifications are the channels' notification parsers.
 	notifications map[core.Channel]httpapi.NotificationParser
@@ -82,7 +82,7 @@ func newEnvWith(t *testing.T, opt envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	e := &env{t: t, db: db, sim: simchannel.New(), clock: &clock{t: time.Now().UTC()}}
+	e := &env{t: t, db: db, sim: inprocsim.New(), clock: &clock{t: time.Now().UTC()}}
 	e.start(opt)
 	if err := e.svc.RegisterRegion(ctx); err != nil {
 		t.Fatal(err)

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/postgres"
-	"github.com/paycenter/paycenter/core/simchannel"
 )
 
 // 50 concurrent requests with one Idempotency-Key make exactly one payment; every other
@@ -19,7 +19,7 @@ import (
 func TestConcurrentRequestsWithOneKey(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
-	e.sim.SetFaults(simchannel.Faults{Latency: 50 * time.Millisecond})
+	e.sim.SetFaults(inprocsim.Faults{Latency: 50 * time.Millisecond})
 	body := cardPayment("order-1", 2500, visaOK, core.CaptureAutomatic)
 	idem := newKey()
 	const n = 50
@@ -202,7 +202,7 @@ func TestPhaseOfANodeThatLostItsLeaseRollsBack(t *testing.T) {
 					// The slow node stalls past its lease; a retry takes the key over, finds the
 					// channel unavailable and lets the key go again.
 					e.clock.Advance(31 * time.Second)
-					e.sim.SetFaults(simchannel.Faults{Unavailable: 1})
+					e.sim.SetFaults(inprocsim.Faults{Unavailable: 1})
 					other = e.call("POST", "/v1/payments", key, idem, body)
 				})
 			}
@@ -241,7 +241,7 @@ func TestPhaseOfANodeThatLostItsLeaseRollsBack(t *testing.T) {
 func TestLostChannelResponseIsFinishedByRetry(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
-	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	e.sim.SetFaults(inprocsim.Faults{LoseResponses: 1})
 	idem := newKey()
 	body := cardPayment("o-1", 999, visaOK, core.CaptureAutomatic)
 	first := e.expect(e.call("POST", "/v1/payments", key, idem, body), 202)
@@ -266,7 +266,7 @@ func TestLostChannelResponseIsFinishedByRetry(t *testing.T) {
 func TestChannelTimeoutLeavesPaymentProcessing(t *testing.T) {
 	e := newEnv(t, func(c *postgres.Config) { c.ChannelTimeout = 100 * time.Millisecond })
 	_, key := e.merchant("Acme")
-	e.sim.SetFaults(simchannel.Faults{Timeouts: 1})
+	e.sim.SetFaults(inprocsim.Faults{Timeouts: 1})
 	idem := newKey()
 	body := cardPayment("o-1", 500, visaOK, core.CaptureAutomatic)
 	r := e.expect(e.call("POST", "/v1/payments", key, idem, body), 202)
@@ -312,7 +312,7 @@ func TestCaptureReservesThePayment(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
 	id := e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("c-1", 10000, visaOK, core.CaptureManual)), 200).str("id")
-	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	e.sim.SetFaults(inprocsim.Faults{LoseResponses: 1})
 	k2 := newKey()
 	e.expect(e.call("POST", "/v1/payments/"+id+"/capture", key, k2, map[string]any{"amount": 7000}), 202)
 	calls := e.sim.Calls()
@@ -364,7 +364,7 @@ func TestRetryAfterCardExpiredStillFinishes(t *testing.T) {
 	body := cardPayment("exp-1", 1000, visaOK, core.CaptureAutomatic)
 	c := body["payment_method"].(map[string]any)["card"].(map[string]any)
 	c["exp_month"], c["exp_year"] = int(now.Month()), now.Year()
-	e.sim.SetFaults(simchannel.Faults{LoseResponses: 1})
+	e.sim.SetFaults(inprocsim.Faults{LoseResponses: 1})
 	idem := newKey()
 	first := e.expect(e.call("POST", "/v1/payments", key, idem, body), 202)
 	e.clock.Advance(32 * 24 * time.Hour)
@@ -379,7 +379,7 @@ func TestRetryAfterCardExpiredStillFinishes(t *testing.T) {
 func TestChannelOutageIsRetryable(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
-	e.sim.SetFaults(simchannel.Faults{Unavailable: 1})
+	e.sim.SetFaults(inprocsim.Faults{Unavailable: 1})
 	idem := newKey()
 	body := cardPayment("out-1", 300, visaOK, core.CaptureAutomatic)
 	r := e.expect(e.call("POST", "/v1/payments", key, idem, body), 503)

@@ -33,9 +33,9 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"golang.org/x/time/rate"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/postgres"
-	"github.com/paycenter/paycenter/core/simchannel"
 	"github.com/paycenter/paycenter/resilience"
 )
 
@@ -101,8 +101,13 @@ type Config struct {
 	// MerchantRate and MerchantBurst are each merchant's API quota on this node.
 	MerchantRate  float64
 	MerchantBurst int
+	// Channels says where channel calls go: ChannelsSim (the in-process simulator, one
+	// node only), ChannelsChannelSim (the channel simulator at ChannelSimURL) or ChannelsLive
+	// (the configured real adapters only). Required: a node never pays against a simulator
+	// by accident.
+	Channels string
 	// CardAcquirerURL and CardAcquirerKey send card and debit-card payments to a
-	// Stripe-API card acquirer; without a key they go to the simulator.
+	// Stripe-API card acquirer, whatever Channels says.
 	CardAcquirerURL string
 	CardAcquirerKey string
 	// CardAcquirer2URL and CardAcquirer2Key are a second acquirer cards fail over to.
@@ -110,7 +115,7 @@ type Config struct {
 	CardAcquirer2Key string
 	// ChannelSimURL sends every channel to the channel simulator over its protocols,
 	// signing with ChannelKeyFile and verifying with ChannelSimKeyFile; channels notify
-	// NotifyURL (the regional endpoint). Empty: the in-process simulator.
+	// NotifyURL (the regional endpoint). Used with Channels = ChannelsChannelSim.
 	ChannelSimURL     string
 	ChannelKeyFile    string
 	ChannelSimKeyFile string
@@ -148,11 +153,12 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.Float64Var(&c.MerchantRate, "merchant-rate", 50, "API calls per second each merchant may make to this node (429 beyond)")
 	fs.IntVar(&c.MerchantBurst, "merchant-burst", 100, "burst of each merchant's API quota")
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
+	fs.StringVar(&c.Channels, "channels", "", "where channel calls go (required): sim (an in-process simulator, one node, development only), channelsim (the channel simulator at -channelsim-url) or live (only the real adapters configured, e.g. -card-acquirer-key)")
 	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
-	fs.StringVar(&c.CardAcquirerKey, "card-acquirer-key", "", "card acquirer's secret key; empty: cards go to the simulator")
+	fs.StringVar(&c.CardAcquirerKey, "card-acquirer-key", "", "card acquirer's secret key: cards and debit cards go to this acquirer")
 	fs.StringVar(&c.CardAcquirer2URL, "card-acquirer2-url", "", "a second card acquirer cards fail over to while the first's breaker is open")
 	fs.StringVar(&c.CardAcquirer2Key, "card-acquirer2-key", "", "the second card acquirer's secret key")
-	fs.StringVar(&c.ChannelSimURL, "channelsim-url", "", "send every channel to this channel simulator (cmd/channelsim); empty: an in-process simulator")
+	fs.StringVar(&c.ChannelSimURL, "channelsim-url", "", "the channel simulator (cmd/channelsim) every channel goes to, with -channels channelsim")
 	fs.StringVar(&c.ChannelKeyFile, "channel-key-file", "", "the platform's Ed25519 private key (PEM) that signs channel requests")
 	fs.StringVar(&c.ChannelSimKeyFile, "channelsim-key-file", "", "the channel simulator's public key (PEM) that verifies its answers and notifications")
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "base URL channels send notifications to (the regional endpoint)")
@@ -167,9 +173,10 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 // Main is a running node: the wiring of database, services, channel and HTTP server, kept
 // apart from main() so tests can start and stop whole nodes.
 type Main struct {
-	Config   Config
-	Log      *slog.Logger
-	Channel  *simchannel.Channel
+	Config Config
+	Log    *slog.Logger
+	// Channel is the in-process simulator, with -channels sim; nil otherwise.
+	Channel  *inprocsim.Channel
 	Gateway  *resilience.Gateway
 	Limiter  *resilience.MerchantLimiter
 	DB       *postgres.DB
@@ -211,7 +218,6 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	m.Channel = simchannel.New()
 	routes, parsers, err := m.channelGateways()
 	if err != nil {
 		return err

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/simchannel"
 	"github.com/paycenter/paycenter/resilience"
 )
 
@@ -16,7 +16,7 @@ import (
 // breaker probes and closes, and a retry with the same key completes the payment once.
 func TestBreakerTripsFailsFastAndRecovers(t *testing.T) {
 	var gw *resilience.Gateway
-	e := newEnvWith(t, envOptions{gateway: func(sim *simchannel.Channel) core.Gateway {
+	e := newEnvWith(t, envOptions{gateway: func(sim *inprocsim.Channel) core.Gateway {
 		var err error
 		gw, err = resilience.NewGateway(sim, resilience.Config{Region: testRegion,
 			Breaker: resilience.BreakerConfig{MinRequests: 4, FailureRatio: 0.5, CoolDown: time.Second, HalfOpenProbes: 1}})
@@ -26,7 +26,7 @@ func TestBreakerTripsFailsFastAndRecovers(t *testing.T) {
 		return gw
 	}})
 	_, key := e.merchant("Acme")
-	e.sim.SetFaults(simchannel.Faults{Unavailable: 4})
+	e.sim.SetFaults(inprocsim.Faults{Unavailable: 4})
 	for i := 0; i < 4; i++ {
 		r := e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment(fmt.Sprintf("br-%d", i), 100, visaOK, core.CaptureAutomatic)), 503)
 		if r.str("error.code") != core.CodeChannelUnavailable {

@@ -1,5 +1,5 @@
 // Package alipay is the Alipay channel adapter: face-to-face (QR) and page payments over the
-// Alipay open API shape that core/channelsim speaks (documented there): one gateway
+// Alipay open API shape that cmd/channelsim/netsim speaks (documented there): one gateway
 // endpoint taking signed form parameters and a JSON biz_content, answering a JSON response
 // object signed inside the body, and trade_status_sync notifications as signed forms. The
 // signature is Ed25519 (sign_type ED25519) in place of RSA2.

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 )
 
 func TestFullFlow(t *testing.T) {
@@ -312,12 +312,12 @@ func TestRequestsSignedWithAnotherKeyAreRefused(t *testing.T) {
 
 func TestLostResponse(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{channelsim.LoseByDrop, channelsim.LoseWith502} {
+	for _, mode := range []string{netsim.LoseByDrop, netsim.LoseWith502} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			id := "pay_lost_" + mode
-			if err := e.ctl.SetFaults(ctx, core.ChannelAlipay, channelsim.Faults{LostResponses: 1, LostResponseMode: mode}); err != nil {
+			if err := e.ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{LostResponses: 1, LostResponseMode: mode}); err != nil {
 				t.Fatal(err)
 			}
 			_, err := e.gw.Authorize(ctx, authReq(id, 2500))
@@ -329,7 +329,7 @@ func TestLostResponse(t *testing.T) {
 			}
 			e.authorize(t, id, 2500)
 			e.pay(t, id)
-			e.ctl.SetFaults(ctx, core.ChannelAlipay, channelsim.Faults{LostResponses: 1, LostResponseMode: mode})
+			e.ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{LostResponses: 1, LostResponseMode: mode})
 			if _, err := e.gw.Refund(ctx, refundReq(id, "re_lost", 500)); err == nil || errors.Is(err, core.ErrNotExecuted) {
 				t.Fatalf("refund with a lost answer: %v", err)
 			}
@@ -347,7 +347,7 @@ func TestLostResponse(t *testing.T) {
 func TestOutageIsNotExecuted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.ctl.SetFaults(ctx, core.ChannelAlipay, channelsim.Faults{Outage: true})
+	e.ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{Outage: true})
 	const id = "pay_outage"
 	if _, err := e.gw.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
 		t.Fatalf("authorize during an outage: %v", err)
@@ -375,10 +375,10 @@ func TestUnknownOutcomes(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		faults channelsim.Faults
+		faults netsim.Faults
 	}{
-		{"timeout", channelsim.Faults{Timeouts: 1}},
-		{"server error", channelsim.Faults{Errors: 1}},
+		{"timeout", netsim.Faults{Timeouts: 1}},
+		{"server error", netsim.Faults{Errors: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -402,7 +402,7 @@ func TestNotificationFaults(t *testing.T) {
 	t.Run("duplicates", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		e.ctl.SetFaults(ctx, core.ChannelAlipay, channelsim.Faults{DuplicateNotifications: 2})
+		e.ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{DuplicateNotifications: 2})
 		e.authorize(t, "pay_dup", 100)
 		e.ctl.Pay(ctx, core.ChannelAlipay, "pay_dup")
 		ns := e.recv.waitNotifications(t, "pay_dup", "three copies", func(ns []core.Notification) bool { return len(ns) >= 3 })
@@ -420,7 +420,7 @@ func TestNotificationFaults(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			id := "pay_stale_" + stale.kind
-			e.ctl.SetFaults(ctx, core.ChannelAlipay, channelsim.Faults{StaleNotification: stale.kind})
+			e.ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{StaleNotification: stale.kind})
 			e.authorize(t, id, 100)
 			e.ctl.Pay(ctx, core.ChannelAlipay, id)
 			ns := e.recv.waitNotifications(t, id, "paid then stale", func(ns []core.Notification) bool { return len(ns) >= 2 })

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 )
 
 const appID = "2021000000000001"
@@ -117,8 +117,8 @@ func (rc *receiver) waitNotifications(t *testing.T, id string, what string, pred
 }
 
 type env struct {
-	sim   *channelsim.Server
-	ctl   channelsim.Control
+	sim   *netsim.Server
+	ctl   netsim.Control
 	gw    *Gateway
 	clock *testClock
 	recv  *receiver
@@ -130,7 +130,7 @@ func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 	t.Helper()
 	clock := newClock()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	sim, err := channelsim.NewServer(channelsim.Config{Now: clock.Now, NotifyBackoff: 10 * time.Millisecond,
+	sim, err := netsim.NewServer(netsim.Config{Now: clock.Now, NotifyBackoff: 10 * time.Millisecond,
 		NotifyMaxBackoff: 50 * time.Millisecond, NotifyAttempts: 5,
 		Clients: map[string]ed25519.PublicKey{appID: key.Public().(ed25519.PublicKey)}})
 	if err != nil {
@@ -151,7 +151,7 @@ func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	rc.gw.Store(gw)
-	return &env{sim: sim, ctl: channelsim.Control{BaseURL: sim.URL()}, gw: gw, clock: clock, recv: rc, key: key}
+	return &env{sim: sim, ctl: netsim.Control{BaseURL: sim.URL()}, gw: gw, clock: clock, recv: rc, key: key}
 }
 
 var ctx = context.Background()
@@ -205,7 +205,7 @@ func (e *env) pay(t *testing.T, id string) core.Notification {
 	panic("unreachable")
 }
 
-func (e *env) charges(t *testing.T, id string) *channelsim.PaymentCharges {
+func (e *env) charges(t *testing.T, id string) *netsim.PaymentCharges {
 	t.Helper()
 	c, err := e.ctl.Charges(ctx)
 	if err != nil {
@@ -214,5 +214,5 @@ func (e *env) charges(t *testing.T, id string) *channelsim.PaymentCharges {
 	if p := c.Payments[id]; p != nil {
 		return p
 	}
-	return &channelsim.PaymentCharges{}
+	return &netsim.PaymentCharges{}
 }

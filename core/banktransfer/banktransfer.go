@@ -1,5 +1,5 @@
 // Package banktransfer is the bank-transfer channel adapter, for the bank API that
-// core/channelsim speaks ("Simbank", documented there): the platform opens a pending
+// cmd/channelsim/netsim speaks ("Simbank", documented there): the platform opens a pending
 // transfer and tells the payer which account to pay into, quoting which reference; the
 // bank notifies NotifyURL when the money arrived (or the transfer expired). Requests carry
 // an Authorization header (client ID, nonce, timestamp, Ed25519 signature over method, URI,

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 )
 
 const clientID = "paycenter-eu"
@@ -117,8 +117,8 @@ func (rc *receiver) waitNotifications(t *testing.T, id string, what string, pred
 }
 
 type env struct {
-	sim   *channelsim.Server
-	ctl   channelsim.Control
+	sim   *netsim.Server
+	ctl   netsim.Control
 	gw    *Gateway
 	clock *testClock
 	recv  *receiver
@@ -132,17 +132,17 @@ func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 }
 
 // newEnvWith is newEnv with simulator settings.
-func newEnvWith(t *testing.T, simTweak func(*channelsim.Config), tweak ...func(*Config)) *env {
+func newEnvWith(t *testing.T, simTweak func(*netsim.Config), tweak ...func(*Config)) *env {
 	t.Helper()
 	clock := newClock()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	simCfg := channelsim.Config{Now: clock.Now, NotifyBackoff: 10 * time.Millisecond,
+	simCfg := netsim.Config{Now: clock.Now, NotifyBackoff: 10 * time.Millisecond,
 		NotifyMaxBackoff: 50 * time.Millisecond, NotifyAttempts: 5,
 		Clients: map[string]ed25519.PublicKey{clientID: key.Public().(ed25519.PublicKey)}}
 	if simTweak != nil {
 		simTweak(&simCfg)
 	}
-	sim, err := channelsim.NewServer(simCfg)
+	sim, err := netsim.NewServer(simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func newEnvWith(t *testing.T, simTweak func(*channelsim.Config), tweak ...func(*
 		t.Fatal(err)
 	}
 	rc.gw.Store(gw)
-	return &env{sim: sim, ctl: channelsim.Control{BaseURL: sim.URL()}, gw: gw, clock: clock, recv: rc, key: key}
+	return &env{sim: sim, ctl: netsim.Control{BaseURL: sim.URL()}, gw: gw, clock: clock, recv: rc, key: key}
 }
 
 var ctx = context.Background()
@@ -215,7 +215,7 @@ func (e *env) pay(t *testing.T, id string) core.Notification {
 	panic("unreachable")
 }
 
-func (e *env) charges(t *testing.T, id string) *channelsim.PaymentCharges {
+func (e *env) charges(t *testing.T, id string) *netsim.PaymentCharges {
 	t.Helper()
 	c, err := e.ctl.Charges(ctx)
 	if err != nil {
@@ -224,5 +224,5 @@ func (e *env) charges(t *testing.T, id string) *channelsim.PaymentCharges {
 	if p := c.Payments[id]; p != nil {
 		return p
 	}
-	return &channelsim.PaymentCharges{}
+	return &netsim.PaymentCharges{}
 }

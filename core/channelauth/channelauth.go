@@ -6,7 +6,7 @@
 // in <Prefix>-Timestamp, -Nonce, -Signature and -Serial headers. Alipay's form signing is its
 // own, but shares the nonce helpers.
 //
-// The channel simulator (core/channelsim) implements the channel side independently, so a
+// The channel simulator (cmd/channelsim/netsim) implements the channel side independently, so a
 // mistake here is not mirrored there.
 package channelauth
 

@@ -3,16 +3,16 @@ package gatewaytest_test
 import (
 	"testing"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/gatewaytest"
-	"github.com/paycenter/paycenter/core/simchannel"
 )
 
 // simHarness is the in-process simulator with every capability: it is the reference
 // behaviour the suite is written against.
 func simHarness() gatewaytest.Harness {
 	return gatewaytest.Harness{
-		New:                   func(*testing.T) core.Gateway { return simchannel.New() },
+		New:                   func(*testing.T) core.Gateway { return inprocsim.New() },
 		Channels:              core.Channels,
 		Stateful:              true,
 		HonoursTestCards:      true,
@@ -20,7 +20,7 @@ func simHarness() gatewaytest.Harness {
 		PayAsync:              true,
 		Queries:               true,
 		Pay: func(t *testing.T, gw core.Gateway, req core.AuthorizeRequest, _ core.AuthorizeResult) {
-			if !gw.(*simchannel.Channel).Pay(req.PaymentID) {
+			if !gw.(*inprocsim.Channel).Pay(req.PaymentID) {
 				t.Fatalf("the payer could not pay %s", req.PaymentID)
 			}
 		},
@@ -32,4 +32,4 @@ func TestSimchannel(t *testing.T) {
 }
 
 // The simulator counts charges, so the suite checks charge counts through this interface.
-var _ gatewaytest.ChargeCounter = (*simchannel.Channel)(nil)
+var _ gatewaytest.ChargeCounter = (*inprocsim.Channel)(nil)

@@ -1,5 +1,5 @@
 // Package wechatpay is the WeChat Pay channel adapter: Native (QR code) payments over the
-// WeChat Pay API v3 shape that core/channelsim speaks (documented there), with Ed25519
+// WeChat Pay API v3 shape that cmd/channelsim/netsim speaks (documented there), with Ed25519
 // signatures in place of RSA and notifications in plain text instead of AES-GCM.
 //
 // A payment is an order whose out_trade_no is the payment ID; the payer scans the code_url

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/paycenter/paycenter/core/channelsim"
+	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/deploy/localpg"
 	"github.com/paycenter/paycenter/regions"
 )
@@ -97,6 +97,9 @@ func (l *launcher) node(ctx context.Context, sec secrets, id, region, addr, dbUR
 	return n, waitHTTP(ctx, "http://"+addr+"/readyz", pid, logPath, status200)
 }
 
+// singleNodeFlags are the flags of a node without Consul: the in-process channel simulator.
+var singleNodeFlags = []string{"-channels", "sim"}
+
 // single is one region with one node per region and no Consul: each region's endpoint is
 // its first node.
 func (l *launcher) single(ctx context.Context, sec secrets) error {
@@ -109,7 +112,7 @@ func (l *launcher) single(ctx context.Context, sec secrets) error {
 			if err != nil {
 				return err
 			}
-			n, err := l.node(ctx, sec, fmt.Sprintf("%s-%d", region, i), region, addr, l.c.DatabaseURL)
+			n, err := l.node(ctx, sec, fmt.Sprintf("%s-%d", region, i), region, addr, l.c.DatabaseURL, singleNodeFlags...)
 			l.c.Regions[ri].Nodes = append(l.c.Regions[ri].Nodes, n)
 			if err != nil {
 				return err
@@ -236,11 +239,11 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 	if err := os.MkdirAll(keyDir, 0o700); err != nil {
 		return err
 	}
-	platformKey, _, err := channelsim.LoadOrCreateKey(filepath.Join(keyDir, "platform.key"))
+	platformKey, _, err := channelauth.LoadOrCreateKey(filepath.Join(keyDir, "platform.key"))
 	if err != nil {
 		return err
 	}
-	pubPEM, err := channelsim.MarshalPublicKeyPEM(platformKey.Public().(ed25519.PublicKey))
+	pubPEM, err := channelauth.MarshalPublicKeyPEM(platformKey.Public().(ed25519.PublicKey))
 	if err != nil {
 		return err
 	}
@@ -310,7 +313,7 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 func (l *launcher) nodeFlags(region, edgeURL string) []string {
 	keyDir, _ := filepath.Abs(filepath.Join(l.opt.Dir, "keys"))
 	return []string{"-consul-addr", l.c.ConsulAddr, "-shutdown-delay", "1s",
-		"-channelsim-url", l.c.ChannelSim, "-channel-key-file", filepath.Join(keyDir, "platform.key"),
+		"-channels", "channelsim", "-channelsim-url", l.c.ChannelSim, "-channel-key-file", filepath.Join(keyDir, "platform.key"),
 		"-channelsim-key-file", filepath.Join(keyDir, "channelsim.pub"), "-notify-url", edgeURL}
 }
 
@@ -357,7 +360,7 @@ func StartRegion(ctx context.Context, dir, bin, region string, out io.Writer) er
 			if alive(n.PID) {
 				continue
 			}
-			var extra []string
+			extra := singleNodeFlags
 			if c.ConsulAddr != "" {
 				extra = l.nodeFlags(region, r.Endpoint)
 			}

@@ -18,8 +18,8 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/channelsim"
 	"github.com/paycenter/paycenter/deploy/localcluster"
 	"github.com/paycenter/paycenter/regions"
 	paysdk "github.com/paycenter/paycenter/sdk"
@@ -245,7 +245,7 @@ func TestMultiRegion(t *testing.T) {
 		if payments != 1 || authorizations != 1 {
 			t.Fatalf("%d payments, %d authorisations, want 1 and 1", payments, authorizations)
 		}
-		charges, err := channelsim.Control{BaseURL: p.c.ChannelSim}.Charges(ctx)
+		charges, err := netsim.Control{BaseURL: p.c.ChannelSim}.Charges(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -408,6 +408,7 @@ func checkPayd(t *testing.T, rel *release, d *appsv1.Deployment) {
 		"PAYD_NOTIFY_URL":        valString(t, v, "endpoint.publicURL"),
 		"PAYD_CARD_ACQUIRER_URL": valString(t, v, "channels.cardAcquirer.url"),
 		"PAYD_CHANNELSIM_URL":    valString(t, v, "channels.simulatorURL"),
+		"PAYD_CHANNELS":          "channelsim",
 		"PAYD_CHANNEL_RATE":      valString(t, v, "limits.channelRate"),
 		"PAYD_MERCHANT_RATE":     valString(t, v, "limits.merchantRate"),
 		"PAYD_MERCHANT_BURST":    valString(t, v, "limits.merchantBurst"),
@@ -1076,6 +1077,9 @@ func TestHelmTemplateVariants(t *testing.T) {
 		cm := configMap(t, rel, rel.deployments["payd"])
 		if _, ok := cm.Data["PAYD_CHANNELSIM_URL"]; ok {
 			t.Errorf("PAYD_CHANNELSIM_URL set without a simulator URL")
+		}
+		if got := cm.Data["PAYD_CHANNELS"]; got != "sim" {
+			t.Errorf("PAYD_CHANNELS = %q, want sim", got)
 		}
 	})
 	t.Run("monitoring and network policies off", func(t *testing.T) {

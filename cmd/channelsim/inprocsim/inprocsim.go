@@ -1,5 +1,6 @@
-// Package simchannel is an in-process payment channel for tests, benchmarks and the local
-// cluster. It honours the well-known test cards, gives WeChat Pay, Alipay and bank transfer
+// Package inprocsim is the in-process payment-channel simulator, for tests, benchmarks and a
+// single development node (payd -channels sim; never without that flag).
+// It honours the well-known test cards, gives WeChat Pay, Alipay and bank transfer
 // their pay-later shape (requires_action with a QR code, a redirect or transfer
 // instructions), executes each channel idempotency key at most once, and counts the charges
 // it really made, so tests can prove that no payment was charged twice.
@@ -8,7 +9,7 @@
 // (card_declined); 4000000000009995 has insufficient_funds; 4000000000000069 is an
 // expired_card; 4000000000000127 fails the incorrect_cvc check; 4000000000000119 fails with
 // a processing_error. A card whose expiry date has passed is declined as expired_card.
-package simchannel
+package inprocsim
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package channelsim_test
+package netsim_test
 
 import (
 	"context"
@@ -10,20 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/cardacq"
-	"github.com/paycenter/paycenter/core/channelsim"
 	"github.com/paycenter/paycenter/core/gatewaytest"
 )
 
 // stripeSim runs a simulator and a card-acquirer adapter (stripe-go) pointed at it.
-func stripeSim(t *testing.T, tweak ...func(*channelsim.Config)) (*channelsim.Server, *cardacq.Acquirer) {
+func stripeSim(t *testing.T, tweak ...func(*netsim.Config)) (*netsim.Server, *cardacq.Acquirer) {
 	t.Helper()
-	var cfg channelsim.Config
+	var cfg netsim.Config
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	s, err := channelsim.NewServer(cfg)
+	s, err := netsim.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +102,10 @@ func TestStripeTestCardsAndCharges(t *testing.T) {
 func TestStripeLostResponseIsReplayed(t *testing.T) {
 	s, a := stripeSim(t)
 	ctx := context.Background()
-	ctl := channelsim.Control{BaseURL: s.URL()}
+	ctl := netsim.Control{BaseURL: s.URL()}
 	// stripe-go retries a dropped connection with the same Idempotency-Key: the simulator
 	// replays the first answer, and the card is charged once.
-	ctl.SetFaults(ctx, core.ChannelCard, channelsim.Faults{LostResponses: 1})
+	ctl.SetFaults(ctx, core.ChannelCard, netsim.Faults{LostResponses: 1})
 	res, err := a.Authorize(ctx, cardAuth("pay_lost", "4242424242424242", false))
 	if err != nil || res.Outcome != core.OutcomeAuthorized {
 		t.Fatalf("authorize: %+v %v", res, err)
@@ -117,7 +117,7 @@ func TestStripeLostResponseIsReplayed(t *testing.T) {
 	if p := c.Payments["pay_lost"]; p == nil || p.Orders != 1 || p.Charges != 1 || p.Keys[core.AuthorizeKey("pay_lost")] != 1 {
 		t.Fatalf("charges: %+v", p)
 	}
-	ctl.SetFaults(ctx, core.ChannelCard, channelsim.Faults{Outage: true})
+	ctl.SetFaults(ctx, core.ChannelCard, netsim.Faults{Outage: true})
 	if _, err := a.Authorize(ctx, cardAuth("pay_out", "4242424242424242", true)); err == nil {
 		t.Fatal("authorize during an outage succeeded")
 	}
@@ -152,8 +152,8 @@ func TestStripeIdempotencyErrors(t *testing.T) {
 		t.Fatalf("no API key: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	var cerr *channelsim.ControlError
-	if _, err := (channelsim.Control{BaseURL: s.URL()}).Pay(context.Background(), core.ChannelCard, "pay_x"); !errors.As(err, &cerr) {
+	var cerr *netsim.ControlError
+	if _, err := (netsim.Control{BaseURL: s.URL()}).Pay(context.Background(), core.ChannelCard, "pay_x"); !errors.As(err, &cerr) {
 		t.Fatalf("pay of a card: %v", err)
 	}
 }
@@ -161,7 +161,7 @@ func TestStripeIdempotencyErrors(t *testing.T) {
 func TestStripeStatement(t *testing.T) {
 	// Today's noon, moving on in real time: the statement day cannot change during the test.
 	noon, start := time.Now().UTC().Truncate(24*time.Hour).Add(12*time.Hour), time.Now()
-	_, a := stripeSim(t, func(c *channelsim.Config) { c.Now = func() time.Time { return noon.Add(time.Since(start)) } })
+	_, a := stripeSim(t, func(c *netsim.Config) { c.Now = func() time.Time { return noon.Add(time.Since(start)) } })
 	ctx := context.Background()
 	res, err := a.Authorize(ctx, cardAuth("pay_st", "4242424242424242", true))
 	if err != nil {

@@ -1,12 +1,12 @@
-package simchannel_test
+package inprocsim_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/simchannel"
 )
 
 func auth(id, number string, capture bool) core.AuthorizeRequest {
@@ -15,7 +15,7 @@ func auth(id, number string, capture bool) core.AuthorizeRequest {
 }
 
 func TestTestCards(t *testing.T) {
-	ch := simchannel.New()
+	ch := inprocsim.New()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		number  string
@@ -45,7 +45,7 @@ func TestTestCards(t *testing.T) {
 }
 
 func TestKeyExecutesOnce(t *testing.T) {
-	ch := simchannel.New()
+	ch := inprocsim.New()
 	ctx := context.Background()
 	first, _ := ch.Authorize(ctx, auth("pay_1", "4242424242424242", false))
 	again, _ := ch.Authorize(ctx, auth("pay_1", "4242424242424242", false))
@@ -68,8 +68,8 @@ func TestKeyExecutesOnce(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	ch := simchannel.New()
-	ch.SetFaults(simchannel.Faults{LoseResponses: 1, Timeouts: 1})
+	ch := inprocsim.New()
+	ch.SetFaults(inprocsim.Faults{LoseResponses: 1, Timeouts: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := ch.Authorize(ctx, auth("pay_t", "4242424242424242", true)); err == nil || ch.Charges("pay_t") != 0 {
@@ -85,7 +85,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestWalletsWaitForThePayer(t *testing.T) {
-	ch := simchannel.New()
+	ch := inprocsim.New()
 	for _, c := range []core.Channel{core.ChannelWeChatPay, core.ChannelAlipay, core.ChannelBankTransfer} {
 		res, err := ch.Authorize(context.Background(), core.AuthorizeRequest{Key: "k-" + string(c), PaymentID: "p-" + string(c), Channel: c, Amount: 100, Currency: "CNY"})
 		if err != nil || res.Outcome != core.OutcomeActionRequired || res.NextAction == nil {

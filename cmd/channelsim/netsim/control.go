@@ -1,4 +1,4 @@
-package channelsim
+package netsim
 
 import (
 	"encoding/base64"
@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 func (s *Server) routes() {
@@ -59,7 +60,7 @@ func (s *Server) controlRoutes() {
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /sim/public-key", func(w http.ResponseWriter, r *http.Request) {
-		p, _ := MarshalPublicKeyPEM(s.pub)
+		p, _ := channelauth.MarshalPublicKeyPEM(s.pub)
 		writeJSON(w, 200, PublicKeyInfo{PublicKey: base64.StdEncoding.EncodeToString(s.pub), Serial: s.serial, PEM: string(p)})
 	})
 	m.HandleFunc("PUT /sim/clients/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -70,7 +71,7 @@ func (s *Server) controlRoutes() {
 			writeControlError(w, 400, "body must be {\"public_key\": base64 or PEM}: %v", err)
 			return
 		}
-		pub, err := ParsePublicKey([]byte(req.PublicKey))
+		pub, err := channelauth.ParsePublicKey([]byte(req.PublicKey))
 		if err != nil {
 			writeControlError(w, 400, "public_key: %v", err)
 			return

@@ -1,4 +1,4 @@
-package channelsim
+package netsim
 
 import (
 	"math/rand/v2"

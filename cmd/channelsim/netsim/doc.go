@@ -1,4 +1,4 @@
-// Package channelsim is a payment-channel simulator that speaks, over HTTP, simplified
+// Package netsim is the network payment-channel simulator that speaks, over HTTP, simplified
 // versions of the WeChat Pay API v3, the Alipay open API, a bank-transfer API and a subset
 // of Stripe's API (for the card acquirer), so that the real channel adapters
 // (core/wechatpay, core/alipay, core/banktransfer, core/cardacq) can be tested end to end: signatures both ways, pay-then-notify flows, order expiry, idempotent
@@ -146,7 +146,7 @@
 //	GET  /v1/refunds/{id}
 //	GET  /v1/balance_transactions              created[gte|gt|lt|lte], expand[]=data.source(.payment_intent)
 //
-// Confirming honours core/simchannel's test cards (4000000000000002 card_declined,
+// Confirming honours cmd/channelsim/inprocsim's test cards (4000000000000002 card_declined,
 // 4000000000009995 insufficient_funds, 4000000000000069 expired_card, 4000000000000127
 // incorrect_cvc, 4000000000000119 processing_error, and a past expiry date is
 // expired_card): a decline is a 402 card_error carrying the PaymentIntent, now
@@ -195,4 +195,4 @@
 // notifications ("pending" or "closed" after "paid" or "failed", with the order's creation
 // time and a new event ID). Orders expire after their time_expire/expires_at, or
 // Config.OrderTTL: they are closed and a "closed" notification is sent.
-package channelsim
+package netsim

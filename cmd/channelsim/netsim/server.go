@@ -1,4 +1,4 @@
-package channelsim
+package netsim
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 // Config configures a Server. Zero fields take the documented defaults.
@@ -150,7 +151,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s.st = stripeState{pms: map[string]*stripePM{}, intents: map[string]*stripeIntent{},
 		charges: map[string]*stripeCharge{}, refunds: map[string]*stripeRefund{}}
-	s.serial = KeySerial(s.pub)
+	s.serial = channelauth.KeySerial(s.pub)
 	for id, k := range cfg.Clients {
 		s.clients[id] = k
 	}

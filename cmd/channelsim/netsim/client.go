@@ -1,4 +1,4 @@
-package channelsim
+package netsim
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 // Control is a typed client of the simulator's /sim control API, for tests and tools.
@@ -82,7 +83,7 @@ func (c Control) PublicKey(ctx context.Context) (ed25519.PublicKey, error) {
 	if err := c.do(ctx, http.MethodGet, "/sim/public-key", nil, &info); err != nil {
 		return nil, err
 	}
-	return ParsePublicKey([]byte(info.PublicKey))
+	return channelauth.ParsePublicKey([]byte(info.PublicKey))
 }
 
 // RegisterClient registers the public key that verifies client id's requests ("*": any).

@@ -1,4 +1,4 @@
-package channelsim
+package netsim
 
 import (
 	"fmt"
@@ -62,7 +62,7 @@ type stripeBT struct {
 	created                             time.Time
 }
 
-// stripeCards are the well-known decline test cards (as core/simchannel honours them).
+// stripeCards are the well-known decline test cards (as cmd/channelsim/inprocsim honours them).
 var stripeCards = map[string][3]string{
 	"4000000000000002": {"card_declined", "generic_decline", "Your card was declined."},
 	"4000000000009995": {"card_declined", "insufficient_funds", "Your card has insufficient funds."},

@@ -1,12 +1,10 @@
-package channelsim
+package channelauth
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,14 +12,6 @@ import (
 	"os"
 	"strings"
 )
-
-// KeySerial names a public key the way WeChat Pay names its platform certificates: the first
-// 8 bytes of the key's SHA-256, in upper-case hex. The simulator sends its serial with every
-// signed answer so a client can tell which key to verify with.
-func KeySerial(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return strings.ToUpper(hex.EncodeToString(sum[:8]))
-}
 
 // MarshalPrivateKeyPEM encodes an Ed25519 private key as a PKCS #8 "PRIVATE KEY" PEM block.
 func MarshalPrivateKeyPEM(key ed25519.PrivateKey) ([]byte, error) {
