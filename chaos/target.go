@@ -366,9 +366,9 @@ func (t *Target) ProbeCard(ctx context.Context, r Region) (status int, code, reg
 		return 0, "", "", err
 	}
 	var info paysdk.ResponseInfo
-	p, err := sdk.CreatePayment(ctx, core.CreatePaymentParams{Amount: 100, Currency: "usd", Channel: core.ChannelCard,
+	p, err := sdk.CreatePayment(ctx, paysdk.CreatePaymentParams{Amount: 100, Currency: "usd", Channel: paysdk.ChannelCard,
 		MerchantReference: "chaos-probe-" + core.RandomToken(8),
-		PaymentMethod:     &core.PaymentMethodData{Card: &core.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 3}}},
+		PaymentMethod:     &paysdk.PaymentMethodData{Card: &paysdk.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 3}}},
 		paysdk.WithResponseInfo(&info))
 	var apiErr *paysdk.Error
 	switch {
@@ -376,7 +376,7 @@ func (t *Target) ProbeCard(ctx context.Context, r Region) (status int, code, reg
 		return apiErr.Status, apiErr.Code, info.Region, nil
 	case err != nil:
 		return 0, "", "", err
-	case p.Status != core.StatusSucceeded:
+	case p.Status != paysdk.StatusSucceeded:
 		return info.Status, string(p.Status), info.Region, nil
 	}
 	return info.Status, "", info.Region, nil

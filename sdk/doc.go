@@ -28,20 +28,20 @@
 //		return err
 //	}
 //	var info paysdk.ResponseInfo
-//	pay, err := client.CreatePayment(ctx, core.CreatePaymentParams{
+//	pay, err := client.CreatePayment(ctx, paysdk.CreatePaymentParams{
 //		Amount:            1000,
 //		Currency:          "usd",
-//		Channel:           core.ChannelCard,
+//		Channel:           paysdk.ChannelCard,
 //		MerchantReference: "order-1234",
-//		PaymentMethod: &core.PaymentMethodData{Card: &core.CardData{
+//		PaymentMethod: &paysdk.PaymentMethodData{Card: &paysdk.CardData{
 //			Number: "4242424242424242", ExpMonth: 12, ExpYear: 2030, CVC: "123"}},
 //	}, paysdk.WithIdempotencyKey("order-1234-create"), paysdk.WithResponseInfo(&info))
 //	switch {
-//	case paysdk.IsCode(err, core.CodeCardDeclined):
+//	case paysdk.IsCode(err, paysdk.CodeCardDeclined):
 //		// The payment exists and failed: err.(*paysdk.Error).PaymentID names it.
 //	case err != nil:
 //		return err
-//	case pay.Status == core.StatusProcessing:
+//	case pay.Status == paysdk.StatusProcessing:
 //		// Outcome not known yet: look again later with client.GetPayment(ctx, pay.ID).
 //	}
 //
