@@ -70,6 +70,11 @@ func TestTypesMatchTheDomain(t *testing.T) {
 		{paysdk.CancelParams{}, core.CancelParams{}},
 		{paysdk.CreateRefundParams{}, core.CreateRefundParams{}},
 		{paysdk.PaymentFilter{}, core.PaymentFilter{}},
+		{paysdk.LedgerReport{}, core.LedgerReport{}},
+		{paysdk.ChannelAuthorization{}, core.ChannelAuthorization{}},
+		{paysdk.ReconciliationReport{}, core.ReconciliationReport{}},
+		{paysdk.ReconciliationLine{}, core.ReconciliationLine{}},
+		{paysdk.ReconciliationMismatch{}, core.ReconciliationMismatch{}},
 	} {
 		st, ct := reflect.TypeOf(tc.sdk), reflect.TypeOf(tc.core)
 		t.Run(st.Name(), func(t *testing.T) {

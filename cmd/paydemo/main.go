@@ -5,14 +5,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -53,9 +50,12 @@ func run(ctx context.Context, path, bin string) error {
 	fmt.Printf("Payment center demo against region %s at %s\n", region.Name, region.Endpoint)
 
 	say("Onboard a merchant homed in %s (operator API)", region.Name)
-	var m paysdk.Merchant
-	if err := adminPost(region.Endpoint+"/v1/admin/merchants", c.AdminToken,
-		map[string]string{"name": "Demo Coffee Roasters", "home_region": region.Name}, &m); err != nil {
+	admin, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: []string{region.Endpoint}, Token: c.AdminToken})
+	if err != nil {
+		return err
+	}
+	m, err := admin.CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: "Demo Coffee Roasters", HomeRegion: region.Name})
+	if err != nil {
 		return err
 	}
 	show("merchant %s (%s), home region %s", m.ID, m.Name, m.HomeRegion)
@@ -152,8 +152,8 @@ func run(ctx context.Context, path, bin string) error {
 	}
 
 	say("Check the whole ledger (operator API)")
-	var rep core.LedgerReport
-	if err := adminGet(region.Endpoint+"/v1/admin/ledger/check", c.AdminToken, &rep); err != nil {
+	rep, err := admin.CheckLedger(ctx)
+	if err != nil {
 		return err
 	}
 	show("balanced: %v (%d journals, %d entries, every journal sums to zero)", rep.Balanced, rep.Journals, rep.Entries)
@@ -183,9 +183,12 @@ func endpointOf(c *localcluster.Cluster, region string) string {
 func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA string) error {
 	fmt.Printf("\n--- Active-active across %d regions ---\n", len(c.Regions))
 	say("Onboard a second merchant, homed in eu-west")
-	var mb paysdk.Merchant
-	if err := adminPost(endpointOf(c, "eu-west")+"/v1/admin/merchants", c.AdminToken,
-		map[string]string{"name": "Lisbon Tiles", "home_region": "eu-west"}, &mb); err != nil {
+	euAdmin, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: []string{endpointOf(c, "eu-west")}, Token: c.AdminToken})
+	if err != nil {
+		return err
+	}
+	mb, err := euAdmin.CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: "Lisbon Tiles", HomeRegion: "eu-west"})
+	if err != nil {
 		return err
 	}
 	show("merchant %s, home region %s", mb.ID, mb.HomeRegion)
@@ -271,8 +274,12 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 		time.Sleep(200 * time.Millisecond)
 	}
 	show("us-east serves its endpoint again, %d ms after its nodes restarted", time.Since(back).Milliseconds())
-	var rep core.LedgerReport
-	if err := adminGet(endpointOf(c, "us-east")+"/v1/admin/ledger/check", c.AdminToken, &rep); err != nil {
+	usAdmin, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: []string{endpointOf(c, "us-east")}, Token: c.AdminToken})
+	if err != nil {
+		return err
+	}
+	rep, err := usAdmin.CheckLedger(ctx)
+	if err != nil {
 		return err
 	}
 	show("ledger balanced: %v (%d journals)", rep.Balanced, rep.Journals)
@@ -280,30 +287,4 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 		return errors.New("the ledger does not balance")
 	}
 	return nil
-}
-
-func adminPost(url, token string, in, out any) error {
-	b, _ := json.Marshal(in)
-	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
-	return adminDo(req, token, out)
-}
-
-func adminGet(url, token string, out any) error {
-	req, _ := http.NewRequest("GET", url, nil)
-	return adminDo(req, token, out)
-}
-
-func adminDo(req *http.Request, token string, out any) error {
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		var e map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&e)
-		return fmt.Errorf("%s %s: %d %v", req.Method, req.URL.Path, res.StatusCode, e)
-	}
-	return json.NewDecoder(res.Body).Decode(out)
 }
