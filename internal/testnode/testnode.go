@@ -35,7 +35,9 @@ const (
 type Node struct {
 	// URL is the node's base URL, e.g. "http://127.0.0.1:41234".
 	URL string
-	// Service is the node's payment service, for setting state up directly.
+	// DB is the node's database, for setting state up (or breaking it) directly.
+	DB *postgres.DB
+	// Service is the node's payment service.
 	Service *postgres.Service
 	// Channels is the simulator behind every channel.
 	Channels *inprocsim.Channel
@@ -67,5 +69,5 @@ func Start(t testing.TB) *Node {
 	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &Node{URL: srv.URL, Service: svc, Channels: sim}
+	return &Node{URL: srv.URL, DB: db, Service: svc, Channels: sim}
 }
