@@ -46,4 +46,14 @@
 //	}
 //
 // A Client is safe for concurrent use by multiple goroutines.
+//
+// An Admin, made with NewAdmin and the operator's admin token, calls the operator routes:
+// onboarding merchants, channel authorisations, the whole-ledger check and reconciliation.
+// It retries and fails over as a Client does and answers errors as *Error.
+//
+// The package is a Go module of its own, github.com/paycenter/paycenter/sdk, with only
+// the standard library beneath it: its request and response types (Payment, Refund,
+// CreatePaymentParams, the Code* error codes, ...) are its own copies of the API's shapes,
+// not the platform's domain types, so that adding the SDK to a merchant's program adds no
+// database driver, Consul or OpenTelemetry to its build.
 package paysdk
