@@ -48,7 +48,7 @@ test: ensure-postgres tools deploy-tools ## every test (-race): real PostgreSQL,
 	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
 	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
 	echo "test PostgreSQL: $$url"; \
-	PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 $(GO) test -race -count=1 -timeout 20m ./... && \
+	PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 $(GO) test -race -count=1 -timeout 20m ./... && (cd sdk && $(GO) test -race -count=1 ./...) && \
 	$(MAKE) --no-print-directory verify-deploy
 
 verify-deploy: deploy-tools ## offline checks of deploy/helm and deploy/terraform: helm lint/template, strict decoding, terraform fmt, HCL references

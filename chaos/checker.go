@@ -8,6 +8,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
+	paysdk "github.com/paycenter/paycenter/sdk"
 )
 
 // PaymentRow is a payment as the database has it.
@@ -81,7 +82,7 @@ type Evidence struct {
 	// has them (a charge whose payment is in neither map is lost).
 	Elsewhere map[string]PaymentRow
 	// Ledger is the admin whole-ledger check's answer; nil if it could not be had.
-	Ledger *core.LedgerReport
+	Ledger *paysdk.LedgerReport
 	// LedgerErr says why there is no ledger report.
 	LedgerErr string
 	// SettleBound is the bound the platform had to settle in, for messages.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
+	paysdk "github.com/paycenter/paycenter/sdk"
 )
 
 const ms = time.Millisecond
@@ -110,7 +111,7 @@ func cleanEvidence() Evidence {
 			"pay_other": {Channel: core.ChannelCard, Orders: 1, Charges: 1, AmountCharged: 5},
 		}},
 		Elsewhere:   map[string]PaymentRow{"pay_other": {ID: "pay_other", MerchantID: "mer_2", Status: core.StatusSucceeded, Amount: 5}},
-		Ledger:      &core.LedgerReport{Balanced: true, Journals: 7, Entries: 14},
+		Ledger:      &paysdk.LedgerReport{Balanced: true, Journals: 7, Entries: 14},
 		SettleBound: 90 * time.Second,
 	}
 }
@@ -181,7 +182,7 @@ func TestCheckDetects(t *testing.T) {
 			e.Journals[1].Sum = 5
 		}, InvLedger, func(v Verdict) int { return v.Unbalanced }},
 		{"the admin ledger check disagreeing", func(e *Evidence) {
-			e.Ledger = &core.LedgerReport{Balanced: false, PaymentMismatches: []string{"pay_1: captured-refunded 700 vs posted 1000"}}
+			e.Ledger = &paysdk.LedgerReport{Balanced: false, PaymentMismatches: []string{"pay_1: captured-refunded 700 vs posted 1000"}}
 		}, InvLedger, func(v Verdict) int { return v.Unbalanced }},
 		{"a payment stuck processing", func(e *Evidence) {
 			p := e.Payments["pay_2"]

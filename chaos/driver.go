@@ -262,22 +262,22 @@ func (c *client) reference() string {
 	return fmt.Sprintf("chaos-%d-%d-%s", c.id, c.n, core.RandomToken(5))
 }
 
-func (c *client) card(amount int64, auto bool, number string) core.CreatePaymentParams {
-	method := core.CaptureManual
+func (c *client) card(amount int64, auto bool, number string) paysdk.CreatePaymentParams {
+	method := paysdk.CaptureManual
 	if auto {
-		method = core.CaptureAutomatic
+		method = paysdk.CaptureAutomatic
 	}
-	return core.CreatePaymentParams{Amount: amount, Currency: "usd", Channel: core.ChannelCard, CaptureMethod: method,
+	return paysdk.CreatePaymentParams{Amount: amount, Currency: "usd", Channel: paysdk.ChannelCard, CaptureMethod: method,
 		MerchantReference: c.reference(), Description: "chaos load",
-		PaymentMethod: &core.PaymentMethodData{Card: &core.CardData{Number: number, ExpMonth: 12, ExpYear: time.Now().Year() + 3, CVC: "123"}}}
+		PaymentMethod: &paysdk.PaymentMethodData{Card: &paysdk.CardData{Number: number, ExpMonth: 12, ExpYear: time.Now().Year() + 3, CVC: "123"}}}
 }
 
 func (c *client) walletFlow(ctx context.Context, amount int64) {
-	ch := core.ChannelAlipay
+	ch := paysdk.ChannelAlipay
 	if c.rng.IntN(2) == 0 {
-		ch = core.ChannelWeChatPay
+		ch = paysdk.ChannelWeChatPay
 	}
-	p := c.create(ctx, core.CreatePaymentParams{Amount: amount, Currency: "cny", Channel: ch,
+	p := c.create(ctx, paysdk.CreatePaymentParams{Amount: amount, Currency: "cny", Channel: ch,
 		MerchantReference: c.reference(), Description: "chaos load"})
 	if p == nil || p.Status != core.StatusRequiresAction || c.stopped(ctx) {
 		return
@@ -286,7 +286,7 @@ func (c *client) walletFlow(ctx context.Context, amount int64) {
 		return // the payer walks away: the payment stays requires_action until its order expires
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_, err := netsim.Control{BaseURL: c.d.cfg.ChannelSim}.Pay(pctx, ch, p.id)
+	_, err := netsim.Control{BaseURL: c.d.cfg.ChannelSim}.Pay(pctx, core.Channel(ch), p.id)
 	cancel()
 	if err != nil {
 		c.d.payerErr.Add(1)
@@ -303,8 +303,8 @@ func (c *client) walletFlow(ctx context.Context, amount int64) {
 
 // attempt is one SDK call's outcome.
 type attempt struct {
-	payment *core.Payment
-	refund  *core.Refund
+	payment *paysdk.Payment
+	refund  *paysdk.Refund
 	err     error
 }
 
@@ -400,9 +400,9 @@ func (c *client) run(ctx context.Context, op Op, call func(ctx context.Context, 
 
 func newKey() string { return "chaos-" + core.RandomToken(16) }
 
-func (c *client) create(ctx context.Context, p core.CreatePaymentParams) *created {
-	op := c.run(ctx, Op{Kind: OpCreate, Key: newKey(), Reference: p.MerchantReference, Channel: p.Channel,
-		Amount: p.Amount, Auto: p.CaptureMethod != core.CaptureManual},
+func (c *client) create(ctx context.Context, p paysdk.CreatePaymentParams) *created {
+	op := c.run(ctx, Op{Kind: OpCreate, Key: newKey(), Reference: p.MerchantReference, Channel: core.Channel(p.Channel),
+		Amount: p.Amount, Auto: p.CaptureMethod != paysdk.CaptureManual},
 		func(ctx context.Context, sdk *paysdk.Client, key string, info *paysdk.ResponseInfo) attempt {
 			pay, err := sdk.CreatePayment(ctx, p, paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
 			return attempt{payment: pay, err: err}
@@ -417,7 +417,7 @@ func (c *client) capture(ctx context.Context, id string, amount int64) {
 	c.run(ctx, Op{Kind: OpCapture, Key: newKey(), PaymentID: id, Amount: amount},
 		func(ctx context.Context, sdk *paysdk.Client, key string, info *paysdk.ResponseInfo) attempt {
 			a := amount
-			pay, err := sdk.CapturePayment(ctx, id, core.CaptureParams{Amount: &a}, paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
+			pay, err := sdk.CapturePayment(ctx, id, paysdk.CaptureParams{Amount: &a}, paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
 			return attempt{payment: pay, err: err}
 		})
 }
@@ -426,7 +426,7 @@ func (c *client) refund(ctx context.Context, id string, amount int64) {
 	c.run(ctx, Op{Kind: OpRefund, Key: newKey(), PaymentID: id, Amount: amount},
 		func(ctx context.Context, sdk *paysdk.Client, key string, info *paysdk.ResponseInfo) attempt {
 			a := amount
-			ref, err := sdk.CreateRefund(ctx, core.CreateRefundParams{Payment: id, Amount: &a, Reason: "requested_by_customer"},
+			ref, err := sdk.CreateRefund(ctx, paysdk.CreateRefundParams{Payment: id, Amount: &a, Reason: "requested_by_customer"},
 				paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
 			return attempt{refund: ref, err: err}
 		})
@@ -435,7 +435,7 @@ func (c *client) refund(ctx context.Context, id string, amount int64) {
 func (c *client) cancel(ctx context.Context, id string) {
 	c.run(ctx, Op{Kind: OpCancel, Key: newKey(), PaymentID: id},
 		func(ctx context.Context, sdk *paysdk.Client, key string, info *paysdk.ResponseInfo) attempt {
-			pay, err := sdk.CancelPayment(ctx, id, core.CancelParams{CancellationReason: "chaos"},
+			pay, err := sdk.CancelPayment(ctx, id, paysdk.CancelParams{CancellationReason: "chaos"},
 				paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
 			return attempt{payment: pay, err: err}
 		})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	paysdk "github.com/paycenter/paycenter/sdk"
 )
 
 // OpKind is what a logical client operation did.
@@ -34,11 +35,11 @@ type View struct {
 }
 
 // ViewOf is the view of a payment answer.
-func ViewOf(p *core.Payment) *View {
+func ViewOf(p *paysdk.Payment) *View {
 	if p == nil {
 		return nil
 	}
-	return &View{Status: p.Status, Amount: p.Amount, AmountCaptured: p.AmountCaptured, AmountRefunded: p.AmountRefunded}
+	return &View{Status: core.Status(p.Status), Amount: p.Amount, AmountCaptured: p.AmountCaptured, AmountRefunded: p.AmountRefunded}
 }
 
 // Op is one logical client operation: every attempt made with one Idempotency-Key (or one

@@ -1,9 +1,7 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +48,7 @@ type Target struct {
 	Dir, Bin string
 
 	http     *http.Client
+	admin    *paysdk.Admin // every region's endpoint, in the target's order
 	mu       sync.Mutex
 	probeKey string // the secret key of a merchant for steady-state probes
 }
@@ -96,6 +95,15 @@ func (t *Target) init() error {
 		return errors.New("chaos: the target needs a database URL and an admin token")
 	}
 	t.http = &http.Client{Timeout: 10 * time.Second}
+	eps := make([]string, len(t.Regions))
+	for i, r := range t.Regions {
+		eps[i] = r.Endpoint
+	}
+	var err error
+	t.admin, err = paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: eps, Token: t.AdminToken, HTTPClient: t.http})
+	if err != nil {
+		return fmt.Errorf("chaos: %w", err)
+	}
 	return nil
 }
 
@@ -152,41 +160,10 @@ func (t *Target) EndpointsFrom(home string) []string {
 	return out
 }
 
-// admin calls an operator route, trying each region's endpoint in turn.
-func (t *Target) admin(ctx context.Context, method, path string, in, out any) error {
-	var errs []error
-	for _, r := range t.Regions {
-		var body io.Reader
-		if in != nil {
-			b, _ := json.Marshal(in)
-			body = bytes.NewReader(b)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, r.Endpoint+path, body)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+t.AdminToken)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := t.http.Do(req)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode/100 != 2 {
-			errs = append(errs, fmt.Errorf("%s %s via %s: %d %s", method, path, r.Name, res.StatusCode, strings.TrimSpace(string(b))))
-			continue
-		}
-		return json.Unmarshal(b, out)
-	}
-	return errors.Join(errs...)
-}
-
 // CreateMerchant onboards a merchant homed in home.
 func (t *Target) CreateMerchant(ctx context.Context, name, home string) (Merchant, error) {
-	var m core.Merchant
-	if err := t.admin(ctx, http.MethodPost, "/v1/admin/merchants", map[string]string{"name": name, "home_region": home}, &m); err != nil {
+	m, err := t.admin.CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: name, HomeRegion: home})
+	if err != nil {
 		return Merchant{}, fmt.Errorf("create merchant: %w", err)
 	}
 	if m.SecretKey == "" {
@@ -196,12 +173,8 @@ func (t *Target) CreateMerchant(ctx context.Context, name, home string) (Merchan
 }
 
 // LedgerCheck runs the operator's whole-ledger check.
-func (t *Target) LedgerCheck(ctx context.Context) (*core.LedgerReport, error) {
-	var rep core.LedgerReport
-	if err := t.admin(ctx, http.MethodGet, "/v1/admin/ledger/check", nil, &rep); err != nil {
-		return nil, err
-	}
-	return &rep, nil
+func (t *Target) LedgerCheck(ctx context.Context) (*paysdk.LedgerReport, error) {
+	return t.admin.CheckLedger(ctx)
 }
 
 // Steady lists what is wrong with the platform now; none means it is in its steady state:
@@ -366,9 +339,9 @@ func (t *Target) ProbeCard(ctx context.Context, r Region) (status int, code, reg
 		return 0, "", "", err
 	}
 	var info paysdk.ResponseInfo
-	p, err := sdk.CreatePayment(ctx, core.CreatePaymentParams{Amount: 100, Currency: "usd", Channel: core.ChannelCard,
+	p, err := sdk.CreatePayment(ctx, paysdk.CreatePaymentParams{Amount: 100, Currency: "usd", Channel: paysdk.ChannelCard,
 		MerchantReference: "chaos-probe-" + core.RandomToken(8),
-		PaymentMethod:     &core.PaymentMethodData{Card: &core.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 3}}},
+		PaymentMethod:     &paysdk.PaymentMethodData{Card: &paysdk.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 3}}},
 		paysdk.WithResponseInfo(&info))
 	var apiErr *paysdk.Error
 	switch {
@@ -376,7 +349,7 @@ func (t *Target) ProbeCard(ctx context.Context, r Region) (status int, code, reg
 		return apiErr.Status, apiErr.Code, info.Region, nil
 	case err != nil:
 		return 0, "", "", err
-	case p.Status != core.StatusSucceeded:
+	case p.Status != paysdk.StatusSucceeded:
 		return info.Status, string(p.Status), info.Region, nil
 	}
 	return info.Status, "", info.Region, nil

@@ -180,17 +180,17 @@ func (e *sdkExecutor) Execute(ctx context.Context, op *Operation, rec *HistoryRe
 func (e *sdkExecutor) create(ctx context.Context, op *Operation, rec *HistoryRecord, d draws, ch core.Channel, manual bool) {
 	m := d.merchant
 	rec.MerchantID = e.merchants[m].ID
-	p := core.CreatePaymentParams{
+	p := paysdk.CreatePaymentParams{
 		Amount:            d.amount,
 		Currency:          d.currency,
-		Channel:           ch,
-		CaptureMethod:     core.CaptureAutomatic,
+		Channel:           paysdk.Channel(ch),
+		CaptureMethod:     paysdk.CaptureAutomatic,
 		MerchantReference: fmt.Sprintf("lt-%s-%d", e.cfg.RunID, op.Seq),
 		Description:       "loadtest " + string(rec.Op),
 		Metadata:          map[string]string{"loadtest_run": e.cfg.RunID},
 	}
 	if manual {
-		p.CaptureMethod = core.CaptureManual
+		p.CaptureMethod = paysdk.CaptureManual
 	}
 	decline := ch.IsCard() && d.decline
 	if ch.IsCard() {
@@ -198,14 +198,14 @@ func (e *sdkExecutor) create(ctx context.Context, op *Operation, rec *HistoryRec
 		if decline {
 			number = cardDecline
 		}
-		p.PaymentMethod = &core.PaymentMethodData{Card: &core.CardData{Number: number, ExpMonth: 12, ExpYear: 2035, CVC: "123"}}
+		p.PaymentMethod = &paysdk.PaymentMethodData{Card: &paysdk.CardData{Number: number, ExpMonth: 12, ExpYear: 2035, CVC: "123"}}
 		rec.Params.CardLast4 = number[len(number)-4:]
 	}
-	rec.Params.Amount, rec.Params.Currency, rec.Params.Channel = p.Amount, p.Currency, p.Channel
-	rec.Params.CaptureMethod, rec.Params.MerchantReference, rec.Params.ExpectDecline = p.CaptureMethod, p.MerchantReference, decline
+	rec.Params.Amount, rec.Params.Currency, rec.Params.Channel = p.Amount, p.Currency, ch
+	rec.Params.CaptureMethod, rec.Params.MerchantReference, rec.Params.ExpectDecline = core.CaptureMethod(p.CaptureMethod), p.MerchantReference, decline
 	key := e.key(op.Seq, "create")
 	rec.IdempotencyKey = key
-	var pay *core.Payment
+	var pay *paysdk.Payment
 	err := e.call(ctx, rec, "create_payment", key, func(ctx context.Context, info *paysdk.ResponseInfo) error {
 		var err error
 		pay, err = e.clients[m].CreatePayment(ctx, p, paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
@@ -236,12 +236,12 @@ func (e *sdkExecutor) create(ctx context.Context, op *Operation, rec *HistoryRec
 		rec.Error = fmt.Sprintf("the declining test card was not declined: payment %s is %s", pay.ID, pay.Status)
 		return
 	}
-	want := core.StatusSucceeded
+	want := paysdk.StatusSucceeded
 	switch {
 	case manual:
-		want = core.StatusRequiresCapture
+		want = paysdk.StatusRequiresCapture
 	case !ch.IsCard():
-		want = core.StatusRequiresAction
+		want = paysdk.StatusRequiresAction
 	}
 	if pay.Status != want {
 		rec.Outcome, rec.ErrorCode = OutcomeError, CodeUnexpectedStatus
@@ -249,7 +249,7 @@ func (e *sdkExecutor) create(ctx context.Context, op *Operation, rec *HistoryRec
 		return
 	}
 	if !manual {
-		if pay.Status == core.StatusSucceeded {
+		if pay.Status == paysdk.StatusSucceeded {
 			e.pool.add(pay.ID, m, pay.AmountCaptured-pay.AmountRefunded, d.pick)
 		}
 		return
@@ -263,10 +263,10 @@ func (e *sdkExecutor) create(ctx context.Context, op *Operation, rec *HistoryRec
 	}
 	rec.Params.PaymentID, rec.Params.CaptureAmount = pay.ID, amt
 	key = e.key(op.Seq, "capture")
-	var captured *core.Payment
+	var captured *paysdk.Payment
 	_ = e.call(ctx, rec, "capture_payment", key, func(ctx context.Context, info *paysdk.ResponseInfo) error {
 		var err error
-		captured, err = e.clients[m].CapturePayment(ctx, pay.ID, core.CaptureParams{Amount: amt}, paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
+		captured, err = e.clients[m].CapturePayment(ctx, pay.ID, paysdk.CaptureParams{Amount: amt}, paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
 		return err
 	})
 	if rec.Outcome == OutcomeDeclined { // a capture is not a card check: no decline is expected
@@ -279,7 +279,7 @@ func (e *sdkExecutor) create(ctx context.Context, op *Operation, rec *HistoryRec
 	if rec.Outcome != OutcomeOK {
 		return
 	}
-	if captured.Status != core.StatusSucceeded || (amt != nil && captured.AmountCaptured != *amt) {
+	if captured.Status != paysdk.StatusSucceeded || (amt != nil && captured.AmountCaptured != *amt) {
 		rec.Outcome, rec.ErrorCode = OutcomeError, CodeUnexpectedStatus
 		rec.Error = fmt.Sprintf("captured payment %s is %s with %d captured", captured.ID, captured.Status, captured.AmountCaptured)
 		return
@@ -303,10 +303,10 @@ func (e *sdkExecutor) refund(ctx context.Context, op *Operation, rec *HistoryRec
 	rec.Params.PaymentID, rec.Params.RefundAmount = r.paymentID, amt
 	key := e.key(op.Seq, "refund")
 	rec.IdempotencyKey = key
-	var ref *core.Refund
+	var ref *paysdk.Refund
 	_ = e.call(ctx, rec, "create_refund", key, func(ctx context.Context, info *paysdk.ResponseInfo) error {
 		var err error
-		ref, err = e.clients[m].CreateRefund(ctx, core.CreateRefundParams{Payment: r.paymentID, Amount: &amt, Reason: "requested_by_customer"},
+		ref, err = e.clients[m].CreateRefund(ctx, paysdk.CreateRefundParams{Payment: r.paymentID, Amount: &amt, Reason: paysdk.ReasonRequestedByCustomer},
 			paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(info))
 		return err
 	})
@@ -318,8 +318,8 @@ func (e *sdkExecutor) refund(ctx context.Context, op *Operation, rec *HistoryRec
 		rec.Result.RefundID, rec.Result.RefundStatus, rec.Result.RefundAmount = ref.ID, ref.Status, ref.Amount
 	}
 	switch {
-	case rec.Outcome == OutcomeOK && ref != nil && ref.Status == core.RefundSucceeded:
-	case rec.Outcome == OutcomeOK && ref != nil && ref.Status == core.RefundFailed:
+	case rec.Outcome == OutcomeOK && ref != nil && ref.Status == paysdk.RefundSucceeded:
+	case rec.Outcome == OutcomeOK && ref != nil && ref.Status == paysdk.RefundFailed:
 		rec.Outcome, rec.ErrorCode, rec.Error = OutcomeError, CodeRefundFailed, "refund "+ref.ID+" failed"
 		e.pool.release(r, amt)
 	case rec.Outcome == OutcomeOK:
@@ -340,7 +340,7 @@ func (e *sdkExecutor) get(ctx context.Context, rec *HistoryRecord, d draws) bool
 	}
 	rec.MerchantID = e.merchants[kp.merchant].ID
 	rec.Params.PaymentID = kp.id
-	var pay *core.Payment
+	var pay *paysdk.Payment
 	_ = e.call(ctx, rec, "get_payment", "", func(ctx context.Context, _ *paysdk.ResponseInfo) error {
 		var err error
 		pay, err = e.clients[kp.merchant].GetPayment(ctx, kp.id)
@@ -361,10 +361,10 @@ func (e *sdkExecutor) get(ctx context.Context, rec *HistoryRecord, d draws) bool
 func (e *sdkExecutor) list(ctx context.Context, rec *HistoryRecord, d draws) {
 	m := d.merchant
 	rec.MerchantID = e.merchants[m].ID
-	var page *core.List[*core.Payment]
+	var page *paysdk.List[*paysdk.Payment]
 	_ = e.call(ctx, rec, "list_payments", "", func(ctx context.Context, _ *paysdk.ResponseInfo) error {
 		var err error
-		page, err = e.clients[m].ListPayments(ctx, core.PaymentFilter{Limit: 10})
+		page, err = e.clients[m].ListPayments(ctx, paysdk.PaymentFilter{Limit: 10})
 		return err
 	})
 	if rec.Outcome == OutcomeDeclined {
@@ -375,8 +375,8 @@ func (e *sdkExecutor) list(ctx context.Context, rec *HistoryRecord, d draws) {
 	}
 }
 
-func fillPayment(rec *HistoryRecord, p *core.Payment) {
-	rec.Result.PaymentID, rec.Result.Status, rec.Result.Amount = p.ID, p.Status, p.Amount
+func fillPayment(rec *HistoryRecord, p *paysdk.Payment) {
+	rec.Result.PaymentID, rec.Result.Status, rec.Result.Amount = p.ID, core.Status(p.Status), p.Amount
 	rec.Result.AmountCaptured, rec.Result.AmountRefunded = p.AmountCaptured, p.AmountRefunded
 }
 

@@ -184,6 +184,25 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+func TestOnboardFailsOverFromADeadHomeEndpoint(t *testing.T) {
+	f, tgt := newFakePlatform(t, "us-east", "eu-west")
+	f.servers["us-east"].Close()
+	ms, err := Onboard(context.Background(), tgt, 4, OnboardOptions{NamePrefix: "fo-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	homes := map[string]int{}
+	for i, m := range ms {
+		if m.ID == "" || m.SecretKey == "" || m.Name != fmt.Sprintf("fo-%d", i+1) {
+			t.Errorf("merchant %d = %+v", i, m)
+		}
+		homes[m.HomeRegion]++
+	}
+	if homes["us-east"] != 2 || homes["eu-west"] != 2 {
+		t.Errorf("homes %v, want two in each region (the home is the request's, not the endpoint's)", homes)
+	}
+}
+
 func TestOnboardErrors(t *testing.T) {
 	_, tgt := newFakePlatform(t, "us-east")
 	tgt.AdminToken = "wrong"

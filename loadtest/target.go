@@ -1,7 +1,6 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,9 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/deploy/localcluster"
 	"github.com/paycenter/paycenter/regions"
+	paysdk "github.com/paycenter/paycenter/sdk"
 )
 
 // Region is one region of the target and its merchant endpoint.
@@ -195,8 +194,8 @@ type OnboardOptions struct {
 }
 
 // Onboard creates n merchants through the admin API (POST /v1/admin/merchants), homed
-// round-robin across the target's regions, each through its home region's endpoint (other
-// endpoints are tried if that one fails).
+// round-robin across the target's regions, each through its home region's endpoint (the
+// others are tried, nearest first, if that one fails).
 func Onboard(ctx context.Context, t Target, n int, opt OnboardOptions) ([]Merchant, error) {
 	if err := t.validate(); err != nil {
 		return nil, err
@@ -213,18 +212,36 @@ func Onboard(ctx context.Context, t Target, n int, opt OnboardOptions) ([]Mercha
 	if opt.Parallel <= 0 {
 		opt.Parallel = 8
 	}
+	admins := map[string]*paysdk.Admin{} // by home region
+	for _, r := range t.Regions {
+		a, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: t.EndpointsFrom(r.Name), Token: t.AdminToken,
+			HTTPClient: opt.HTTPClient, MaxRetries: 5, Backoff: 300 * time.Millisecond})
+		if err != nil {
+			return nil, err
+		}
+		admins[r.Name] = a
+	}
 	out := make([]Merchant, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, opt.Parallel)
 	var wg sync.WaitGroup
 	for i := range n {
 		home := t.Regions[i%len(t.Regions)].Name
+		name := fmt.Sprintf("%s%d", opt.NamePrefix, i+1)
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], errs[i] = onboardOne(ctx, t, opt.HTTPClient, fmt.Sprintf("%s%d", opt.NamePrefix, i+1), home)
+			m, err := admins[home].CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: name, HomeRegion: home})
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("onboarding merchant %s in %s: %w", name, home, err)
+			case m.ID == "" || m.SecretKey == "":
+				errs[i] = fmt.Errorf("onboarding merchant %s in %s: the answer has no ID or secret key", name, home)
+			default:
+				out[i] = Merchant{ID: m.ID, Name: name, HomeRegion: home, SecretKey: m.SecretKey}
+			}
 		}()
 	}
 	wg.Wait()
@@ -232,56 +249,6 @@ func Onboard(ctx context.Context, t Target, n int, opt OnboardOptions) ([]Mercha
 		return nil, err
 	}
 	return out, nil
-}
-
-func onboardOne(ctx context.Context, t Target, hc *http.Client, name, home string) (Merchant, error) {
-	body, _ := json.Marshal(map[string]string{"name": name, "home_region": home})
-	eps := t.EndpointsFrom(home)
-	var last error
-	for attempt := range 6 {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return Merchant{}, ctx.Err()
-			case <-time.After(time.Duration(attempt) * 300 * time.Millisecond):
-			}
-		}
-		ep := eps[attempt%len(eps)]
-		m, retry, err := postMerchant(ctx, hc, ep, t.AdminToken, body)
-		if err == nil {
-			m.Name, m.HomeRegion = name, home
-			return m, nil
-		}
-		last = err
-		if !retry {
-			break
-		}
-	}
-	return Merchant{}, fmt.Errorf("onboarding merchant %s in %s: %w", name, home, last)
-}
-
-func postMerchant(ctx context.Context, hc *http.Client, ep, token string, body []byte) (m Merchant, retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep+"/v1/admin/merchants", bytes.NewReader(body))
-	if err != nil {
-		return m, false, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := hc.Do(req)
-	if err != nil {
-		return m, ctx.Err() == nil, err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode != http.StatusOK {
-		return m, res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests,
-			fmt.Errorf("%s: %d %s", ep, res.StatusCode, strings.TrimSpace(string(b)))
-	}
-	var cm core.Merchant
-	if err := json.Unmarshal(b, &cm); err != nil || cm.ID == "" || cm.SecretKey == "" {
-		return m, false, fmt.Errorf("%s: unexpected answer %s", ep, strings.TrimSpace(string(b)))
-	}
-	return Merchant{ID: cm.ID, SecretKey: cm.SecretKey}, false, nil
 }
 
 // merchantsFile is the format of SaveMerchants.

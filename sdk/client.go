@@ -15,8 +15,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/paycenter/paycenter/core"
 )
 
 // Defaults and limits of Config.
@@ -81,6 +79,12 @@ type Client struct {
 
 // New makes a Client from cfg, applying defaults, or reports what is wrong with cfg.
 func New(cfg Config) (*Client, error) {
+	return build(cfg, "a secret key", "secret key")
+}
+
+// build makes the client behind both Client and Admin: cfg.SecretKey is the bearer
+// credential, named in errors as what (with an article) and noun.
+func build(cfg Config, what, noun string) (*Client, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("paysdk: at least one endpoint is required")
 	}
@@ -103,10 +107,10 @@ func New(cfg Config) (*Client, error) {
 		c.endpoints = append(c.endpoints, strings.TrimRight(raw, "/"))
 	}
 	if cfg.SecretKey == "" {
-		return nil, errors.New("paysdk: a secret key is required")
+		return nil, fmt.Errorf("paysdk: %s is required", what)
 	}
 	if strings.IndexFunc(cfg.SecretKey, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
-		return nil, errors.New("paysdk: the secret key holds characters that cannot be sent in a header")
+		return nil, fmt.Errorf("paysdk: the %s holds characters that cannot be sent in a header", noun)
 	}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: DefaultTimeout}
@@ -155,7 +159,7 @@ func newIdempotencyKey() string {
 
 // validKey mirrors the server's rule for Idempotency-Key values.
 func validKey(key string) bool {
-	if key == "" || len(key) > core.MaxIdempotencyKey {
+	if key == "" || len(key) > MaxIdempotencyKey {
 		return false
 	}
 	for i := 0; i < len(key); i++ {
@@ -182,8 +186,8 @@ func (c *Client) post(ctx context.Context, path string, in, out any, opts []Call
 		*o.info = ResponseInfo{IdempotencyKey: key}
 	}
 	if !validKey(key) {
-		return localError(core.CodeIdempotencyKeyInvalid, "Idempotency-Key",
-			"The Idempotency-Key must be 1 to %d printable ASCII characters without spaces.", core.MaxIdempotencyKey)
+		return localError(CodeIdempotencyKeyInvalid, "Idempotency-Key",
+			"The Idempotency-Key must be 1 to %d printable ASCII characters without spaces.", MaxIdempotencyKey)
 	}
 	body, err := json.Marshal(in)
 	if err != nil {
@@ -248,7 +252,7 @@ func (c *Client) do(ctx context.Context, req request, out any, info *ResponseInf
 				case ans.status >= 500 && !replayed:
 					lastErr = apiErr
 					wait, failover, reason = backoff, true, apiErr.Error()
-				case ans.status == http.StatusConflict && apiErr.Code == core.CodeIdempotencyKeyInUse:
+				case ans.status == http.StatusConflict && apiErr.Code == CodeIdempotencyKeyInUse:
 					lastErr = apiErr
 					wait, reason = backoff, apiErr.Error()
 					if apiErr.RetryAfter > 0 {

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/paycenter/paycenter/core"
 )
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -84,7 +82,7 @@ func TestDelayIsJitteredExponentialAndCapped(t *testing.T) {
 }
 
 func TestCreatePaymentRequestAndResponseInfo(t *testing.T) {
-	want := payment("pay_us-east_1", core.StatusSucceeded)
+	want := payment("pay_us-east_1", StatusSucceeded)
 	srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Idempotent-Replayed", "true")
 		reply(w, http.StatusOK, want)
@@ -119,7 +117,7 @@ func TestCreatePaymentRequestAndResponseInfo(t *testing.T) {
 	// The body must decode strictly into the server's params type.
 	dec := json.NewDecoder(strings.NewReader(string(r.Body)))
 	dec.DisallowUnknownFields()
-	var sent core.CreatePaymentParams
+	var sent CreatePaymentParams
 	if err := dec.Decode(&sent); err != nil {
 		t.Fatalf("body %s: %v", r.Body, err)
 	}
@@ -135,7 +133,7 @@ func TestCreatePaymentRequestAndResponseInfo(t *testing.T) {
 
 func TestGeneratedKeysDifferPerCall(t *testing.T) {
 	srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusOK, payment("pay_1", core.StatusSucceeded))
+		reply(w, http.StatusOK, payment("pay_1", StatusSucceeded))
 	})
 	c := newClient(t, srv.URL)
 	for range 3 {
@@ -153,7 +151,7 @@ func TestGeneratedKeysDifferPerCall(t *testing.T) {
 // endpoint it tries, moving on after a network error or a 5xx and wrapping around.
 func TestSameKeyAcrossRetriesAndFailover(t *testing.T) {
 	ok := func(_ int, w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusOK, payment("pay_1", core.StatusSucceeded))
+		reply(w, http.StatusOK, payment("pay_1", StatusSucceeded))
 	}
 	unavailable := func(_ int, w http.ResponseWriter, _ *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, "api_error", "channel_unavailable", "down", 0)
@@ -247,7 +245,7 @@ func TestGetRetriesAndFailsOverWithoutKey(t *testing.T) {
 		apiError(w, http.StatusBadGateway, "api_error", "internal_error", "bad gateway", 0)
 	})
 	up := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusOK, payment("pay_us-east_1", core.StatusSucceeded))
+		reply(w, http.StatusOK, payment("pay_us-east_1", StatusSucceeded))
 	})
 	c := newClient(t, down.URL, up.URL)
 	got, err := c.GetPayment(context.Background(), "pay_us-east_1")
@@ -282,13 +280,13 @@ func TestRetryAfter(t *testing.T) {
 		minWait    time.Duration
 		maxWait    time.Duration
 	}{
-		{name: "409 in use honours Retry-After", status: 409, typ: "idempotency_error", code: core.CodeIdempotencyKeyInUse,
+		{name: "409 in use honours Retry-After", status: 409, typ: "idempotency_error", code: CodeIdempotencyKeyInUse,
 			retryAfter: 1, cap: MaxBackoff, minWait: time.Second, maxWait: 3 * time.Second},
-		{name: "409 in use waits at most the backoff cap", status: 409, typ: "idempotency_error", code: core.CodeIdempotencyKeyInUse,
+		{name: "409 in use waits at most the backoff cap", status: 409, typ: "idempotency_error", code: CodeIdempotencyKeyInUse,
 			retryAfter: 30, cap: 20 * time.Millisecond, minWait: 20 * time.Millisecond, maxWait: 2 * time.Second},
-		{name: "429 honours Retry-After beyond the cap", status: 429, typ: "rate_limit_error", code: core.CodeRateLimited,
+		{name: "429 honours Retry-After beyond the cap", status: 429, typ: "rate_limit_error", code: CodeRateLimited,
 			retryAfter: 1, cap: 20 * time.Millisecond, minWait: time.Second, maxWait: 3 * time.Second},
-		{name: "429 without Retry-After backs off", status: 429, typ: "rate_limit_error", code: core.CodeRateLimited,
+		{name: "429 without Retry-After backs off", status: 429, typ: "rate_limit_error", code: CodeRateLimited,
 			cap: MaxBackoff, maxWait: time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -298,15 +296,15 @@ func TestRetryAfter(t *testing.T) {
 					apiError(w, tc.status, tc.typ, tc.code, "wait", tc.retryAfter)
 					return
 				}
-				reply(w, http.StatusOK, payment("pay_1", core.StatusSucceeded))
+				reply(w, http.StatusOK, payment("pay_1", StatusSucceeded))
 			})
 			spare := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-				reply(w, http.StatusOK, payment("pay_spare", core.StatusSucceeded))
+				reply(w, http.StatusOK, payment("pay_spare", StatusSucceeded))
 			})
 			c := newClient(t, busy.URL, spare.URL)
 			c.maxBackoff = tc.cap
 			var info ResponseInfo
-			got, err := c.CapturePayment(context.Background(), "pay_1", core.CaptureParams{}, WithResponseInfo(&info))
+			got, err := c.CapturePayment(context.Background(), "pay_1", CaptureParams{}, WithResponseInfo(&info))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,16 +325,16 @@ func TestRetryAfter(t *testing.T) {
 
 func TestRetriesRunOutOnInUse(t *testing.T) {
 	srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		apiError(w, http.StatusConflict, "idempotency_error", core.CodeIdempotencyKeyInUse, "in use", 1)
+		apiError(w, http.StatusConflict, "idempotency_error", CodeIdempotencyKeyInUse, "in use", 1)
 	})
 	c, err := New(Config{Endpoints: []string{srv.URL}, SecretKey: testKey, Backoff: time.Millisecond, MaxRetries: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.maxBackoff = time.Millisecond
-	_, err = c.CancelPayment(context.Background(), "pay_1", core.CancelParams{})
+	_, err = c.CancelPayment(context.Background(), "pay_1", CancelParams{})
 	var e *Error
-	if !errors.As(err, &e) || e.Code != core.CodeIdempotencyKeyInUse || e.RetryAfter != time.Second || e.Status != 409 {
+	if !errors.As(err, &e) || e.Code != CodeIdempotencyKeyInUse || e.RetryAfter != time.Second || e.Status != 409 {
 		t.Fatalf("err = %#v, want the 409 in-use error with RetryAfter 1s", err)
 	}
 	if srv.count() != 3 {
@@ -352,7 +350,7 @@ func TestCardDeclinedIsNotRetried(t *testing.T) {
 		}})
 	})
 	spare := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusOK, payment("pay_spare", core.StatusSucceeded))
+		reply(w, http.StatusOK, payment("pay_spare", StatusSucceeded))
 	})
 	c := newClient(t, srv.URL, spare.URL)
 	var info ResponseInfo
@@ -364,12 +362,12 @@ func TestCardDeclinedIsNotRetried(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatalf("err = %v (%T), want *Error", err, err)
 	}
-	want := Error{Status: 402, Type: "card_error", Code: core.CodeCardDeclined, Message: "Your card was declined.",
+	want := Error{Status: 402, Type: "card_error", Code: CodeCardDeclined, Message: "Your card was declined.",
 		PaymentID: "pay_us-east_9", RequestID: "req_decline"}
 	if *e != want {
 		t.Errorf("error = %+v, want %+v", *e, want)
 	}
-	if !IsCode(err, core.CodeCardDeclined) || IsCode(err, core.CodeInsufficientFunds) {
+	if !IsCode(err, CodeCardDeclined) || IsCode(err, CodeInsufficientFunds) {
 		t.Error("IsCode does not match the code")
 	}
 	if srv.count() != 1 || spare.count() != 0 {
@@ -391,14 +389,14 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 		typ, code string
 		param     string
 	}{
-		{400, "invalid_request_error", core.CodeParameterInvalid, "amount"},
-		{400, "invalid_request_error", core.CodeIdempotencyKeyRequired, "Idempotency-Key"},
-		{401, "authentication_error", core.CodeUnauthenticated, ""},
-		{403, "authentication_error", core.CodeForbidden, ""},
-		{404, "invalid_request_error", core.CodeNotFound, ""},
-		{409, "invalid_request_error", core.CodeDuplicateReference, "merchant_reference"},
-		{422, "idempotency_error", core.CodeIdempotencyKeyReused, "Idempotency-Key"},
-		{422, "invalid_request_error", core.CodeInvalidState, ""},
+		{400, "invalid_request_error", CodeParameterInvalid, "amount"},
+		{400, "invalid_request_error", CodeIdempotencyKeyRequired, "Idempotency-Key"},
+		{401, "authentication_error", CodeUnauthenticated, ""},
+		{403, "authentication_error", CodeForbidden, ""},
+		{404, "invalid_request_error", CodeNotFound, ""},
+		{409, "invalid_request_error", CodeDuplicateReference, "merchant_reference"},
+		{422, "idempotency_error", CodeIdempotencyKeyReused, "Idempotency-Key"},
+		{422, "invalid_request_error", CodeInvalidState, ""},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
@@ -406,10 +404,10 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 					"type": tc.typ, "code": tc.code, "message": "no", "param": tc.param, "request_id": "req_x"}})
 			})
 			spare := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-				reply(w, http.StatusOK, payment("pay_spare", core.StatusSucceeded))
+				reply(w, http.StatusOK, payment("pay_spare", StatusSucceeded))
 			})
 			c := newClient(t, srv.URL, spare.URL)
-			_, err := c.CreateRefund(context.Background(), core.CreateRefundParams{Payment: "pay_1"})
+			_, err := c.CreateRefund(context.Background(), CreateRefundParams{Payment: "pay_1"})
 			var e *Error
 			if !errors.As(err, &e) || e.Status != tc.status || e.Code != tc.code || e.Type != tc.typ || e.Param != tc.param {
 				t.Fatalf("err = %#v, want %d %s", err, tc.status, tc.code)
@@ -424,12 +422,12 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 func TestReplayedServerErrorIsNotRetried(t *testing.T) {
 	srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Idempotent-Replayed", "true")
-		apiError(w, http.StatusInternalServerError, "api_error", core.CodeInternal, "stored failure", 0)
+		apiError(w, http.StatusInternalServerError, "api_error", CodeInternal, "stored failure", 0)
 	})
 	c := newClient(t, srv.URL, closedURL(t))
 	var info ResponseInfo
 	_, err := c.CreatePayment(context.Background(), cardParams(), WithResponseInfo(&info))
-	if !IsCode(err, core.CodeInternal) {
+	if !IsCode(err, CodeInternal) {
 		t.Fatalf("err = %v, want internal_error", err)
 	}
 	if srv.count() != 1 || !info.Replayed || info.Status != 500 {
@@ -454,10 +452,10 @@ func TestNonJSONErrorBody(t *testing.T) {
 func TestAcceptedIsRetriedUntilFinal(t *testing.T) {
 	srv := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 		if n < 2 {
-			reply(w, http.StatusAccepted, payment("pay_1", core.StatusProcessing))
+			reply(w, http.StatusAccepted, payment("pay_1", StatusProcessing))
 			return
 		}
-		reply(w, http.StatusOK, payment("pay_1", core.StatusSucceeded))
+		reply(w, http.StatusOK, payment("pay_1", StatusSucceeded))
 	})
 	c := newClient(t, srv.URL)
 	var info ResponseInfo
@@ -465,7 +463,7 @@ func TestAcceptedIsRetriedUntilFinal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != core.StatusSucceeded {
+	if got.Status != StatusSucceeded {
 		t.Errorf("status %q, want succeeded", got.Status)
 	}
 	if srv.count() != 3 || info.Attempts != 3 || info.Status != 200 {
@@ -481,20 +479,20 @@ func TestAcceptedWhenRetriesRunOut(t *testing.T) {
 		later func(w http.ResponseWriter)
 	}{
 		{"always 202", func(w http.ResponseWriter) {
-			reply(w, http.StatusAccepted, payment("pay_1", core.StatusProcessing))
+			reply(w, http.StatusAccepted, payment("pay_1", StatusProcessing))
 		}},
 		{"202 then in use", func(w http.ResponseWriter) {
-			apiError(w, http.StatusConflict, "idempotency_error", core.CodeIdempotencyKeyInUse, "busy", 0)
+			apiError(w, http.StatusConflict, "idempotency_error", CodeIdempotencyKeyInUse, "busy", 0)
 		}},
 		{"202 then 503", func(w http.ResponseWriter) {
-			apiError(w, http.StatusServiceUnavailable, "api_error", core.CodeChannelUnavailable, "down", 0)
+			apiError(w, http.StatusServiceUnavailable, "api_error", CodeChannelUnavailable, "down", 0)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 				if n == 0 {
 					w.Header().Set("Payd-Region", "eu-west")
-					reply(w, http.StatusAccepted, payment("pay_1", core.StatusProcessing))
+					reply(w, http.StatusAccepted, payment("pay_1", StatusProcessing))
 					return
 				}
 				tc.later(w)
@@ -508,7 +506,7 @@ func TestAcceptedWhenRetriesRunOut(t *testing.T) {
 			if err != nil {
 				t.Fatalf("err = %v, want nil: a 202 is not an error", err)
 			}
-			if got == nil || got.ID != "pay_1" || got.Status != core.StatusProcessing {
+			if got == nil || got.ID != "pay_1" || got.Status != StatusProcessing {
 				t.Fatalf("payment = %+v, want pay_1 processing", got)
 			}
 			if info.Status != http.StatusAccepted || info.Attempts != 3 || srv.count() != 3 {
@@ -522,7 +520,7 @@ func TestAcceptedWhenRetriesRunOut(t *testing.T) {
 func TestContextCancellationStopsRetries(t *testing.T) {
 	t.Run("cancelled before the call", func(t *testing.T) {
 		srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-			reply(w, http.StatusOK, payment("pay_1", core.StatusSucceeded))
+			reply(w, http.StatusOK, payment("pay_1", StatusSucceeded))
 		})
 		c := newClient(t, srv.URL)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -534,7 +532,7 @@ func TestContextCancellationStopsRetries(t *testing.T) {
 	})
 	t.Run("cancelled during the backoff", func(t *testing.T) {
 		srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-			apiError(w, http.StatusServiceUnavailable, "api_error", core.CodeChannelUnavailable, "down", 0)
+			apiError(w, http.StatusServiceUnavailable, "api_error", CodeChannelUnavailable, "down", 0)
 		})
 		// The answer comes at once; the cancellation lands in the first wait (30 s to 1 min).
 		ctx, cancel := context.WithCancel(context.Background())
@@ -546,7 +544,7 @@ func TestContextCancellationStopsRetries(t *testing.T) {
 		}
 		start := time.Now()
 		var info ResponseInfo
-		_, err = c.CapturePayment(ctx, "pay_1", core.CaptureParams{}, WithResponseInfo(&info))
+		_, err = c.CapturePayment(ctx, "pay_1", CaptureParams{}, WithResponseInfo(&info))
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want context.Canceled", err)
 		}
@@ -577,14 +575,14 @@ func TestContextCancellationStopsRetries(t *testing.T) {
 	})
 	t.Run("deadline shorter than Retry-After", func(t *testing.T) {
 		srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-			apiError(w, http.StatusTooManyRequests, "rate_limit_error", core.CodeRateLimited, "slow down", 60)
+			apiError(w, http.StatusTooManyRequests, "rate_limit_error", CodeRateLimited, "slow down", 60)
 		})
 		c := newClient(t, srv.URL)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		start := time.Now()
 		_, err := c.Merchant(ctx)
-		if !IsCode(err, core.CodeRateLimited) || srv.count() != 1 {
+		if !IsCode(err, CodeRateLimited) || srv.count() != 1 {
 			t.Errorf("err = %v after %d requests, want the 429 at once", err, srv.count())
 		}
 		if d := time.Since(start); d > time.Second {
@@ -598,15 +596,15 @@ func TestWithIdempotencyKey(t *testing.T) {
 		var calls atomic.Int32
 		handle := func(_ int, w http.ResponseWriter, _ *http.Request) {
 			if calls.Add(1) < 3 {
-				apiError(w, http.StatusServiceUnavailable, "api_error", core.CodeChannelUnavailable, "down", 0)
+				apiError(w, http.StatusServiceUnavailable, "api_error", CodeChannelUnavailable, "down", 0)
 				return
 			}
-			reply(w, http.StatusOK, &core.Refund{ID: "re_1", Object: "refund", Payment: "pay_1", Status: core.RefundSucceeded})
+			reply(w, http.StatusOK, &Refund{ID: "re_1", Object: "refund", Payment: "pay_1", Status: RefundSucceeded})
 		}
 		a, b := newFake(t, handle), newFake(t, handle)
 		c := newClient(t, a.URL, b.URL)
 		var info ResponseInfo
-		got, err := c.CreateRefund(context.Background(), core.CreateRefundParams{Payment: "pay_1"},
+		got, err := c.CreateRefund(context.Background(), CreateRefundParams{Payment: "pay_1"},
 			WithIdempotencyKey("order-1-refund"), WithResponseInfo(&info))
 		if err != nil {
 			t.Fatal(err)
@@ -622,16 +620,16 @@ func TestWithIdempotencyKey(t *testing.T) {
 			t.Errorf("requests a %d, b %d, served by %s; want 2, 1, a", a.count(), b.count(), info.Endpoint)
 		}
 	})
-	for _, key := range []string{"", "has space", strings.Repeat("k", core.MaxIdempotencyKey+1), "naïve"} {
+	for _, key := range []string{"", "has space", strings.Repeat("k", MaxIdempotencyKey+1), "naïve"} {
 		t.Run("invalid "+key[:min(len(key), 10)], func(t *testing.T) {
 			srv := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-				reply(w, http.StatusOK, payment("pay_1", core.StatusSucceeded))
+				reply(w, http.StatusOK, payment("pay_1", StatusSucceeded))
 			})
 			c := newClient(t, srv.URL)
 			info := ResponseInfo{Attempts: 99}
 			_, err := c.CreatePayment(context.Background(), cardParams(), WithIdempotencyKey(key), WithResponseInfo(&info))
 			var e *Error
-			if !errors.As(err, &e) || e.Code != core.CodeIdempotencyKeyInvalid || e.Status != 0 {
+			if !errors.As(err, &e) || e.Code != CodeIdempotencyKeyInvalid || e.Status != 0 {
 				t.Errorf("err = %#v, want a local idempotency_key_invalid", err)
 			}
 			if srv.count() != 0 || info.Attempts != 0 {
@@ -645,15 +643,15 @@ func TestPathsAndMethods(t *testing.T) {
 	srv := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/v1/refunds"):
-			reply(w, http.StatusOK, &core.Refund{ID: "re_1", Object: "refund"})
+			reply(w, http.StatusOK, &Refund{ID: "re_1", Object: "refund"})
 		case r.URL.Path == "/v1/balance":
-			reply(w, http.StatusOK, &core.Balance{Object: "balance", Data: []core.CurrencyTotal{{Currency: "USD", Available: 5, OnHold: 7}}})
+			reply(w, http.StatusOK, &Balance{Object: "balance", Data: []CurrencyTotal{{Currency: "USD", Available: 5, OnHold: 7}}})
 		case r.URL.Path == "/v1/merchant":
-			reply(w, http.StatusOK, &core.Merchant{ID: "mer_1", Object: "merchant", HomeRegion: "us-east"})
+			reply(w, http.StatusOK, &Merchant{ID: "mer_1", Object: "merchant", HomeRegion: "us-east"})
 		case r.URL.Path == "/v1/payments" && r.Method == http.MethodGet:
-			reply(w, http.StatusOK, &core.List[*core.Payment]{Object: "list", Data: []*core.Payment{payment("pay_1", core.StatusSucceeded)}, HasMore: true})
+			reply(w, http.StatusOK, &List[*Payment]{Object: "list", Data: []*Payment{payment("pay_1", StatusSucceeded)}, HasMore: true})
 		default:
-			reply(w, http.StatusOK, payment("pay_1", core.StatusCanceled))
+			reply(w, http.StatusOK, payment("pay_1", StatusCanceled))
 		}
 	})
 	c := newClient(t, srv.URL)
@@ -666,33 +664,33 @@ func TestPathsAndMethods(t *testing.T) {
 	}
 	for _, tc := range []call{
 		{"capture", "POST", "/v1/payments/pay_1/capture", `{"amount":500}`,
-			func() (any, error) { return c.CapturePayment(ctx, "pay_1", core.CaptureParams{Amount: &amount}) },
-			func(v any) bool { return v.(*core.Payment).ID == "pay_1" }},
+			func() (any, error) { return c.CapturePayment(ctx, "pay_1", CaptureParams{Amount: &amount}) },
+			func(v any) bool { return v.(*Payment).ID == "pay_1" }},
 		{"cancel", "POST", "/v1/payments/pay_1/cancel", `{"cancellation_reason":"abandoned"}`,
 			func() (any, error) {
-				return c.CancelPayment(ctx, "pay_1", core.CancelParams{CancellationReason: "abandoned"})
+				return c.CancelPayment(ctx, "pay_1", CancelParams{CancellationReason: "abandoned"})
 			},
-			func(v any) bool { return v.(*core.Payment).Status == core.StatusCanceled }},
+			func(v any) bool { return v.(*Payment).Status == StatusCanceled }},
 		{"escaped id", "GET", "/v1/payments/pay%2F..%2Fx", "",
 			func() (any, error) { return c.GetPayment(ctx, "pay/../x") },
-			func(v any) bool { return v.(*core.Payment).ID == "pay_1" }},
+			func(v any) bool { return v.(*Payment).ID == "pay_1" }},
 		{"refund", "POST", "/v1/refunds", `{"payment":"pay_1","amount":500,"reason":"duplicate"}`,
 			func() (any, error) {
-				return c.CreateRefund(ctx, core.CreateRefundParams{Payment: "pay_1", Amount: &amount, Reason: "duplicate"})
+				return c.CreateRefund(ctx, CreateRefundParams{Payment: "pay_1", Amount: &amount, Reason: "duplicate"})
 			},
-			func(v any) bool { return v.(*core.Refund).ID == "re_1" }},
+			func(v any) bool { return v.(*Refund).ID == "re_1" }},
 		{"get refund", "GET", "/v1/refunds/re_1", "",
 			func() (any, error) { return c.GetRefund(ctx, "re_1") },
-			func(v any) bool { return v.(*core.Refund).ID == "re_1" }},
+			func(v any) bool { return v.(*Refund).ID == "re_1" }},
 		{"balance", "GET", "/v1/balance", "",
 			func() (any, error) { return c.Balance(ctx) },
-			func(v any) bool { b := v.(*core.Balance); return len(b.Data) == 1 && b.Data[0].OnHold == 7 }},
+			func(v any) bool { b := v.(*Balance); return len(b.Data) == 1 && b.Data[0].OnHold == 7 }},
 		{"merchant", "GET", "/v1/merchant", "",
 			func() (any, error) { return c.Merchant(ctx) },
-			func(v any) bool { return v.(*core.Merchant).HomeRegion == "us-east" }},
+			func(v any) bool { return v.(*Merchant).HomeRegion == "us-east" }},
 		{"list", "GET", "/v1/payments", "",
-			func() (any, error) { return c.ListPayments(ctx, core.PaymentFilter{}) },
-			func(v any) bool { l := v.(*core.List[*core.Payment]); return l.HasMore && len(l.Data) == 1 }},
+			func() (any, error) { return c.ListPayments(ctx, PaymentFilter{}) },
+			func(v any) bool { l := v.(*List[*Payment]); return l.HasMore && len(l.Data) == 1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := srv.count()
@@ -722,11 +720,11 @@ func TestPathsAndMethods(t *testing.T) {
 	t.Run("empty ids are refused locally", func(t *testing.T) {
 		before := srv.count()
 		_, e1 := c.GetPayment(ctx, "")
-		_, e2 := c.CapturePayment(ctx, "", core.CaptureParams{})
-		_, e3 := c.CancelPayment(ctx, "", core.CancelParams{})
+		_, e2 := c.CapturePayment(ctx, "", CaptureParams{})
+		_, e3 := c.CancelPayment(ctx, "", CancelParams{})
 		_, e4 := c.GetRefund(ctx, "")
 		for _, err := range []error{e1, e2, e3, e4} {
-			if !IsCode(err, core.CodeParameterMissing) {
+			if !IsCode(err, CodeParameterMissing) {
 				t.Errorf("err = %v, want parameter_missing", err)
 			}
 		}
@@ -741,11 +739,11 @@ func TestListPaymentsQuery(t *testing.T) {
 	lte := time.Date(2025, 3, 31, 23, 59, 59, 500_000_000, time.UTC)
 	for _, tc := range []struct {
 		name string
-		f    core.PaymentFilter
+		f    PaymentFilter
 		want map[string]string
 	}{
-		{"empty", core.PaymentFilter{}, map[string]string{}},
-		{"all", core.PaymentFilter{Limit: 25, StartingAfter: "pay_us-east_9", Status: core.StatusRequiresCapture,
+		{"empty", PaymentFilter{}, map[string]string{}},
+		{"all", PaymentFilter{Limit: 25, StartingAfter: "pay_us-east_9", Status: StatusRequiresCapture,
 			MerchantReference: "order&1=2 +", CreatedGTE: &gte, CreatedLTE: &lte},
 			map[string]string{"limit": "25", "starting_after": "pay_us-east_9", "status": "requires_capture",
 				"merchant_reference": "order&1=2 +", "created[gte]": "2025-03-01T08:00:00+08:00",
@@ -753,7 +751,7 @@ func TestListPaymentsQuery(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-				reply(w, http.StatusOK, &core.List[*core.Payment]{Object: "list", Data: []*core.Payment{}})
+				reply(w, http.StatusOK, &List[*Payment]{Object: "list", Data: []*Payment{}})
 			})
 			c := newClient(t, srv.URL)
 			if _, err := c.ListPayments(context.Background(), tc.f); err != nil {
@@ -786,10 +784,10 @@ func TestListPaymentsQuery(t *testing.T) {
 
 func TestLogsRetriesAndFailovers(t *testing.T) {
 	down := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		apiError(w, http.StatusServiceUnavailable, "api_error", core.CodeChannelUnavailable, "down", 0)
+		apiError(w, http.StatusServiceUnavailable, "api_error", CodeChannelUnavailable, "down", 0)
 	})
 	up := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusOK, payment("pay_1", core.StatusSucceeded))
+		reply(w, http.StatusOK, payment("pay_1", StatusSucceeded))
 	})
 	var buf bytes.Buffer
 	var mu sync.Mutex

@@ -28,22 +28,32 @@
 //		return err
 //	}
 //	var info paysdk.ResponseInfo
-//	pay, err := client.CreatePayment(ctx, core.CreatePaymentParams{
+//	pay, err := client.CreatePayment(ctx, paysdk.CreatePaymentParams{
 //		Amount:            1000,
 //		Currency:          "usd",
-//		Channel:           core.ChannelCard,
+//		Channel:           paysdk.ChannelCard,
 //		MerchantReference: "order-1234",
-//		PaymentMethod: &core.PaymentMethodData{Card: &core.CardData{
+//		PaymentMethod: &paysdk.PaymentMethodData{Card: &paysdk.CardData{
 //			Number: "4242424242424242", ExpMonth: 12, ExpYear: 2030, CVC: "123"}},
 //	}, paysdk.WithIdempotencyKey("order-1234-create"), paysdk.WithResponseInfo(&info))
 //	switch {
-//	case paysdk.IsCode(err, core.CodeCardDeclined):
+//	case paysdk.IsCode(err, paysdk.CodeCardDeclined):
 //		// The payment exists and failed: err.(*paysdk.Error).PaymentID names it.
 //	case err != nil:
 //		return err
-//	case pay.Status == core.StatusProcessing:
+//	case pay.Status == paysdk.StatusProcessing:
 //		// Outcome not known yet: look again later with client.GetPayment(ctx, pay.ID).
 //	}
 //
 // A Client is safe for concurrent use by multiple goroutines.
+//
+// An Admin, made with NewAdmin and the operator's admin token, calls the operator routes:
+// onboarding merchants, channel authorisations, the whole-ledger check and reconciliation.
+// It retries and fails over as a Client does and answers errors as *Error.
+//
+// The package is a Go module of its own, github.com/paycenter/paycenter/sdk, with only
+// the standard library beneath it: its request and response types (Payment, Refund,
+// CreatePaymentParams, the Code* error codes, ...) are its own copies of the API's shapes,
+// not the platform's domain types, so that adding the SDK to a merchant's program adds no
+// database driver, Consul or OpenTelemetry to its build.
 package paysdk

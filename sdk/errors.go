@@ -11,12 +11,54 @@ import (
 	"unicode/utf8"
 )
 
+// Error codes the API answers with (Error.Code). Each names one thing a caller can act on.
+const (
+	CodeParameterInvalid       = "parameter_invalid"
+	CodeParameterMissing       = "parameter_missing"
+	CodeParameterUnknown       = "parameter_unknown"
+	CodeInvalidJSON            = "invalid_json"
+	CodeBodyTooLarge           = "body_too_large"
+	CodeUnauthenticated        = "unauthenticated"
+	CodeForbidden              = "forbidden"
+	CodeNotFound               = "resource_missing"
+	CodeMethodNotAllowed       = "method_not_allowed"
+	CodeIdempotencyKeyRequired = "idempotency_key_required"
+	CodeIdempotencyKeyInvalid  = "idempotency_key_invalid"
+	CodeIdempotencyKeyInUse    = "idempotency_key_in_use"
+	CodeIdempotencyKeyReused   = "idempotency_key_reused"
+	CodeDuplicateReference     = "duplicate_merchant_reference"
+	CodeInvalidState           = "payment_invalid_state"
+	CodeOperationInProgress    = "payment_operation_in_progress"
+	CodeAmountTooLarge         = "amount_too_large"
+	CodeIncorrectNumber        = "incorrect_number"
+	CodeCardDeclined           = "card_declined"
+	CodeInsufficientFunds      = "insufficient_funds"
+	CodeExpiredCard            = "expired_card"
+	CodeIncorrectCVC           = "incorrect_cvc"
+	CodeProcessingError        = "processing_error"
+	CodeChannelUnavailable     = "channel_unavailable"
+	CodeChannelNotAuthorized   = "channel_not_authorized"
+	CodeRateLimited            = "rate_limited"
+	CodeUnavailable            = "service_unavailable"
+	CodeInternal               = "internal_error"
+)
+
+// Error types (Error.Type), the broad classes of Code.
+const (
+	TypeInvalidRequest = "invalid_request_error"
+	TypeAuthentication = "authentication_error"
+	TypeIdempotency    = "idempotency_error"
+	TypeCard           = "card_error"
+	TypeRateLimit      = "rate_limit_error"
+	TypeAPI            = "api_error"
+)
+
 // Error is an error answer of the API, decoded from its one error shape
 //
 //	{"error": {"type", "code", "message", "param", "payment_id", "request_id"}}
 //
 // or an error the client found before sending anything (then Status is 0). Branch on Code
-// (the core.Code* constants), or on Type for broad classes; Message is written for people.
+// (the Code* constants), or on Type (the Type* constants) for broad classes; Message is written for people.
 type Error struct {
 	// Status is the HTTP status of the answer; 0 when the request was never sent.
 	Status int
@@ -154,5 +196,5 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 
 // localError is an error found before any request was sent.
 func localError(code, param, format string, args ...any) *Error {
-	return &Error{Type: "invalid_request_error", Code: code, Param: param, Message: fmt.Sprintf(format, args...)}
+	return &Error{Type: TypeInvalidRequest, Code: code, Param: param, Message: fmt.Sprintf(format, args...)}
 }

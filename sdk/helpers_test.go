@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/paycenter/paycenter/core"
 )
 
 const testKey = "sk_test_123"
@@ -103,16 +101,16 @@ func apiError(w http.ResponseWriter, status int, typ, code, msg string, retryAft
 	}})
 }
 
-func payment(id string, st core.Status) *core.Payment {
-	return &core.Payment{ID: id, Object: "payment", Status: st, Amount: 1000, Currency: "USD",
-		Channel: core.ChannelCard, MerchantReference: "order-1", Region: "us-east",
+func payment(id string, st Status) *Payment {
+	return &Payment{ID: id, Object: "payment", Status: st, Amount: 1000, Currency: "USD",
+		Channel: ChannelCard, MerchantReference: "order-1", Region: "us-east",
 		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), UpdatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
-func cardParams() core.CreatePaymentParams {
-	return core.CreatePaymentParams{Amount: 1000, Currency: "usd", Channel: core.ChannelCard,
+func cardParams() CreatePaymentParams {
+	return CreatePaymentParams{Amount: 1000, Currency: "usd", Channel: ChannelCard,
 		MerchantReference: "order-1", Metadata: map[string]string{"order": "1"},
-		PaymentMethod: &core.PaymentMethodData{Type: "card", Card: &core.CardData{
+		PaymentMethod: &PaymentMethodData{Type: "card", Card: &CardData{
 			Number: "4242424242424242", ExpMonth: 12, ExpYear: 2099, CVC: "123"}}}
 }
 

@@ -5,16 +5,14 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/paycenter/paycenter/core"
 )
 
 // CreatePayment creates a payment (POST /v1/payments). The answer's Status says what
 // became of it: succeeded, requires_capture, requires_action (see NextAction), or
 // processing when the channel's answer is not known yet. A declined card is an *Error with
 // Status 402, a card_error Type, the decline Code and the failed payment's PaymentID.
-func (c *Client) CreatePayment(ctx context.Context, p core.CreatePaymentParams, opts ...CallOption) (*core.Payment, error) {
-	var out core.Payment
+func (c *Client) CreatePayment(ctx context.Context, p CreatePaymentParams, opts ...CallOption) (*Payment, error) {
+	var out Payment
 	if err := c.post(ctx, "/v1/payments", p, &out, opts); err != nil {
 		return nil, err
 	}
@@ -22,11 +20,11 @@ func (c *Client) CreatePayment(ctx context.Context, p core.CreatePaymentParams, 
 }
 
 // GetPayment reads a payment by its ID (GET /v1/payments/{id}).
-func (c *Client) GetPayment(ctx context.Context, id string) (*core.Payment, error) {
+func (c *Client) GetPayment(ctx context.Context, id string) (*Payment, error) {
 	if id == "" {
-		return nil, localError(core.CodeParameterMissing, "id", "A payment ID is required.")
+		return nil, localError(CodeParameterMissing, "id", "A payment ID is required.")
 	}
-	var out core.Payment
+	var out Payment
 	if err := c.get(ctx, "/v1/payments/"+url.PathEscape(id), nil, &out); err != nil {
 		return nil, err
 	}
@@ -37,8 +35,8 @@ func (c *Client) GetPayment(ctx context.Context, id string) (*core.Payment, erro
 // Zero fields of f are not sent; the server's default page size is 10, at most 100. To
 // read the next page, call again with f.StartingAfter set to the last payment's ID while
 // HasMore is true.
-func (c *Client) ListPayments(ctx context.Context, f core.PaymentFilter) (*core.List[*core.Payment], error) {
-	var out core.List[*core.Payment]
+func (c *Client) ListPayments(ctx context.Context, f PaymentFilter) (*List[*Payment], error) {
+	var out List[*Payment]
 	if err := c.get(ctx, "/v1/payments", filterQuery(f), &out); err != nil {
 		return nil, err
 	}
@@ -46,7 +44,7 @@ func (c *Client) ListPayments(ctx context.Context, f core.PaymentFilter) (*core.
 }
 
 // filterQuery encodes f as the list route's query parameters.
-func filterQuery(f core.PaymentFilter) url.Values {
+func filterQuery(f PaymentFilter) url.Values {
 	q := url.Values{}
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
@@ -71,11 +69,11 @@ func filterQuery(f core.PaymentFilter) url.Values {
 
 // CapturePayment captures a requires_capture payment (POST /v1/payments/{id}/capture):
 // p.Amount, or everything authorised when nil. The rest of the hold is released.
-func (c *Client) CapturePayment(ctx context.Context, id string, p core.CaptureParams, opts ...CallOption) (*core.Payment, error) {
+func (c *Client) CapturePayment(ctx context.Context, id string, p CaptureParams, opts ...CallOption) (*Payment, error) {
 	if id == "" {
-		return nil, localFailure(opts, localError(core.CodeParameterMissing, "id", "A payment ID is required."))
+		return nil, localFailure(opts, localError(CodeParameterMissing, "id", "A payment ID is required."))
 	}
-	var out core.Payment
+	var out Payment
 	if err := c.post(ctx, "/v1/payments/"+url.PathEscape(id)+"/capture", p, &out, opts); err != nil {
 		return nil, err
 	}
@@ -84,11 +82,11 @@ func (c *Client) CapturePayment(ctx context.Context, id string, p core.CapturePa
 
 // CancelPayment cancels a payment that has not been captured, releasing any hold
 // (POST /v1/payments/{id}/cancel).
-func (c *Client) CancelPayment(ctx context.Context, id string, p core.CancelParams, opts ...CallOption) (*core.Payment, error) {
+func (c *Client) CancelPayment(ctx context.Context, id string, p CancelParams, opts ...CallOption) (*Payment, error) {
 	if id == "" {
-		return nil, localFailure(opts, localError(core.CodeParameterMissing, "id", "A payment ID is required."))
+		return nil, localFailure(opts, localError(CodeParameterMissing, "id", "A payment ID is required."))
 	}
-	var out core.Payment
+	var out Payment
 	if err := c.post(ctx, "/v1/payments/"+url.PathEscape(id)+"/cancel", p, &out, opts); err != nil {
 		return nil, err
 	}
@@ -97,8 +95,8 @@ func (c *Client) CancelPayment(ctx context.Context, id string, p core.CancelPara
 
 // CreateRefund refunds some or all of a payment's captured amount (POST /v1/refunds). The
 // answer's Status is succeeded, failed, or pending while the channel's answer is not known.
-func (c *Client) CreateRefund(ctx context.Context, p core.CreateRefundParams, opts ...CallOption) (*core.Refund, error) {
-	var out core.Refund
+func (c *Client) CreateRefund(ctx context.Context, p CreateRefundParams, opts ...CallOption) (*Refund, error) {
+	var out Refund
 	if err := c.post(ctx, "/v1/refunds", p, &out, opts); err != nil {
 		return nil, err
 	}
@@ -106,11 +104,11 @@ func (c *Client) CreateRefund(ctx context.Context, p core.CreateRefundParams, op
 }
 
 // GetRefund reads a refund by its ID (GET /v1/refunds/{id}).
-func (c *Client) GetRefund(ctx context.Context, id string) (*core.Refund, error) {
+func (c *Client) GetRefund(ctx context.Context, id string) (*Refund, error) {
 	if id == "" {
-		return nil, localError(core.CodeParameterMissing, "id", "A refund ID is required.")
+		return nil, localError(CodeParameterMissing, "id", "A refund ID is required.")
 	}
-	var out core.Refund
+	var out Refund
 	if err := c.get(ctx, "/v1/refunds/"+url.PathEscape(id), nil, &out); err != nil {
 		return nil, err
 	}
@@ -118,8 +116,8 @@ func (c *Client) GetRefund(ctx context.Context, id string) (*core.Refund, error)
 }
 
 // Balance reads what the ledger says the merchant holds, per currency (GET /v1/balance).
-func (c *Client) Balance(ctx context.Context) (*core.Balance, error) {
-	var out core.Balance
+func (c *Client) Balance(ctx context.Context) (*Balance, error) {
+	var out Balance
 	if err := c.get(ctx, "/v1/balance", nil, &out); err != nil {
 		return nil, err
 	}
@@ -127,8 +125,8 @@ func (c *Client) Balance(ctx context.Context) (*core.Balance, error) {
 }
 
 // Merchant reads the merchant the secret key belongs to (GET /v1/merchant).
-func (c *Client) Merchant(ctx context.Context) (*core.Merchant, error) {
-	var out core.Merchant
+func (c *Client) Merchant(ctx context.Context) (*Merchant, error) {
+	var out Merchant
 	if err := c.get(ctx, "/v1/merchant", nil, &out); err != nil {
 		return nil, err
 	}

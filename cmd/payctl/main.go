@@ -5,25 +5,28 @@
 //	payctl ledger check
 //	payctl reconcile -channel card [-date 2026-11-25]
 //	payctl merchant create -name "Acme" -region us-east
+//	payctl merchant limit -merchant mer_… -rate 20 -burst 40   (Consul KV; -rate 0 removes the override)
 //	payctl channels list -merchant mer_…
 //	payctl channels set -merchant mer_… -channel alipay -enabled=false [-credential key=value …]
-//	payctl region drain|undrain|status us-east       (Consul KV; -consul-addr or the local cluster's)
-//	payctl merchant limit -merchant mer_… -rate 20 -burst 40   (-rate 0 removes the override)
+//	payctl region drain|undrain|status us-east                  (Consul KV)
 //
-// Add -json to print the API's JSON instead of a summary.
+// Every subcommand has its own flags; payctl help lists them, payctl <command> -h explains
+// one. The operator routes go through the SDK's admin client; draining a region and merchant
+// limits are Consul KV switches (package regions), as the API has no routes for them. payctl
+// exits 1 when the ledger or a reconciliation disagrees or a call fails, 2 on a usage error.
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -32,100 +35,537 @@ import (
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/deploy/localcluster"
 	"github.com/paycenter/paycenter/regions"
+	paysdk "github.com/paycenter/paycenter/sdk"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // a call failed, or the ledger or a reconciliation disagrees
+	exitUsage    = 2 // bad command line
+	envVarPrefix = "PAYCTL"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "payctl:", err)
-		os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs one payctl command line and returns its exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	inv, err := parse(args)
+	var ue *usageError
+	switch {
+	case errors.Is(err, errHelp):
+		writeHelp(stdout, inv)
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "payctl: %v\n", ue)
+		if ue.cmd != nil {
+			fmt.Fprintf(stderr, "Run 'payctl %s -h' for its flags and an example.\n", ue.cmd.name)
+		} else {
+			fmt.Fprintln(stderr, "Run 'payctl help' for the commands.")
+		}
+		return exitUsage
+	case err != nil:
+		fmt.Fprintln(stderr, "payctl:", err)
+		return exitUsage
 	}
+	if err := inv.cmd.run(ctx, &env{opts: &inv.opts, out: stdout}); err != nil {
+		fmt.Fprintf(stderr, "payctl %s: %v\n", inv.cmd.name, err)
+		return exitFailed
+	}
+	return exitOK
 }
 
-type client struct {
-	endpoint, token string
-	json            bool
-	out             io.Writer
+// options are every subcommand's flags; each subcommand registers the ones it takes.
+type options struct {
+	// Where the platform is.
+	cluster    string
+	endpoints  string
+	adminToken string
+	consulAddr string
+	json       bool
+
+	channel, date, merchant, name, region string
+	enabled                               bool
+	credentials                           credentials
+	rate                                  float64
+	burst                                 int
+	regionArg                             string // the region of the region commands
 }
 
-type multi []string
+// credentials is the repeatable -credential key=value flag.
+type credentials map[string]string
 
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+func (c *credentials) String() string {
+	var kv []string
+	for k, v := range *c {
+		kv = append(kv, k+"="+v)
+	}
+	return strings.Join(kv, ",")
+}
 
-func run(ctx context.Context, args []string, out io.Writer) error {
+func (c *credentials) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return errors.New("want key=value")
+	}
+	if *c == nil {
+		*c = credentials{}
+	}
+	(*c)[k] = val
+	return nil
+}
+
+// command is one subcommand.
+type command struct {
+	name     string // as typed: "channels set"
+	synopsis string // the flags and arguments, for the usage line
+	summary  string // one line, for payctl help
+	about    string // what it does, for payctl <command> -h
+	example  string // a command line that works against the local platform
+	// flags registers the subcommand's flags in fs, bound to o.
+	flags func(fs *flag.FlagSet, o *options)
+	// positional names the one positional argument it takes, "" for none.
+	positional string
+	// check validates the parsed options, naming the flag at fault.
+	check func(o *options) error
+	run   func(ctx context.Context, e *env) error
+}
+
+// commands lists payctl's subcommands in the order help shows them.
+var commands = []*command{
+	{
+		name: "ledger check", summary: "check that the whole ledger balances",
+		about: "Checks that every journal of the ledger sums to zero and that every payment's amounts agree " +
+			"with its postings. Exits 1 if they do not.",
+		example: "payctl ledger check",
+		flags:   apiFlags,
+		run:     ledgerCheck,
+	},
+	{
+		name: "reconcile", synopsis: "-channel CHANNEL [-date YYYY-MM-DD]",
+		summary: "compare a channel's statement for a day with the platform's records",
+		about:   "Fetches the channel's statement for the day (UTC) and matches it line by line with the platform's charges and refunds. Exits 1 if any line disagrees.",
+		example: "payctl reconcile -channel card -date " + time.Now().UTC().Format(time.DateOnly),
+		flags: func(fs *flag.FlagSet, o *options) {
+			apiFlags(fs, o)
+			fs.StringVar(&o.channel, "channel", "", "the channel to reconcile: "+channelNames())
+			fs.StringVar(&o.date, "date", time.Now().UTC().Format(time.DateOnly), "the day to reconcile, YYYY-MM-DD (UTC)")
+		},
+		check: func(o *options) error {
+			if err := checkChannel(o.channel); err != nil {
+				return err
+			}
+			if _, err := time.Parse(time.DateOnly, o.date); err != nil {
+				return fmt.Errorf("-date %q: want a day as YYYY-MM-DD", o.date)
+			}
+			return nil
+		},
+		run: reconcile,
+	},
+	{
+		name: "merchant create", synopsis: "-name NAME -region REGION",
+		summary: "onboard a merchant and print its secret key (shown once)",
+		about:   "Creates a merchant homed in the region and prints its ID and secret key. The key is shown only here.",
+		example: `payctl merchant create -name "Acme Coffee" -region us-east`,
+		flags: func(fs *flag.FlagSet, o *options) {
+			apiFlags(fs, o)
+			fs.StringVar(&o.name, "name", "", "the merchant's name")
+			fs.StringVar(&o.region, "region", "", "the merchant's home region, e.g. us-east")
+		},
+		check: func(o *options) error {
+			if o.name == "" {
+				return errors.New("-name is required")
+			}
+			if !core.RegionNameRE.MatchString(o.region) {
+				return fmt.Errorf("-region %q: want a region name such as us-east", o.region)
+			}
+			return nil
+		},
+		run: merchantCreate,
+	},
+	{
+		name: "merchant limit", synopsis: "-merchant ID -rate PER_SECOND [-burst N]",
+		summary: "set or remove a merchant's API rate limit on every node (Consul KV)",
+		about:   "Writes the merchant's API limit to Consul's KV store, where every node follows it. -rate 0 removes the override, so the nodes' default applies.",
+		example: "payctl merchant limit -merchant mer_us-east_5z8k2q7m0c1d -rate 20 -burst 40",
+		flags: func(fs *flag.FlagSet, o *options) {
+			consulFlags(fs, o)
+			fs.StringVar(&o.merchant, "merchant", "", "the merchant's ID")
+			fs.Float64Var(&o.rate, "rate", 0, "API calls per second; 0 removes the override")
+			fs.IntVar(&o.burst, "burst", 0, "API burst (default: twice the rate)")
+		},
+		check: func(o *options) error {
+			switch {
+			case o.merchant == "":
+				return errors.New("-merchant is required")
+			case o.rate < 0:
+				return fmt.Errorf("-rate %v: want 0 (remove the override) or more", o.rate)
+			case o.burst < 0:
+				return fmt.Errorf("-burst %d: want 0 (twice the rate) or more", o.burst)
+			}
+			return nil
+		},
+		run: merchantLimit,
+	},
+	{
+		name: "channels list", synopsis: "-merchant ID",
+		summary: "list a merchant's channel authorisations",
+		about:   "Prints, per channel, whether the merchant may use it and whether it has its own credentials for it.",
+		example: "payctl channels list -merchant mer_us-east_5z8k2q7m0c1d",
+		flags: func(fs *flag.FlagSet, o *options) {
+			apiFlags(fs, o)
+			fs.StringVar(&o.merchant, "merchant", "", "the merchant's ID")
+		},
+		check: func(o *options) error {
+			if o.merchant == "" {
+				return errors.New("-merchant is required")
+			}
+			return nil
+		},
+		run: channelsList,
+	},
+	{
+		name: "channels set", synopsis: "-merchant ID -channel CHANNEL [-enabled=false] [-credential key=value ...]",
+		summary: "authorise or forbid a channel for a merchant, optionally with its own credentials",
+		about:   "Authorises (-enabled, the default) or forbids (-enabled=false) the channel for the merchant. -credential, repeatable, stores the merchant's own credentials for the channel; they are never shown again.",
+		example: "payctl channels set -merchant mer_us-east_5z8k2q7m0c1d -channel alipay -enabled=false",
+		flags: func(fs *flag.FlagSet, o *options) {
+			apiFlags(fs, o)
+			fs.StringVar(&o.merchant, "merchant", "", "the merchant's ID")
+			fs.StringVar(&o.channel, "channel", "", "the channel: "+channelNames())
+			fs.BoolVar(&o.enabled, "enabled", true, "authorise (true) or forbid (false) the channel")
+			fs.Var(&o.credentials, "credential", "key=value of the merchant's own channel credentials (repeatable)")
+		},
+		check: func(o *options) error {
+			if o.merchant == "" {
+				return errors.New("-merchant is required")
+			}
+			return checkChannel(o.channel)
+		},
+		run: channelsSet,
+	},
+	{
+		name: "region drain", synopsis: "REGION", positional: "region",
+		summary: "drain a region: its nodes fail readiness and traffic moves to the nearest region (Consul KV)",
+		about:   "Throws the region's drain switch in Consul's KV store: its nodes fail readiness, so routers and the endpoints of other regions stop sending them traffic.",
+		example: "payctl region drain us-east",
+		flags:   consulFlags,
+		run:     regionDrain,
+	},
+	{
+		name: "region undrain", synopsis: "REGION", positional: "region",
+		summary: "undrain a region: its nodes take traffic again once healthy (Consul KV)",
+		about:   "Removes the region's drain switch from Consul's KV store.",
+		example: "payctl region undrain us-east",
+		flags:   consulFlags,
+		run:     regionUndrain,
+	},
+	{
+		name: "region status", synopsis: "REGION", positional: "region",
+		summary: "say whether a region is drained (Consul KV)",
+		about:   "Reads the region's drain switch from Consul's KV store.",
+		example: "payctl region status us-east",
+		flags:   consulFlags,
+		run:     regionStatus,
+	},
+}
+
+// apiFlags are the flags of the subcommands that call the admin API.
+func apiFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.cluster, "cluster", ".local/cluster.json", "the local platform's description, used for what -endpoint and -admin-token leave unset")
+	fs.StringVar(&o.endpoints, "endpoint", "", "the platform's regional endpoints, nearest first, comma-separated, e.g. https://us-east.pay.example.com")
+	fs.StringVar(&o.adminToken, "admin-token", "", "the operator token")
+	fs.BoolVar(&o.json, "json", false, "print the API's answer as JSON instead of a summary")
+}
+
+// consulFlags are the flags of the subcommands that throw Consul KV switches.
+func consulFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.cluster, "cluster", ".local/cluster.json", "the local platform's description, used when -consul-addr is unset")
+	fs.StringVar(&o.consulAddr, "consul-addr", "", "the Consul agent's HTTP address, e.g. 127.0.0.1:8500")
+}
+
+func channelNames() string {
+	names := make([]string, len(core.Channels))
+	for i, c := range core.Channels {
+		names[i] = string(c)
+	}
+	return strings.Join(names, ", ")
+}
+
+func checkChannel(ch string) error {
+	switch {
+	case ch == "":
+		return fmt.Errorf("-channel is required: one of %s", channelNames())
+	case !core.Channel(ch).Valid():
+		return fmt.Errorf("-channel %q: want one of %s", ch, channelNames())
+	}
+	return nil
+}
+
+// lookup finds a subcommand by its words, and says what is wrong if none matches.
+func lookup(args []string) (*command, []string, error) {
 	if len(args) == 0 {
-		return errors.New("usage: payctl ledger check | reconcile | merchant create | channels list | channels set (see the package doc)")
+		return nil, nil, &usageError{err: errors.New("no command given")}
 	}
-	cmd := args[0]
-	args = args[1:]
-	if (cmd == "ledger" || cmd == "channels" || cmd == "merchant" || cmd == "region") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = cmd+" "+args[0], args[1:]
+	for _, c := range commands {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c, args[len(words):], nil
+		}
 	}
-	var regionName string
-	if strings.HasPrefix(cmd, "region ") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		regionName, args = args[0], args[1:]
+	var subs []string
+	for _, c := range commands {
+		if group, sub, ok := strings.Cut(c.name, " "); ok && group == args[0] {
+			subs = append(subs, sub)
+		}
 	}
-	fs := flag.NewFlagSet("payctl "+cmd, flag.ContinueOnError)
-	cluster := fs.String("cluster", ".local/cluster.json", "local cluster description, used when -endpoint is not set")
-	endpoint := fs.String("endpoint", "", "a regional endpoint of the platform, e.g. https://us-east.pay.example.com")
-	token := fs.String("admin-token", "", "the operator token")
-	asJSON := fs.Bool("json", false, "print the API's JSON")
-	channel := fs.String("channel", "", "payment channel")
-	date := fs.String("date", time.Now().UTC().Format("2006-01-02"), "day to reconcile, YYYY-MM-DD (UTC)")
-	merchant := fs.String("merchant", "", "merchant ID")
-	name := fs.String("name", "", "merchant name")
-	region := fs.String("region", "", "merchant home region")
-	enabled := fs.Bool("enabled", true, "authorise (true) or forbid (false) the channel")
-	consulAddr := fs.String("consul-addr", "", "Consul agent for region and limit switches (default: the local cluster's)")
-	ratePS := fs.Float64("rate", 0, "merchant API calls per second (0 removes the override)")
-	burst := fs.Int("burst", 0, "merchant API burst (default: twice the rate)")
-	var creds multi
-	fs.Var(&creds, "credential", "key=value of the merchant's own channel credentials (repeatable)")
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PAYCTL")); err != nil {
+	if len(subs) > 0 {
+		if len(args) == 1 || strings.HasPrefix(args[1], "-") {
+			return nil, nil, &usageError{err: fmt.Errorf("%s: want a subcommand: %s", args[0], strings.Join(subs, ", "))}
+		}
+		return nil, nil, &usageError{err: fmt.Errorf("%s: unknown subcommand %q: want %s", args[0], args[1], strings.Join(subs, ", "))}
+	}
+	return nil, nil, &usageError{err: fmt.Errorf("unknown command %q", args[0])}
+}
+
+// invocation is a parsed command line.
+type invocation struct {
+	cmd  *command // nil: payctl help without a command
+	opts options
+}
+
+// errHelp asks for help: payctl help [command], or -h.
+var errHelp = errors.New("help requested")
+
+// usageError is a bad command line.
+type usageError struct {
+	cmd *command
+	err error
+}
+
+func (e *usageError) Error() string {
+	if e.cmd != nil {
+		return e.cmd.name + ": " + e.err.Error()
+	}
+	return e.err.Error()
+}
+
+func (e *usageError) Unwrap() error { return e.err }
+
+// parse parses a command line: the subcommand, its flags (from the arguments, then from
+// PAYCTL_* variables), its positional argument, and checks them.
+func parse(args []string) (*invocation, error) {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		if len(args) < 2 {
+			return &invocation{}, errHelp
+		}
+		c, _, err := lookup(args[1:])
+		if err != nil {
+			return nil, err
+		}
+		return &invocation{cmd: c}, errHelp
+	}
+	c, rest, err := lookup(args)
+	if err != nil {
+		return nil, err
+	}
+	inv := &invocation{cmd: c}
+	// The positional argument may come before the flags ("region drain us-east -consul-addr
+	// A") or after them.
+	if c.positional != "" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		inv.opts.regionArg, rest = rest[0], rest[1:]
+	}
+	fs := newFlagSet(c, &inv.opts)
+	if err := ff.Parse(fs, rest, ff.WithEnvVarPrefix(envVarPrefix)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return inv, errHelp
+		}
+		// ff prefixes the flag package's own message, which names the flag already.
+		if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "error parsing commandline arguments: ") {
+			err = inner
+		}
+		return nil, &usageError{cmd: c, err: err}
+	}
+	extra := fs.Args()
+	if c.positional != "" && inv.opts.regionArg == "" && len(extra) > 0 {
+		inv.opts.regionArg, extra = extra[0], extra[1:]
+	}
+	if len(extra) > 0 {
+		return nil, &usageError{cmd: c, err: fmt.Errorf("unexpected argument %q", extra[0])}
+	}
+	if c.positional != "" && !core.RegionNameRE.MatchString(inv.opts.regionArg) {
+		if inv.opts.regionArg == "" {
+			return nil, &usageError{cmd: c, err: errors.New("the region is required, e.g. us-east")}
+		}
+		return nil, &usageError{cmd: c, err: fmt.Errorf("region %q: want a region name such as us-east", inv.opts.regionArg)}
+	}
+	if c.check != nil {
+		if err := c.check(&inv.opts); err != nil {
+			return nil, &usageError{cmd: c, err: err}
+		}
+	}
+	return inv, nil
+}
+
+// newFlagSet makes c's flag set, bound to o. It prints nothing: run reports errors.
+func newFlagSet(c *command, o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("payctl "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.flags(fs, o)
+	return fs
+}
+
+// writeHelp prints every command with its example, or one command's usage and flags.
+func writeHelp(w io.Writer, inv *invocation) {
+	if inv == nil || inv.cmd == nil {
+		fmt.Fprint(w, "payctl operates a running platform: the local one (.local/cluster.json) or a deployment\n"+
+			"(-endpoint and -admin-token for the API, -consul-addr for the switches; or PAYCTL_* variables).\n\n"+
+			"Usage: payctl <command> [flags]\n\nCommands:\n")
+		for _, c := range commands {
+			fmt.Fprintf(w, "  %-16s %s\n  %-16s   $ %s\n", c.name, c.summary, "", c.example)
+		}
+		fmt.Fprint(w, "\nRun 'payctl <command> -h' (or 'payctl help <command>') for a command's flags.\n"+
+			"Exit status: 0 done, 1 the call failed or the ledger or a reconciliation disagrees, 2 bad usage.\n")
+		return
+	}
+	c := inv.cmd
+	fmt.Fprintf(w, "Usage: payctl %s", c.name)
+	if c.synopsis != "" {
+		fmt.Fprintf(w, " %s", c.synopsis)
+	}
+	fs := newFlagSet(c, &options{})
+	envExample := "CLUSTER"
+	for _, f := range []string{"consul-addr", "admin-token"} {
+		if fs.Lookup(f) != nil {
+			envExample = strings.ToUpper(strings.ReplaceAll(f, "-", "_"))
+		}
+	}
+	fmt.Fprintf(w, " [flags]\n\n%s\n\nExample:\n  $ %s\n\nFlags (each also as %s_<FLAG>, e.g. %s_%s):\n", c.about, c.example, envVarPrefix, envVarPrefix, envExample)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// env is what a running subcommand needs.
+type env struct {
+	opts *options
+	out  io.Writer
+}
+
+// cluster reads the local platform's description.
+func (e *env) cluster(missing string) (*localcluster.Cluster, error) {
+	c, err := localcluster.Load(strings.TrimSuffix(e.opts.cluster, "/cluster.json"))
+	if err != nil {
+		return nil, fmt.Errorf("no %s and no local platform (%s): %w", missing, e.opts.cluster, err)
+	}
+	return c, nil
+}
+
+// admin makes the admin client: -endpoint and -admin-token, else the local platform's.
+func (e *env) admin() (*paysdk.Admin, error) {
+	o := e.opts
+	var eps []string
+	for _, ep := range strings.Split(o.endpoints, ",") {
+		if ep = strings.TrimSpace(ep); ep != "" {
+			eps = append(eps, ep)
+		}
+	}
+	token := o.adminToken
+	if len(eps) == 0 || token == "" {
+		c, err := e.cluster("-endpoint/-admin-token")
+		if err != nil {
+			return nil, err
+		}
+		if len(eps) == 0 {
+			for _, r := range c.Regions {
+				eps = append(eps, r.Endpoint)
+			}
+		}
+		if token == "" {
+			token = c.AdminToken
+		}
+	}
+	a, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: eps, Token: token})
+	if err != nil {
+		return nil, fmt.Errorf("-endpoint/-admin-token: %w", err)
+	}
+	return a, nil
+}
+
+// switches makes the Consul KV switches: -consul-addr, else the local platform's agent.
+func (e *env) switches() (*regions.Switches, error) {
+	addr := e.opts.consulAddr
+	if addr == "" {
+		c, err := e.cluster("-consul-addr")
+		if err != nil {
+			return nil, err
+		}
+		if addr = c.ConsulAddr; addr == "" {
+			return nil, errors.New("the local platform runs without Consul: give -consul-addr")
+		}
+	}
+	client, err := api.NewClient(&api.Config{Address: addr})
+	if err != nil {
+		return nil, fmt.Errorf("-consul-addr %q: %w", addr, err)
+	}
+	return regions.NewSwitches(client, regions.SwitchesConfig{})
+}
+
+// printJSON prints v indented, for -json.
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func ledgerCheck(ctx context.Context, e *env) error {
+	a, err := e.admin()
+	if err != nil {
 		return err
 	}
-	c := &client{endpoint: *endpoint, token: *token, json: *asJSON, out: out}
-	switchCmd := strings.HasPrefix(cmd, "region ") || cmd == "merchant limit"
-	if (c.endpoint == "" && !(switchCmd && *consulAddr != "")) || (switchCmd && *consulAddr == "") {
-		cl, err := localcluster.Load(strings.TrimSuffix(*cluster, "/cluster.json"))
-		if err != nil {
-			return fmt.Errorf("no -endpoint/-consul-addr and no local cluster (%s): %w", *cluster, err)
-		}
-		if c.endpoint == "" {
-			c.endpoint = cl.Regions[0].Endpoint
-		}
-		if c.token == "" {
-			c.token = cl.AdminToken
-		}
-		if *consulAddr == "" {
-			*consulAddr = cl.ConsulAddr
-		}
+	rep, err := a.CheckLedger(ctx)
+	if err != nil {
+		return err
 	}
-	if strings.HasPrefix(cmd, "region ") || cmd == "merchant limit" {
-		return switches(ctx, cmd, *consulAddr, regionName, *merchant, *ratePS, *burst, out)
-	}
-	switch cmd {
-	case "ledger check":
-		var rep core.LedgerReport
-		if err := c.do(ctx, "GET", "/v1/admin/ledger/check", nil, &rep); err != nil || c.json {
+	if e.opts.json {
+		if err := e.printJSON(rep); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "ledger balanced: %v\njournals: %d\nentries: %d\n", rep.Balanced, rep.Journals, rep.Entries)
+	} else {
+		fmt.Fprintf(e.out, "ledger balanced: %v\njournals: %d\nentries: %d\n", rep.Balanced, rep.Journals, rep.Entries)
 		for _, j := range rep.UnbalancedJournals {
-			fmt.Fprintln(out, "UNBALANCED journal", j)
+			fmt.Fprintln(e.out, "UNBALANCED journal", j)
 		}
 		for _, p := range rep.PaymentMismatches {
-			fmt.Fprintln(out, "MISMATCH payment", p)
+			fmt.Fprintln(e.out, "MISMATCH payment", p)
 		}
-		if !rep.Balanced {
-			return errors.New("the ledger does not balance")
-		}
-		return nil
-	case "reconcile":
-		var rep core.ReconciliationReport
-		if err := c.do(ctx, "POST", "/v1/admin/reconciliations", map[string]string{"channel": *channel, "date": *date}, &rep); err != nil || c.json {
+	}
+	if !rep.Balanced {
+		return fmt.Errorf("the ledger does not balance: %d journals unbalanced, %d payments disagree with their postings",
+			len(rep.UnbalancedJournals), len(rep.PaymentMismatches))
+	}
+	return nil
+}
+
+func reconcile(ctx context.Context, e *env) error {
+	a, err := e.admin()
+	if err != nil {
+		return err
+	}
+	rep, err := a.Reconcile(ctx, paysdk.ReconcileParams{Channel: paysdk.Channel(e.opts.channel), Date: e.opts.date})
+	if err != nil {
+		return err
+	}
+	if e.opts.json {
+		if err := e.printJSON(rep); err != nil {
 			return err
 		}
+	} else {
+		out := e.out
 		fmt.Fprintf(out, "reconciliation of %s on %s: %d statement lines, %d platform lines, %d matched\n",
 			rep.Channel, rep.Date, rep.ChannelLines, rep.PlatformLines, rep.Matched)
 		for _, l := range rep.MissingOnPlatform {
@@ -140,134 +580,125 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		if rep.Balanced {
 			fmt.Fprintln(out, "balanced: every line matches")
-			return nil
 		}
-		return fmt.Errorf("%d lines disagree", len(rep.MissingOnPlatform)+len(rep.MissingOnChannel)+len(rep.AmountMismatches))
-	case "merchant create":
-		var m core.Merchant
-		if err := c.do(ctx, "POST", "/v1/admin/merchants", map[string]string{"name": *name, "home_region": *region}, &m); err != nil || c.json {
-			return err
-		}
-		fmt.Fprintf(out, "merchant %s (%s), home region %s\nsecret key: %s (shown once)\n", m.ID, m.Name, m.HomeRegion, m.SecretKey)
-		return nil
-	case "channels list":
-		var list core.List[core.ChannelAuthorization]
-		if err := c.do(ctx, "GET", "/v1/admin/merchants/"+*merchant+"/channels", nil, &list); err != nil || c.json {
-			return err
-		}
-		for _, a := range list.Data {
-			fmt.Fprintf(out, "%-14s enabled=%-5v own_credentials=%v\n", a.Channel, a.Enabled, a.HasCredentials)
-		}
-		return nil
-	case "channels set":
-		body := map[string]any{"enabled": *enabled}
-		if len(creds) > 0 {
-			m := map[string]string{}
-			for _, kv := range creds {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					return fmt.Errorf("-credential %q: want key=value", kv)
-				}
-				m[k] = v
-			}
-			body["credentials"] = m
-		}
-		var a core.ChannelAuthorization
-		if err := c.do(ctx, "POST", "/v1/admin/merchants/"+*merchant+"/channels/"+*channel, body, &a); err != nil || c.json {
-			return err
-		}
-		fmt.Fprintf(out, "%s for %s: enabled=%v own_credentials=%v\n", a.Channel, a.Merchant, a.Enabled, a.HasCredentials)
-		return nil
 	}
-	return fmt.Errorf("unknown command %q", cmd)
-}
-
-// switches throws the runtime switches kept in Consul KV.
-func switches(ctx context.Context, cmd, consulAddr, region, merchant string, perSecond float64, burst int, out io.Writer) error {
-	if consulAddr == "" {
-		return errors.New("no Consul: give -consul-addr (the platform runs without Consul)")
-	}
-	client, err := api.NewClient(&api.Config{Address: consulAddr})
-	if err != nil {
-		return err
-	}
-	sw, err := regions.NewSwitches(client, regions.SwitchesConfig{})
-	if err != nil {
-		return err
-	}
-	switch cmd {
-	case "region drain":
-		if err := sw.Drain(ctx, region); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "region %s drained: its nodes fail readiness and its traffic moves to the nearest region\n", region)
-	case "region undrain":
-		if err := sw.Undrain(ctx, region); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "region %s undrained: its nodes take traffic again once healthy\n", region)
-	case "region status":
-		d, err := sw.Drained(ctx, region)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "region %s drained: %v\n", region, d)
-	case "merchant limit":
-		if merchant == "" {
-			return errors.New("-merchant is required")
-		}
-		if perSecond <= 0 {
-			if err := sw.DeleteMerchantLimit(ctx, merchant); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "merchant %s: override removed; the nodes' default applies\n", merchant)
-			return nil
-		}
-		if burst == 0 {
-			burst = int(2 * perSecond)
-		}
-		if err := sw.SetMerchantLimit(ctx, merchant, perSecond, burst); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "merchant %s: %.1f calls/s, burst %d, on every node\n", merchant, perSecond, burst)
-	default:
-		return fmt.Errorf("unknown command %q", cmd)
+	if !rep.Balanced {
+		return fmt.Errorf("%d lines disagree", rep.Disagreements())
 	}
 	return nil
 }
 
-// do calls the admin API; with -json it prints the answer as is.
-func (c *client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, _ := json.Marshal(in)
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.endpoint, "/")+path, body)
+func merchantCreate(ctx context.Context, e *env) error {
+	a, err := e.admin()
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	m, err := a.CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: e.opts.name, HomeRegion: e.opts.region})
 	if err != nil {
 		return err
 	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
+	if e.opts.json {
+		return e.printJSON(m)
+	}
+	fmt.Fprintf(e.out, "merchant %s (%s), home region %s\nsecret key: %s (shown once)\n", m.ID, m.Name, m.HomeRegion, m.SecretKey)
+	return nil
+}
+
+func channelsList(ctx context.Context, e *env) error {
+	a, err := e.admin()
 	if err != nil {
 		return err
 	}
-	if res.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message, Param string } `json:"error"`
+	list, err := a.ChannelAuthorizations(ctx, e.opts.merchant)
+	if err != nil {
+		return err
+	}
+	if e.opts.json {
+		return e.printJSON(list)
+	}
+	if len(list.Data) == 0 {
+		fmt.Fprintf(e.out, "merchant %s has no channel authorisations set: the platform's defaults apply\n", e.opts.merchant)
+	}
+	for _, c := range list.Data {
+		fmt.Fprintf(e.out, "%-14s enabled=%-5v own_credentials=%v\n", c.Channel, c.Enabled, c.HasCredentials)
+	}
+	return nil
+}
+
+func channelsSet(ctx context.Context, e *env) error {
+	a, err := e.admin()
+	if err != nil {
+		return err
+	}
+	auth, err := a.SetChannel(ctx, e.opts.merchant, paysdk.Channel(e.opts.channel),
+		paysdk.SetChannelParams{Enabled: e.opts.enabled, Credentials: e.opts.credentials})
+	if err != nil {
+		return err
+	}
+	if e.opts.json {
+		return e.printJSON(auth)
+	}
+	fmt.Fprintf(e.out, "%s for %s: enabled=%v own_credentials=%v\n", auth.Channel, auth.Merchant, auth.Enabled, auth.HasCredentials)
+	return nil
+}
+
+func merchantLimit(ctx context.Context, e *env) error {
+	sw, err := e.switches()
+	if err != nil {
+		return err
+	}
+	o := e.opts
+	if o.rate == 0 {
+		if err := sw.DeleteMerchantLimit(ctx, o.merchant); err != nil {
+			return err
 		}
-		_ = json.Unmarshal(raw, &e)
-		return fmt.Errorf("%s %s: HTTP %d %s: %s", method, path, res.StatusCode, e.Error.Code, e.Error.Message)
+		fmt.Fprintf(e.out, "merchant %s: override removed; the nodes' default applies\n", o.merchant)
+		return nil
 	}
-	if c.json {
-		_, err := c.out.Write(raw)
+	burst := o.burst
+	if burst == 0 {
+		burst = max(int(2*o.rate), 1)
+	}
+	if err := sw.SetMerchantLimit(ctx, o.merchant, o.rate, burst); err != nil {
 		return err
 	}
-	return json.Unmarshal(raw, out)
+	fmt.Fprintf(e.out, "merchant %s: %.1f calls/s, burst %d, on every node\n", o.merchant, o.rate, burst)
+	return nil
+}
+
+func regionDrain(ctx context.Context, e *env) error {
+	sw, err := e.switches()
+	if err != nil {
+		return err
+	}
+	if err := sw.Drain(ctx, e.opts.regionArg); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "region %s drained: its nodes fail readiness and its traffic moves to the nearest region\n", e.opts.regionArg)
+	return nil
+}
+
+func regionUndrain(ctx context.Context, e *env) error {
+	sw, err := e.switches()
+	if err != nil {
+		return err
+	}
+	if err := sw.Undrain(ctx, e.opts.regionArg); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "region %s undrained: its nodes take traffic again once healthy\n", e.opts.regionArg)
+	return nil
+}
+
+func regionStatus(ctx context.Context, e *env) error {
+	sw, err := e.switches()
+	if err != nil {
+		return err
+	}
+	d, err := sw.Drained(ctx, e.opts.regionArg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "region %s drained: %v\n", e.opts.regionArg, d)
+	return nil
 }

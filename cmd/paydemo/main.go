@@ -5,14 +5,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -53,9 +50,12 @@ func run(ctx context.Context, path, bin string) error {
 	fmt.Printf("Payment center demo against region %s at %s\n", region.Name, region.Endpoint)
 
 	say("Onboard a merchant homed in %s (operator API)", region.Name)
-	var m core.Merchant
-	if err := adminPost(region.Endpoint+"/v1/admin/merchants", c.AdminToken,
-		map[string]string{"name": "Demo Coffee Roasters", "home_region": region.Name}, &m); err != nil {
+	admin, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: []string{region.Endpoint}, Token: c.AdminToken})
+	if err != nil {
+		return err
+	}
+	m, err := admin.CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: "Demo Coffee Roasters", HomeRegion: region.Name})
+	if err != nil {
 		return err
 	}
 	show("merchant %s (%s), home region %s", m.ID, m.Name, m.HomeRegion)
@@ -66,14 +66,14 @@ func run(ctx context.Context, path, bin string) error {
 		return err
 	}
 	suffix := time.Now().Format("150405.000")
-	card := func(number string) *core.PaymentMethodData {
-		return &core.PaymentMethodData{Type: "card", Card: &core.CardData{Number: number, ExpMonth: 12, ExpYear: time.Now().Year() + 3, CVC: "123"}}
+	card := func(number string) *paysdk.PaymentMethodData {
+		return &paysdk.PaymentMethodData{Type: "card", Card: &paysdk.CardData{Number: number, ExpMonth: 12, ExpYear: time.Now().Year() + 3, CVC: "123"}}
 	}
 
 	say("Create a card payment of %s, captured later (capture_method=manual)", money(4990, "USD"))
-	params := core.CreatePaymentParams{Amount: 4990, Currency: "usd", Channel: core.ChannelCard, CaptureMethod: core.CaptureManual,
+	params := paysdk.CreatePaymentParams{Amount: 4990, Currency: "usd", Channel: paysdk.ChannelCard, CaptureMethod: paysdk.CaptureManual,
 		MerchantReference: "order-" + suffix, Description: "2 bags of espresso beans", PaymentMethod: card("4242424242424242"),
-		Customer: &core.Customer{Email: "ada@example.com"}, Metadata: map[string]string{"basket": "b-1042"}}
+		Customer: &paysdk.Customer{Email: "ada@example.com"}, Metadata: map[string]string{"basket": "b-1042"}}
 	key := core.RandomToken(16)
 	var info paysdk.ResponseInfo
 	p, err := client.CreatePayment(ctx, params, paysdk.WithIdempotencyKey(key), paysdk.WithResponseInfo(&info))
@@ -82,7 +82,7 @@ func run(ctx context.Context, path, bin string) error {
 	}
 	show("payment %s: %s, %s on hold, card %s ending %s", p.ID, p.Status, money(p.AmountCapturable, p.Currency), p.PaymentMethod.Brand, p.PaymentMethod.Last4)
 	show("Idempotency-Key %s…, served by region %s", key[:8], info.Region)
-	if p.Status != core.StatusRequiresCapture {
+	if p.Status != paysdk.StatusRequiresCapture {
 		return fmt.Errorf("want requires_capture, got %s", p.Status)
 	}
 
@@ -99,7 +99,7 @@ func run(ctx context.Context, path, bin string) error {
 
 	say("Capture %s of the %s held (partial capture releases the rest)", money(4500, "USD"), money(4990, "USD"))
 	amt := int64(4500)
-	p, err = client.CapturePayment(ctx, p.ID, core.CaptureParams{Amount: &amt})
+	p, err = client.CapturePayment(ctx, p.ID, paysdk.CaptureParams{Amount: &amt})
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func run(ctx context.Context, path, bin string) error {
 
 	say("Refund %s of it (partial refund)", money(1000, "USD"))
 	ramt := int64(1000)
-	r, err := client.CreateRefund(ctx, core.CreateRefundParams{Payment: p.ID, Amount: &ramt, Reason: "requested_by_customer"})
+	r, err := client.CreateRefund(ctx, paysdk.CreateRefundParams{Payment: p.ID, Amount: &ramt, Reason: "requested_by_customer"})
 	if err != nil {
 		return err
 	}
@@ -120,10 +120,10 @@ func run(ctx context.Context, path, bin string) error {
 
 	say("Pay with a card that is declined (test card 4000000000000002)")
 	declined := params
-	declined.MerchantReference, declined.CaptureMethod, declined.PaymentMethod = "order-declined-"+suffix, core.CaptureAutomatic, card("4000000000000002")
+	declined.MerchantReference, declined.CaptureMethod, declined.PaymentMethod = "order-declined-"+suffix, paysdk.CaptureAutomatic, card("4000000000000002")
 	_, err = client.CreatePayment(ctx, declined)
 	var apiErr *paysdk.Error
-	if !errors.As(err, &apiErr) || apiErr.Code != core.CodeCardDeclined {
+	if !errors.As(err, &apiErr) || apiErr.Code != paysdk.CodeCardDeclined {
 		return fmt.Errorf("want card_declined, got %v", err)
 	}
 	show("HTTP %d %s: %s", apiErr.Status, apiErr.Code, apiErr.Message)
@@ -134,7 +134,7 @@ func run(ctx context.Context, path, bin string) error {
 	show("payment %s is %s (failure_code %s); nothing was charged or posted", failed.ID, failed.Status, *failed.FailureCode)
 
 	say("Pay %s with WeChat Pay: the payer must scan a QR code", money(8800, "CNY"))
-	w, err := client.CreatePayment(ctx, core.CreatePaymentParams{Amount: 8800, Currency: "cny", Channel: core.ChannelWeChatPay,
+	w, err := client.CreatePayment(ctx, paysdk.CreatePaymentParams{Amount: 8800, Currency: "cny", Channel: paysdk.ChannelWeChatPay,
 		MerchantReference: "order-wx-" + suffix})
 	if err != nil {
 		return err
@@ -152,8 +152,8 @@ func run(ctx context.Context, path, bin string) error {
 	}
 
 	say("Check the whole ledger (operator API)")
-	var rep core.LedgerReport
-	if err := adminGet(region.Endpoint+"/v1/admin/ledger/check", c.AdminToken, &rep); err != nil {
+	rep, err := admin.CheckLedger(ctx)
+	if err != nil {
 		return err
 	}
 	show("balanced: %v (%d journals, %d entries, every journal sums to zero)", rep.Balanced, rep.Journals, rep.Entries)
@@ -183,16 +183,19 @@ func endpointOf(c *localcluster.Cluster, region string) string {
 func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA string) error {
 	fmt.Printf("\n--- Active-active across %d regions ---\n", len(c.Regions))
 	say("Onboard a second merchant, homed in eu-west")
-	var mb core.Merchant
-	if err := adminPost(endpointOf(c, "eu-west")+"/v1/admin/merchants", c.AdminToken,
-		map[string]string{"name": "Lisbon Tiles", "home_region": "eu-west"}, &mb); err != nil {
+	euAdmin, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: []string{endpointOf(c, "eu-west")}, Token: c.AdminToken})
+	if err != nil {
+		return err
+	}
+	mb, err := euAdmin.CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: "Lisbon Tiles", HomeRegion: "eu-west"})
+	if err != nil {
 		return err
 	}
 	show("merchant %s, home region %s", mb.ID, mb.HomeRegion)
 
 	say("Pay through every region's endpoint (the database is in us-east; other regions pay the WAN latency)")
 	suffix := time.Now().Format("150405.000")
-	card := &core.PaymentMethodData{Card: &core.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 3}}
+	card := &paysdk.PaymentMethodData{Card: &paysdk.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 3}}
 	for _, tc := range []struct{ region, key, who string }{
 		{"us-east", keyA, "Demo Coffee Roasters"}, {"eu-west", mb.SecretKey, "Lisbon Tiles"}, {"ap-south", keyA, "Demo Coffee Roasters"},
 	} {
@@ -202,7 +205,7 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 		}
 		var info paysdk.ResponseInfo
 		start := time.Now()
-		p, err := cl.CreatePayment(ctx, core.CreatePaymentParams{Amount: 1999, Currency: "eur", Channel: core.ChannelCard,
+		p, err := cl.CreatePayment(ctx, paysdk.CreatePaymentParams{Amount: 1999, Currency: "eur", Channel: paysdk.ChannelCard,
 			MerchantReference: "mr-" + tc.region + "-" + suffix, PaymentMethod: card}, paysdk.WithResponseInfo(&info))
 		if err != nil {
 			return err
@@ -215,7 +218,7 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 	if err != nil {
 		return err
 	}
-	lost := core.CreatePaymentParams{Amount: 8800, Currency: "usd", Channel: core.ChannelCard, MerchantReference: "lost-" + suffix, PaymentMethod: card}
+	lost := paysdk.CreatePaymentParams{Amount: 8800, Currency: "usd", Channel: paysdk.ChannelCard, MerchantReference: "lost-" + suffix, PaymentMethod: card}
 	key := core.RandomToken(16)
 	first, err := sdk.CreatePayment(ctx, lost, paysdk.WithIdempotencyKey(key))
 	if err != nil {
@@ -244,7 +247,7 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 		return fmt.Errorf("the retry made a second payment: %s and %s", first.ID, again.ID)
 	}
 	show("same payment, charged once: exactly-once held across the failover")
-	fresh, err := sdk.CreatePayment(ctx, core.CreatePaymentParams{Amount: 1200, Currency: "usd", Channel: core.ChannelCard,
+	fresh, err := sdk.CreatePayment(ctx, paysdk.CreatePaymentParams{Amount: 1200, Currency: "usd", Channel: paysdk.ChannelCard,
 		MerchantReference: "during-outage-" + suffix, PaymentMethod: card}, paysdk.WithResponseInfo(&info))
 	if err != nil {
 		return err
@@ -260,7 +263,7 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 		var mi paysdk.ResponseInfo
 		if _, err := sdk.GetPayment(ctx, first.ID); err == nil {
 			cl, _ := paysdk.New(paysdk.Config{Endpoints: []string{endpointOf(c, "us-east")}, SecretKey: keyA})
-			if _, err := cl.CreatePayment(ctx, core.CreatePaymentParams{Amount: 100, Currency: "usd", Channel: core.ChannelCard,
+			if _, err := cl.CreatePayment(ctx, paysdk.CreatePaymentParams{Amount: 100, Currency: "usd", Channel: paysdk.ChannelCard,
 				MerchantReference: fmt.Sprintf("back-%s-%d", suffix, time.Now().UnixNano()), PaymentMethod: card}, paysdk.WithResponseInfo(&mi)); err == nil && mi.Region == "us-east" {
 				break
 			}
@@ -271,8 +274,12 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 		time.Sleep(200 * time.Millisecond)
 	}
 	show("us-east serves its endpoint again, %d ms after its nodes restarted", time.Since(back).Milliseconds())
-	var rep core.LedgerReport
-	if err := adminGet(endpointOf(c, "us-east")+"/v1/admin/ledger/check", c.AdminToken, &rep); err != nil {
+	usAdmin, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: []string{endpointOf(c, "us-east")}, Token: c.AdminToken})
+	if err != nil {
+		return err
+	}
+	rep, err := usAdmin.CheckLedger(ctx)
+	if err != nil {
 		return err
 	}
 	show("ledger balanced: %v (%d journals)", rep.Balanced, rep.Journals)
@@ -280,30 +287,4 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 		return errors.New("the ledger does not balance")
 	}
 	return nil
-}
-
-func adminPost(url, token string, in, out any) error {
-	b, _ := json.Marshal(in)
-	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
-	return adminDo(req, token, out)
-}
-
-func adminGet(url, token string, out any) error {
-	req, _ := http.NewRequest("GET", url, nil)
-	return adminDo(req, token, out)
-}
-
-func adminDo(req *http.Request, token string, out any) error {
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		var e map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&e)
-		return fmt.Errorf("%s %s: %d %v", req.Method, req.URL.Path, res.StatusCode, e)
-	}
-	return json.NewDecoder(res.Body).Decode(out)
 }

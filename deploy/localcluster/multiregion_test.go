@@ -214,12 +214,12 @@ func TestMultiRegion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		params := core.CreatePaymentParams{Amount: 4200, Currency: "usd", Channel: core.ChannelCard, MerchantReference: "sdk-failover",
-			PaymentMethod: &core.PaymentMethodData{Card: &core.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 2}}}
+		params := paysdk.CreatePaymentParams{Amount: 4200, Currency: "usd", Channel: paysdk.ChannelCard, MerchantReference: "sdk-failover",
+			PaymentMethod: &paysdk.PaymentMethodData{Card: &paysdk.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 2}}}
 		idem := core.RandomToken(16)
 		var info paysdk.ResponseInfo
 		pay, err := sdk.CreatePayment(context.Background(), params, paysdk.WithIdempotencyKey(idem), paysdk.WithResponseInfo(&info))
-		if err != nil || pay.Status != core.StatusSucceeded || info.Attempts < 2 || info.Region != "eu-west" {
+		if err != nil || pay.Status != paysdk.StatusSucceeded || info.Attempts < 2 || info.Region != "eu-west" {
 			t.Fatalf("payment %+v, info %+v, err %v", pay, info, err)
 		}
 		// The same logical payment retried later through another region.

@@ -1,4 +1,4 @@
-package paysdk
+package sdkcontract
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/httpapi"
+	paysdk "github.com/paycenter/paycenter/sdk"
 )
 
 // The contract tests run the client against the real HTTP layer (core/httpapi) over a fake
@@ -160,25 +161,25 @@ func contractServer(t *testing.T, svc *fakeService) *httptest.Server {
 func TestContractWithHTTPAPI(t *testing.T) {
 	svc := newFakeService()
 	srv := contractServer(t, svc)
-	c, err := New(Config{Endpoints: []string{closedURL(t), srv.URL}, SecretKey: contractKey, Backoff: time.Millisecond})
+	c, err := paysdk.New(paysdk.Config{Endpoints: []string{closedURL(t), srv.URL}, SecretKey: contractKey, Backoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 
 	t.Run("create, then replay with the same key", func(t *testing.T) {
-		var info ResponseInfo
-		p, err := c.CreatePayment(ctx, cardParams(), WithIdempotencyKey("contract-1"), WithResponseInfo(&info))
+		var info paysdk.ResponseInfo
+		p, err := c.CreatePayment(ctx, cardParams(), paysdk.WithIdempotencyKey("contract-1"), paysdk.WithResponseInfo(&info))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.ID != "pay_us-east_order-1" || p.Currency != "USD" || p.CaptureMethod != core.CaptureAutomatic || p.Region != "us-east" {
+		if p.ID != "pay_us-east_order-1" || p.Currency != "USD" || p.CaptureMethod != paysdk.CaptureAutomatic || p.Region != "us-east" {
 			t.Errorf("payment = %+v (the server normalises currency and capture method)", p)
 		}
 		if info.Status != 200 || info.Replayed || info.Region != "us-east" || info.RequestID == "" || info.Endpoint != srv.URL || info.Attempts != 2 {
 			t.Errorf("info = %+v", info)
 		}
-		p2, err := c.CreatePayment(ctx, cardParams(), WithIdempotencyKey("contract-1"), WithResponseInfo(&info))
+		p2, err := c.CreatePayment(ctx, cardParams(), paysdk.WithIdempotencyKey("contract-1"), paysdk.WithResponseInfo(&info))
 		if err != nil || p2.ID != p.ID || !info.Replayed {
 			t.Errorf("replay: %+v, %v, info %+v", p2, err, info)
 		}
@@ -186,9 +187,9 @@ func TestContractWithHTTPAPI(t *testing.T) {
 	t.Run("202 until the outcome is known", func(t *testing.T) {
 		pp := cardParams()
 		pp.MerchantReference = "slow"
-		var info ResponseInfo
-		p, err := c.CreatePayment(ctx, pp, WithResponseInfo(&info))
-		if err != nil || p.Status != core.StatusSucceeded || info.Status != 200 {
+		var info paysdk.ResponseInfo
+		p, err := c.CreatePayment(ctx, pp, paysdk.WithResponseInfo(&info))
+		if err != nil || p.Status != paysdk.StatusSucceeded || info.Status != 200 {
 			t.Fatalf("payment %+v, err %v, info %+v", p, err, info)
 		}
 		svc.mu.Lock()
@@ -202,8 +203,8 @@ func TestContractWithHTTPAPI(t *testing.T) {
 		pp := cardParams()
 		pp.MerchantReference = "decline"
 		_, err := c.CreatePayment(ctx, pp)
-		var e *Error
-		if !errors.As(err, &e) || e.Status != 402 || e.Type != "card_error" || e.Code != core.CodeCardDeclined ||
+		var e *paysdk.Error
+		if !errors.As(err, &e) || e.Status != 402 || e.Type != "card_error" || e.Code != paysdk.CodeCardDeclined ||
 			e.PaymentID != "pay_us-east_decline" || e.RequestID == "" {
 			t.Errorf("err = %#v", err)
 		}
@@ -212,8 +213,8 @@ func TestContractWithHTTPAPI(t *testing.T) {
 		pp := cardParams()
 		pp.Amount = -1
 		_, err := c.CreatePayment(ctx, pp)
-		var e *Error
-		if !errors.As(err, &e) || e.Status != 400 || e.Code != core.CodeParameterInvalid || e.Param != "amount" {
+		var e *paysdk.Error
+		if !errors.As(err, &e) || e.Status != 400 || e.Code != paysdk.CodeParameterInvalid || e.Param != "amount" {
 			t.Errorf("err = %#v", err)
 		}
 	})
@@ -221,9 +222,9 @@ func TestContractWithHTTPAPI(t *testing.T) {
 		svc.mu.Lock()
 		svc.inUse["contract-busy"] = true
 		svc.mu.Unlock()
-		var info ResponseInfo
+		var info paysdk.ResponseInfo
 		start := time.Now()
-		p, err := c.CapturePayment(ctx, "pay_us-east_1", core.CaptureParams{}, WithIdempotencyKey("contract-busy"), WithResponseInfo(&info))
+		p, err := c.CapturePayment(ctx, "pay_us-east_1", paysdk.CaptureParams{}, paysdk.WithIdempotencyKey("contract-busy"), paysdk.WithResponseInfo(&info))
 		if err != nil || p.AmountCaptured != 1000 {
 			t.Fatalf("capture %+v, %v", p, err)
 		}
@@ -233,16 +234,16 @@ func TestContractWithHTTPAPI(t *testing.T) {
 	})
 	t.Run("capture, cancel, refund bodies are accepted", func(t *testing.T) {
 		amount := int64(400)
-		if p, err := c.CapturePayment(ctx, "pay_us-east_1", core.CaptureParams{Amount: &amount}); err != nil || p.AmountCaptured != 400 {
+		if p, err := c.CapturePayment(ctx, "pay_us-east_1", paysdk.CaptureParams{Amount: &amount}); err != nil || p.AmountCaptured != 400 {
 			t.Errorf("capture %+v, %v", p, err)
 		}
-		if _, err := c.CapturePayment(ctx, "pay_us-east_2", core.CaptureParams{}); !IsCode(err, core.CodeNotFound) {
+		if _, err := c.CapturePayment(ctx, "pay_us-east_2", paysdk.CaptureParams{}); !paysdk.IsCode(err, paysdk.CodeNotFound) {
 			t.Errorf("capture of a missing payment: %v", err)
 		}
-		if p, err := c.CancelPayment(ctx, "pay_us-east_1", core.CancelParams{CancellationReason: "abandoned"}); err != nil || p.Status != core.StatusCanceled {
+		if p, err := c.CancelPayment(ctx, "pay_us-east_1", paysdk.CancelParams{CancellationReason: "abandoned"}); err != nil || p.Status != paysdk.StatusCanceled {
 			t.Errorf("cancel %+v, %v", p, err)
 		}
-		if r, err := c.CreateRefund(ctx, core.CreateRefundParams{Payment: "pay_us-east_1", Amount: &amount, Reason: "duplicate"}); err != nil || r.Reason != "duplicate" {
+		if r, err := c.CreateRefund(ctx, paysdk.CreateRefundParams{Payment: "pay_us-east_1", Amount: &amount, Reason: "duplicate"}); err != nil || r.Reason != "duplicate" {
 			t.Errorf("refund %+v, %v", r, err)
 		}
 	})
@@ -250,7 +251,7 @@ func TestContractWithHTTPAPI(t *testing.T) {
 		if p, err := c.GetPayment(ctx, "pay_us-east_1"); err != nil || p.ID != "pay_us-east_1" {
 			t.Errorf("get payment %+v, %v", p, err)
 		}
-		if _, err := c.GetRefund(ctx, "re_none"); !IsCode(err, core.CodeNotFound) {
+		if _, err := c.GetRefund(ctx, "re_none"); !paysdk.IsCode(err, paysdk.CodeNotFound) {
 			t.Errorf("get refund: %v", err)
 		}
 		if b, err := c.Balance(ctx); err != nil || b.Data[0].Available != 900 {
@@ -263,7 +264,7 @@ func TestContractWithHTTPAPI(t *testing.T) {
 	t.Run("list filter round-trips", func(t *testing.T) {
 		gte := time.Date(2025, 3, 1, 8, 0, 0, 0, time.FixedZone("", 8*3600))
 		lte := time.Date(2025, 3, 31, 23, 59, 59, 123456789, time.UTC)
-		f := core.PaymentFilter{Limit: 25, StartingAfter: "pay_us-east_9", Status: core.StatusRequiresCapture,
+		f := paysdk.PaymentFilter{Limit: 25, StartingAfter: "pay_us-east_9", Status: paysdk.StatusRequiresCapture,
 			MerchantReference: "a+b&c", CreatedGTE: &gte, CreatedLTE: &lte}
 		l, err := c.ListPayments(ctx, f)
 		if err != nil || !l.HasMore || len(l.Data) != 1 {
@@ -272,21 +273,21 @@ func TestContractWithHTTPAPI(t *testing.T) {
 		svc.mu.Lock()
 		got := svc.filter
 		svc.mu.Unlock()
-		if got.Limit != 25 || got.StartingAfter != f.StartingAfter || got.Status != f.Status || got.MerchantReference != f.MerchantReference ||
+		if got.Limit != 25 || got.StartingAfter != f.StartingAfter || string(got.Status) != string(f.Status) || got.MerchantReference != f.MerchantReference ||
 			got.CreatedGTE == nil || !got.CreatedGTE.Equal(gte) || got.CreatedLTE == nil || !got.CreatedLTE.Equal(lte) {
 			t.Errorf("server parsed %+v, want %+v", got, f)
 		}
-		if _, err := c.ListPayments(ctx, core.PaymentFilter{Limit: 1000}); !IsCode(err, core.CodeParameterInvalid) {
+		if _, err := c.ListPayments(ctx, paysdk.PaymentFilter{Limit: 1000}); !paysdk.IsCode(err, paysdk.CodeParameterInvalid) {
 			t.Errorf("limit 1000: %v", err)
 		}
 	})
 	t.Run("wrong key", func(t *testing.T) {
-		bad, err := New(Config{Endpoints: []string{srv.URL}, SecretKey: "sk_wrong", Backoff: time.Millisecond})
+		bad, err := paysdk.New(paysdk.Config{Endpoints: []string{srv.URL}, SecretKey: "sk_wrong", Backoff: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = bad.Balance(ctx)
-		var e *Error
+		var e *paysdk.Error
 		if !errors.As(err, &e) || e.Status != 401 || e.Type != "authentication_error" {
 			t.Errorf("err = %#v", err)
 		}

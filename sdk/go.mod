@@ -1,0 +1,3 @@
+module github.com/paycenter/paycenter/sdk
+
+go 1.26.8
