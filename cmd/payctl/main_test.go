@@ -13,7 +13,7 @@ import (
 
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
-	"github.com/paycenter/paycenter/internal/testnode"
+	"github.com/paycenter/paycenter/cmd/payd/paydtest"
 	"github.com/paycenter/paycenter/regions"
 	"github.com/paycenter/paycenter/regions/consultest"
 	paysdk "github.com/paycenter/paycenter/sdk"
@@ -218,11 +218,11 @@ func shellWords(t *testing.T, s string) []string {
 // TestAgainstARealNode runs the API subcommands against a real node: the PostgreSQL service
 // and the HTTP API on a test database.
 func TestAgainstARealNode(t *testing.T) {
-	node := testnode.Start(t)
-	api := []string{"-endpoint", node.URL, "-admin-token", testnode.AdminToken, "-cluster", t.TempDir() + "/none.json"}
+	node := paydtest.Start(t)
+	api := []string{"-endpoint", node.URL, "-admin-token", paydtest.AdminToken, "-cluster", t.TempDir() + "/none.json"}
 	with := func(args ...string) []string { return append(args, api...) }
 
-	code, out, stderr := payctl(t, with("merchant", "create", "-name", "Acme Coffee", "-region", testnode.Region)...)
+	code, out, stderr := payctl(t, with("merchant", "create", "-name", "Acme Coffee", "-region", paydtest.Region)...)
 	if code != exitOK {
 		t.Fatalf("merchant create: %d %s", code, stderr)
 	}

@@ -1,4 +1,4 @@
-// Package testnode starts one node of the platform for a test: the real PostgreSQL service
+// Package paydtest starts one node of the platform for a test: the real PostgreSQL service
 // and HTTP API on a fresh test database, with the in-process channel simulator, served
 // over HTTP by net/http/httptest. Clients of the API (the SDK's contract tests, payctl's)
 // use it to talk to the real server without building or running payd.
@@ -6,7 +6,7 @@
 // A test package that uses it must run its tests through pgtest:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
-package testnode
+package paydtest
 
 import (
 	"bytes"

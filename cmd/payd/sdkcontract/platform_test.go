@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
-	"github.com/paycenter/paycenter/internal/testnode"
+	"github.com/paycenter/paycenter/cmd/payd/paydtest"
 	paysdk "github.com/paycenter/paycenter/sdk"
 )
 
@@ -18,18 +18,18 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // channels, the merchant pays, captures and refunds, and the ledger and the card
 // channel's statement agree with what happened.
 func TestAgainstTheRealPlatform(t *testing.T) {
-	node := testnode.Start(t)
+	node := paydtest.Start(t)
 	ctx := context.Background()
-	admin, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: []string{closedURL(t), node.URL}, Token: testnode.AdminToken, Backoff: time.Millisecond})
+	admin, err := paysdk.NewAdmin(paysdk.AdminConfig{Endpoints: []string{closedURL(t), node.URL}, Token: paydtest.AdminToken, Backoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	m, err := admin.CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: "Acme", HomeRegion: testnode.Region})
+	m, err := admin.CreateMerchant(ctx, paysdk.CreateMerchantParams{Name: "Acme", HomeRegion: paydtest.Region})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.HomeRegion != testnode.Region || m.Name != "Acme" || m.SecretKey == "" || m.Status != "active" {
+	if m.HomeRegion != paydtest.Region || m.Name != "Acme" || m.SecretKey == "" || m.Status != "active" {
 		t.Fatalf("merchant %+v", m)
 	}
 	c, err := paysdk.New(paysdk.Config{Endpoints: []string{node.URL}, SecretKey: m.SecretKey})
