@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/payd/paydtest"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
-	"github.com/paycenter/paycenter/cmd/payd/paydtest"
 	"github.com/paycenter/paycenter/regions"
 	"github.com/paycenter/paycenter/regions/consultest"
 	paysdk "github.com/paycenter/paycenter/sdk"

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paycenter/paycenter/core/postgres/pgtest"
 	"github.com/paycenter/paycenter/cmd/payd/paydtest"
+	"github.com/paycenter/paycenter/core/postgres/pgtest"
 	paysdk "github.com/paycenter/paycenter/sdk"
 )
 
