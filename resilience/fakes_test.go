@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -165,18 +164,6 @@ func (f *fakeGW) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.Pa
 
 // gatewayOnly hides QueryPayment.
 type gatewayOnly struct{ core.Gateway }
-
-// waitFor polls cond every few milliseconds until it holds or the (generous) limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // ---- a recording OpenTelemetry meter provider (the SDK is not in go.mod) ----
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/internal/eventually"
 )
 
 const region = "us-east"
@@ -165,7 +166,7 @@ func TestBreakerTripsFailsFastAndHeals(t *testing.T) {
 
 			// Cool-down over: half-open, probes go through and close the breaker.
 			s.heal()
-			waitFor(t, 10*time.Second, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
+			eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
 			for i := range 2 {
 				res, err := g.Authorize(ctx, authReq(core.ChannelCard))
 				if err != nil || res.Outcome != core.OutcomeAuthorized {
@@ -205,7 +206,7 @@ func TestBreakerHalfOpen(t *testing.T) {
 		f := newFake()
 		g := newGW(t, f, testConfig())
 		trip(t, g, f, core.ChannelCard)
-		waitFor(t, 10*time.Second, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
+		eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
 		before := f.total()
 		if _, err := g.Authorize(context.Background(), authReq(core.ChannelCard)); !errors.Is(err, errTransient) {
 			t.Fatalf("probe: %v", err)
@@ -229,7 +230,7 @@ func TestBreakerHalfOpen(t *testing.T) {
 		gate, entered := make(chan struct{}), make(chan struct{}, 8)
 		f.set(func(f *fakeGW) { f.gate, f.entered = gate, entered })
 		f.setFail(core.ChannelCard, nil)
-		waitFor(t, 10*time.Second, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
+		eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
 
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)
@@ -705,7 +706,7 @@ func TestOnStateChange(t *testing.T) {
 	g := newGW(t, f, cfg)
 	trip(t, g, f, core.ChannelWeChatPay)
 	f.setFail(core.ChannelWeChatPay, nil)
-	waitFor(t, 10*time.Second, "half-open", func() bool { return g.State(core.ChannelWeChatPay) == gobreaker.StateHalfOpen })
+	eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelWeChatPay) == gobreaker.StateHalfOpen })
 	for range 2 {
 		if _, err := g.Authorize(context.Background(), authReq(core.ChannelWeChatPay)); err != nil {
 			t.Fatal(err)
@@ -861,8 +862,12 @@ func TestRateLimiterRejectionsTakeNoQuota(t *testing.T) {
 	if tok := g.channel(core.ChannelCard).limiter.Tokens(); tok < -0.5 {
 		t.Fatalf("%.1f tokens after the rejections: rejected calls ate the quota", tok)
 	}
-	time.Sleep(200 * time.Millisecond) // 4 slots' worth: at least one must be free
+	// From at worst half a token in debt, a whole one is back within 75 ms at 20/s; had the
+	// rejections eaten the quota, the bucket would be thousands of tokens short.
+	eventually.True(t, eventually.Patience, "a whole token back in the bucket", func() bool {
+		return g.channel(core.ChannelCard).limiter.Tokens() >= 1
+	})
 	if _, err := g.Authorize(ctx, authReq(core.ChannelCard)); err != nil {
-		t.Fatalf("after a quiet 200 ms at 20/s: %v (rejected calls ate the quota)", err)
+		t.Fatalf("with a token in the bucket: %v (rejected calls ate the quota)", err)
 	}
 }
