@@ -2,6 +2,7 @@ package alipay
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/internal/eventually"
 )
 
@@ -255,8 +257,8 @@ func TestSignatures(t *testing.T) {
 	_, chanKey, _ := ed25519.GenerateKey(rand.Reader)
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	_, ours, _ := ed25519.GenerateKey(rand.Reader)
-	g, err := New(Config{BaseURL: "http://127.0.0.1:1", AppID: "app", PrivateKey: ours,
-		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"})
+	g, err := New(Config{AppID: "app", BaseConfig: channelauth.BaseConfig{BaseURL: "http://127.0.0.1:1", PrivateKey: ours,
+		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,8 +366,8 @@ func TestOutageIsNotExecuted(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := ln.Addr().String()
 		ln.Close()
-		g, _ := New(Config{BaseURL: "http://" + addr, AppID: appID, PrivateKey: e.key,
-			ChannelPublicKey: e.sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"})
+		g, _ := New(Config{AppID: appID, BaseConfig: channelauth.BaseConfig{BaseURL: "http://" + addr, PrivateKey: e.key,
+			ChannelPublicKey: e.sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"}})
 		if _, err := g.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
 			t.Fatalf("authorize against a closed port: %v", err)
 		}
@@ -383,10 +385,14 @@ func TestUnknownOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+			e := newEnv(t)
 			id := "pay_unknown_" + strings.ReplaceAll(tc.name, " ", "_")
 			e.ctl.SetFaults(ctx, core.ChannelAlipay, tc.faults)
-			_, err := e.gw.Authorize(ctx, authReq(id, 100))
+			// The caller's deadline ends a hung call (in the platform, resilience.Gateway's
+			// per-call timeout); the adapter has none of its own.
+			cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			_, err := e.gw.Authorize(cctx, authReq(id, 100))
 			if err == nil || errors.Is(err, core.ErrNotExecuted) {
 				t.Fatalf("authorize: %v; want an unknown-outcome error", err)
 			}
@@ -552,5 +558,15 @@ func TestStatements(t *testing.T) {
 				t.Fatalf("lines %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestConfigIsValidated(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{})
+	for _, want := range []string{"alipay: invalid config", "BaseURL is required", "AppID is required", "NotifyURL is required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("New(Config{}): %v; want it to say %q", err, want)
+		}
 	}
 }

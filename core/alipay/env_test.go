@@ -15,6 +15,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 const appID = "2021000000000001"
@@ -141,8 +142,8 @@ func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 	}
 	t.Cleanup(func() { sim.Close() })
 	rc := newReceiver(t)
-	cfg := Config{BaseURL: sim.URL(), AppID: appID, PrivateKey: key,
-		ChannelPublicKey: sim.PublicKey(), NotifyURL: rc.srv.URL + "/notify/alipay", Timeout: 2 * time.Second, Now: clock.Now}
+	cfg := Config{AppID: appID, BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(), PrivateKey: key,
+		ChannelPublicKey: sim.PublicKey(), NotifyURL: rc.srv.URL + "/notify/alipay", Now: clock.Now}}
 	for _, f := range tweak {
 		f(&cfg)
 	}

@@ -2,6 +2,7 @@ package banktransfer
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -213,8 +214,8 @@ func TestSignatures(t *testing.T) {
 	_, chanKey, _ := ed25519.GenerateKey(rand.Reader)
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	_, ours, _ := ed25519.GenerateKey(rand.Reader)
-	g, err := New(Config{BaseURL: "http://127.0.0.1:1", ClientID: "m", PrivateKey: ours,
-		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"})
+	g, err := New(Config{ClientID: "m", BaseConfig: channelauth.BaseConfig{BaseURL: "http://127.0.0.1:1", PrivateKey: ours,
+		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,8 +328,8 @@ func TestOutageIsNotExecuted(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := ln.Addr().String()
 		ln.Close()
-		g, _ := New(Config{BaseURL: "http://" + addr, ClientID: clientID, PrivateKey: e.key,
-			ChannelPublicKey: e.sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"})
+		g, _ := New(Config{ClientID: clientID, BaseConfig: channelauth.BaseConfig{BaseURL: "http://" + addr, PrivateKey: e.key,
+			ChannelPublicKey: e.sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"}})
 		if _, err := g.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
 			t.Fatalf("authorize against a closed port: %v", err)
 		}
@@ -346,10 +347,14 @@ func TestUnknownOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+			e := newEnv(t)
 			id := "pay_unknown_" + strings.ReplaceAll(tc.name, " ", "_")
 			e.ctl.SetFaults(ctx, core.ChannelBankTransfer, tc.faults)
-			_, err := e.gw.Authorize(ctx, authReq(id, 100))
+			// The caller's deadline ends a hung call (in the platform, resilience.Gateway's
+			// per-call timeout); the adapter has none of its own.
+			cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			_, err := e.gw.Authorize(cctx, authReq(id, 100))
 			if err == nil || errors.Is(err, core.ErrNotExecuted) {
 				t.Fatalf("authorize: %v; want an unknown-outcome error", err)
 			}
@@ -529,5 +534,15 @@ func TestBankConfirmsOnItsOwn(t *testing.T) {
 	}
 	if c := e.charges(t, "pay_auto"); c.Charges != 1 || c.AmountCharged != 4200 {
 		t.Fatalf("charges: %+v", c)
+	}
+}
+
+func TestConfigIsValidated(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{})
+	for _, want := range []string{"banktransfer: invalid config", "BaseURL is required", "ClientID is required", "NotifyURL is required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("New(Config{}): %v; want it to say %q", err, want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 const clientID = "paycenter-eu"
@@ -151,8 +152,8 @@ func newEnvWith(t *testing.T, simTweak func(*netsim.Config), tweak ...func(*Conf
 	}
 	t.Cleanup(func() { sim.Close() })
 	rc := newReceiver(t)
-	cfg := Config{BaseURL: sim.URL(), ClientID: clientID, PrivateKey: key,
-		ChannelPublicKey: sim.PublicKey(), NotifyURL: rc.srv.URL + "/notify/bank", Timeout: 2 * time.Second, Now: clock.Now}
+	cfg := Config{ClientID: clientID, BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(), PrivateKey: key,
+		ChannelPublicKey: sim.PublicKey(), NotifyURL: rc.srv.URL + "/notify/bank", Now: clock.Now}}
 	for _, f := range tweak {
 		f(&cfg)
 	}

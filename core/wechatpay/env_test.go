@@ -15,6 +15,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 )
 
 const merchantID = "1900000109"
@@ -141,8 +142,8 @@ func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 	}
 	t.Cleanup(func() { sim.Close() })
 	rc := newReceiver(t)
-	cfg := Config{BaseURL: sim.URL(), MerchantID: merchantID, AppID: "wxsimapp", PrivateKey: key,
-		ChannelPublicKey: sim.PublicKey(), NotifyURL: rc.srv.URL + "/notify/wechat", Timeout: 2 * time.Second, Now: clock.Now}
+	cfg := Config{MerchantID: merchantID, AppID: "wxsimapp", BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(), PrivateKey: key,
+		ChannelPublicKey: sim.PublicKey(), NotifyURL: rc.srv.URL + "/notify/wechat", Now: clock.Now}}
 	for _, f := range tweak {
 		f(&cfg)
 	}
