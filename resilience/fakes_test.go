@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -160,6 +161,16 @@ func (f *fakeGW) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.Pa
 		return core.PaymentState{}, nil
 	}
 	return core.PaymentState{Found: true, Outcome: core.OutcomeAuthorized, Reference: q.Reference}, nil
+}
+
+// opStatement names Statement calls in the fake's counts (Statement has no metrics op).
+const opStatement = "statement"
+
+func (f *fakeGW) Statement(ctx context.Context, ch core.Channel, day time.Time) ([]core.StatementLine, error) {
+	if err := f.enter(ctx, opStatement, ch, ""); err != nil {
+		return nil, err
+	}
+	return []core.StatementLine{{Kind: "charge", PaymentID: "p1", Amount: 100, At: day}}, nil
 }
 
 // gatewayOnly hides QueryPayment.

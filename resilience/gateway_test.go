@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -541,6 +542,57 @@ func TestTimeout(t *testing.T) {
 	})
 }
 
+// TestEveryCallHasATimeout: the Gateway is the one owner of the per-call timeout, so every
+// kind of call must end under it. The fake hangs until its context ends and the caller's
+// context has no deadline: a call that returns at all was ended by the Gateway's timeout.
+func TestEveryCallHasATimeout(t *testing.T) {
+	f := newFake()
+	f.set(func(f *fakeGW) { f.hang = true })
+	cfg := testConfig()
+	cfg.QueryAttempts = 1
+	cfg.Breaker.MinRequests = 100 // six timeouts in a row must not open the breaker
+	cfg.Channels = map[core.Channel]ChannelConfig{core.ChannelWeChatPay: {Timeout: 20 * time.Millisecond, StatementTimeout: 30 * time.Millisecond}}
+	g := newGW(t, f, cfg)
+	ctx := context.Background()
+	ch := core.ChannelWeChatPay
+	for _, tc := range []struct {
+		op   string
+		call func() error
+	}{
+		{opAuthorize, func() error { _, err := g.Authorize(ctx, authReq(ch)); return err }},
+		{opCapture, func() error { _, err := g.Capture(ctx, core.CaptureRequest{Key: "p:capture", Channel: ch}); return err }},
+		{opVoid, func() error { _, err := g.Void(ctx, core.VoidRequest{Key: "p:void", Channel: ch}); return err }},
+		{opRefund, func() error { _, err := g.Refund(ctx, core.RefundRequest{Key: "r:refund", Channel: ch}); return err }},
+		{opQuery, func() error {
+			_, err := g.QueryPayment(ctx, core.PaymentQuery{Key: "p:authorize", Channel: ch})
+			return err
+		}},
+		{opStatement, func() error { _, err := g.Statement(ctx, ch, time.Now()); return err }},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			err := tc.call()
+			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, core.ErrNotExecuted) {
+				t.Fatalf("got %v, want a deadline error (an unknown outcome, not ErrNotExecuted)", err)
+			}
+			if f.count(tc.op) != 1 {
+				t.Fatalf("%d calls reached the channel, want 1", f.count(tc.op))
+			}
+		})
+	}
+	t.Run("statement timeout is its own", func(t *testing.T) {
+		_, err := g.Statement(ctx, ch, time.Now())
+		if err == nil || !strings.Contains(err.Error(), "statement timed out after 30ms") {
+			t.Fatalf("got %v, want the statement timeout named", err)
+		}
+	})
+	t.Run("defaults", func(t *testing.T) {
+		c := Config{Region: region}.withDefaults().channel(ch)
+		if c.Timeout != DefaultChannelTimeout || c.StatementTimeout != DefaultStatementTimeout {
+			t.Fatalf("defaults %+v", c)
+		}
+	})
+}
+
 func TestRetries(t *testing.T) {
 	ctx := context.Background()
 	q := core.PaymentQuery{Key: core.AuthorizeKey("p1"), PaymentID: "p1", Channel: core.ChannelCard}
@@ -804,7 +856,8 @@ func TestConfig(t *testing.T) {
 			c.QueryAttempts != DefaultQueryAttempts || c.RetryBaseDelay != DefaultRetryBaseDelay || c.RetryMaxDelay != DefaultRetryMaxDelay {
 			t.Fatalf("defaults not applied: %+v", c)
 		}
-		want := ChannelConfig{Rate: DefaultChannelRate, Burst: DefaultChannelBurst, Timeout: DefaultChannelTimeout, MaxWait: DefaultChannelMaxWait}
+		want := ChannelConfig{Rate: DefaultChannelRate, Burst: DefaultChannelBurst, Timeout: DefaultChannelTimeout,
+			MaxWait: DefaultChannelMaxWait, StatementTimeout: DefaultStatementTimeout}
 		if c.channel(core.ChannelAlipay) != want {
 			t.Fatalf("default channel config %+v, want %+v", c.channel(core.ChannelAlipay), want)
 		}
@@ -825,6 +878,7 @@ func TestConfig(t *testing.T) {
 		{"negative rate", Config{Region: region, Default: ChannelConfig{Rate: -1}}},
 		{"negative burst", Config{Region: region, Channels: map[core.Channel]ChannelConfig{core.ChannelCard: {Burst: -1}}}},
 		{"negative timeout", Config{Region: region, Default: ChannelConfig{Timeout: -1}}},
+		{"negative statement timeout", Config{Region: region, Channels: map[core.Channel]ChannelConfig{core.ChannelAlipay: {StatementTimeout: -1}}}},
 		{"negative attempts", Config{Region: region, QueryAttempts: -1}},
 		{"max delay below base", Config{Region: region, RetryBaseDelay: time.Second, RetryMaxDelay: time.Millisecond}},
 	}
