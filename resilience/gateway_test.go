@@ -20,19 +20,32 @@ import (
 
 const region = "us-east"
 
-// testConfig: a breaker that may trip after 4 calls at 50% failures, a cool-down long enough
-// that a noisy machine cannot slip into half-open during a handful of calls, no quota, and
-// fast query retries.
+// testConfig: a breaker that may trip after 4 calls at 50% failures and then stays open for
+// the whole test (gobreaker reads the wall clock, so a short cool-down would let a test that
+// reads the state on a loaded machine find it half-open), no quota, and fast query retries.
+// Tests of the way back to closed use healingConfig.
 func testConfig() Config {
 	return Config{
 		Region: region,
 		Breaker: BreakerConfig{Window: 20 * time.Second, Buckets: 10, MinRequests: 4, FailureRatio: 0.5,
-			CoolDown: time.Second, HalfOpenProbes: 2},
+			CoolDown: time.Hour, HalfOpenProbes: 2},
 		Default:        ChannelConfig{Rate: rate.Inf, Burst: 1, Timeout: 5 * time.Second},
 		RetryBaseDelay: 2 * time.Millisecond,
 		RetryMaxDelay:  10 * time.Millisecond,
 		MeterProvider:  newRecProvider(),
 	}
+}
+
+// healCoolDown is healingConfig's cool-down: each test that uses it waits it out once (and
+// they run in parallel), and the few open-state checks such a test makes before waiting for
+// half-open must fit in it even on a loaded machine running -race.
+const healCoolDown = 2 * time.Second
+
+// healingConfig is testConfig with a breaker that goes half-open after healCoolDown.
+func healingConfig() Config {
+	c := testConfig()
+	c.Breaker.CoolDown = healCoolDown
+	return c
 }
 
 func newGW(t *testing.T, inner core.Gateway, cfg Config) *Gateway {
@@ -122,7 +135,7 @@ func TestBreakerTripsFailsFastAndHeals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // each waits out a cool-down
 			s := tc.make()
-			cfg := testConfig()
+			cfg := healingConfig()
 			if s.cfg != nil {
 				s.cfg(&cfg)
 			}
@@ -162,7 +175,7 @@ func TestBreakerTripsFailsFastAndHeals(t *testing.T) {
 				t.Fatalf("%d calls reached the channel while the breaker was open", got-before)
 			}
 			if st := g.State(core.ChannelCard); st != gobreaker.StateOpen {
-				t.Fatalf("breaker %s during the fast-fail checks, want open (cool-down too short for this machine?)", st)
+				t.Fatalf("breaker %s during the fast-fail checks, want open (healCoolDown too short for this machine?)", st)
 			}
 
 			// Cool-down over: half-open, probes go through and close the breaker.
@@ -205,7 +218,7 @@ func TestBreakerHalfOpen(t *testing.T) {
 	t.Run("a failed probe opens it again", func(t *testing.T) {
 		t.Parallel()
 		f := newFake()
-		g := newGW(t, f, testConfig())
+		g := newGW(t, f, healingConfig())
 		trip(t, g, f, core.ChannelCard)
 		eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
 		before := f.total()
@@ -226,7 +239,7 @@ func TestBreakerHalfOpen(t *testing.T) {
 	t.Run("only HalfOpenProbes calls in flight", func(t *testing.T) {
 		t.Parallel()
 		f := newFake()
-		g := newGW(t, f, testConfig())
+		g := newGW(t, f, healingConfig())
 		trip(t, g, f, core.ChannelCard)
 		gate, entered := make(chan struct{}), make(chan struct{}, 8)
 		f.set(func(f *fakeGW) { f.gate, f.entered = gate, entered })
@@ -749,7 +762,7 @@ func TestOnStateChange(t *testing.T) {
 		got []change
 	)
 	f := newFake()
-	cfg := testConfig()
+	cfg := healingConfig()
 	cfg.OnStateChange = func(r string, ch core.Channel, from, to gobreaker.State) {
 		mu.Lock()
 		defer mu.Unlock()
