@@ -28,6 +28,9 @@ const (
 	DefaultChannelBurst   = 100
 	DefaultChannelTimeout = 10 * time.Second
 	DefaultChannelMaxWait = 50 * time.Millisecond
+	// DefaultStatementTimeout bounds a statement download: a day's lines, more than one
+	// payment's call has to carry.
+	DefaultStatementTimeout = 30 * time.Second
 
 	DefaultQueryAttempts  = 3
 	DefaultRetryBaseDelay = 100 * time.Millisecond
@@ -96,15 +99,23 @@ type BreakerConfig struct {
 }
 
 // ChannelConfig is a channel's quota at the channel (its rate limiter), its per-call
-// timeout and how long a call may wait for quota.
+// timeouts and how long a call may wait for quota.
+//
+// The Gateway is the one owner of the per-call timeout: the channel adapters add none of
+// their own (only a far longer transport-level safety net, see channelauth.BaseConfig and
+// cardacq.Config.RequestTimeout), and the payment logic gives the Gateway the caller's
+// context, so the shorter of its deadline and Timeout ends the call.
 type ChannelConfig struct {
 	// Rate is the channel's quota in requests per second (default 100; rate.Inf for none).
 	Rate rate.Limit
 	// Burst is how many requests may go at once above the rate (default 100).
 	Burst int
-	// Timeout bounds each call to the channel (default 10 s). A timeout is an unknown
-	// outcome, not a failure of the payment: the caller learns the outcome later.
+	// Timeout bounds each call to the channel: Authorize, Capture, Void, Refund and each
+	// attempt of QueryPayment (default 10 s). A timeout is an unknown outcome, not a
+	// failure of the payment: the caller learns the outcome later.
 	Timeout time.Duration
+	// StatementTimeout bounds each Statement download (default 30 s).
+	StatementTimeout time.Duration
 	// MaxWait is how long a call may wait for quota before failing with ErrRateLimited
 	// (default 50 ms). Negative means never wait.
 	MaxWait time.Duration
@@ -123,6 +134,9 @@ func (c ChannelConfig) inherit(d ChannelConfig) ChannelConfig {
 	if c.MaxWait == 0 {
 		c.MaxWait = d.MaxWait
 	}
+	if c.StatementTimeout == 0 {
+		c.StatementTimeout = d.StatementTimeout
+	}
 	return c
 }
 
@@ -134,6 +148,8 @@ func (c ChannelConfig) validate() error {
 		return fmt.Errorf("burst %d must be at least 1", c.Burst)
 	case c.Timeout <= 0:
 		return fmt.Errorf("timeout %s must be positive", c.Timeout)
+	case c.StatementTimeout <= 0:
+		return fmt.Errorf("statement timeout %s must be positive", c.StatementTimeout)
 	}
 	return nil
 }
@@ -164,7 +180,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Default = c.Default.inherit(ChannelConfig{
 		Rate: DefaultChannelRate, Burst: DefaultChannelBurst,
-		Timeout: DefaultChannelTimeout, MaxWait: DefaultChannelMaxWait,
+		Timeout: DefaultChannelTimeout, MaxWait: DefaultChannelMaxWait, StatementTimeout: DefaultStatementTimeout,
 	})
 	if c.Channels != nil {
 		chs := make(map[core.Channel]ChannelConfig, len(c.Channels))

@@ -15,6 +15,14 @@
 //  3. runs with the channel's timeout (default 10 s);
 //  4. reports its result to the breaker and to the metrics.
 //
+// The Gateway is the one layer that owns the per-call timeout. Every call kind runs under
+// it: Authorize, Capture, Void and Refund once, QueryPayment per attempt, and Statement
+// (outside the breaker and the limiter) under the channel's StatementTimeout (default
+// 30 s). The channel adapters it wraps add no per-call timeout of their own, only a far
+// longer transport-level safety net for calls made without a deadline
+// (channelauth.DefaultResponseHeaderTimeout, cardacq's RequestTimeout); one number per
+// channel, here, is what an operator tunes (payd's -channel-timeout).
+//
 // ErrBreakerOpen and ErrRateLimited wrap core.ErrNotExecuted: the channel was not called, so
 // the caller knows that nothing happened (and Failover may try another acquirer).
 //

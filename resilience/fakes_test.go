@@ -163,20 +163,18 @@ func (f *fakeGW) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.Pa
 	return core.PaymentState{Found: true, Outcome: core.OutcomeAuthorized, Reference: q.Reference}, nil
 }
 
+// opStatement names Statement calls in the fake's counts (Statement has no metrics op).
+const opStatement = "statement"
+
+func (f *fakeGW) Statement(ctx context.Context, ch core.Channel, day time.Time) ([]core.StatementLine, error) {
+	if err := f.enter(ctx, opStatement, ch, ""); err != nil {
+		return nil, err
+	}
+	return []core.StatementLine{{Kind: "charge", PaymentID: "p1", Amount: 100, At: day}}, nil
+}
+
 // gatewayOnly hides QueryPayment.
 type gatewayOnly struct{ core.Gateway }
-
-// waitFor polls cond every few milliseconds until it holds or the (generous) limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // ---- a recording OpenTelemetry meter provider (the SDK is not in go.mod) ----
 

@@ -50,6 +50,8 @@ const (
 
 // Gateway decorates a core.Gateway of one region with a circuit breaker, a rate limiter and
 // a timeout per channel, QueryPayment retries and metrics. It is safe for concurrent use.
+// It owns the per-call timeout: every call, Statement included, runs under the channel's
+// timeout (see ChannelConfig), and the adapters it wraps add none of their own.
 //
 // Gateway always has a QueryPayment method; when the wrapped gateway is not a core.Querier
 // it returns ErrQueryUnsupported (see CanQuery).
@@ -369,14 +371,22 @@ func (g *Gateway) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// Statement forwards core.Statements to the wrapped gateway, outside the breaker and limiter:
-// a daily statement download is an operator's batch read, not a payment's call.
+// Statement forwards core.Statements to the wrapped gateway with the channel's
+// StatementTimeout, outside the breaker and limiter: a daily statement download is an
+// operator's batch read, not a payment's call.
 func (g *Gateway) Statement(ctx context.Context, ch core.Channel, day time.Time) ([]core.StatementLine, error) {
 	st, ok := g.inner.(core.Statements)
 	if !ok {
 		return nil, fmt.Errorf("%s publishes no statements: %w", ch, errors.ErrUnsupported)
 	}
-	return st.Statement(ctx, ch, day)
+	timeout := g.cfg.channel(ch).StatementTimeout
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	lines, err := st.Statement(cctx, ch, day)
+	if err != nil && errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("resilience: %s statement timed out after %s: %w", ch, timeout, err)
+	}
+	return lines, err
 }
 
 var _ core.Statements = (*Gateway)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,23 +15,37 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/internal/eventually"
 )
 
 const region = "us-east"
 
-// testConfig: a breaker that may trip after 4 calls at 50% failures, a cool-down long enough
-// that a noisy machine cannot slip into half-open during a handful of calls, no quota, and
-// fast query retries.
+// testConfig: a breaker that may trip after 4 calls at 50% failures and then stays open for
+// the whole test (gobreaker reads the wall clock, so a short cool-down would let a test that
+// reads the state on a loaded machine find it half-open), no quota, and fast query retries.
+// Tests of the way back to closed use healingConfig.
 func testConfig() Config {
 	return Config{
 		Region: region,
 		Breaker: BreakerConfig{Window: 20 * time.Second, Buckets: 10, MinRequests: 4, FailureRatio: 0.5,
-			CoolDown: time.Second, HalfOpenProbes: 2},
+			CoolDown: time.Hour, HalfOpenProbes: 2},
 		Default:        ChannelConfig{Rate: rate.Inf, Burst: 1, Timeout: 5 * time.Second},
 		RetryBaseDelay: 2 * time.Millisecond,
 		RetryMaxDelay:  10 * time.Millisecond,
 		MeterProvider:  newRecProvider(),
 	}
+}
+
+// healCoolDown is healingConfig's cool-down: each test that uses it waits it out once (and
+// they run in parallel), and the few open-state checks such a test makes before waiting for
+// half-open must fit in it even on a loaded machine running -race.
+const healCoolDown = 2 * time.Second
+
+// healingConfig is testConfig with a breaker that goes half-open after healCoolDown.
+func healingConfig() Config {
+	c := testConfig()
+	c.Breaker.CoolDown = healCoolDown
+	return c
 }
 
 func newGW(t *testing.T, inner core.Gateway, cfg Config) *Gateway {
@@ -120,7 +135,7 @@ func TestBreakerTripsFailsFastAndHeals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // each waits out a cool-down
 			s := tc.make()
-			cfg := testConfig()
+			cfg := healingConfig()
 			if s.cfg != nil {
 				s.cfg(&cfg)
 			}
@@ -160,12 +175,12 @@ func TestBreakerTripsFailsFastAndHeals(t *testing.T) {
 				t.Fatalf("%d calls reached the channel while the breaker was open", got-before)
 			}
 			if st := g.State(core.ChannelCard); st != gobreaker.StateOpen {
-				t.Fatalf("breaker %s during the fast-fail checks, want open (cool-down too short for this machine?)", st)
+				t.Fatalf("breaker %s during the fast-fail checks, want open (healCoolDown too short for this machine?)", st)
 			}
 
 			// Cool-down over: half-open, probes go through and close the breaker.
 			s.heal()
-			waitFor(t, 10*time.Second, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
+			eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
 			for i := range 2 {
 				res, err := g.Authorize(ctx, authReq(core.ChannelCard))
 				if err != nil || res.Outcome != core.OutcomeAuthorized {
@@ -203,9 +218,9 @@ func TestBreakerHalfOpen(t *testing.T) {
 	t.Run("a failed probe opens it again", func(t *testing.T) {
 		t.Parallel()
 		f := newFake()
-		g := newGW(t, f, testConfig())
+		g := newGW(t, f, healingConfig())
 		trip(t, g, f, core.ChannelCard)
-		waitFor(t, 10*time.Second, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
+		eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
 		before := f.total()
 		if _, err := g.Authorize(context.Background(), authReq(core.ChannelCard)); !errors.Is(err, errTransient) {
 			t.Fatalf("probe: %v", err)
@@ -224,12 +239,12 @@ func TestBreakerHalfOpen(t *testing.T) {
 	t.Run("only HalfOpenProbes calls in flight", func(t *testing.T) {
 		t.Parallel()
 		f := newFake()
-		g := newGW(t, f, testConfig())
+		g := newGW(t, f, healingConfig())
 		trip(t, g, f, core.ChannelCard)
 		gate, entered := make(chan struct{}), make(chan struct{}, 8)
 		f.set(func(f *fakeGW) { f.gate, f.entered = gate, entered })
 		f.setFail(core.ChannelCard, nil)
-		waitFor(t, 10*time.Second, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
+		eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelCard) == gobreaker.StateHalfOpen })
 
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)
@@ -540,6 +555,57 @@ func TestTimeout(t *testing.T) {
 	})
 }
 
+// TestEveryCallHasATimeout: the Gateway is the one owner of the per-call timeout, so every
+// kind of call must end under it. The fake hangs until its context ends and the caller's
+// context has no deadline: a call that returns at all was ended by the Gateway's timeout.
+func TestEveryCallHasATimeout(t *testing.T) {
+	f := newFake()
+	f.set(func(f *fakeGW) { f.hang = true })
+	cfg := testConfig()
+	cfg.QueryAttempts = 1
+	cfg.Breaker.MinRequests = 100 // six timeouts in a row must not open the breaker
+	cfg.Channels = map[core.Channel]ChannelConfig{core.ChannelWeChatPay: {Timeout: 20 * time.Millisecond, StatementTimeout: 30 * time.Millisecond}}
+	g := newGW(t, f, cfg)
+	ctx := context.Background()
+	ch := core.ChannelWeChatPay
+	for _, tc := range []struct {
+		op   string
+		call func() error
+	}{
+		{opAuthorize, func() error { _, err := g.Authorize(ctx, authReq(ch)); return err }},
+		{opCapture, func() error { _, err := g.Capture(ctx, core.CaptureRequest{Key: "p:capture", Channel: ch}); return err }},
+		{opVoid, func() error { _, err := g.Void(ctx, core.VoidRequest{Key: "p:void", Channel: ch}); return err }},
+		{opRefund, func() error { _, err := g.Refund(ctx, core.RefundRequest{Key: "r:refund", Channel: ch}); return err }},
+		{opQuery, func() error {
+			_, err := g.QueryPayment(ctx, core.PaymentQuery{Key: "p:authorize", Channel: ch})
+			return err
+		}},
+		{opStatement, func() error { _, err := g.Statement(ctx, ch, time.Now()); return err }},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			err := tc.call()
+			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, core.ErrNotExecuted) {
+				t.Fatalf("got %v, want a deadline error (an unknown outcome, not ErrNotExecuted)", err)
+			}
+			if f.count(tc.op) != 1 {
+				t.Fatalf("%d calls reached the channel, want 1", f.count(tc.op))
+			}
+		})
+	}
+	t.Run("statement timeout is its own", func(t *testing.T) {
+		_, err := g.Statement(ctx, ch, time.Now())
+		if err == nil || !strings.Contains(err.Error(), "statement timed out after 30ms") {
+			t.Fatalf("got %v, want the statement timeout named", err)
+		}
+	})
+	t.Run("defaults", func(t *testing.T) {
+		c := Config{Region: region}.withDefaults().channel(ch)
+		if c.Timeout != DefaultChannelTimeout || c.StatementTimeout != DefaultStatementTimeout {
+			t.Fatalf("defaults %+v", c)
+		}
+	})
+}
+
 func TestRetries(t *testing.T) {
 	ctx := context.Background()
 	q := core.PaymentQuery{Key: core.AuthorizeKey("p1"), PaymentID: "p1", Channel: core.ChannelCard}
@@ -696,7 +762,7 @@ func TestOnStateChange(t *testing.T) {
 		got []change
 	)
 	f := newFake()
-	cfg := testConfig()
+	cfg := healingConfig()
 	cfg.OnStateChange = func(r string, ch core.Channel, from, to gobreaker.State) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -705,7 +771,7 @@ func TestOnStateChange(t *testing.T) {
 	g := newGW(t, f, cfg)
 	trip(t, g, f, core.ChannelWeChatPay)
 	f.setFail(core.ChannelWeChatPay, nil)
-	waitFor(t, 10*time.Second, "half-open", func() bool { return g.State(core.ChannelWeChatPay) == gobreaker.StateHalfOpen })
+	eventually.True(t, eventually.Patience, "half-open", func() bool { return g.State(core.ChannelWeChatPay) == gobreaker.StateHalfOpen })
 	for range 2 {
 		if _, err := g.Authorize(context.Background(), authReq(core.ChannelWeChatPay)); err != nil {
 			t.Fatal(err)
@@ -803,7 +869,8 @@ func TestConfig(t *testing.T) {
 			c.QueryAttempts != DefaultQueryAttempts || c.RetryBaseDelay != DefaultRetryBaseDelay || c.RetryMaxDelay != DefaultRetryMaxDelay {
 			t.Fatalf("defaults not applied: %+v", c)
 		}
-		want := ChannelConfig{Rate: DefaultChannelRate, Burst: DefaultChannelBurst, Timeout: DefaultChannelTimeout, MaxWait: DefaultChannelMaxWait}
+		want := ChannelConfig{Rate: DefaultChannelRate, Burst: DefaultChannelBurst, Timeout: DefaultChannelTimeout,
+			MaxWait: DefaultChannelMaxWait, StatementTimeout: DefaultStatementTimeout}
 		if c.channel(core.ChannelAlipay) != want {
 			t.Fatalf("default channel config %+v, want %+v", c.channel(core.ChannelAlipay), want)
 		}
@@ -824,6 +891,7 @@ func TestConfig(t *testing.T) {
 		{"negative rate", Config{Region: region, Default: ChannelConfig{Rate: -1}}},
 		{"negative burst", Config{Region: region, Channels: map[core.Channel]ChannelConfig{core.ChannelCard: {Burst: -1}}}},
 		{"negative timeout", Config{Region: region, Default: ChannelConfig{Timeout: -1}}},
+		{"negative statement timeout", Config{Region: region, Channels: map[core.Channel]ChannelConfig{core.ChannelAlipay: {StatementTimeout: -1}}}},
 		{"negative attempts", Config{Region: region, QueryAttempts: -1}},
 		{"max delay below base", Config{Region: region, RetryBaseDelay: time.Second, RetryMaxDelay: time.Millisecond}},
 	}
@@ -861,8 +929,12 @@ func TestRateLimiterRejectionsTakeNoQuota(t *testing.T) {
 	if tok := g.channel(core.ChannelCard).limiter.Tokens(); tok < -0.5 {
 		t.Fatalf("%.1f tokens after the rejections: rejected calls ate the quota", tok)
 	}
-	time.Sleep(200 * time.Millisecond) // 4 slots' worth: at least one must be free
+	// From at worst half a token in debt, a whole one is back within 75 ms at 20/s; had the
+	// rejections eaten the quota, the bucket would be thousands of tokens short.
+	eventually.True(t, eventually.Patience, "a whole token back in the bucket", func() bool {
+		return g.channel(core.ChannelCard).limiter.Tokens() >= 1
+	})
 	if _, err := g.Authorize(ctx, authReq(core.ChannelCard)); err != nil {
-		t.Fatalf("after a quiet 200 ms at 20/s: %v (rejected calls ate the quota)", err)
+		t.Fatalf("with a token in the bucket: %v (rejected calls ate the quota)", err)
 	}
 }

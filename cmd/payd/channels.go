@@ -68,19 +68,19 @@ func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.Notificati
 		if err != nil {
 			return nil, nil, fmt.Errorf("-channelsim-key-file: %w", err)
 		}
-		notify := func(ch core.Channel) string { return c.NotifyURL + "/v1/notifications/" + string(ch) }
-		wx, err := wechatpay.New(wechatpay.Config{BaseURL: c.ChannelSimURL, MerchantID: "1900000109", PrivateKey: key,
-			ChannelPublicKey: pub, NotifyURL: notify(core.ChannelWeChatPay)})
+		base := func(ch core.Channel) channelauth.BaseConfig {
+			return channelauth.BaseConfig{BaseURL: c.ChannelSimURL, PrivateKey: key, ChannelPublicKey: pub,
+				NotifyURL: c.NotifyURL + "/v1/notifications/" + string(ch)}
+		}
+		wx, err := wechatpay.New(wechatpay.Config{BaseConfig: base(core.ChannelWeChatPay), MerchantID: "1900000109"})
 		if err != nil {
 			return nil, nil, err
 		}
-		ali, err := alipay.New(alipay.Config{BaseURL: c.ChannelSimURL, AppID: "2021000000000001", PrivateKey: key,
-			ChannelPublicKey: pub, NotifyURL: notify(core.ChannelAlipay)})
+		ali, err := alipay.New(alipay.Config{BaseConfig: base(core.ChannelAlipay), AppID: "2021000000000001"})
 		if err != nil {
 			return nil, nil, err
 		}
-		bank, err := banktransfer.New(banktransfer.Config{BaseURL: c.ChannelSimURL, ClientID: "paycenter", PrivateKey: key,
-			ChannelPublicKey: pub, NotifyURL: notify(core.ChannelBankTransfer)})
+		bank, err := banktransfer.New(banktransfer.Config{BaseConfig: base(core.ChannelBankTransfer), ClientID: "paycenter"})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/cardacq"
+	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/wechatpay"
 )
@@ -55,8 +56,8 @@ func newSimEnv(t *testing.T) *simEnv {
 		target.Load().(http.Handler).ServeHTTP(w, r)
 	}))
 	t.Cleanup(fwd.Close)
-	wx, err := wechatpay.New(wechatpay.Config{BaseURL: sim.URL(), MerchantID: "1900000109", PrivateKey: priv,
-		ChannelPublicKey: sim.PublicKey(), NotifyURL: fwd.URL + "/v1/notifications/wechat_pay"})
+	wx, err := wechatpay.New(wechatpay.Config{MerchantID: "1900000109", BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(),
+		PrivateKey: priv, ChannelPublicKey: sim.PublicKey(), NotifyURL: fwd.URL + "/v1/notifications/wechat_pay"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,6 @@ package alipay
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,67 +34,38 @@ import (
 	"github.com/paycenter/paycenter/core/channelauth"
 )
 
-// Config configures a Gateway. Zero fields take the documented defaults.
+// DefaultOrderTTL is Config.OrderTTL's default.
+const DefaultOrderTTL = 2 * time.Hour
+
+// Config configures a Gateway. Zero fields take the documented defaults. The embedded
+// channelauth.BaseConfig holds what every signed-channel adapter shares (BaseURL, the base
+// of Alipay's gateway, which serves /gateway.do; keys; NotifyURL; OrderTTL, default
+// DefaultOrderTTL; MaxClockSkew, which bounds a notification's notify_time; HTTPClient;
+// Now); there is no per-call timeout: resilience.Gateway bounds each call.
 type Config struct {
-	// BaseURL is the base of Alipay's gateway (it serves /gateway.do), e.g. a channelsim URL.
-	// Required.
-	BaseURL string
+	channelauth.BaseConfig
 	// AppID is the Alipay application the requests are signed as. Required.
 	AppID string
-	// PrivateKey signs requests. Required.
-	PrivateKey ed25519.PrivateKey
-	// ChannelPublicKey verifies Alipay's answers and notifications. Required.
-	ChannelPublicKey ed25519.PublicKey
-	// NotifyURL is where Alipay sends trade notifications. Required.
-	NotifyURL string
 	// PagePay creates trades with alipay.trade.page.pay and redirects the payer to the pay
 	// page; default false: alipay.trade.precreate, redirecting to the qr_code URL (which
 	// opens Alipay on a phone, and which a desktop page can render as a QR code).
 	PagePay bool
-	// Timeout bounds each call. Default 10 s.
-	Timeout time.Duration
-	// OrderTTL is how long the payer has to pay (time_expire, rounded up to a whole
-	// second). Default 2 hours.
-	OrderTTL time.Duration
-	// MaxClockSkew is how far a notification's notify_time may be from our clock;
-	// notification nonces are remembered twice as long. Default 5 minutes.
-	MaxClockSkew time.Duration
-	// HTTPClient makes the calls. Default: a client with its own transport.
-	HTTPClient *http.Client
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
 }
 
-func (c Config) withDefaults() (Config, error) {
-	switch {
-	case c.BaseURL == "":
-		return c, errors.New("alipay: BaseURL is required")
-	case c.AppID == "":
-		return c, errors.New("alipay: AppID is required")
-	case len(c.PrivateKey) != ed25519.PrivateKeySize:
-		return c, errors.New("alipay: PrivateKey must be an Ed25519 private key")
-	case len(c.ChannelPublicKey) != ed25519.PublicKeySize:
-		return c, errors.New("alipay: ChannelPublicKey must be an Ed25519 public key")
-	case c.NotifyURL == "":
-		return c, errors.New("alipay: NotifyURL is required")
+func (c Config) withDefaults() Config {
+	c.BaseConfig = c.BaseConfig.WithDefaults(DefaultOrderTTL)
+	return c
+}
+
+func (c Config) validate() error {
+	errs := []error{c.BaseConfig.Validate()}
+	if c.AppID == "" {
+		errs = append(errs, errors.New("AppID is required"))
 	}
-	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("alipay: invalid config: %w", err)
 	}
-	if c.OrderTTL <= 0 {
-		c.OrderTTL = 2 * time.Hour
-	}
-	if c.MaxClockSkew <= 0 {
-		c.MaxClockSkew = 5 * time.Minute
-	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	return c, nil
+	return nil
 }
 
 // Gateway is the Alipay adapter. It implements core.Gateway, core.Querier and
@@ -113,8 +83,8 @@ var (
 
 // New makes a Gateway.
 func New(cfg Config) (*Gateway, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return &Gateway{cfg: cfg, nonces: channelauth.NewNonceCache(2 * cfg.MaxClockSkew)}, nil
@@ -163,8 +133,6 @@ func (g *Gateway) send(ctx context.Context, httpMethod, path string, params url.
 	if err := ctx.Err(); err != nil {
 		return result{}, nil, fmt.Errorf("alipay %s: not sent: %w: %w", what, err, core.ErrNotExecuted)
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
-	defer cancel()
 	var req *http.Request
 	var err error
 	if httpMethod == http.MethodGet {

@@ -19,7 +19,8 @@ const (
 	DefaultBackendURL = "https://api.stripe.com"
 	// DefaultConnectTimeout bounds establishing a connection (TCP and TLS).
 	DefaultConnectTimeout = 5 * time.Second
-	// DefaultRequestTimeout bounds one HTTP attempt, from sending to the end of the answer.
+	// DefaultRequestTimeout bounds one HTTP attempt, from sending to the end of the answer:
+	// a safety net well above resilience.DefaultChannelTimeout.
 	DefaultRequestTimeout = 30 * time.Second
 	// DefaultMaxNetworkRetries is how often stripe-go repeats a request that failed on the
 	// network or answered 429 lock_timeout (always with the same Idempotency-Key).
@@ -48,9 +49,11 @@ type Config struct {
 	// connection that cannot be established means nothing was sent (core.ErrNotExecuted).
 	ConnectTimeout time.Duration
 
-	// RequestTimeout bounds each HTTP attempt; default DefaultRequestTimeout. The caller's
-	// context bounds the whole call, retries included; the payment center's -channel-timeout
-	// (10 s) is normally the tighter bound.
+	// RequestTimeout bounds each HTTP attempt; default DefaultRequestTimeout. It is a
+	// transport-level safety net for calls made without a deadline, not the per-call
+	// timeout: that is resilience.Gateway's (ChannelConfig.Timeout, payd's -channel-timeout,
+	// 10 s), which reaches here as the context's deadline and bounds the whole call,
+	// retries included. Keep this one longer, so that resilience's fires first.
 	RequestTimeout time.Duration
 
 	// MaxNetworkRetries is how often stripe-go retries a request, with the same

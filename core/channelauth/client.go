@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -22,20 +21,18 @@ type Client struct {
 	Name    string // for error messages, e.g. "wechatpay"
 	BaseURL string
 	HTTP    *http.Client
-	Timeout time.Duration // bounds each call
 	Signer  *Signer
 	// ParseError reads the channel's error code and message from an answer body.
 	ParseError func(raw []byte) (code, msg string)
 }
 
 // Call sends a signed request (in marshalled as JSON, key as Idempotency-Key when set) and
-// returns the status and verified body of the answer.
+// returns the status and verified body of the answer. ctx alone bounds the call: the
+// per-call timeout is resilience.Gateway's, which wraps every adapter (see BaseConfig).
 func (c *Client) Call(ctx context.Context, method, path string, in any, key string) (int, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fmt.Errorf("%s %s %s: not sent: %w: %w", c.Name, method, path, err, core.ErrNotExecuted)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
 	var body []byte
 	if in != nil {
 		var err error

@@ -17,7 +17,6 @@ package wechatpay
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,64 +30,35 @@ import (
 	"github.com/paycenter/paycenter/core/channelauth"
 )
 
-// Config configures a Gateway. Zero fields take the documented defaults.
+// DefaultOrderTTL is Config.OrderTTL's default: WeChat Pay's own.
+const DefaultOrderTTL = 2 * time.Hour
+
+// Config configures a Gateway. Zero fields take the documented defaults. The embedded
+// channelauth.BaseConfig holds what every signed-channel adapter shares (BaseURL, keys,
+// NotifyURL, OrderTTL, default DefaultOrderTTL, MaxClockSkew, HTTPClient, Now); there is no
+// per-call timeout: resilience.Gateway bounds each call.
 type Config struct {
-	// BaseURL is WeChat Pay's API base, e.g. a channelsim URL. Required.
-	BaseURL string
+	channelauth.BaseConfig
 	// MerchantID is the WeChat Pay merchant ID (mchid) the requests are signed as. Required.
 	MerchantID string
 	// AppID is sent as appid with new orders. Default: empty.
 	AppID string
-	// PrivateKey signs requests. Required.
-	PrivateKey ed25519.PrivateKey
-	// ChannelPublicKey verifies WeChat Pay's answers and notifications. Required.
-	ChannelPublicKey ed25519.PublicKey
-	// NotifyURL is where WeChat Pay sends payment and refund notifications. Required.
-	NotifyURL string
-	// Timeout bounds each call. Default 10 s.
-	Timeout time.Duration
-	// OrderTTL is how long the payer has to pay (time_expire, rounded up to a whole second).
-	// Default 2 hours, WeChat Pay's own default.
-	OrderTTL time.Duration
-	// MaxClockSkew is how far the timestamp of an answer or notification may be from our
-	// clock; notification nonces are remembered twice as long. Default 5 minutes.
-	MaxClockSkew time.Duration
-	// HTTPClient makes the calls. Default: a client with its own transport.
-	HTTPClient *http.Client
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
 }
 
-func (c Config) withDefaults() (Config, error) {
-	switch {
-	case c.BaseURL == "":
-		return c, errors.New("wechatpay: BaseURL is required")
-	case c.MerchantID == "":
-		return c, errors.New("wechatpay: MerchantID is required")
-	case len(c.PrivateKey) != ed25519.PrivateKeySize:
-		return c, errors.New("wechatpay: PrivateKey must be an Ed25519 private key")
-	case len(c.ChannelPublicKey) != ed25519.PublicKeySize:
-		return c, errors.New("wechatpay: ChannelPublicKey must be an Ed25519 public key")
-	case c.NotifyURL == "":
-		return c, errors.New("wechatpay: NotifyURL is required")
+func (c Config) withDefaults() Config {
+	c.BaseConfig = c.BaseConfig.WithDefaults(DefaultOrderTTL)
+	return c
+}
+
+func (c Config) validate() error {
+	errs := []error{c.BaseConfig.Validate()}
+	if c.MerchantID == "" {
+		errs = append(errs, errors.New("MerchantID is required"))
 	}
-	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("wechatpay: invalid config: %w", err)
 	}
-	if c.OrderTTL <= 0 {
-		c.OrderTTL = 2 * time.Hour
-	}
-	if c.MaxClockSkew <= 0 {
-		c.MaxClockSkew = 5 * time.Minute
-	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	return c, nil
+	return nil
 }
 
 // Gateway is the WeChat Pay adapter. It implements core.Gateway, core.Querier and
@@ -107,13 +77,13 @@ var (
 
 // New makes a Gateway.
 func New(cfg Config) (*Gateway, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	signer := channelauth.NewSigner(scheme, cfg.MerchantID, cfg.PrivateKey, cfg.ChannelPublicKey, cfg.MaxClockSkew, cfg.Now)
 	return &Gateway{cfg: cfg, signer: signer, client: &channelauth.Client{Name: "wechatpay", BaseURL: cfg.BaseURL,
-		HTTP: cfg.HTTPClient, Timeout: cfg.Timeout, Signer: signer, ParseError: func(raw []byte) (string, string) {
+		HTTP: cfg.HTTPClient, Signer: signer, ParseError: func(raw []byte) (string, string) {
 			var e apiError
 			json.Unmarshal(raw, &e)
 			return e.Code, e.Message

@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -19,42 +20,43 @@ import (
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/channelauth"
+	"github.com/paycenter/paycenter/internal/eventually"
 )
 
 func TestFullFlow(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const id = "pay_us-east_flow1"
-	res := e.authorize(t, id, 4990)
+	res := e.Authorize(t, id, 4990)
 	if res.NextAction.Type != "wechat_pay_display_qr_code" || !strings.HasPrefix(res.NextAction.QRCode, "weixin://wxpay/bizpayurl?pr=") ||
-		res.NextAction.ExpiresAt == nil || !res.NextAction.ExpiresAt.After(e.clock.Now()) {
+		res.NextAction.ExpiresAt == nil || !res.NextAction.ExpiresAt.After(e.Clock.Now()) {
 		t.Fatalf("next action: %+v", res.NextAction)
 	}
-	if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || !st.Found || st.Outcome != core.OutcomeActionRequired {
+	if st, err := e.GW.QueryPayment(ctx, query(id)); err != nil || !st.Found || st.Outcome != core.OutcomeActionRequired {
 		t.Fatalf("query before paying: %+v %v", st, err)
 	}
 
-	n := e.pay(t, id)
+	n := e.Pay(t, id)
 	if n.Channel != core.ChannelWeChatPay || n.EventID == "" || n.Amount != 4990 || n.Currency != "CNY" || n.Reference == "" || n.OccurredAt.IsZero() {
 		t.Fatalf("captured notification: %+v", n)
 	}
-	st, err := e.gw.QueryPayment(ctx, query(id))
+	st, err := e.GW.QueryPayment(ctx, query(id))
 	if err != nil || !st.Found || st.Outcome != core.OutcomeCaptured || st.AmountCaptured != 4990 || st.Reference != n.Reference {
 		t.Fatalf("query after paying: %+v %v", st, err)
 	}
 
-	if r, err := e.gw.Capture(ctx, core.CaptureRequest{Key: core.CaptureKey(id), PaymentID: id, Amount: 4990}); err != nil || r.OK || r.FailureCode != core.CodeInvalidState {
+	if r, err := e.GW.Capture(ctx, core.CaptureRequest{Key: core.CaptureKey(id), PaymentID: id, Amount: 4990}); err != nil || r.OK || r.FailureCode != core.CodeInvalidState {
 		t.Fatalf("capture: %+v %v", r, err)
 	}
-	if r, err := e.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey(id), PaymentID: id}); err != nil || r.OK || r.FailureCode != core.CodeInvalidState {
+	if r, err := e.GW.Void(ctx, core.VoidRequest{Key: core.VoidKey(id), PaymentID: id}); err != nil || r.OK || r.FailureCode != core.CodeInvalidState {
 		t.Fatalf("void of a paid order: %+v %v", r, err)
 	}
 
-	r, err := e.gw.Refund(ctx, refundReq(id, "re_us-east_r1", 1000))
+	r, err := e.GW.Refund(ctx, refundReq(id, "re_us-east_r1", 1000))
 	if err != nil || !r.OK || r.Amount != 1000 || r.Reference == "" {
 		t.Fatalf("refund: %+v %v", r, err)
 	}
-	e.recv.waitNotifications(t, id, "the refund notification", func(ns []core.Notification) bool {
+	e.Recv.WaitNotifications(t, id, "the refund notification", func(ns []core.Notification) bool {
 		for _, n := range ns {
 			if n.RefundID == "re_us-east_r1" && n.Outcome == core.OutcomeCaptured && n.Amount == 1000 {
 				return true
@@ -62,17 +64,17 @@ func TestFullFlow(t *testing.T) {
 		}
 		return false
 	})
-	r, err = e.gw.Refund(ctx, refundReq(id, "re_us-east_r2", 3991))
+	r, err = e.GW.Refund(ctx, refundReq(id, "re_us-east_r2", 3991))
 	if err != nil || r.OK || r.FailureCode != core.CodeAmountTooLarge {
 		t.Fatalf("refund above what is left: %+v %v", r, err)
 	}
-	if r, err := e.gw.Refund(ctx, refundReq(id, "re_us-east_r3", 3990)); err != nil || !r.OK {
+	if r, err := e.GW.Refund(ctx, refundReq(id, "re_us-east_r3", 3990)); err != nil || !r.OK {
 		t.Fatalf("refund of the rest: %+v %v", r, err)
 	}
-	if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || st.AmountRefunded != 4990 || st.Outcome != core.OutcomeCaptured {
+	if st, err := e.GW.QueryPayment(ctx, query(id)); err != nil || st.AmountRefunded != 4990 || st.Outcome != core.OutcomeCaptured {
 		t.Fatalf("query after refunds: %+v %v", st, err)
 	}
-	c := e.charges(t, id)
+	c := e.Charges(t, id)
 	if c.Orders != 1 || c.Charges != 1 || c.AmountCharged != 4990 || c.Refunds != 2 || c.AmountRefunded != 4990 {
 		t.Fatalf("charges: %+v", c)
 	}
@@ -81,10 +83,10 @@ func TestFullFlow(t *testing.T) {
 func TestRefundOfUnpaidOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.authorize(t, "pay_unpaid", 100)
+	e.Authorize(t, "pay_unpaid", 100)
 	for name, id := range map[string]string{"unpaid": "pay_unpaid", "unknown": "pay_never"} {
 		t.Run(name, func(t *testing.T) {
-			r, err := e.gw.Refund(ctx, refundReq(id, "re_"+id, 50))
+			r, err := e.GW.Refund(ctx, refundReq(id, "re_"+id, 50))
 			if err != nil || r.OK || r.FailureCode != core.CodeInvalidState {
 				t.Fatalf("refund: %+v %v", r, err)
 			}
@@ -103,7 +105,7 @@ func TestSameKeyExecutesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = e.gw.Authorize(ctx, authReq(id, 700))
+			results[i], errs[i] = e.GW.Authorize(ctx, authReq(id, 700))
 		}()
 	}
 	wg.Wait()
@@ -113,26 +115,26 @@ func TestSameKeyExecutesOnce(t *testing.T) {
 		}
 	}
 	// Later, the repeat still answers what the first call did (the order's expiry included).
-	e.clock.Shift(2 * time.Minute)
-	if later, err := e.gw.Authorize(ctx, authReq(id, 700)); err != nil || !reflect.DeepEqual(later, results[0]) {
+	e.Clock.Shift(2 * time.Minute)
+	if later, err := e.GW.Authorize(ctx, authReq(id, 700)); err != nil || !reflect.DeepEqual(later, results[0]) {
 		t.Fatalf("authorize repeated later: %+v %v; first %+v", later, err, results[0])
 	}
-	e.clock.Shift(0)
-	e.pay(t, id)
+	e.Clock.Shift(0)
+	e.Pay(t, id)
 	for range 3 {
-		if r, err := e.gw.Refund(ctx, refundReq(id, "re_once", 300)); err != nil || !r.OK || r.Amount != 300 {
+		if r, err := e.GW.Refund(ctx, refundReq(id, "re_once", 300)); err != nil || !r.OK || r.Amount != 300 {
 			t.Fatalf("refund: %+v %v", r, err)
 		}
 	}
-	c := e.charges(t, id)
+	c := e.Charges(t, id)
 	if c.Orders != 1 || c.Charges != 1 || c.Refunds != 1 || c.AmountRefunded != 300 ||
 		c.Keys[core.AuthorizeKey(id)] != 1 || c.Keys[core.RefundKey("re_once")] != 1 {
 		t.Fatalf("charges: %+v", c)
 	}
-	if _, err := e.ctl.Pay(ctx, core.ChannelWeChatPay, id); err == nil {
+	if _, err := e.Ctl.Pay(ctx, core.ChannelWeChatPay, id); err == nil {
 		t.Fatal("paying a paid order again succeeded")
 	}
-	if c := e.charges(t, id); c.Charges != 1 {
+	if c := e.Charges(t, id); c.Charges != 1 {
 		t.Fatalf("charged %d times", c.Charges)
 	}
 }
@@ -152,23 +154,23 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const id = "pay_forged"
-	e.authorize(t, id, 100)
-	e.pay(t, id)
-	real := e.recv.raw[0] // the genuine captured notification, as delivered
+	e.Authorize(t, id, 100)
+	e.Pay(t, id)
+	real := e.Recv.Raw()[0] // the genuine captured notification, as delivered
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 
 	replay := func() *http.Request {
-		r := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.body))
-		r.Header = real.header.Clone()
+		r := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.Body))
+		r.Header = real.Header.Clone()
 		return r
 	}
 	forged := func(key ed25519.PrivateKey, ts time.Time, body []byte) *http.Request {
 		r := signedNotification(key, ts, newNonce(), body)
-		r.Header.Set("Wechatpay-Serial", real.header.Get("Wechatpay-Serial"))
+		r.Header.Set("Wechatpay-Serial", real.Header.Get("Wechatpay-Serial"))
 		return r
 	}
-	tampered := bytes.Replace(real.body, []byte(`"total":100`), []byte(`"total":999999`), 1)
-	if bytes.Equal(tampered, real.body) {
+	tampered := bytes.Replace(real.Body, []byte(`"total":100`), []byte(`"total":999999`), 1)
+	if bytes.Equal(tampered, real.Body) {
 		t.Fatal("tampering changed nothing")
 	}
 	tamperedReq := replay()
@@ -180,26 +182,26 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 		req  *http.Request
 	}{
 		{"replayed nonce", replay()},
-		{"wrong key", forged(other, e.clock.Now(), real.body)},
+		{"wrong key", forged(other, e.Clock.Now(), real.Body)},
 		{"tampered body", tamperedReq},
-		{"stale timestamp", forged(e.sim.Private(), e.clock.Now().Add(-10*time.Minute), real.body)},
-		{"future timestamp", forged(e.sim.Private(), e.clock.Now().Add(10*time.Minute), real.body)},
+		{"stale timestamp", forged(e.Sim.Private(), e.Clock.Now().Add(-10*time.Minute), real.Body)},
+		{"future timestamp", forged(e.Sim.Private(), e.Clock.Now().Add(10*time.Minute), real.Body)},
 		{"unknown serial", func() *http.Request {
-			r := forged(e.sim.Private(), e.clock.Now(), real.body)
+			r := forged(e.Sim.Private(), e.Clock.Now(), real.Body)
 			r.Header.Set("Wechatpay-Serial", "0000000000000000")
 			return r
 		}()},
-		{"unsigned", httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.body))},
+		{"unsigned", httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.Body))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n, err := e.gw.ParseNotification(tc.req)
+			n, err := e.GW.ParseNotification(tc.req)
 			if !errors.Is(err, core.ErrBadSignature) {
 				t.Fatalf("got %+v, %v; want ErrBadSignature", n, err)
 			}
 		})
 	}
 	t.Run("genuine, freshly signed", func(t *testing.T) {
-		n, err := e.gw.ParseNotification(forged(e.sim.Private(), e.clock.Now(), real.body))
+		n, err := e.GW.ParseNotification(forged(e.Sim.Private(), e.Clock.Now(), real.Body))
 		if err != nil || n.PaymentID != id || n.Outcome != core.OutcomeCaptured {
 			t.Fatalf("%+v %v", n, err)
 		}
@@ -211,8 +213,8 @@ func TestSignatures(t *testing.T) {
 	_, chanKey, _ := ed25519.GenerateKey(rand.Reader)
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	_, ours, _ := ed25519.GenerateKey(rand.Reader)
-	g, err := New(Config{BaseURL: "http://127.0.0.1:1", MerchantID: "m", PrivateKey: ours,
-		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"})
+	g, err := New(Config{MerchantID: "m", BaseConfig: channelauth.BaseConfig{BaseURL: "http://127.0.0.1:1", PrivateKey: ours,
+		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,11 +263,11 @@ func TestRequestsSignedWithAnotherKeyAreRefused(t *testing.T) {
 	t.Parallel()
 	_, wrong, _ := ed25519.GenerateKey(rand.Reader)
 	e := newEnv(t, func(c *Config) { c.PrivateKey = wrong })
-	_, err := e.gw.Authorize(ctx, authReq("pay_wrongkey", 100))
+	_, err := e.GW.Authorize(ctx, authReq("pay_wrongkey", 100))
 	if !errors.Is(err, core.ErrNotExecuted) || !strings.Contains(err.Error(), "signature does not verify") {
 		t.Fatalf("authorize signed with a wrong key: %v", err)
 	}
-	if c := e.charges(t, "pay_wrongkey"); c.Orders != 0 {
+	if c := e.Charges(t, "pay_wrongkey"); c.Orders != 0 {
 		t.Fatalf("an order was created: %+v", c)
 	}
 }
@@ -277,27 +279,27 @@ func TestLostResponse(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			id := "pay_lost_" + mode
-			if err := e.ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{LostResponses: 1, LostResponseMode: mode}); err != nil {
+			if err := e.Ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{LostResponses: 1, LostResponseMode: mode}); err != nil {
 				t.Fatal(err)
 			}
-			_, err := e.gw.Authorize(ctx, authReq(id, 2500))
+			_, err := e.GW.Authorize(ctx, authReq(id, 2500))
 			if err == nil || errors.Is(err, core.ErrNotExecuted) {
 				t.Fatalf("authorize with a lost answer: %v; want an unknown-outcome error", err)
 			}
-			if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || !st.Found || st.Outcome != core.OutcomeActionRequired {
+			if st, err := e.GW.QueryPayment(ctx, query(id)); err != nil || !st.Found || st.Outcome != core.OutcomeActionRequired {
 				t.Fatalf("query after the lost answer: %+v %v", st, err)
 			}
-			e.authorize(t, id, 2500)
-			e.pay(t, id)
+			e.Authorize(t, id, 2500)
+			e.Pay(t, id)
 
-			e.ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{LostResponses: 1, LostResponseMode: mode})
-			if _, err := e.gw.Refund(ctx, refundReq(id, "re_lost", 500)); err == nil || errors.Is(err, core.ErrNotExecuted) {
+			e.Ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{LostResponses: 1, LostResponseMode: mode})
+			if _, err := e.GW.Refund(ctx, refundReq(id, "re_lost", 500)); err == nil || errors.Is(err, core.ErrNotExecuted) {
 				t.Fatalf("refund with a lost answer: %v", err)
 			}
-			if r, err := e.gw.Refund(ctx, refundReq(id, "re_lost", 500)); err != nil || !r.OK || r.Amount != 500 {
+			if r, err := e.GW.Refund(ctx, refundReq(id, "re_lost", 500)); err != nil || !r.OK || r.Amount != 500 {
 				t.Fatalf("refund repeated: %+v %v", r, err)
 			}
-			c := e.charges(t, id)
+			c := e.Charges(t, id)
 			if c.Orders != 1 || c.Charges != 1 || c.Refunds != 1 || c.AmountRefunded != 500 || c.Keys[core.AuthorizeKey(id)] != 1 {
 				t.Fatalf("charges: %+v", c)
 			}
@@ -308,16 +310,16 @@ func TestLostResponse(t *testing.T) {
 func TestOutageIsNotExecuted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{Outage: true})
+	e.Ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{Outage: true})
 	const id = "pay_outage"
-	if _, err := e.gw.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
+	if _, err := e.GW.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
 		t.Fatalf("authorize during an outage: %v", err)
 	}
-	if _, err := e.gw.QueryPayment(ctx, query(id)); !errors.Is(err, core.ErrNotExecuted) {
+	if _, err := e.GW.QueryPayment(ctx, query(id)); !errors.Is(err, core.ErrNotExecuted) {
 		t.Fatalf("query during an outage: %v", err)
 	}
-	e.ctl.ClearFaults(ctx)
-	if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || st.Found {
+	e.Ctl.ClearFaults(ctx)
+	if st, err := e.GW.QueryPayment(ctx, query(id)); err != nil || st.Found {
 		t.Fatalf("query after the outage: %+v %v", st, err)
 	}
 
@@ -325,8 +327,8 @@ func TestOutageIsNotExecuted(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := ln.Addr().String()
 		ln.Close()
-		g, _ := New(Config{BaseURL: "http://" + addr, MerchantID: merchantID, PrivateKey: e.key,
-			ChannelPublicKey: e.sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"})
+		g, _ := New(Config{MerchantID: merchantID, BaseConfig: channelauth.BaseConfig{BaseURL: "http://" + addr, PrivateKey: e.Key,
+			ChannelPublicKey: e.Sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"}})
 		if _, err := g.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
 			t.Fatalf("authorize against a closed port: %v", err)
 		}
@@ -344,17 +346,21 @@ func TestUnknownOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+			e := newEnv(t)
 			id := "pay_unknown_" + strings.ReplaceAll(tc.name, " ", "_")
-			e.ctl.SetFaults(ctx, core.ChannelWeChatPay, tc.faults)
-			_, err := e.gw.Authorize(ctx, authReq(id, 100))
+			e.Ctl.SetFaults(ctx, core.ChannelWeChatPay, tc.faults)
+			// The caller's deadline ends a hung call (in the platform, resilience.Gateway's
+			// per-call timeout); the adapter has none of its own.
+			cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			_, err := e.GW.Authorize(cctx, authReq(id, 100))
 			if err == nil || errors.Is(err, core.ErrNotExecuted) {
 				t.Fatalf("authorize: %v; want an unknown-outcome error", err)
 			}
-			if st, err := e.gw.QueryPayment(ctx, query(id)); err != nil || st.Found {
+			if st, err := e.GW.QueryPayment(ctx, query(id)); err != nil || st.Found {
 				t.Fatalf("the simulator executed the call: %+v %v", st, err)
 			}
-			e.authorize(t, id, 100)
+			e.Authorize(t, id, 100)
 		})
 	}
 }
@@ -364,10 +370,10 @@ func TestNotificationFaults(t *testing.T) {
 	t.Run("duplicates", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		e.ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{DuplicateNotifications: 2})
-		e.authorize(t, "pay_dup", 100)
-		e.ctl.Pay(ctx, core.ChannelWeChatPay, "pay_dup")
-		ns := e.recv.waitNotifications(t, "pay_dup", "three copies", func(ns []core.Notification) bool { return len(ns) >= 3 })
+		e.Ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{DuplicateNotifications: 2})
+		e.Authorize(t, "pay_dup", 100)
+		e.Ctl.Pay(ctx, core.ChannelWeChatPay, "pay_dup")
+		ns := e.Recv.WaitNotifications(t, "pay_dup", "three copies", func(ns []core.Notification) bool { return len(ns) >= 3 })
 		for _, n := range ns {
 			if n.EventID != ns[0].EventID || n.Outcome != core.OutcomeCaptured {
 				t.Fatalf("copies differ: %+v", ns)
@@ -382,15 +388,15 @@ func TestNotificationFaults(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			id := "pay_stale_" + stale.kind
-			e.ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{StaleNotification: stale.kind})
-			e.authorize(t, id, 100)
-			e.ctl.Pay(ctx, core.ChannelWeChatPay, id)
-			ns := e.recv.waitNotifications(t, id, "paid then stale", func(ns []core.Notification) bool { return len(ns) >= 2 })
+			e.Ctl.SetFaults(ctx, core.ChannelWeChatPay, netsim.Faults{StaleNotification: stale.kind})
+			e.Authorize(t, id, 100)
+			e.Ctl.Pay(ctx, core.ChannelWeChatPay, id)
+			ns := e.Recv.WaitNotifications(t, id, "paid then stale", func(ns []core.Notification) bool { return len(ns) >= 2 })
 			if ns[0].Outcome != core.OutcomeCaptured || ns[1].Outcome != stale.outcome || ns[1].EventID == ns[0].EventID ||
 				ns[1].OccurredAt.After(ns[0].OccurredAt) {
 				t.Fatalf("notifications: %+v", ns)
 			}
-			if st, _ := e.gw.QueryPayment(ctx, query(id)); st.Outcome != core.OutcomeCaptured {
+			if st, _ := e.GW.QueryPayment(ctx, query(id)); st.Outcome != core.OutcomeCaptured {
 				t.Fatalf("the stale notification changed the order: %+v", st)
 			}
 		})
@@ -398,12 +404,17 @@ func TestNotificationFaults(t *testing.T) {
 	t.Run("redelivered until acknowledged", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		e.recv.failNext.Store(2)
-		e.authorize(t, "pay_retry", 100)
-		e.pay(t, "pay_retry")
-		recs, _ := e.ctl.Notifications(ctx)
-		if len(recs) != 1 || recs[0].Attempts != 3 || !recs[0].Delivered {
-			t.Fatalf("deliveries: %+v", recs)
+		e.Recv.FailNext(2)
+		e.Authorize(t, "pay_retry", 100)
+		e.Pay(t, "pay_retry")
+		// The receiver has the notification before the simulator has read its answer: wait
+		// for the simulator to record the acknowledgement, then count the attempts.
+		recs := eventually.Value(t, eventually.Patience, "the acknowledged delivery", func() ([]netsim.NotificationRecord, bool) {
+			recs, err := e.Ctl.Notifications(ctx)
+			return recs, err == nil && len(recs) == 1 && recs[0].Delivered
+		})
+		if recs[0].Attempts != 3 {
+			t.Fatalf("delivered after %d attempts, want 3 (two refused first): %+v", recs[0].Attempts, recs[0])
 		}
 	})
 }
@@ -411,18 +422,18 @@ func TestNotificationFaults(t *testing.T) {
 func TestFailedPayment(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.authorize(t, "pay_fail", 100)
-	if _, err := e.ctl.Fail(ctx, core.ChannelWeChatPay, "pay_fail", "card frozen"); err != nil {
+	e.Authorize(t, "pay_fail", 100)
+	if _, err := e.Ctl.Fail(ctx, core.ChannelWeChatPay, "pay_fail", "card frozen"); err != nil {
 		t.Fatal(err)
 	}
-	ns := e.recv.waitNotifications(t, "pay_fail", "declined", func(ns []core.Notification) bool { return len(ns) > 0 })
+	ns := e.Recv.WaitNotifications(t, "pay_fail", "declined", func(ns []core.Notification) bool { return len(ns) > 0 })
 	if ns[0].Outcome != core.OutcomeDeclined || ns[0].DeclineCode != core.CodeProcessingError || ns[0].DeclineMessage != "card frozen" {
 		t.Fatalf("notification: %+v", ns[0])
 	}
-	if st, err := e.gw.QueryPayment(ctx, query("pay_fail")); err != nil || st.Outcome != core.OutcomeDeclined {
+	if st, err := e.GW.QueryPayment(ctx, query("pay_fail")); err != nil || st.Outcome != core.OutcomeDeclined {
 		t.Fatalf("query: %+v %v", st, err)
 	}
-	if c := e.charges(t, "pay_fail"); c.Charges != 0 {
+	if c := e.Charges(t, "pay_fail"); c.Charges != 0 {
 		t.Fatalf("a failed payment charged: %+v", c)
 	}
 }
@@ -432,37 +443,37 @@ func TestVoidAndExpiry(t *testing.T) {
 	t.Run("void", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		e.authorize(t, "pay_void", 100)
+		e.Authorize(t, "pay_void", 100)
 		for range 2 {
-			if r, err := e.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey("pay_void"), PaymentID: "pay_void"}); err != nil || !r.OK {
+			if r, err := e.GW.Void(ctx, core.VoidRequest{Key: core.VoidKey("pay_void"), PaymentID: "pay_void"}); err != nil || !r.OK {
 				t.Fatalf("void: %+v %v", r, err)
 			}
 		}
-		if st, err := e.gw.QueryPayment(ctx, query("pay_void")); err != nil || !st.Closed || st.Outcome != core.OutcomeClosed {
+		if st, err := e.GW.QueryPayment(ctx, query("pay_void")); err != nil || !st.Closed || st.Outcome != core.OutcomeClosed {
 			t.Fatalf("query: %+v %v", st, err)
 		}
-		if _, err := e.ctl.Pay(ctx, core.ChannelWeChatPay, "pay_void"); err == nil {
+		if _, err := e.Ctl.Pay(ctx, core.ChannelWeChatPay, "pay_void"); err == nil {
 			t.Fatal("the payer paid a closed order")
 		}
-		if r, err := e.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey("pay_nope"), PaymentID: "pay_nope"}); err != nil || r.OK {
+		if r, err := e.GW.Void(ctx, core.VoidRequest{Key: core.VoidKey("pay_nope"), PaymentID: "pay_nope"}); err != nil || r.OK {
 			t.Fatalf("void of an unknown order: %+v %v", r, err)
 		}
 	})
 	t.Run("expiry", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, func(c *Config) { c.OrderTTL = 300 * time.Millisecond })
-		res := e.authorize(t, "pay_exp", 100)
-		if d := res.NextAction.ExpiresAt.Sub(e.clock.Now()); d <= 0 || d > 1500*time.Millisecond {
+		res := e.Authorize(t, "pay_exp", 100)
+		if d := res.NextAction.ExpiresAt.Sub(e.Clock.Now()); d <= 0 || d > 1500*time.Millisecond {
 			t.Fatalf("expires in %v", d)
 		}
-		ns := e.recv.waitNotifications(t, "pay_exp", "closed", func(ns []core.Notification) bool { return len(ns) > 0 })
+		ns := e.Recv.WaitNotifications(t, "pay_exp", "closed", func(ns []core.Notification) bool { return len(ns) > 0 })
 		if ns[0].Outcome != core.OutcomeClosed {
 			t.Fatalf("notification: %+v", ns[0])
 		}
-		if st, err := e.gw.QueryPayment(ctx, query("pay_exp")); err != nil || !st.Closed {
+		if st, err := e.GW.QueryPayment(ctx, query("pay_exp")); err != nil || !st.Closed {
 			t.Fatalf("query: %+v %v", st, err)
 		}
-		if _, err := e.ctl.Pay(ctx, core.ChannelWeChatPay, "pay_exp"); err == nil {
+		if _, err := e.Ctl.Pay(ctx, core.ChannelWeChatPay, "pay_exp"); err == nil {
 			t.Fatal("the payer paid an expired order")
 		}
 	})
@@ -471,18 +482,18 @@ func TestVoidAndExpiry(t *testing.T) {
 func TestStatements(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	day2 := e.clock.Now()
-	e.clock.Shift(-24 * time.Hour)
-	day1 := e.clock.Now()
-	e.authorize(t, "pay_day1", 1000)
-	e.pay(t, "pay_day1")
-	if r, err := e.gw.Refund(ctx, refundReq("pay_day1", "re_day1", 400)); err != nil || !r.OK {
+	day2 := e.Clock.Now()
+	e.Clock.Shift(-24 * time.Hour)
+	day1 := e.Clock.Now()
+	e.Authorize(t, "pay_day1", 1000)
+	e.Pay(t, "pay_day1")
+	if r, err := e.GW.Refund(ctx, refundReq("pay_day1", "re_day1", 400)); err != nil || !r.OK {
 		t.Fatalf("refund: %+v %v", r, err)
 	}
-	e.authorize(t, "pay_day1_unpaid", 1000)
-	e.clock.Shift(0)
-	e.authorize(t, "pay_day2", 2000)
-	e.pay(t, "pay_day2")
+	e.Authorize(t, "pay_day1_unpaid", 1000)
+	e.Clock.Shift(0)
+	e.Authorize(t, "pay_day2", 2000)
+	e.Pay(t, "pay_day2")
 
 	for _, tc := range []struct {
 		name string
@@ -494,7 +505,7 @@ func TestStatements(t *testing.T) {
 		{"day 0", day1.AddDate(0, 0, -1), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lines, err := e.gw.Statement(ctx, core.ChannelWeChatPay, tc.day)
+			lines, err := e.GW.Statement(ctx, core.ChannelWeChatPay, tc.day)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -509,5 +520,15 @@ func TestStatements(t *testing.T) {
 				t.Fatalf("lines %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestConfigIsValidated(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{})
+	for _, want := range []string{"wechatpay: invalid config", "BaseURL is required", "MerchantID is required", "NotifyURL is required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("New(Config{}): %v; want it to say %q", err, want)
+		}
 	}
 }

@@ -182,7 +182,7 @@
 //	POST   /sim/expire         {channel, out_trade_no}: expire a pending order now (as its timer would)
 //	GET    /sim/orders/{channel}/{out_trade_no}
 //	GET    /sim/charges        per payment: orders, charges, amounts, refunds, key executions
-//	GET    /sim/notifications  delivery jobs: event ID, kind, copy, stale, attempts, delivered
+//	GET    /sim/notifications  delivery jobs: event ID, kind, copy, stale, attempts, delivered, finished
 //	GET    /sim/faults, POST /sim/faults {"<channel>": Faults, …} (replaces those channels'), DELETE /sim/faults
 //	GET    /sim/public-key     {public_key (base64), serial, pem}
 //	PUT    /sim/clients/{id}   {public_key (base64 or PEM)}: trust a client's key ("*": any client)

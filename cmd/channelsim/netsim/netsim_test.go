@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/internal/eventually"
 )
 
 var ctx = context.Background()
@@ -294,28 +295,28 @@ func TestNotificationRetriesAreCapped(t *testing.T) {
 	if _, err := ctl.Pay(ctx, core.ChannelBankTransfer, "pay_n"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		recs, _ := ctl.Notifications(ctx)
-		if len(recs) == 1 && recs[0].Attempts == 4 {
-			if recs[0].Delivered || recs[0].LastStatus != 503 {
-				t.Fatalf("record %+v", recs[0])
-			}
-			break
+	// Finished: the job gave up, and no attempt can follow.
+	rec := eventually.Value(t, eventually.Patience, "the delivery job to give up", func() (NotificationRecord, bool) {
+		recs, err := ctl.Notifications(ctx)
+		if err != nil || len(recs) != 1 {
+			return NotificationRecord{}, false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries: %+v", recs)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return recs[0], recs[0].Finished
+	})
+	if rec.Attempts != 4 || rec.Delivered || rec.LastStatus != 503 {
+		t.Fatalf("record %+v, want 4 undelivered attempts, the last answered 503", rec)
 	}
-	time.Sleep(200 * time.Millisecond) // more than the next backoff (160 ms): no fifth attempt
 	mu.Lock()
 	defer mu.Unlock()
 	if n := len(times); n != 4 {
-		t.Fatalf("%d attempts, want 4", n)
+		t.Fatalf("the receiver saw %d attempts, want 4", n)
 	}
-	if gap1, gap3 := times[1].Sub(times[0]), times[3].Sub(times[2]); gap3 < 2*gap1 {
-		t.Fatalf("no backoff: gaps %v then %v", gap1, gap3)
+	// Timers never fire early, so each gap is at least its backoff however loaded the
+	// machine; a backoff that did not grow would leave the last gap near 20 ms.
+	for i, want := range []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond} {
+		if gap := times[i+1].Sub(times[i]); gap < want {
+			t.Fatalf("gap %d is %v, want at least the backoff %v (gaps grow 20, 40, 80 ms)", i+1, gap, want)
+		}
 	}
 }
 
@@ -335,25 +336,30 @@ func TestCloseStopsHangsAndDeliveries(t *testing.T) {
 		}
 		done <- httpAnswer{}
 	}()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if f, _ := ctl.Faults(ctx); f[core.ChannelBankTransfer].Timeouts == 0 {
-			break // the GET took the timeout and hangs
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the GET never reached the simulator")
-		}
-	}
+	eventually.True(t, eventually.Patience, "the GET to take the timeout fault and hang", func() bool {
+		f, err := ctl.Faults(ctx)
+		return err == nil && f[core.ChannelBankTransfer].Timeouts == 0
+	})
 	// A notification stuck in backoff: its receiver refuses.
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 	defer sink.Close()
 	body := []byte(`{"out_trade_no":"pay_c","amount":100,"currency":"EUR","notify_url":"` + sink.URL + `"}`)
 	do(t, signed(t, bankScheme, key, "c1", "POST", s.URL()+"/bank/v1/transfers", body, time.Now(), newNonce()))
-	ctl.Pay(ctx, core.ChannelBankTransfer, "pay_c")
-	time.Sleep(50 * time.Millisecond)
+	if _, err := ctl.Pay(ctx, core.ChannelBankTransfer, "pay_c"); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, eventually.Patience, "the first delivery attempt, refused (then an hour's backoff)", func() bool {
+		recs, err := ctl.Notifications(ctx)
+		return err == nil && len(recs) == 1 && recs[0].Attempts == 1
+	})
 	start := time.Now()
 	s.Close()
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("Close took %v", d)
+	}
+	// Close waits for the delivery jobs: the one in backoff has ended without a second try.
+	if recs := s.notifications(); len(recs) != 1 || !recs[0].Finished || recs[0].Attempts != 1 {
+		t.Fatalf("delivery jobs after Close: %+v", recs)
 	}
 	select {
 	case a := <-done:

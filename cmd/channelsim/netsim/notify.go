@@ -33,8 +33,11 @@ type NotificationRecord struct {
 	OccurredAt time.Time `json:"occurred_at"`
 	Attempts   int       `json:"attempts"`
 	Delivered  bool      `json:"delivered"`
-	LastStatus int       `json:"last_status,omitempty"`
-	LastError  string    `json:"last_error,omitempty"`
+	// Finished is set when the job ends: delivered, given up after Config.NotifyAttempts,
+	// or stopped by Close. No attempt follows it, so a test can count attempts then.
+	Finished   bool   `json:"finished"`
+	LastStatus int    `json:"last_status,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
 }
 
 // event is a notification's content, snapshotted when it happened.
@@ -108,6 +111,11 @@ func (s *Server) deliver(ev event, copyN int) {
 	s.mu.Lock()
 	s.events = append(s.events, rec)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		rec.Finished = true
+		s.mu.Unlock()
+	}()
 	backoff := s.cfg.NotifyBackoff
 	for attempt := 1; attempt <= s.cfg.NotifyAttempts; attempt++ {
 		status, err := s.post(ev)
