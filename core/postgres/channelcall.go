@@ -12,10 +12,9 @@ import (
 	"github.com/paycenter/paycenter/core"
 )
 
-// callChannel runs one channel call under the channel timeout, in its own span.
+// callChannel runs one channel call in its own span. Its timeout is the channel gateway's
+// (resilience.Gateway applies one per region and channel); the request's lease bounds it too.
 func (s *Service) callChannel(ctx context.Context, op string, p *core.Payment, call func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ChannelTimeout)
-	defer cancel()
 	ctx, span := s.tracer.Start(ctx, "channel "+op, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("payment.channel", string(p.Channel)),
 			attribute.String("payment.id", p.ID), attribute.String("region", s.cfg.Region)))
