@@ -34,46 +34,45 @@ func (s *Service) CancelPayment(ctx context.Context, req core.IdempotentRequest,
 	}
 	first := &firstPhase{name: "cancel_payment.check", run: check}
 	return s.run(ctx, req, hash, first, steps{
-		pointCancelRequested: func(ctx context.Context, k *idemKey) error { return s.cancel(ctx, k, params) },
+		pointCancelRequested: channelStep(s, "cancel_payment", "void", func(ctx context.Context, k *idemKey) (channelWork[core.OpResult], error) {
+			return s.cancelWork(ctx, k, params)
+		}),
 	})
 }
 
-func (s *Service) cancel(ctx context.Context, k *idemKey, params core.CancelParams) error {
+func (s *Service) cancelWork(ctx context.Context, k *idemKey, params core.CancelParams) (channelWork[core.OpResult], error) {
 	pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false)
 	if err != nil {
-		return err
+		return channelWork[core.OpResult]{}, err
 	}
 	if pay.Cancelable() != nil {
 		// Settled meanwhile, by a request re-driving the same cancel.
-		return s.phase(ctx, k, "cancel_payment.settled", func(ctx context.Context, tx pgx.Tx, _ *writeBatch, k *idemKey) (string, error) {
+		return channelWork[core.OpResult]{settled: func(_ context.Context, _ pgx.Tx, _ *writeBatch, k *idemKey) (string, error) {
 			if err := pay.CancelSettled(); err != nil {
 				return k.finish(nil, err), nil
 			}
 			return k.finish(pay, nil), nil
-		})
+		}}, nil
 	}
-	var res core.OpResult
-	err = s.callChannel(ctx, "void", pay, func(ctx context.Context) error {
-		var err error
-		res, err = s.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey(pay.ID), PaymentID: pay.ID,
-			Channel: pay.Channel, Reference: deref(pay.ChannelReference)})
-		return err
-	})
-	if err != nil {
-		return channelError(k, err, pay)
-	}
-	return s.phase(ctx, k, "cancel_payment.apply", func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
-		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
-		if err != nil {
-			return "", err
-		}
-		ch, err := pay.ApplyVoid(res, params.CancellationReason, s.now())
-		if core.ErrorCode(err) == core.CodeInvalidState {
-			if res.OK {
-				s.log.ErrorContext(ctx, "channel reports a void for a payment that moved on; reconcile", "payment", pay.ID, "status", pay.Status)
+	return channelWork[core.OpResult]{pay: pay,
+		call: func(ctx context.Context) (core.OpResult, error) {
+			return s.gw.Void(ctx, core.VoidRequest{Key: core.VoidKey(pay.ID), PaymentID: pay.ID,
+				Channel: pay.Channel, Reference: deref(pay.ChannelReference)})
+		},
+		apply: func(res core.OpResult) phaseFunc {
+			return func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
+				pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
+				if err != nil {
+					return "", err
+				}
+				ch, err := pay.ApplyVoid(res, params.CancellationReason, s.now())
+				if core.ErrorCode(err) == core.CodeInvalidState {
+					if res.OK {
+						s.log.ErrorContext(ctx, "channel reports a void for a payment that moved on; reconcile", "payment", pay.ID, "status", pay.Status)
+					}
+					return k.finish(nil, err), nil
+				}
+				return s.finishChange(w, k, pay, ch, err)
 			}
-			return k.finish(nil, err), nil
-		}
-		return s.finishChange(w, k, pay, ch, err)
-	})
+		}}, nil
 }

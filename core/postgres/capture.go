@@ -34,18 +34,20 @@ func (s *Service) CapturePayment(ctx context.Context, req core.IdempotentRequest
 	}
 	first := &firstPhase{name: "capture_payment.check", run: check}
 	return s.run(ctx, req, hash, first, steps{
-		pointCaptureRequested: func(ctx context.Context, k *idemKey) error { return s.capture(ctx, k, params) },
+		pointCaptureRequested: channelStep(s, "capture_payment", "capture", func(ctx context.Context, k *idemKey) (channelWork[core.OpResult], error) {
+			return s.captureWork(ctx, k, params)
+		}),
 	})
 }
 
-func (s *Service) capture(ctx context.Context, k *idemKey, params core.CaptureParams) error {
+func (s *Service) captureWork(ctx context.Context, k *idemKey, params core.CaptureParams) (channelWork[core.OpResult], error) {
 	pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false)
 	if err != nil {
-		return err
+		return channelWork[core.OpResult]{}, err
 	}
 	if pay.Status != core.StatusRequiresCapture {
 		// Settled meanwhile, by a request re-driving the same capture.
-		return s.phase(ctx, k, "capture_payment.settled", func(ctx context.Context, tx pgx.Tx, _ *writeBatch, k *idemKey) (string, error) {
+		return channelWork[core.OpResult]{settled: func(ctx context.Context, tx pgx.Tx, _ *writeBatch, k *idemKey) (string, error) {
 			pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
 			if err != nil {
 				return "", err
@@ -54,34 +56,31 @@ func (s *Service) capture(ctx context.Context, k *idemKey, params core.CapturePa
 				return k.finish(nil, err), nil
 			}
 			return k.finish(pay, nil), nil
-		})
+		}}, nil
 	}
-	var res core.OpResult
-	err = s.callChannel(ctx, "capture", pay, func(ctx context.Context) error {
-		var err error
-		res, err = s.gw.Capture(ctx, core.CaptureRequest{Key: core.CaptureKey(pay.ID), PaymentID: pay.ID,
-			Channel: pay.Channel, Reference: deref(pay.ChannelReference), Amount: pay.CaptureAmount(params.Amount),
-			Currency: pay.Currency})
-		return err
-	})
-	if err != nil {
-		return channelError(k, err, pay)
-	}
-	return s.phase(ctx, k, "capture_payment.apply", func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
-		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
-		if err != nil {
-			return "", err
-		}
-		ch, err := pay.ApplyCapture(res, s.now())
-		if core.ErrorCode(err) == core.CodeInvalidState {
-			if res.OK {
-				s.log.ErrorContext(ctx, "channel reports a capture for a payment that moved on; reconcile",
-					"payment", pay.ID, "status", pay.Status, "channel_amount", res.Amount)
+	return channelWork[core.OpResult]{pay: pay,
+		call: func(ctx context.Context) (core.OpResult, error) {
+			return s.gw.Capture(ctx, core.CaptureRequest{Key: core.CaptureKey(pay.ID), PaymentID: pay.ID,
+				Channel: pay.Channel, Reference: deref(pay.ChannelReference), Amount: pay.CaptureAmount(params.Amount),
+				Currency: pay.Currency})
+		},
+		apply: func(res core.OpResult) phaseFunc {
+			return func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
+				pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
+				if err != nil {
+					return "", err
+				}
+				ch, err := pay.ApplyCapture(res, s.now())
+				if core.ErrorCode(err) == core.CodeInvalidState {
+					if res.OK {
+						s.log.ErrorContext(ctx, "channel reports a capture for a payment that moved on; reconcile",
+							"payment", pay.ID, "status", pay.Status, "channel_amount", res.Amount)
+					}
+					return k.finish(nil, err), nil
+				}
+				return s.finishChange(w, k, pay, ch, err)
 			}
-			return k.finish(nil, err), nil
-		}
-		return s.finishChange(w, k, pay, ch, err)
-	})
+		}}, nil
 }
 
 // finishChange persists ch, the answer of an operation's channel call applied to pay, and

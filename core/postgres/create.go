@@ -67,14 +67,14 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 				return settle(ctx, tx, k, tag)
 			})
 		},
-		pointPaymentCreated: func(ctx context.Context, k *idemKey) error {
+		pointPaymentCreated: channelStep(s, "create_payment", "authorize", func(ctx context.Context, k *idemKey) (channelWork[core.AuthorizeResult], error) {
 			pay := created
 			if pay != nil && pay.ID != *k.paymentID {
 				pay = nil // made by an attempt that did not commit
 			}
 			created = nil
-			return s.authorize(ctx, k, &p, pay)
-		},
+			return s.authorizeWork(ctx, k, &p, pay)
+		}),
 	})
 }
 
@@ -130,60 +130,56 @@ func (s *Service) notInserted(ctx context.Context, tx pgx.Tx, k *idemKey, p *cor
 	return k.finish(nil, e), nil
 }
 
-// authorize is create's second step: the channel call and the phase that applies its answer.
-// pay is the payment as this request inserted it, or nil to read it (a request resumed from
-// its recovery point).
-func (s *Service) authorize(ctx context.Context, k *idemKey, p *core.CreatePaymentParams, pay *core.Payment) error {
+// authorizeWork is create's second step: the channel call and the phase that applies its
+// answer. pay is the payment as this request inserted it, or nil to read it (a request
+// resumed from its recovery point).
+func (s *Service) authorizeWork(ctx context.Context, k *idemKey, p *core.CreatePaymentParams, pay *core.Payment) (channelWork[core.AuthorizeResult], error) {
 	if pay == nil {
 		var err error
 		if pay, err = getPayment(ctx, s.db.Pool, k.req.MerchantID, *k.paymentID, false); err != nil {
-			return err
+			return channelWork[core.AuthorizeResult]{}, err
 		}
 	}
 	if pay.Status != core.StatusProcessing {
 		// Already settled by someone else (the recovery worker, a channel notification).
-		return s.phase(ctx, k, "create_payment.settled", func(ctx context.Context, tx pgx.Tx, _ *writeBatch, k *idemKey) (string, error) {
+		return channelWork[core.AuthorizeResult]{settled: func(ctx context.Context, tx pgx.Tx, _ *writeBatch, k *idemKey) (string, error) {
 			pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
 			if err != nil {
 				return "", err
 			}
 			return k.finish(pay, pay.DeclineError()), nil
-		})
+		}}, nil
 	}
-	var res core.AuthorizeResult
-	err := s.callChannel(ctx, "authorize", pay, func(ctx context.Context) error {
-		var err error
-		res, err = s.gw.Authorize(ctx, authorizeRequest(pay, cardOf(p)))
-		return err
-	})
-	if err != nil {
-		s.log.WarnContext(ctx, "channel call failed; payment stays processing", "payment", pay.ID, "err", err)
-		return channelError(k, err, pay)
-	}
-	return s.phase(ctx, k, "create_payment.apply", func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
-		ch, err := pay.ApplyAuthorization(res, s.now())
-		if err != nil {
-			return "", err
-		}
-		// pay was not read with a lock: written only if still processing.
-		applied, err := s.persistIfStill(ctx, tx, w, ch)
-		if err != nil {
-			return "", err
-		}
-		if !applied {
-			// Settled meanwhile by someone else: answer with the payment as it is.
-			cur, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
-			if err != nil {
-				return "", err
+	return channelWork[core.AuthorizeResult]{pay: pay,
+		call: func(ctx context.Context) (core.AuthorizeResult, error) {
+			return s.gw.Authorize(ctx, authorizeRequest(pay, cardOf(p)))
+		},
+		apply: func(res core.AuthorizeResult) phaseFunc {
+			return func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
+				ch, err := pay.ApplyAuthorization(res, s.now())
+				if err != nil {
+					return "", err
+				}
+				// pay was not read with a lock: written only if still processing.
+				applied, err := s.persistIfStill(ctx, tx, w, ch)
+				if err != nil {
+					return "", err
+				}
+				if !applied {
+					// Settled meanwhile by someone else: answer with the payment as it is.
+					cur, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, false)
+					if err != nil {
+						return "", err
+					}
+					if res.Outcome != core.OutcomeActionRequired && cur.Status != ch.Payment.Status {
+						s.log.ErrorContext(ctx, "the channel's answer disagrees with how the payment was settled; reconcile",
+							"payment", cur.ID, "status", cur.Status, "channel_outcome", res.Outcome)
+					}
+					return k.finish(cur, cur.DeclineError()), nil
+				}
+				return k.finish(ch.Payment, ch.Payment.DeclineError()), nil
 			}
-			if res.Outcome != core.OutcomeActionRequired && cur.Status != ch.Payment.Status {
-				s.log.ErrorContext(ctx, "the channel's answer disagrees with how the payment was settled; reconcile",
-					"payment", cur.ID, "status", cur.Status, "channel_outcome", res.Outcome)
-			}
-			return k.finish(cur, cur.DeclineError()), nil
-		}
-		return k.finish(ch.Payment, ch.Payment.DeclineError()), nil
-	})
+		}}, nil
 }
 
 // authorizeRequest is the channel call that authorises pay, under the channel key derived

@@ -67,6 +67,52 @@ type steps map[string]stepFunc
 // from its client and bounded by the lease.
 type phaseFunc func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (next string, err error)
 
+// channelWork is what a request must do at a recovery point that stands before a channel
+// call, as the step's load found it (read without locks): either settled, a phase that
+// finishes a request whose work another request (or the recovery worker, or a notification)
+// already did; or call, the channel call, and apply, the phase that applies its answer. A
+// nil call goes straight to apply with R's zero value.
+type channelWork[R any] struct {
+	pay     *core.Payment // the payment the call is about
+	interim any           // the object an unknown outcome answers with; default pay
+	settled phaseFunc
+	call    func(ctx context.Context) (R, error)
+	apply   func(res R) phaseFunc
+}
+
+// channelStep makes the step of such a recovery point: load, then the phase named
+// name+".settled", or the channel call (span "channel "+op) and the phase name+".apply". A
+// call whose outcome is unknown leaves the key open with an interim answer; one that
+// certainly did nothing answers channel_unavailable, not stored (see channelError).
+func channelStep[R any](s *Service, name, op string, load func(ctx context.Context, k *idemKey) (channelWork[R], error)) stepFunc {
+	return func(ctx context.Context, k *idemKey) error {
+		wk, err := load(ctx, k)
+		if err != nil {
+			return err
+		}
+		if wk.settled != nil {
+			return s.phase(ctx, k, name+".settled", wk.settled)
+		}
+		var res R
+		if wk.call != nil {
+			err := s.callChannel(ctx, op, wk.pay, func(ctx context.Context) error {
+				var err error
+				res, err = wk.call(ctx)
+				return err
+			})
+			if err != nil {
+				s.log.WarnContext(ctx, "channel call failed; outcome unknown until a retry or recovery", "op", op, "payment", wk.pay.ID, "err", err)
+				interim := wk.interim
+				if interim == nil {
+					interim = wk.pay
+				}
+				return channelError(k, err, interim)
+			}
+		}
+		return s.phase(ctx, k, name+".apply", wk.apply(res))
+	}
+}
+
 // firstPhase is a request's first phase, run in the transaction that claims its key, so that
 // a new request costs one transaction (and its round trips) less. The key is inserted as
 // claim (optional) leaves k: at the recovery point and with the IDs the phase will reach

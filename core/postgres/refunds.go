@@ -54,7 +54,9 @@ func (s *Service) CreateRefund(ctx context.Context, req core.IdempotentRequest, 
 		return s.reserveRefund(ctx, tx, w, k, params)
 	}
 	first := &firstPhase{name: "create_refund.reserve", run: reserve}
-	return s.run(ctx, req, hash, first, steps{pointRefundCreated: s.executeRefund})
+	return s.run(ctx, req, hash, first, steps{
+		pointRefundCreated: channelStep(s, "create_refund", "refund", s.refundWork),
+	})
 }
 
 func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, params core.CreateRefundParams) (string, error) {
@@ -77,47 +79,46 @@ func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, w *writeBatch, k
 	return pointRefundCreated, nil
 }
 
-func (s *Service) executeRefund(ctx context.Context, k *idemKey) error {
+// refundWork is a refund's second step: unless the refund was settled already (a channel
+// notification, a request re-driving it), the channel call, then the phase that settles it.
+func (s *Service) refundWork(ctx context.Context, k *idemKey) (channelWork[core.OpResult], error) {
 	ref, err := getRefund(ctx, s.db.Pool, k.req.MerchantID, *k.refundID, false)
 	if err != nil {
-		return err
+		return channelWork[core.OpResult]{}, err
 	}
 	pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, ref.Payment, false)
 	if err != nil {
-		return err
+		return channelWork[core.OpResult]{}, err
 	}
-	var res core.OpResult
+	wk := channelWork[core.OpResult]{pay: pay, interim: ref, apply: func(res core.OpResult) phaseFunc {
+		return func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
+			pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
+			if err != nil {
+				return "", err
+			}
+			ref, err := getRefund(ctx, tx, k.req.MerchantID, *k.refundID, true)
+			if err != nil {
+				return "", err
+			}
+			ch, err := ref.Settle(pay, res, s.now())
+			if err != nil {
+				return "", err
+			}
+			if ch.Empty() {
+				return k.finish(ref, nil), nil // settled already
+			}
+			if err := s.persist(w, ch); err != nil {
+				return "", err
+			}
+			return k.finish(ch.Refund, nil), nil
+		}
+	}}
 	if ref.Status == core.RefundPending {
-		err = s.callChannel(ctx, "refund", pay, func(ctx context.Context) error {
-			var err error
-			res, err = s.gw.Refund(ctx, core.RefundRequest{Key: core.RefundKey(ref.ID), PaymentID: pay.ID,
+		wk.call = func(ctx context.Context) (core.OpResult, error) {
+			return s.gw.Refund(ctx, core.RefundRequest{Key: core.RefundKey(ref.ID), PaymentID: pay.ID,
 				RefundID: ref.ID, Channel: pay.Channel, Reference: deref(pay.ChannelReference),
 				Amount: ref.Amount, Currency: ref.Currency})
-			return err
-		})
-		if err != nil {
-			return channelError(k, err, ref)
 		}
 	}
-	return s.phase(ctx, k, "create_refund.apply", func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
-		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
-		if err != nil {
-			return "", err
-		}
-		ref, err := getRefund(ctx, tx, k.req.MerchantID, *k.refundID, true)
-		if err != nil {
-			return "", err
-		}
-		ch, err := ref.Settle(pay, res, s.now())
-		if err != nil {
-			return "", err
-		}
-		if ch.Empty() {
-			return k.finish(ref, nil), nil // settled already (a notification, a re-driven request)
-		}
-		if err := s.persist(w, ch); err != nil {
-			return "", err
-		}
-		return k.finish(ch.Refund, nil), nil
-	})
+	return wk, nil
 }
