@@ -44,6 +44,8 @@ type fakeChannel struct {
 	answers     map[string]any
 	authorizes  int
 	onAuthorize func(n int)
+	// loseCaptures: the next captures execute, but their answers are lost (an unknown outcome).
+	loseCaptures int
 }
 
 func newFakeChannel() *fakeChannel {
@@ -89,7 +91,32 @@ func (f *fakeChannel) Authorize(_ context.Context, req core.AuthorizeRequest) (c
 }
 
 func (f *fakeChannel) Capture(_ context.Context, req core.CaptureRequest) (core.OpResult, error) {
-	return f.once(req.Key, func() any { return core.OpResult{OK: true, Amount: req.Amount} }).(core.OpResult), nil
+	res := f.once(req.Key, func() any { return core.OpResult{OK: true, Amount: req.Amount} }).(core.OpResult)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loseCaptures > 0 {
+		f.loseCaptures--
+		return core.OpResult{}, errors.New("capture answer lost")
+	}
+	return res, nil
+}
+
+// QueryPayment reports what the channel did with a payment's keys.
+func (f *fakeChannel) QueryPayment(_ context.Context, q core.PaymentQuery) (core.PaymentState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.answers[core.AuthorizeKey(q.PaymentID)].(core.AuthorizeResult)
+	if !ok {
+		return core.PaymentState{}, nil
+	}
+	st := core.PaymentState{Found: true, Outcome: a.Outcome, Reference: a.Reference}
+	if c, ok := f.answers[core.CaptureKey(q.PaymentID)].(core.OpResult); ok && c.OK {
+		st.Outcome, st.AmountCaptured = core.OutcomeCaptured, c.Amount
+	}
+	if v, ok := f.answers[core.VoidKey(q.PaymentID)].(core.OpResult); ok && v.OK {
+		st.Closed = true
+	}
+	return st, nil
 }
 
 func (f *fakeChannel) Void(_ context.Context, req core.VoidRequest) (core.OpResult, error) {
@@ -391,6 +418,50 @@ func TestConcurrentRequestsWithOneKey(t *testing.T) {
 	}
 	if done == 0 || done+inUse != n || e.count("payments") != 1 {
 		t.Fatalf("%d done, %d in use, %d payments", done, inUse, e.count("payments"))
+	}
+	e.requireBalancedLedger()
+}
+
+// A capture whose answer was lost, and whose client never came back, is settled by the
+// recovery worker from the channel's account, through the same transition as a request's;
+// a late retry with the key then answers with the captured payment.
+func TestRecoverySettlesAnAbandonedCapture(t *testing.T) {
+	e := newPhaseEnv(t)
+	id := e.heldPayment("held")
+	e.ch.loseCaptures = 1
+	amount := int64(700)
+	capture := func() (core.Reply, error) {
+		return e.svc.CapturePayment(context.Background(), e.req("k-cap", "/v1/payments/"+id+"/capture"), id, core.CaptureParams{Amount: &amount})
+	}
+	rep, err := capture()
+	if err != nil || rep.Interim == nil || rep.Body != nil {
+		t.Fatalf("capture with a lost answer: %+v %v, want an interim reply", rep, err)
+	}
+	ctx := context.Background()
+	// Too early: live requests get the first go.
+	if st, err := e.svc.Recover(ctx, e.ch, postgres.RecoveryConfig{}); err != nil || st.Examined != 0 {
+		t.Fatalf("early sweep: %+v %v", st, err)
+	}
+	e.clock.Advance(2*testLease + time.Second)
+	st, err := e.svc.Recover(ctx, e.ch, postgres.RecoveryConfig{})
+	if err != nil || st.Resolved != 1 {
+		t.Fatalf("sweep: %+v %v", st, err)
+	}
+	pay, err := e.svc.Payment(ctx, e.merchant.ID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pay.Status != core.StatusSucceeded || pay.AmountCaptured != 700 || pay.AmountCapturable != 0 || pay.PendingOp != nil {
+		t.Fatalf("recovered payment: %+v", pay)
+	}
+	events, err := e.svc.Events(ctx, e.merchant.ID, id)
+	if err != nil || len(events) != 2 || events[1].Type != core.EventPaymentSucceeded {
+		t.Fatalf("events %+v %v, want requires_capture then succeeded", events, err)
+	}
+	rep, err = capture()
+	e.object(rep, err, "succeeded")
+	if e.ch.executions(core.CaptureKey(id)) != 1 {
+		t.Fatal("captured twice")
 	}
 	e.requireBalancedLedger()
 }
