@@ -12,6 +12,7 @@ import (
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/postgres"
+	"github.com/paycenter/paycenter/resilience"
 )
 
 // 50 concurrent requests with one Idempotency-Key make exactly one payment; every other
@@ -262,9 +263,21 @@ func TestLostChannelResponseIsFinishedByRetry(t *testing.T) {
 	e.requireBalancedLedger()
 }
 
-// A channel timeout is not a failure: the payment stays processing, nothing is posted.
+// A channel timeout is not a failure: the payment stays processing, nothing is posted. The
+// timeout is the resilience gateway's, as payd wires it.
 func TestChannelTimeoutLeavesPaymentProcessing(t *testing.T) {
-	e := newEnv(t, func(c *postgres.Config) { c.ChannelTimeout = 100 * time.Millisecond })
+	const timeout = 100 * time.Millisecond
+	e := newEnvWith(t, envOptions{
+		tweak: []func(*postgres.Config){func(c *postgres.Config) { c.ChannelTimeout = timeout }},
+		gateway: func(sim *inprocsim.Channel) core.Gateway {
+			gw, err := resilience.NewGateway(sim, resilience.Config{Region: testRegion,
+				Default: resilience.ChannelConfig{Timeout: timeout}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = gw.Close() })
+			return gw
+		}})
 	_, key := e.merchant("Acme")
 	e.sim.SetFaults(inprocsim.Faults{Timeouts: 1})
 	idem := newKey()

@@ -232,8 +232,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The gateway alone times channel calls out; the service is told the same policy so that
+	// it can check the lease outlasts a call.
 	m.Service, err = postgres.NewService(db, m.Gateway, postgres.Config{
-		Region: c.Region, SecretKey: []byte(c.SecretKey), Lease: c.Lease, ChannelTimeout: c.ChannelTimeout,
+		Region: c.Region, SecretKey: []byte(c.SecretKey), Lease: c.Lease, ChannelTimeout: m.channelPolicy().Timeout,
 		AuthCacheTTL: authCacheTTL(c.AuthCache), Logger: m.Log,
 	})
 	if err != nil {

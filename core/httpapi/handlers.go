@@ -106,6 +106,9 @@ func money[P any](s *Server, w http.ResponseWriter, r *http.Request, params *P, 
 		s.writeError(w, r, err)
 		return
 	}
+	if rep.Interim != nil {
+		rep = s.interimReply(r, rep.Interim)
+	}
 	s.writeReply(w, rep)
 }
 

@@ -338,6 +338,17 @@ func (s *Server) render(r *http.Request) func(v any, err error) core.Reply {
 	}
 }
 
+// interimReply answers a request whose outcome is not known yet (the channel did not
+// answer): 202 with the object as it stands. It is never stored; a retry with the same
+// Idempotency-Key finishes the request.
+func (s *Server) interimReply(r *http.Request, v any) core.Reply {
+	rep := s.render(r)(v, nil)
+	if rep.Status == http.StatusOK {
+		rep.Status = http.StatusAccepted
+	}
+	return rep
+}
+
 func (s *Server) errorReply(r *http.Request, err error) core.Reply {
 	e := core.AsError(err)
 	status, typ := statusOf(e.Code)

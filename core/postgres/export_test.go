@@ -9,11 +9,9 @@ import (
 // CommitPhase ends a WriteTx transaction the way a phase does: writes, queued, then sent
 // with the COMMIT in one round trip on PostgreSQL. Nothing may follow it in the transaction.
 func CommitPhase(ctx context.Context, tx pgx.Tx, writes ...string) error {
-	p := &phaseTx{Tx: tx}
+	var b writeBatch
 	for _, w := range writes {
-		if _, err := p.Exec(ctx, w); err != nil {
-			return err
-		}
+		b.queue(w)
 	}
-	return p.commit(ctx)
+	return b.commit(ctx, tx)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,13 +53,65 @@ func (k *idemKey) finish(v any, err error) string {
 	return pointFinished
 }
 
-// stepFunc advances an idempotent request by one phase from k.point.
+// stepFunc advances an idempotent request by one phase from its recovery point: usually the
+// channel call the point stands before, then the phase that applies its answer.
 type stepFunc func(ctx context.Context, k *idemKey) error
 
-// phaseFunc is one phase's work inside its transaction; it returns the recovery point the
-// phase reached (pointFinished after k.finish). ctx is the request's, detached from its
-// client and bounded by the lease.
-type phaseFunc func(ctx context.Context, tx pgx.Tx, k *idemKey) (next string, err error)
+// steps declares an operation's recovery points: for each one the request may stop at (and
+// be taken over from), the step that moves it on. pointFinished has none.
+type steps map[string]stepFunc
+
+// phaseFunc is one phase's work inside its transaction: it reads (and locks) through tx and
+// queues its writes on w, which commit with the key's new recovery point. It returns the
+// point the phase reached (pointFinished after k.finish). ctx is the request's, detached
+// from its client and bounded by the lease.
+type phaseFunc func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (next string, err error)
+
+// channelWork is what a request must do at a recovery point that stands before a channel
+// call, as the step's load found it (read without locks): either settled, a phase that
+// finishes a request whose work another request (or the recovery worker, or a notification)
+// already did; or call, the channel call, and apply, the phase that applies its answer. A
+// nil call goes straight to apply with R's zero value.
+type channelWork[R any] struct {
+	pay     *core.Payment // the payment the call is about
+	interim any           // the object an unknown outcome answers with; default pay
+	settled phaseFunc
+	call    func(ctx context.Context) (R, error)
+	apply   func(res R) phaseFunc
+}
+
+// channelStep makes the step of such a recovery point: load, then the phase named
+// name+".settled", or the channel call (span "channel "+op) and the phase name+".apply". A
+// call whose outcome is unknown leaves the key open with an interim answer; one that
+// certainly did nothing answers channel_unavailable, not stored (see channelError).
+func channelStep[R any](s *Service, name, op string, load func(ctx context.Context, k *idemKey) (channelWork[R], error)) stepFunc {
+	return func(ctx context.Context, k *idemKey) error {
+		wk, err := load(ctx, k)
+		if err != nil {
+			return err
+		}
+		if wk.settled != nil {
+			return s.phase(ctx, k, name+".settled", wk.settled)
+		}
+		var res R
+		if wk.call != nil {
+			err := s.callChannel(ctx, op, wk.pay, func(ctx context.Context) error {
+				var err error
+				res, err = wk.call(ctx)
+				return err
+			})
+			if err != nil {
+				s.log.WarnContext(ctx, "channel call failed; outcome unknown until a retry or recovery", "op", op, "payment", wk.pay.ID, "err", err)
+				interim := wk.interim
+				if interim == nil {
+					interim = wk.pay
+				}
+				return channelError(k, err, interim)
+			}
+		}
+		return s.phase(ctx, k, name+".apply", wk.apply(res))
+	}
+}
 
 // firstPhase is a request's first phase, run in the transaction that claims its key, so that
 // a new request costs one transaction (and its round trips) less. The key is inserted as
@@ -82,11 +133,12 @@ type firstPhase struct {
 }
 
 // run executes an idempotent request: it claims the key (or answers with the stored reply,
-// an in-use or a mismatch error), then runs steps until the request is finished or its
-// outcome must wait. first, if not nil, is the request's first phase, run in the claiming
-// transaction when the key is new; a key taken over after a lease ran out goes through step
-// from its recovery point.
-func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase, step stepFunc) (core.Reply, error) {
+// an in-use or a mismatch error), then runs the step of each recovery point the request
+// reaches until it is finished or its outcome must wait. first, if not nil, is the request's
+// first phase, run in the claiming transaction when the key is new; a key taken over after a
+// lease ran out goes on from its recovery point (pointStarted runs first.run in a phase of
+// its own unless the operation declares a step for it).
+func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase, declared steps) (core.Reply, error) {
 	// The request outlives its client: a client that hangs up must not leave a half-done
 	// payment behind. It is bounded by the lease instead.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Lease)
@@ -102,6 +154,15 @@ func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash stri
 		if err := s.cfg.AfterPhase(ctx, k.point); err != nil {
 			return core.Reply{}, fmt.Errorf("%w %s: %v", ErrAbandoned, k.point, err)
 		}
+	}
+	step := func(ctx context.Context, k *idemKey) error {
+		if st, ok := declared[k.point]; ok {
+			return st(ctx, k)
+		}
+		if k.point == pointStarted && first != nil {
+			return s.phase(ctx, k, first.name, first.run)
+		}
+		return fmt.Errorf("%s %s: unexpected recovery point %q", req.Method, req.Path, k.point)
 	}
 	for k.point != pointFinished && k.interim == nil {
 		if err := step(ctx, k); err != nil {
@@ -233,19 +294,17 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 // firstPhase runs first's work for the key k just claimed, inside the claiming transaction,
 // and ends that transaction: nothing may follow it there.
 func (s *Service) firstPhase(ctx context.Context, tx pgx.Tx, k *idemKey, first *firstPhase) error {
-	ptx := &phaseTx{Tx: tx}
+	var w writeBatch
 	paymentID, refundID := k.paymentID, k.refundID
-	next, err := first.run(ctx, ptx, k)
+	next, err := first.run(ctx, tx, &w, k)
 	if err != nil {
 		return err
 	}
 	if next != k.point || k.paymentID != paymentID || k.refundID != refundID {
 		k.point = next
-		if err := s.saveKey(ctx, ptx, k); err != nil {
-			return err
-		}
+		s.saveKey(&w, k)
 	}
-	return ptx.commit(ctx)
+	return w.commit(ctx, tx)
 }
 
 // phase runs one atomic phase: fn's changes and the key's new recovery point (and final
@@ -255,16 +314,14 @@ func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn phaseFu
 	var work idemKey
 	err := s.db.WriteTx(ctx, name, func(tx pgx.Tx) error {
 		work = *k
-		ptx := &phaseTx{Tx: tx}
-		next, err := fn(ctx, ptx, &work)
+		var w writeBatch
+		next, err := fn(ctx, tx, &w, &work)
 		if err != nil {
 			return err
 		}
 		work.point = next
-		if err := s.saveKey(ctx, ptx, &work); err != nil {
-			return err
-		}
-		return ptx.commit(ctx)
+		s.saveKey(&w, &work)
+		return w.commit(ctx, tx)
 	})
 	if err != nil {
 		if err = leaseLost(err); errors.Is(err, errLeaseLost) {
@@ -281,9 +338,9 @@ func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn phaseFu
 	return nil
 }
 
-// saveKey records k's progress and renews its lease; when k is finished it stores the reply
-// and frees the key.
-func (s *Service) saveKey(ctx context.Context, tx pgx.Tx, k *idemKey) error {
+// saveKey queues the record of k's progress and renews its lease; when k is finished it
+// stores the reply and frees the key.
+func (s *Service) saveKey(w *writeBatch, k *idemKey) {
 	now := s.now()
 	var status *int32
 	var body []byte
@@ -307,11 +364,7 @@ func (s *Service) saveKey(ctx context.Context, tx pgx.Tx, k *idemKey) error {
 			WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3
 			RETURNING 1)
 		SELECT 1 / count(*) FROM saved`
-	args := []any{k.req.MerchantID, k.req.Key, k.token, k.point, k.paymentID, k.refundID, status, body, lockedUntil, now}
-	if _, err := tx.Exec(ctx, sql, args...); err != nil {
-		return leaseLost(fmt.Errorf("save idempotency key: %w", err))
-	}
-	return nil
+	w.queue(sql, k.req.MerchantID, k.req.Key, k.token, k.point, k.paymentID, k.refundID, status, body, lockedUntil, now)
 }
 
 // leaseLost is errLeaseLost for the error of a phase whose key's lease check failed, and err
@@ -340,12 +393,10 @@ func (s *Service) release(ctx context.Context, k *idemKey) {
 	}
 }
 
-// interim makes the answer for a request whose outcome is not known yet: 202 with the object
-// as it stands; the key stays open so that a retry with it finishes the request.
+// interim makes the answer for a request whose outcome is not known yet: the object as it
+// stands, not stored; the key stays open so that a retry with it finishes the request.
 func interim(k *idemKey, v any) {
-	r := k.req.Render(v, nil)
-	r.Status = http.StatusAccepted
-	k.interim = &r
+	k.interim = &core.Reply{Interim: v}
 }
 
 // ReapKeys deletes finished idempotency keys older than the retention period, in batches,

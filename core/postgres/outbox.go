@@ -4,22 +4,17 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/paycenter/paycenter/core"
 )
 
-// emit writes an event to the outbox inside tx, so it exists if and only if the change it
-// describes committed. obj is the object's state after the change.
-func (s *Service) emit(ctx context.Context, tx pgx.Tx, merchantID, region, typ, objectID string, obj any) error {
+// emit queues an event for the outbox, so it exists if and only if the change it describes
+// commits. Its payload is the object's state after the change.
+func (s *Service) emit(w *writeBatch, e core.OutboxEvent) {
 	now := s.now()
-	if _, err := tx.Exec(ctx, `
+	w.queue(`
 		INSERT INTO outbox_events (id, merchant_id, region, type, object_id, payload, created_at, next_attempt_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
-		core.NewID(core.PrefixEvent, region), merchantID, region, typ, objectID, obj, now); err != nil {
-		return fmt.Errorf("outbox: %s: %w", typ, err)
-	}
-	return nil
+		core.NewID(core.PrefixEvent, e.Region), e.MerchantID, e.Region, e.Type, e.ObjectID, e.Object, now)
 }
 
 // Events lists the outbox events about one object, oldest first.

@@ -24,7 +24,7 @@ func (s *Service) Reconcile(ctx context.Context, ch core.Channel, day time.Time,
 		WHERE p.channel = $1 AND e.account = $2 AND e.kind IN ('sale', 'capture', 'refund')
 			AND e.created_at >= $3 AND e.created_at < $4
 		GROUP BY 1, e.payment_id, e.refund_id, e.currency`,
-		ch, AccountChannelReceivable, from, from.Add(24*time.Hour))
+		ch, core.AccountChannelReceivable, from, from.Add(24*time.Hour))
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}

@@ -145,12 +145,10 @@ func (s *Service) recoverOne(ctx context.Context, q core.Querier, d inDoubt) (bo
 	if err != nil {
 		return false, err
 	}
-	// A wallet or bank order the channel created, whose answer (the QR code, the transfer
-	// instructions) was lost: the payer can only pay once the payment shows it. Asking again
-	// with the same channel key gets the channel's first answer, and charges nothing.
+	// Asking again with the same channel key gets the channel's first answer, and charges
+	// nothing.
 	var redriven *core.AuthorizeResult
-	if pay.Status == core.StatusProcessing && pay.PendingOp == nil && state.Found && !state.Closed &&
-		state.Outcome == core.OutcomeActionRequired && !pay.Channel.IsCard() {
+	if pay.NeedsRedrive(state) {
 		var res core.AuthorizeResult
 		if err := s.callChannel(ctx, "authorize", pay, func(ctx context.Context) error {
 			var err error
@@ -176,54 +174,21 @@ func (s *Service) recoverOne(ctx context.Context, q core.Querier, d inDoubt) (bo
 		if leased {
 			return nil // a live request is on it
 		}
-		switch {
-		case pay.PendingOp != nil:
-			moved, err = s.settleReservation(ctx, tx, pay, *pay.PendingOp, state)
-		case pay.Status == core.StatusProcessing && redriven != nil:
-			moved, err = s.applyAuthorization(ctx, tx, pay, *redriven)
-		case pay.Status == core.StatusProcessing && !state.Found:
-			moved, err = s.applyAuthorization(ctx, tx, pay, core.AuthorizeResult{Outcome: core.OutcomeDeclined,
-				DeclineCode: core.CodeProcessingError, DeclineMessage: "The payment never reached its channel."})
-		case state.Found && state.Closed:
-			moved, err = s.applyChannelState(ctx, tx, pay, core.OutcomeClosed, state.Reference, "", "")
-		case state.Found && state.Outcome != core.OutcomeActionRequired:
-			moved, err = s.applyChannelState(ctx, tx, pay, state.Outcome, state.Reference, state.DeclineCode, state.DeclineMessage)
+		// The same transitions as the requests' (a capture or cancel's reservation is settled
+		// by ApplyCapture or ApplyVoid), from the channel's account.
+		ch, err := pay.Recover(state, redriven, s.now())
+		if err != nil || ch.Empty() {
+			return err
 		}
-		return err
+		var w writeBatch
+		if err := s.persist(&w, ch); err != nil {
+			return err
+		}
+		if err := w.commit(ctx, tx); err != nil {
+			return err
+		}
+		moved = true
+		return nil
 	})
 	return moved, err
-}
-
-// settleReservation finishes a capture or cancel whose request went away, from the channel's
-// account: what the channel did is recorded; if it did nothing the reservation is released.
-func (s *Service) settleReservation(ctx context.Context, tx pgx.Tx, pay *core.Payment, op string, state core.PaymentState) (bool, error) {
-	if err := clearReservation(ctx, tx, pay.ID); err != nil {
-		return false, err
-	}
-	if pay.Status != core.StatusRequiresCapture {
-		return true, nil
-	}
-	now := s.now()
-	switch {
-	case op == opCapture && state.AmountCaptured > 0:
-		hold := pay.AmountCapturable
-		pay.Status, pay.AmountCaptured, pay.AmountCapturable, pay.UpdatedAt = core.StatusSucceeded, state.AmountCaptured, 0, now
-		if err := s.post(ctx, tx, captureJournal(pay, hold, state.AmountCaptured)); err != nil {
-			return false, err
-		}
-		if err := updatePayment(ctx, tx, pay); err != nil {
-			return false, err
-		}
-		return true, s.emit(ctx, tx, pay.MerchantID, pay.Region, core.EventPaymentSucceeded, pay.ID, pay)
-	case op == opVoid && state.Closed:
-		if err := s.post(ctx, tx, voidJournal(pay, pay.AmountCapturable)); err != nil {
-			return false, err
-		}
-		pay.Status, pay.AmountCapturable, pay.UpdatedAt, pay.CanceledAt = core.StatusCanceled, 0, now, &now
-		if err := updatePayment(ctx, tx, pay); err != nil {
-			return false, err
-		}
-		return true, s.emit(ctx, tx, pay.MerchantID, pay.Region, core.EventPaymentCanceled, pay.ID, pay)
-	}
-	return true, nil // the channel did nothing: the payment is free again
 }

@@ -41,28 +41,25 @@ func (s *Service) Refund(ctx context.Context, merchantID, id string) (*core.Refu
 
 // CreateRefund refunds some or all of a succeeded payment.
 //
-// Phases: (1) with the payment row locked, check what is still refundable and reserve the
-// amount (amount_refund_pending) with a pending refund, so concurrent refunds can never
-// exceed the captured amount; (2) call the channel with a key derived from the refund ID and
-// settle: the refund succeeds (ledger and outbox) or fails (the reservation is released).
+// Recovery points: started → refund_created → finished.
+//   - (1) started: with the payment row locked, check what is still refundable and reserve
+//     the amount (amount_refund_pending) with a pending refund (core's ReserveRefund), so
+//     concurrent refunds can never exceed the captured amount.
+//   - (2) refund_created: call the channel with a key derived from the refund ID and settle
+//     (core's Refund.Settle): the refund succeeds (ledger and outbox) or fails (the
+//     reservation is released).
 func (s *Service) CreateRefund(ctx context.Context, req core.IdempotentRequest, params core.CreateRefundParams) (core.Reply, error) {
 	hash := s.requestHash(req, params)
-	reserve := func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
-		return s.reserveRefund(ctx, tx, k, params)
+	reserve := func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
+		return s.reserveRefund(ctx, tx, w, k, params)
 	}
 	first := &firstPhase{name: "create_refund.reserve", run: reserve}
-	return s.run(ctx, req, hash, first, func(ctx context.Context, k *idemKey) error {
-		switch k.point {
-		case pointStarted:
-			return s.phase(ctx, k, first.name, reserve)
-		case pointRefundCreated:
-			return s.executeRefund(ctx, k)
-		}
-		return fmt.Errorf("create refund: unexpected recovery point %q", k.point)
+	return s.run(ctx, req, hash, first, steps{
+		pointRefundCreated: channelStep(s, "create_refund", "refund", s.refundWork),
 	})
 }
 
-func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, k *idemKey, params core.CreateRefundParams) (string, error) {
+func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, params core.CreateRefundParams) (string, error) {
 	pay, err := getPayment(ctx, tx, k.req.MerchantID, params.Payment, true)
 	if err != nil {
 		if e := core.AsError(err); e.Code == core.CodeNotFound {
@@ -71,112 +68,57 @@ func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, k *idemKey, para
 		}
 		return "", err
 	}
-	if pay.Status != core.StatusSucceeded {
-		return k.finish(nil, invalidState(pay, "refunded", core.StatusSucceeded)), nil
+	ch, err := pay.ReserveRefund(core.NewID(core.PrefixRefund, pay.Region), params.Amount, params.Reason, s.now())
+	if err != nil {
+		return finishRefused(k, err)
 	}
-	pending := pay.AmountRefundPending
-	refundable := pay.AmountCaptured - pay.AmountRefunded - pending
-	amount := refundable
-	if params.Amount != nil {
-		amount = *params.Amount
+	if err := s.persist(w, ch); err != nil {
+		return "", err
 	}
-	if refundable <= 0 {
-		return k.finish(nil, &core.Error{Code: core.CodeAmountTooLarge, Param: "amount", PaymentID: pay.ID,
-			Message: fmt.Sprintf("Payment %s has nothing left to refund (%d refunded, %d pending).", pay.ID, pay.AmountRefunded, pending)}), nil
-	}
-	if amount > refundable {
-		return k.finish(nil, &core.Error{Code: core.CodeAmountTooLarge, Param: "amount", PaymentID: pay.ID,
-			Message: fmt.Sprintf("Refund amount (%d) is greater than the amount still refundable (%d).", amount, refundable)}), nil
-	}
-	now := s.now()
-	id := core.NewID(core.PrefixRefund, pay.Region)
-	reason := params.Reason
-	if reason == "" {
-		reason = "requested_by_customer"
-	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO refunds (id, merchant_id, region, payment_id, amount, currency, status, reason, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
-		id, pay.MerchantID, pay.Region, pay.ID, amount, pay.Currency, core.RefundPending, reason, now); err != nil {
-		return "", fmt.Errorf("insert refund: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE payments SET amount_refund_pending = amount_refund_pending + $2, updated_at = $3 WHERE id = $1`,
-		pay.ID, amount, now); err != nil {
-		return "", fmt.Errorf("reserve refund: %w", err)
-	}
-	k.paymentID, k.refundID = &pay.ID, &id
+	k.paymentID, k.refundID = &pay.ID, &ch.Refund.ID
 	return pointRefundCreated, nil
 }
 
-func (s *Service) executeRefund(ctx context.Context, k *idemKey) error {
+// refundWork is a refund's second step: unless the refund was settled already (a channel
+// notification, a request re-driving it), the channel call, then the phase that settles it.
+func (s *Service) refundWork(ctx context.Context, k *idemKey) (channelWork[core.OpResult], error) {
 	ref, err := getRefund(ctx, s.db.Pool, k.req.MerchantID, *k.refundID, false)
 	if err != nil {
-		return err
+		return channelWork[core.OpResult]{}, err
 	}
 	pay, err := getPayment(ctx, s.db.Pool, k.req.MerchantID, ref.Payment, false)
 	if err != nil {
-		return err
+		return channelWork[core.OpResult]{}, err
 	}
-	var res core.OpResult
-	if ref.Status == core.RefundPending {
-		err = s.callChannel(ctx, "refund", pay, func(ctx context.Context) error {
-			var err error
-			res, err = s.gw.Refund(ctx, core.RefundRequest{Key: core.RefundKey(ref.ID), PaymentID: pay.ID,
-				RefundID: ref.ID, Channel: pay.Channel, Reference: deref(pay.ChannelReference),
-				Amount: ref.Amount, Currency: ref.Currency})
-			return err
-		})
-		if err != nil {
-			return channelError(k, err, ref)
-		}
-	}
-	return s.phase(ctx, k, "create_refund.apply", func(ctx context.Context, tx pgx.Tx, k *idemKey) (string, error) {
-		pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
-		if err != nil {
-			return "", err
-		}
-		ref, err := getRefund(ctx, tx, k.req.MerchantID, *k.refundID, true)
-		if err != nil {
-			return "", err
-		}
-		if ref.Status == core.RefundPending {
-			if err := s.settleRefund(ctx, tx, pay, ref, res); err != nil {
+	wk := channelWork[core.OpResult]{pay: pay, interim: ref, apply: func(res core.OpResult) phaseFunc {
+		return func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
+			pay, err := getPayment(ctx, tx, k.req.MerchantID, *k.paymentID, true)
+			if err != nil {
 				return "", err
 			}
+			ref, err := getRefund(ctx, tx, k.req.MerchantID, *k.refundID, true)
+			if err != nil {
+				return "", err
+			}
+			ch, err := ref.Settle(pay, res, s.now())
+			if err != nil {
+				return "", err
+			}
+			if ch.Empty() {
+				return k.finish(ref, nil), nil // settled already
+			}
+			if err := s.persist(w, ch); err != nil {
+				return "", err
+			}
+			return k.finish(ch.Refund, nil), nil
 		}
-		return k.finish(ref, nil), nil
-	})
-}
-
-// settleRefund applies the channel's answer to a pending refund and its payment.
-func (s *Service) settleRefund(ctx context.Context, tx pgx.Tx, pay *core.Payment, ref *core.Refund, res core.OpResult) error {
-	now := s.now()
-	ref.UpdatedAt = now
-	event := core.EventRefundSucceeded
-	if res.OK {
-		ref.Status = core.RefundSucceeded
-		if res.Reference != "" {
-			ref.ChannelReference = &res.Reference
+	}}
+	if ref.Status == core.RefundPending {
+		wk.call = func(ctx context.Context) (core.OpResult, error) {
+			return s.gw.Refund(ctx, core.RefundRequest{Key: core.RefundKey(ref.ID), PaymentID: pay.ID,
+				RefundID: ref.ID, Channel: pay.Channel, Reference: deref(pay.ChannelReference),
+				Amount: ref.Amount, Currency: ref.Currency})
 		}
-		pay.AmountRefunded += ref.Amount
-		if err := s.post(ctx, tx, refundJournal(pay, ref)); err != nil {
-			return err
-		}
-	} else {
-		code := res.FailureCode
-		if code == "" {
-			code = core.CodeProcessingError
-		}
-		ref.Status, ref.FailureCode = core.RefundFailed, &code
-		event = core.EventRefundFailed
 	}
-	if _, err := tx.Exec(ctx, `UPDATE refunds SET status = $2, failure_code = $3, channel_reference = $4, updated_at = $5 WHERE id = $1`,
-		ref.ID, ref.Status, ref.FailureCode, ref.ChannelReference, now); err != nil {
-		return fmt.Errorf("update refund: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE payments SET amount_refunded = $2, amount_refund_pending = amount_refund_pending - $3, updated_at = $4 WHERE id = $1`,
-		pay.ID, pay.AmountRefunded, ref.Amount, now); err != nil {
-		return fmt.Errorf("update refunded payment: %w", err)
-	}
-	return s.emit(ctx, tx, ref.MerchantID, ref.Region, event, ref.ID, ref)
+	return wk, nil
 }

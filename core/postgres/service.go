@@ -28,8 +28,10 @@ type Config struct {
 	// Idempotency-Key over (a retry after the first node died). It is renewed at every phase.
 	// Default 30s; it must exceed ChannelTimeout.
 	Lease time.Duration
-	// ChannelTimeout bounds every channel call. A call that times out has an unknown outcome.
-	// Default 10s.
+	// ChannelTimeout is the longest one channel call may take, as the channel gateway's
+	// policy bounds it (resilience.ChannelConfig.Timeout): the service sets no timeout of its
+	// own and uses this only to check that a lease outlasts a channel call. It must match the
+	// gateway's policy. Default 10s, the gateway's default.
 	ChannelTimeout time.Duration
 	// KeyRetention is how long finished idempotency keys are kept. Default 24h, the minimum.
 	KeyRetention time.Duration

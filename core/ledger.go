@@ -1,0 +1,95 @@
+package core
+
+import "fmt"
+
+// Ledger accounts, kept per merchant and currency. Amounts are signed: debits positive,
+// credits negative, and every journal sums to zero.
+//
+//	authorise A:   channel_holds +A          merchant_holds -A
+//	sale A (authorised and captured by the channel in one call, with no hold in between):
+//	               channel_receivable +A     merchant_available -A
+//	capture C of a hold H:
+//	               channel_holds -H          merchant_holds +H     (release the hold)
+//	               channel_receivable +C     merchant_available -C (money owed to the merchant)
+//	void a hold H: channel_holds -H          merchant_holds +H
+//	refund R:      merchant_available +R     channel_receivable -R
+const (
+	AccountChannelHolds      = "channel_holds"
+	AccountMerchantHolds     = "merchant_holds"
+	AccountChannelReceivable = "channel_receivable"
+	AccountMerchantAvailable = "merchant_available"
+)
+
+// Journal kinds.
+const (
+	JournalAuthorize = "authorize"
+	JournalSale      = "sale"
+	JournalCapture   = "capture"
+	JournalVoid      = "void"
+	JournalRefund    = "refund"
+)
+
+// Posting is one entry of a journal: an amount on one account.
+type Posting struct {
+	Account string
+	Amount  int64
+}
+
+// Journal is one balanced movement of money, recorded in the same transaction as the change
+// that moved it.
+type Journal struct {
+	Kind       string
+	MerchantID string
+	Region     string
+	Currency   string
+	PaymentID  string
+	RefundID   *string
+	Postings   []Posting
+}
+
+// Balanced reports an error unless the journal's postings sum to zero.
+func (j Journal) Balanced() error {
+	var sum int64
+	for _, p := range j.Postings {
+		sum += p.Amount
+	}
+	if sum != 0 {
+		return fmt.Errorf("ledger: %s journal for %s does not balance (sum %d)", j.Kind, j.PaymentID, sum)
+	}
+	return nil
+}
+
+func paymentJournal(p *Payment, kind string, postings ...Posting) Journal {
+	return Journal{Kind: kind, MerchantID: p.MerchantID, Region: p.Region, Currency: p.Currency,
+		PaymentID: p.ID, Postings: postings}
+}
+
+// AuthorizeJournal holds amount of p's money at the channel.
+func AuthorizeJournal(p *Payment, amount int64) Journal {
+	return paymentJournal(p, JournalAuthorize, Posting{AccountChannelHolds, amount}, Posting{AccountMerchantHolds, -amount})
+}
+
+// SaleJournal records amount authorised and captured in one call: owed to the merchant.
+func SaleJournal(p *Payment, amount int64) Journal {
+	return paymentJournal(p, JournalSale, Posting{AccountChannelReceivable, amount}, Posting{AccountMerchantAvailable, -amount})
+}
+
+// CaptureJournal releases a hold and records the captured part of it as owed to the merchant.
+func CaptureJournal(p *Payment, hold, captured int64) Journal {
+	return paymentJournal(p, JournalCapture,
+		Posting{AccountChannelHolds, -hold}, Posting{AccountMerchantHolds, hold},
+		Posting{AccountChannelReceivable, captured}, Posting{AccountMerchantAvailable, -captured})
+}
+
+// VoidJournal releases a hold.
+func VoidJournal(p *Payment, hold int64) Journal {
+	return paymentJournal(p, JournalVoid, Posting{AccountChannelHolds, -hold}, Posting{AccountMerchantHolds, hold})
+}
+
+// RefundJournal returns a refund's amount from the merchant's available money.
+func RefundJournal(p *Payment, r *Refund) Journal {
+	j := paymentJournal(p, JournalRefund, Posting{AccountMerchantAvailable, r.Amount}, Posting{AccountChannelReceivable, -r.Amount})
+	id := r.ID
+	j.RefundID = &id
+	return j
+}

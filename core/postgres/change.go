@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+const updatePaymentSQL = `
+		UPDATE payments SET status = $2, amount_capturable = $3, amount_captured = $4,
+			amount_refunded = $5, failure_code = $6, failure_message = $7, next_action = $8,
+			channel_reference = $9, updated_at = $10, canceled_at = $11, cancellation_reason = $12,
+			amount_refund_pending = $13, pending_op = $14, pending_amount = $15
+		WHERE id = $1`
+
+func updatePaymentArgs(p *core.Payment) []any {
+	return []any{p.ID, p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, p.FailureCode,
+		p.FailureMessage, p.NextAction, p.ChannelReference, p.UpdatedAt, p.CanceledAt, p.CancellationReason,
+		p.AmountRefundPending, p.PendingOp, p.PendingAmount}
+}
+
+// persist queues a domain change on w: the payment's and refund's new state, its journals and
+// its outbox events, all committed with the rest of the transaction. The rows it changes must
+// have been read with a lock in tx (or be new).
+func (s *Service) persist(w *writeBatch, ch core.Change) error {
+	if ch.Payment != nil {
+		w.queue(updatePaymentSQL, updatePaymentArgs(ch.Payment)...)
+	}
+	return s.persistRest(w, ch)
+}
+
+// persistIfStill writes a change to a payment read without a lock, only if the payment is
+// still in the status the change started from, and reports whether it was: the update is
+// sent at once, and its row lock and status check make the journals and events queued after
+// it happen once, whoever else moves the payment first.
+func (s *Service) persistIfStill(ctx context.Context, tx pgx.Tx, w *writeBatch, ch core.Change) (bool, error) {
+	if ch.Payment == nil {
+		return false, nil
+	}
+	tag, err := tx.Exec(ctx, updatePaymentSQL+` AND status = $16`, append(updatePaymentArgs(ch.Payment), ch.From)...)
+	if err != nil {
+		return false, fmt.Errorf("update payment %s: %w", ch.Payment.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	return true, s.persistRest(w, ch)
+}
+
+func (s *Service) persistRest(w *writeBatch, ch core.Change) error {
+	if r := ch.Refund; r != nil {
+		if ch.NewRefund {
+			w.queue(`
+				INSERT INTO refunds (id, merchant_id, region, payment_id, amount, currency, status, reason, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				r.ID, r.MerchantID, r.Region, r.Payment, r.Amount, r.Currency, r.Status, r.Reason, r.CreatedAt, r.UpdatedAt)
+		} else {
+			w.queue(`UPDATE refunds SET status = $2, failure_code = $3, channel_reference = $4, updated_at = $5 WHERE id = $1`,
+				r.ID, r.Status, r.FailureCode, r.ChannelReference, r.UpdatedAt)
+		}
+	}
+	for _, j := range ch.Journals {
+		if err := s.post(w, j); err != nil {
+			return err
+		}
+	}
+	for _, e := range ch.Events {
+		s.emit(w, e)
+	}
+	return nil
+}
