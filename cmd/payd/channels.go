@@ -28,6 +28,33 @@ const (
 var errNoChannels = errors.New("-channels is required: 'sim' (an in-process simulator that approves test cards; one node, development only), " +
 	"'channelsim' (the channel simulator at -channelsim-url) or 'live' (only the real adapters configured, e.g. -card-acquirer-key)")
 
+// checkChannels refuses a channel configuration that is missing or that would send money
+// somewhere other than -channels says. payd checks it before it connects to anything.
+func (c *Config) checkChannels() error {
+	switch c.Channels {
+	case ChannelsSim:
+		if c.ChannelSimURL != "" {
+			return errors.New("-channels sim takes no -channelsim-url (use -channels channelsim)")
+		}
+	case ChannelsChannelSim:
+		if c.ChannelSimURL == "" {
+			return errors.New("-channels channelsim needs -channelsim-url")
+		}
+	case ChannelsLive:
+		if c.ChannelSimURL != "" {
+			return errors.New("-channels live takes no -channelsim-url (use -channels channelsim)")
+		}
+		if c.CardAcquirerKey == "" {
+			return errors.New("-channels live needs at least one real adapter: -card-acquirer-key")
+		}
+	case "":
+		return errNoChannels
+	default:
+		return fmt.Errorf("-channels %q: %w", c.Channels, errNoChannels)
+	}
+	return nil
+}
+
 // channelGateways builds the channel adapters that -channels names: the in-process
 // simulator for every channel (sim), every channel over the network to the channel
 // simulator (channelsim: cards through the Stripe-API acquirer adapter, WeChat Pay, Alipay and
@@ -38,20 +65,17 @@ func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.Notificati
 	c := &m.Config
 	routes := byChannel{}
 	parsers := map[core.Channel]httpapi.NotificationParser{}
+	if err := c.checkChannels(); err != nil {
+		return nil, nil, err
+	}
 	switch c.Channels {
 	case ChannelsSim:
-		if c.ChannelSimURL != "" {
-			return nil, nil, errors.New("-channels sim takes no -channelsim-url (use -channels channelsim)")
-		}
 		m.Channel = inprocsim.New()
 		for _, ch := range core.Channels {
 			routes[ch] = m.Channel
 		}
 		m.Log.Warn("channels: the in-process simulator (-channels sim); test cards are approved and nothing reaches a real channel")
 	case ChannelsChannelSim:
-		if c.ChannelSimURL == "" {
-			return nil, nil, errors.New("-channels channelsim needs -channelsim-url")
-		}
 		keyPEM, err := os.ReadFile(c.ChannelKeyFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-channel-key-file: %w", err)
@@ -93,17 +117,6 @@ func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.Notificati
 		parsers[core.ChannelWeChatPay], parsers[core.ChannelAlipay], parsers[core.ChannelBankTransfer] =
 			wx.ParseNotification, ali.ParseNotification, bank.ParseNotification
 		m.Log.Info("channels at the channel simulator", "url", c.ChannelSimURL, "notify", c.NotifyURL)
-	case ChannelsLive:
-		if c.ChannelSimURL != "" {
-			return nil, nil, errors.New("-channels live takes no -channelsim-url (use -channels channelsim)")
-		}
-		if c.CardAcquirerKey == "" {
-			return nil, nil, errors.New("-channels live needs at least one real adapter: -card-acquirer-key")
-		}
-	case "":
-		return nil, nil, errNoChannels
-	default:
-		return nil, nil, fmt.Errorf("-channels %q: %w", c.Channels, errNoChannels)
 	}
 	if c.CardAcquirerKey != "" {
 		acq, err := cardacq.New(cardacq.Config{APIKey: c.CardAcquirerKey, BackendURL: c.CardAcquirerURL})

@@ -198,6 +198,9 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 // Run connects, registers the region, and starts serving in the background.
 func (m *Main) Run(ctx context.Context) error {
 	c := &m.Config
+	if err := c.checkChannels(); err != nil {
+		return err
+	}
 	if c.NodeID == "" {
 		host, _ := os.Hostname()
 		c.NodeID = fmt.Sprintf("%s-%s-%d", c.Region, host, os.Getpid())
