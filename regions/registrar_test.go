@@ -2,6 +2,7 @@ package regions_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net"
 	"os"
@@ -68,13 +69,13 @@ func TestRegistrarRegistersWhatRoutingNeeds(t *testing.T) {
 	n := newFakeNode(t, agent.Client, "", "eu-west-7", "eu-west") // "" → the default, payd
 	n.register(t)
 
-	svcs, _, err := agent.Client.Catalog().Service("payd", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(svcs) != 1 {
-		t.Fatalf("catalog has %d payd services, want 1", len(svcs))
-	}
+	// The agent syncs its registrations to the catalog in the background.
+	var svcs []*api.CatalogService
+	eventually(t, propagateWithin, "the registration reaches the catalog", func() (bool, string) {
+		var err error
+		svcs, _, err = agent.Client.Catalog().Service("payd", "", nil)
+		return err == nil && len(svcs) == 1, fmt.Sprintf("%d payd services in the catalog%s", len(svcs), errString(err))
+	})
 	s := svcs[0]
 	host, port, _ := net.SplitHostPort(n.addr())
 	if s.ServiceID != "eu-west-7" || s.ServiceAddress != host || strconv.Itoa(s.ServicePort) != port {
@@ -87,13 +88,12 @@ func TestRegistrarRegistersWhatRoutingNeeds(t *testing.T) {
 		t.Errorf("meta = %v, want %v", s.ServiceMeta, want)
 	}
 
-	checks, _, err := agent.Client.Health().Checks("payd", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(checks) != 1 {
-		t.Fatalf("payd has %d checks, want 1", len(checks))
-	}
+	var checks api.HealthChecks
+	eventually(t, propagateWithin, "the check reaches the catalog", func() (bool, string) {
+		var err error
+		checks, _, err = agent.Client.Health().Checks("payd", nil)
+		return err == nil && len(checks) == 1, fmt.Sprintf("payd has %d checks%s", len(checks), errString(err))
+	})
 	if c := checks[0]; c.Type != "http" || c.ServiceID != "eu-west-7" || c.Name != "payd readiness" {
 		t.Errorf("check = %q of type %s for %s; want \"payd readiness\", http, eu-west-7", c.Name, c.Type, c.ServiceID)
 	}
@@ -125,13 +125,13 @@ func TestRegistrarKeepsRegistration(t *testing.T) {
 		_, ok := svcs["edge-us-east"]
 		return ok, "agent services: " + strings.Join(slicesKeys(svcs), ",") + errString(err)
 	}
-	eventually(t, 2*time.Second, "registered by Start", registered)
+	eventually(t, propagateWithin, "registered by Start", registered)
 
 	// Someone (or a restarted agent) drops the registration: it comes back.
 	if err := agent.Client.Agent().ServiceDeregister("edge-us-east"); err != nil {
 		t.Fatal(err)
 	}
-	took := eventually(t, 3*time.Second, "registered again", registered)
+	took := eventually(t, propagateWithin, "registered again", registered)
 	t.Logf("registration restored after %v", took.Round(time.Millisecond))
 
 	// Stopped and deregistered, it stays gone.

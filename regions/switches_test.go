@@ -64,7 +64,7 @@ func TestDrain(t *testing.T) {
 			return slices.Equal(got, want), fmt.Sprint("watcher reported ", got)
 		}
 	}
-	eventually(t, 5*time.Second, "watcher reports the initial state", statesAre(false))
+	eventually(t, propagateWithin, "watcher reports the initial state", statesAre(false))
 
 	drained := func(region string) bool {
 		t.Helper()
@@ -82,7 +82,7 @@ func TestDrain(t *testing.T) {
 	if err := sw.Drain(ctx, "us-east"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "watcher sees the drain", statesAre(false, true))
+	eventually(t, propagateWithin, "watcher sees the drain", statesAre(false, true))
 	t.Logf("drain reached the watcher after %v", time.Since(start).Round(time.Millisecond))
 	if !drained("us-east") || drained("eu-west") {
 		t.Errorf("Drained: us-east %v, eu-west %v; want true, false", drained("us-east"), drained("eu-west"))
@@ -103,7 +103,7 @@ func TestDrain(t *testing.T) {
 	if err := sw.Undrain(ctx, "us-east"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "watcher sees the undrain", statesAre(false, true, false))
+	eventually(t, propagateWithin, "watcher sees the undrain", statesAre(false, true, false))
 	if drained("us-east") || !drained("eu-west") {
 		t.Errorf("Drained: us-east %v, eu-west %v; want false, true", drained("us-east"), drained("eu-west"))
 	}
@@ -121,7 +121,7 @@ func TestDrain(t *testing.T) {
 	if err := sw.Drain(ctx, "us-east"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "watcher sees the drain after the bad value", statesAre(false, true, false, true))
+	eventually(t, propagateWithin, "watcher sees the drain after the bad value", statesAre(false, true, false, true))
 
 	stopWatch()
 	select {
@@ -129,7 +129,7 @@ func TestDrain(t *testing.T) {
 		if err != nil {
 			t.Errorf("WatchDrain returned %v after its context ended, want nil", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(propagateWithin):
 		t.Fatal("WatchDrain did not return after its context ended")
 	}
 
@@ -158,7 +158,7 @@ func TestMerchantLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cache.Stop)
-	syncCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	syncCtx, cancel := context.WithTimeout(ctx, propagateWithin)
 	defer cancel()
 	if err := cache.WaitSynced(syncCtx); err != nil {
 		t.Fatal(err)
@@ -186,19 +186,19 @@ func TestMerchantLimits(t *testing.T) {
 	if err != nil || pair == nil || string(pair.Value) != `{"per_second":12.5,"burst":25}` {
 		t.Errorf("limit key = %+v, %v", pair, err)
 	}
-	took := eventually(t, 2*time.Second, "cache has m1", cached(m1, regions.RateLimit{PerSecond: 12.5, Burst: 25}, true))
+	took := eventually(t, propagateWithin, "cache has m1", cached(m1, regions.RateLimit{PerSecond: 12.5, Burst: 25}, true))
 	t.Logf("a new limit reached the cache after %v", took.Round(time.Millisecond))
-	eventually(t, 2*time.Second, "cache has m2", cached(m2, regions.RateLimit{PerSecond: 100, Burst: 1}, true))
+	eventually(t, propagateWithin, "cache has m2", cached(m2, regions.RateLimit{PerSecond: 100, Burst: 1}, true))
 
 	// Change, delete; bad values and other keys under merchants/ are left out.
 	if err := sw.SetMerchantLimit(ctx, m1, 1, 2); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "cache sees the change", cached(m1, regions.RateLimit{PerSecond: 1, Burst: 2}, true))
+	eventually(t, propagateWithin, "cache sees the change", cached(m1, regions.RateLimit{PerSecond: 1, Burst: 2}, true))
 	if err := sw.DeleteMerchantLimit(ctx, m2); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "cache sees the delete", cached(m2, regions.RateLimit{}, false))
+	eventually(t, propagateWithin, "cache sees the delete", cached(m2, regions.RateLimit{}, false))
 	if _, ok, err := sw.MerchantLimit(ctx, m2); err != nil || ok {
 		t.Errorf("MerchantLimit after delete = %v, %v; want none", ok, err)
 	}
@@ -215,7 +215,7 @@ func TestMerchantLimits(t *testing.T) {
 	if err := sw.SetMerchantLimit(ctx, m2, 7, 7); err != nil { // something to wait for
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "cache sees m2 again", cached(m2, regions.RateLimit{PerSecond: 7, Burst: 7}, true))
+	eventually(t, propagateWithin, "cache sees m2 again", cached(m2, regions.RateLimit{PerSecond: 7, Burst: 7}, true))
 	for _, id := range []string{"mer_bad", "mer_zero"} {
 		if got, ok := cache.Lookup(id); ok {
 			t.Errorf("cache has %s = %+v from a bad value", id, got)
@@ -271,7 +271,7 @@ func TestSwitchesSurviveAgentRestart(t *testing.T) {
 	if err := sw.Drain(t.Context(), "eu-west"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "drain seen", func() (bool, string) {
+	eventually(t, propagateWithin, "drain seen", func() (bool, string) {
 		got := states.all()
 		return slices.Equal(got, []bool{false, true}) || slices.Equal(got, []bool{true}), fmt.Sprint(got)
 	})
@@ -279,14 +279,14 @@ func TestSwitchesSurviveAgentRestart(t *testing.T) {
 	// The dev agent forgets its KV store: once it is back the watcher reports the region
 	// serving again; nothing is reported while it is down.
 	agent.Restart()
-	eventually(t, 10*time.Second, "undrained by the empty KV store", func() (bool, string) {
+	eventually(t, restartWithin, "undrained by the empty KV store", func() (bool, string) {
 		got := states.all()
 		return len(got) > 0 && !got[len(got)-1], fmt.Sprint(got)
 	})
 	if err := sw.Drain(t.Context(), "eu-west"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "drain seen after the restart", func() (bool, string) {
+	eventually(t, propagateWithin, "drain seen after the restart", func() (bool, string) {
 		got := states.all()
 		return got[len(got)-1], fmt.Sprint(got)
 	})

@@ -15,11 +15,15 @@ import (
 // fail fast with 503 and reach nothing; once the channel heals and the cool-down passes, the
 // breaker probes and closes, and a retry with the same key completes the payment once.
 func TestBreakerTripsFailsFastAndRecovers(t *testing.T) {
+	// The breaker runs on the real clock. The cool-down must outlast the checks made while it
+	// is open (a few requests, slow on a busy machine with -race), or the breaker would let a
+	// probe through before the test looks.
+	const breakerCoolDown = 5 * time.Second
 	var gw *resilience.Gateway
 	e := newEnvWith(t, envOptions{gateway: func(sim *inprocsim.Channel) core.Gateway {
 		var err error
 		gw, err = resilience.NewGateway(sim, resilience.Config{Region: testRegion,
-			Breaker: resilience.BreakerConfig{MinRequests: 4, FailureRatio: 0.5, CoolDown: time.Second, HalfOpenProbes: 1}})
+			Breaker: resilience.BreakerConfig{MinRequests: 4, FailureRatio: 0.5, CoolDown: breakerCoolDown, HalfOpenProbes: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +52,7 @@ func TestBreakerTripsFailsFastAndRecovers(t *testing.T) {
 	// Other channels are not affected.
 	e.expect(e.call("POST", "/v1/payments", key, newKey(), map[string]any{"amount": 100, "currency": "cny", "channel": "alipay", "merchant_reference": "br-ali"}), 200)
 
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(breakerCoolDown + time.Minute)
 	for {
 		r = e.call("POST", "/v1/payments", key, idem, body)
 		if r.Status == 200 || time.Now().After(deadline) {
@@ -66,7 +70,10 @@ func TestBreakerTripsFailsFastAndRecovers(t *testing.T) {
 
 // A merchant beyond its API quota gets 429 with Retry-After; other merchants are unaffected.
 func TestMerchantRateLimit(t *testing.T) {
-	lim, err := resilience.NewMerchantLimiter(resilience.MerchantLimiterConfig{PerSecond: 1, Burst: 3})
+	// The limiter's own clock stands still: on a slow machine the calls below may take over a
+	// second, and a real clock would refill the quota between them.
+	clk := &clock{t: time.Now()}
+	lim, err := resilience.NewMerchantLimiter(resilience.MerchantLimiterConfig{PerSecond: 1, Burst: 3, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +89,9 @@ func TestMerchantRateLimit(t *testing.T) {
 		t.Fatalf("429: Retry-After %q, %s", r.Header.Get("Retry-After"), r.Body)
 	}
 	e.expect(e.call("GET", "/v1/balance", calm, "", nil), 200)
+	clk.Advance(time.Second) // one token back
+	e.expect(e.call("GET", "/v1/balance", busy, "", nil), 200)
+	e.expect(e.call("GET", "/v1/balance", busy, "", nil), 429)
 	if n := e.count("idempotency_keys"); n != 0 {
 		t.Fatalf("a rate-limited call wrote %d keys", n)
 	}
