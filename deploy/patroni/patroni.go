@@ -1,0 +1,810 @@
+// Package patroni runs the local platform's highly available database: a Patroni cluster of
+// PostgreSQL members, one per emulated region, with synchronous replication and etcd as
+// Patroni's distributed store, all on loopback. It is the local stand-in for CockroachDB's
+// SURVIVE REGION FAILURE: killing a region kills its member, and if that member was the
+// primary Patroni promotes the synchronous standby of another region, losing no acknowledged
+// commit (synchronous_mode_strict).
+//
+// Every process is started detached (it outlives the caller, like the rest of the local
+// platform) and recorded in a Cluster, which the caller persists; Stop takes them all down.
+// PostgreSQL refuses to run as root, so as root Patroni runs as the "postgres" OS user.
+package patroni
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paycenter/paycenter/deploy/localpg"
+)
+
+// Timing is Patroni's failover timing (its dynamic configuration, in seconds).
+type Timing struct {
+	// TTL is the leader lock's lifetime: a primary that stops renewing it is replaced after
+	// at most TTL. Default 8.
+	TTL int `json:"ttl"`
+	// LoopWait is the pause between two runs of Patroni's HA loop. Default 1.
+	LoopWait int `json:"loop_wait"`
+	// RetryTimeout bounds a store or PostgreSQL operation before the primary demotes itself.
+	// Patroni needs TTL ≥ LoopWait + 2 × RetryTimeout. Default 3.
+	RetryTimeout int `json:"retry_timeout"`
+}
+
+// DefaultTiming is the timing the local platform runs with.
+//
+// Why these numbers: etcd (unlike Consul, whose sessions refuse TTLs under 10 s) takes a
+// short lease, and the leader lock's TTL is most of a failover's time. With TTL 10 a killed
+// primary was replaced and the new one took writes after 15.8 s; with TTL 8 the lock
+// expires 2 s sooner. Going lower leaves the primary too little slack on a loaded 2-core
+// machine: a primary that cannot renew its lock within RetryTimeout demotes itself, an
+// outage of its own.
+var DefaultTiming = Timing{TTL: 8, LoopWait: 1, RetryTimeout: 3}
+
+func (t Timing) withDefaults() Timing {
+	if t.TTL == 0 {
+		t.TTL = DefaultTiming.TTL
+	}
+	if t.LoopWait == 0 {
+		t.LoopWait = DefaultTiming.LoopWait
+	}
+	if t.RetryTimeout == 0 {
+		t.RetryTimeout = DefaultTiming.RetryTimeout
+	}
+	return t
+}
+
+func (t Timing) validate() error {
+	if t.TTL < t.LoopWait+2*t.RetryTimeout {
+		return fmt.Errorf("patroni timing: ttl %d < loop_wait %d + 2 × retry_timeout %d", t.TTL, t.LoopWait, t.RetryTimeout)
+	}
+	return nil
+}
+
+// Options says what to start.
+type Options struct {
+	// Dir holds the cluster's state: Dir/patroni/MEMBER (config and data), Dir/etcd, and the
+	// logs in Dir/logs.
+	Dir string
+	// Members are the members' names, one per region, e.g. us-east, eu-west, ap-south. At
+	// least three: with two, strict synchronous mode blocks writes once one is lost.
+	Members []string
+	// ReplicationHost, if set, is the address a member's standby dials to reach another
+	// member's PostgreSQL port (the WAN emulator listens there, on the other member's port,
+	// and adds the link's latency). Default: 127.0.0.1, no emulated WAN.
+	ReplicationHost func(member string) string
+	Timing          Timing
+}
+
+// Member is one Patroni member: a Patroni process and the PostgreSQL it manages.
+type Member struct {
+	Name    string `json:"name"`
+	PGPort  int    `json:"pg_port"`
+	APIPort int    `json:"api_port"`
+	// ReplHost is the host this member's standby dials for the primary (see
+	// Options.ReplicationHost).
+	ReplHost string `json:"repl_host"`
+	Dir      string `json:"dir"`
+	// PID is the Patroni process's.
+	PID int    `json:"pid"`
+	Log string `json:"log"`
+}
+
+// DataDir is the member's PostgreSQL data directory.
+func (m Member) DataDir() string { return filepath.Join(m.Dir, "data") }
+
+// API is the base URL of the member's Patroni REST API.
+func (m Member) API() string { return fmt.Sprintf("http://127.0.0.1:%d", m.APIPort) }
+
+// Addr is the member's PostgreSQL address.
+func (m Member) Addr() string { return fmt.Sprintf("127.0.0.1:%d", m.PGPort) }
+
+// Cluster is a running Patroni cluster (as recorded in the local platform's cluster.json).
+type Cluster struct {
+	Scope    string   `json:"scope"`
+	EtcdAddr string   `json:"etcd_addr"` // client URL host:port
+	EtcdPID  int      `json:"etcd_pid"`
+	EtcdLog  string   `json:"etcd_log"`
+	Timing   Timing   `json:"timing"`
+	Members  []Member `json:"members"`
+	Dir      string   `json:"dir"`
+}
+
+// Member finds a member by name.
+func (c *Cluster) Member(name string) (*Member, error) {
+	for i := range c.Members {
+		if c.Members[i].Name == name {
+			return &c.Members[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no database member %q", name)
+}
+
+// URL is a connection string of database db that reaches whichever member is the primary:
+// every member, in order, with target_session_attrs=read-write.
+func (c *Cluster) URL(db string) string {
+	var hosts []string
+	for _, m := range c.Members {
+		hosts = append(hosts, m.Addr())
+	}
+	return MultiHostURL(hosts, db)
+}
+
+// MultiHostURL is a libpq/pgx connection string over hosts that connects to the one that
+// takes writes. A dead host costs at most connect_timeout before the next is tried.
+func MultiHostURL(hosts []string, db string) string {
+	return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable&target_session_attrs=read-write&connect_timeout=3",
+		strings.Join(hosts, ","), db)
+}
+
+const scope = "paycenter"
+
+// New plans a cluster: it picks the members' ports and writes their configuration, starting
+// nothing, so the caller can set up the WAN links (ReplicationListen) before Start.
+func New(opt Options) (*Cluster, error) {
+	if len(opt.Members) < 3 {
+		return nil, fmt.Errorf("patroni: %d members; at least 3 (strict synchronous mode blocks writes with 2 once one is lost)", len(opt.Members))
+	}
+	t := opt.Timing.withDefaults()
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
+	for _, prog := range []string{"patroni", "etcd"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			return nil, fmt.Errorf("%s not found: install the Debian packages patroni, python3-etcd and etcd-server ('make up' does so as root)", prog)
+		}
+	}
+	dir, err := filepath.Abs(opt.Dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Scope: scope, Timing: t, Dir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	// A fresh cluster every time: the store starts empty, so old data would not match it.
+	_ = os.RemoveAll(filepath.Join(dir, "patroni"))
+	_ = os.RemoveAll(filepath.Join(dir, "etcd"))
+	client, err := localpg.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	c.EtcdAddr = fmt.Sprintf("127.0.0.1:%d", client)
+	for _, name := range opt.Members {
+		pg, err := localpg.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		api, err := localpg.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		host := "127.0.0.1"
+		if opt.ReplicationHost != nil {
+			host = opt.ReplicationHost(name)
+		}
+		c.Members = append(c.Members, Member{Name: name, PGPort: pg, APIPort: api, ReplHost: host,
+			Dir: filepath.Join(dir, "patroni", name), Log: filepath.Join(dir, "logs", "patroni-"+name+".log")})
+	}
+	for i := range c.Members {
+		if err := c.writeConfig(&c.Members[i]); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Start starts etcd and every member, and waits until a primary takes writes with a
+// synchronous standby. On failure it stops what it started.
+func (c *Cluster) Start(ctx context.Context, out io.Writer) error {
+	if out == nil {
+		out = io.Discard
+	}
+	fail := func(err error) error {
+		_ = c.Stop(io.Discard)
+		return err
+	}
+	if err := c.startEtcd(ctx); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(out, "etcd (Patroni's store) on %s (pid %d)\n", c.EtcdAddr, c.EtcdPID)
+	// The first member bootstraps the cluster; the others clone it once it leads.
+	if err := c.StartMember(ctx, c.Members[0].Name); err != nil {
+		return fail(err)
+	}
+	if _, err := c.WaitPrimary(ctx, 120*time.Second); err != nil {
+		return fail(err)
+	}
+	for _, m := range c.Members[1:] {
+		if err := c.StartMember(ctx, m.Name); err != nil {
+			return fail(err)
+		}
+	}
+	if err := c.WaitHealthy(ctx, 180*time.Second); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+func (c *Cluster) startEtcd(ctx context.Context) error {
+	peer, err := localpg.FreePort()
+	if err != nil {
+		return err
+	}
+	c.EtcdLog = filepath.Join(c.Dir, "logs", "etcd.log")
+	cu, pu := "http://"+c.EtcdAddr, fmt.Sprintf("http://127.0.0.1:%d", peer)
+	pid, err := startDetached(c.EtcdLog, nil, "etcd", "--name", "paycenter-local", "--data-dir", filepath.Join(c.Dir, "etcd"),
+		"--listen-client-urls", cu, "--advertise-client-urls", cu, "--listen-peer-urls", pu,
+		"--initial-advertise-peer-urls", pu, "--initial-cluster", "paycenter-local="+pu,
+		"--log-level", "warn", "--logger", "zap")
+	c.EtcdPID = pid
+	if err != nil {
+		return err
+	}
+	return waitFor(ctx, 60*time.Second, func() (bool, error) {
+		if !alive(pid) {
+			return false, fmt.Errorf("etcd exited; its log:\n%s", tail(c.EtcdLog))
+		}
+		res, err := httpGet(ctx, cu+"/health")
+		return err == nil && res.code == 200 && strings.Contains(res.body, `"true"`), nil
+	})
+}
+
+// writeConfig writes the member's patroni.yml (JSON, which YAML reads).
+func (c *Cluster) writeConfig(m *Member) error {
+	bin, err := localpg.BinDir()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(m.Dir, 0o700); err != nil {
+		return err
+	}
+	auth := map[string]any{"username": "postgres"}
+	repl := map[string]any{"username": "postgres"}
+	if m.ReplHost != "" && m.ReplHost != "127.0.0.1" {
+		// Patroni builds primary_conninfo from the primary's connect address and this
+		// member's replication credentials, which may name the host: so each standby
+		// reaches the primary's port through its own WAN link.
+		repl["host"] = m.ReplHost
+	}
+	t := c.Timing
+	cfg := map[string]any{
+		"scope": c.Scope,
+		"name":  m.Name,
+		"log":   map[string]any{"level": "INFO", "format": "%(asctime)s %(levelname)s: %(message)s"},
+		"restapi": map[string]any{
+			"listen":          fmt.Sprintf("127.0.0.1:%d", m.APIPort),
+			"connect_address": fmt.Sprintf("127.0.0.1:%d", m.APIPort),
+		},
+		"etcd3": map[string]any{"hosts": []string{c.EtcdAddr}, "protocol": "http"},
+		"bootstrap": map[string]any{
+			"dcs": map[string]any{
+				"ttl": t.TTL, "loop_wait": t.LoopWait, "retry_timeout": t.RetryTimeout,
+				"synchronous_mode": true, "synchronous_mode_strict": true,
+				"postgresql": map[string]any{
+					"use_pg_rewind": true,
+					"use_slots":     true,
+					"parameters": map[string]any{
+						"max_connections": 200, "max_wal_senders": 10, "max_replication_slots": 10,
+						"wal_level": "replica", "hot_standby": "on", "wal_keep_size": "256MB",
+						// A hung standby is dropped from pg_stat_replication after this, so
+						// Patroni can make the other standby synchronous.
+						"wal_sender_timeout": "4s", "wal_receiver_timeout": "4s",
+						"wal_receiver_status_interval": "1s",
+						"synchronous_commit":           "on",
+						// As deploy/localpg: a killed process loses nothing, only an OS crash
+						// could. full_page_writes stays on for pg_rewind.
+						"fsync": "off",
+					},
+				},
+			},
+			"initdb": []any{map[string]string{"encoding": "UTF8"}, map[string]string{"locale": "C"}},
+		},
+		"postgresql": map[string]any{
+			"listen":          m.Addr(),
+			"connect_address": m.Addr(),
+			"data_dir":        m.DataDir(),
+			"bin_dir":         bin,
+			"pgpass":          filepath.Join(m.Dir, "pgpass"),
+			"authentication":  map[string]any{"superuser": auth, "replication": repl, "rewind": auth},
+			"parameters": map[string]any{
+				"unix_socket_directories": m.Dir,
+				"shared_buffers":          "128MB",
+			},
+			"pg_hba": []string{
+				"local all all trust",
+				"host all all 127.0.0.1/32 trust",
+				"host replication all 127.0.0.1/32 trust",
+			},
+			"use_unix_socket": true,
+			// A member that comes back after a failover rejoins as a replica of the new
+			// primary; if its history cannot be rewound it is cloned again.
+			"remove_data_directory_on_rewind_failure":     true,
+			"remove_data_directory_on_diverged_timelines": true,
+		},
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(m.Dir, "patroni.yml"), b, 0o600); err != nil {
+		return err
+	}
+	return handToServerUser(m.Dir)
+}
+
+// StartMember starts a member's Patroni (which starts its PostgreSQL, as a replica of the
+// primary if there is one, rewinding or cloning it as needed). It does nothing if the
+// member's Patroni is running.
+func (c *Cluster) StartMember(ctx context.Context, name string) error {
+	m, err := c.Member(name)
+	if err != nil {
+		return err
+	}
+	if alive(m.PID) {
+		return nil
+	}
+	// A postmaster left by a killed Patroni would keep the data directory busy.
+	if pid := PostmasterPID(m.DataDir()); alive(pid) {
+		killTree(pid)
+	}
+	env := []string{"HOME=" + m.Dir, "PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"}
+	m.PID, err = startDetached(m.Log, env, "patroni", filepath.Join(m.Dir, "patroni.yml"))
+	if err != nil {
+		return err
+	}
+	return waitFor(ctx, 30*time.Second, func() (bool, error) {
+		if !alive(m.PID) {
+			return false, fmt.Errorf("patroni %s exited; its log:\n%s", name, tail(m.Log))
+		}
+		res, err := httpGet(ctx, m.API()+"/liveness")
+		return err == nil && res.code == 200, nil
+	})
+}
+
+// KillMember kills a member's Patroni and PostgreSQL with SIGKILL, as losing its region
+// would. It returns the PIDs it killed.
+func (c *Cluster) KillMember(name string) ([]int, error) {
+	m, err := c.Member(name)
+	if err != nil {
+		return nil, err
+	}
+	var killed []int
+	// Patroni first, or it would start PostgreSQL again.
+	if alive(m.PID) {
+		killed = append(killed, killTree(m.PID)...)
+	}
+	if pid := PostmasterPID(m.DataDir()); alive(pid) {
+		killed = append(killed, killTree(pid)...)
+	}
+	return killed, nil
+}
+
+// KillPostmaster kills a member's postmaster with SIGKILL and leaves Patroni running. It
+// returns the postmaster's PID.
+func (c *Cluster) KillPostmaster(name string) (int, error) {
+	m, err := c.Member(name)
+	if err != nil {
+		return 0, err
+	}
+	pid := PostmasterPID(m.DataDir())
+	if !alive(pid) {
+		return 0, fmt.Errorf("PostgreSQL of %s is not running", name)
+	}
+	return pid, syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// Stop stops every member (Patroni stops its PostgreSQL) and etcd.
+func (c *Cluster) Stop(out io.Writer) error {
+	var errs []error
+	for _, m := range c.Members {
+		if alive(m.PID) {
+			_ = syscall.Kill(m.PID, syscall.SIGTERM)
+		}
+	}
+	for _, m := range c.Members {
+		if !waitGone(m.PID, 60*time.Second) {
+			killTree(m.PID)
+		}
+		if pid := PostmasterPID(m.DataDir()); alive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGINT) // fast shutdown
+			if !waitGone(pid, 30*time.Second) {
+				killTree(pid)
+			}
+		}
+		if m.PID > 0 {
+			fmt.Fprintf(out, "stopped database member %s (patroni pid %d)\n", m.Name, m.PID)
+		}
+	}
+	if alive(c.EtcdPID) {
+		_ = syscall.Kill(c.EtcdPID, syscall.SIGTERM)
+		if !waitGone(c.EtcdPID, 15*time.Second) {
+			killTree(c.EtcdPID)
+		}
+		fmt.Fprintf(out, "stopped etcd (pid %d)\n", c.EtcdPID)
+	}
+	return errors.Join(errs...)
+}
+
+// MemberState is one member as Patroni's REST API reports it (GET /cluster).
+type MemberState struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`  // leader, sync_standby, replica
+	State    string `json:"state"` // running, streaming, starting, stopped, ...
+	Timeline int    `json:"timeline"`
+	Lag      any    `json:"lag"`
+}
+
+// State asks any member that answers for the cluster's state.
+func (c *Cluster) State(ctx context.Context) ([]MemberState, error) {
+	var last error = errors.New("no member answers")
+	for _, m := range c.Members {
+		if !alive(m.PID) {
+			continue
+		}
+		res, err := httpGet(ctx, m.API()+"/cluster")
+		if err != nil || res.code != 200 {
+			last = fmt.Errorf("%s: %d %v", m.Name, res.code, err)
+			continue
+		}
+		var v struct {
+			Members []MemberState `json:"members"`
+		}
+		if err := json.Unmarshal([]byte(res.body), &v); err != nil {
+			return nil, err
+		}
+		return v.Members, nil
+	}
+	return nil, last
+}
+
+// Primary is the member that leads and runs (Patroni's leader role), if any.
+func (c *Cluster) Primary(ctx context.Context) (string, error) {
+	ms, err := c.State(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range ms {
+		if m.Role == "leader" && m.State == "running" {
+			if mm, err := c.Member(m.Name); err == nil && alive(mm.PID) {
+				return m.Name, nil
+			}
+		}
+	}
+	return "", errors.New("no primary")
+}
+
+// SyncStandby is the member Patroni made the synchronous standby, if any.
+func (c *Cluster) SyncStandby(ctx context.Context) (string, error) {
+	ms, err := c.State(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range ms {
+		if m.Role == "sync_standby" && replicating(m.State) {
+			return m.Name, nil
+		}
+	}
+	return "", errors.New("no synchronous standby")
+}
+
+// WaitPrimary waits until a member is the primary and takes a write.
+func (c *Cluster) WaitPrimary(ctx context.Context, timeout time.Duration) (string, error) {
+	var name string
+	err := waitFor(ctx, timeout, func() (bool, error) {
+		var err error
+		name, err = c.Primary(ctx)
+		if err != nil {
+			return false, nil
+		}
+		m, _ := c.Member(name)
+		return PrimaryTakesWrites(ctx, m.Addr()) == nil, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("no primary took writes: %w; %s", err, c.describe(ctx))
+	}
+	return name, nil
+}
+
+// WaitHealthy waits until every member runs: a primary, a streaming synchronous standby and
+// every other member streaming.
+func (c *Cluster) WaitHealthy(ctx context.Context, timeout time.Duration) error {
+	err := waitFor(ctx, timeout, func() (bool, error) {
+		for _, m := range c.Members {
+			if !alive(m.PID) {
+				return false, fmt.Errorf("patroni %s is not running", m.Name)
+			}
+		}
+		ms, err := c.State(ctx)
+		if err != nil || len(ms) != len(c.Members) {
+			return false, nil
+		}
+		leaders, syncs := 0, 0
+		for _, m := range ms {
+			switch {
+			case m.Role == "leader" && m.State == "running":
+				leaders++
+			case m.Role == "sync_standby" && replicating(m.State):
+				syncs++
+			case m.Role != "leader" && replicating(m.State):
+			default:
+				return false, nil
+			}
+		}
+		return leaders == 1 && syncs >= 1, nil
+	})
+	if err != nil {
+		return fmt.Errorf("database cluster not healthy: %w; %s", err, c.describe(ctx))
+	}
+	return nil
+}
+
+// replicating says a standby's state is a running one: Patroni 3.0 reports "running",
+// later versions "streaming".
+func replicating(state string) bool { return state == "running" || state == "streaming" }
+
+func (c *Cluster) describe(ctx context.Context) string {
+	ms, err := c.State(ctx)
+	if err != nil {
+		return "state: " + err.Error()
+	}
+	var parts []string
+	for _, m := range ms {
+		parts = append(parts, fmt.Sprintf("%s %s %s tl %d", m.Name, m.Role, m.State, m.Timeline))
+	}
+	return "members: " + strings.Join(parts, ", ")
+}
+
+// PrimaryTakesWrites checks that the server at addr is not in recovery and commits a
+// transaction with a transaction ID, whose commit, in strict synchronous mode, waits for the
+// synchronous standby.
+func PrimaryTakesWrites(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, "postgres://postgres@"+addr+"/postgres?sslmode=disable&connect_timeout=3")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var recovery bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&recovery); err != nil {
+		return err
+	}
+	if recovery {
+		return fmt.Errorf("%s is in recovery", addr)
+	}
+	_, err = conn.Exec(ctx, "SELECT txid_current()")
+	return err
+}
+
+// PostmasterPID reads the PostgreSQL server's process ID from its data directory.
+func PostmasterPID(dataDir string) int {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return pid
+}
+
+// startDetached starts a process in its own session (it outlives the caller), logging to
+// logPath; env, if set, replaces the environment. As root, patroni runs as "postgres".
+func startDetached(logPath string, env []string, prog string, args ...string) (int, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(prog, args...)
+	cmd.Env = env
+	cmd.Dir = os.TempDir()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if prog == "patroni" && os.Geteuid() == 0 {
+		uid, gid, err := serverUser()
+		if err != nil {
+			return 0, err
+		}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start %s: %w", prog, err)
+	}
+	go func() {
+		err := cmd.Wait() // reap it if it dies while we still run
+		if f, ferr := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
+			fmt.Fprintf(f, "%s exited: %v\n", prog, err)
+			f.Close()
+		}
+	}()
+	return cmd.Process.Pid, nil
+}
+
+func serverUser() (uid, gid int, err error) {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return 0, 0, fmt.Errorf("running as root needs the 'postgres' OS user (created by the Debian postgresql package): %w", err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// handToServerUser gives dir (recursively) to the postgres user when running as root, and
+// lets that user traverse its parents.
+func handToServerUser(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	uid, gid, err := serverUser()
+	if err != nil {
+		return err
+	}
+	if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	}); err != nil {
+		return err
+	}
+	for p := filepath.Dir(dir); p != "/" && p != "."; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()|0o011); err != nil {
+				return fmt.Errorf("let postgres traverse %s: %w", p, err)
+			}
+		}
+	}
+	return nil
+}
+
+func alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+func waitGone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// killTree kills pid and its descendants with SIGKILL (parents first, so none restarts a
+// child) and waits until they are gone. It returns the PIDs killed.
+func killTree(pid int) []int {
+	all := append([]int{pid}, descendants(pid)...)
+	for _, p := range all {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	for _, p := range all {
+		waitGone(p, 10*time.Second)
+	}
+	return all
+}
+
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 2 {
+			pp, _ := strconv.Atoi(f[1])
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, ch := range children[p] {
+			out = append(out, ch)
+			queue = append(queue, ch)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+type httpResult struct {
+	code int
+	body string
+}
+
+func httpGet(ctx context.Context, url string) (httpResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return httpResult{}, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return httpResult{}, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return httpResult{code: res.StatusCode, body: string(b)}, nil
+}
+
+// waitFor polls cond every 200 ms until it holds, fails, or timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// ReplicationListen is where the WAN link from member from's standby to member to's
+// PostgreSQL listens: from's replication host, on to's port.
+func ReplicationListen(from, to Member) string {
+	return net.JoinHostPort(from.ReplHost, strconv.Itoa(to.PGPort))
+}
