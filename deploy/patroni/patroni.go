@@ -83,9 +83,11 @@ type Options struct {
 	// Members are the members' names, one per region, e.g. us-east, eu-west, ap-south. At
 	// least three: with two, strict synchronous mode blocks writes once one is lost.
 	Members []string
-	// ReplicationHost, if set, is the address a member's standby dials to reach another
-	// member's PostgreSQL port (the WAN emulator listens there, on the other member's port,
-	// and adds the link's latency). Default: 127.0.0.1, no emulated WAN.
+	// ReplicationHost, if set, is the loopback address a member's standby dials to reach
+	// another member's PostgreSQL port (the WAN emulator listens there, on the other
+	// member's port, and adds the link's latency). It needs root: each member's Patroni runs
+	// in its own mount namespace, where the other members' names resolve to this address.
+	// Default (and when not root): 127.0.0.1, no emulated WAN between members.
 	ReplicationHost func(member string) string
 	Timing          Timing
 }
@@ -194,7 +196,7 @@ func New(opt Options) (*Cluster, error) {
 			return nil, err
 		}
 		host := "127.0.0.1"
-		if opt.ReplicationHost != nil {
+		if opt.ReplicationHost != nil && os.Geteuid() == 0 {
 			host = opt.ReplicationHost(name)
 		}
 		c.Members = append(c.Members, Member{Name: name, PGPort: pg, APIPort: api, ReplHost: host,
@@ -247,7 +249,7 @@ func (c *Cluster) startEtcd(ctx context.Context) error {
 	}
 	c.EtcdLog = filepath.Join(c.Dir, "logs", "etcd.log")
 	cu, pu := "http://"+c.EtcdAddr, fmt.Sprintf("http://127.0.0.1:%d", peer)
-	pid, err := startDetached(c.EtcdLog, nil, "etcd", "--name", "paycenter-local", "--data-dir", filepath.Join(c.Dir, "etcd"),
+	pid, err := startDetached(c.EtcdLog, nil, nil, "etcd", "--name", "paycenter-local", "--data-dir", filepath.Join(c.Dir, "etcd"),
 		"--listen-client-urls", cu, "--advertise-client-urls", cu, "--listen-peer-urls", pu,
 		"--initial-advertise-peer-urls", pu, "--initial-cluster", "paycenter-local="+pu,
 		"--log-level", "warn", "--logger", "zap")
@@ -274,12 +276,27 @@ func (c *Cluster) writeConfig(m *Member) error {
 		return err
 	}
 	auth := map[string]any{"username": "postgres"}
-	repl := map[string]any{"username": "postgres"}
-	if m.ReplHost != "" && m.ReplHost != "127.0.0.1" {
-		// Patroni builds primary_conninfo from the primary's connect address and this
-		// member's replication credentials, which may name the host: so each standby
-		// reaches the primary's port through its own WAN link.
-		repl["host"] = m.ReplHost
+	connect := m.Addr()
+	if m.wan() {
+		// Standbys dial the primary's connect address, the same for all of them. So it is
+		// a name, which each member's own hosts file (bind-mounted on /etc/hosts in its
+		// mount namespace) resolves to that member's replication host: each pair of
+		// members has its own WAN link.
+		connect = fmt.Sprintf("%s:%d", hostName(m.Name), m.PGPort)
+		hosts, _ := os.ReadFile("/etc/hosts")
+		var b strings.Builder
+		b.Write(hosts)
+		fmt.Fprintf(&b, "\n# the other database members, through this member's WAN links\n")
+		for _, o := range c.Members {
+			ip := m.ReplHost
+			if o.Name == m.Name {
+				ip = "127.0.0.1"
+			}
+			fmt.Fprintf(&b, "%s %s\n", ip, hostName(o.Name))
+		}
+		if err := os.WriteFile(m.hostsFile(), []byte(b.String()), 0o644); err != nil {
+			return err
+		}
 	}
 	t := c.Timing
 	cfg := map[string]any{
@@ -316,11 +333,11 @@ func (c *Cluster) writeConfig(m *Member) error {
 		},
 		"postgresql": map[string]any{
 			"listen":          m.Addr(),
-			"connect_address": m.Addr(),
+			"connect_address": connect,
 			"data_dir":        m.DataDir(),
 			"bin_dir":         bin,
 			"pgpass":          filepath.Join(m.Dir, "pgpass"),
-			"authentication":  map[string]any{"superuser": auth, "replication": repl, "rewind": auth},
+			"authentication":  map[string]any{"superuser": auth, "replication": auth, "rewind": auth},
 			"parameters": map[string]any{
 				"unix_socket_directories": m.Dir,
 				"shared_buffers":          "128MB",
@@ -363,7 +380,11 @@ func (c *Cluster) StartMember(ctx context.Context, name string) error {
 		killTree(pid)
 	}
 	env := []string{"HOME=" + m.Dir, "PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"}
-	m.PID, err = startDetached(m.Log, env, "patroni", filepath.Join(m.Dir, "patroni.yml"))
+	hosts := ""
+	if m.wan() {
+		hosts = m.hostsFile()
+	}
+	m.PID, err = startPatroni(m.Log, env, hosts, filepath.Join(m.Dir, "patroni.yml"))
 	if err != nil {
 		return err
 	}
@@ -601,9 +622,35 @@ func PostmasterPID(dataDir string) int {
 	return pid
 }
 
+// wan says the member reaches the others through its own WAN links.
+func (m Member) wan() bool { return m.ReplHost != "" && m.ReplHost != "127.0.0.1" }
+
+func (m Member) hostsFile() string { return filepath.Join(m.Dir, "hosts") }
+
+// hostName is a member's name in the members' hosts files.
+func hostName(member string) string { return "pg-" + member + ".paycenter.internal" }
+
+// startPatroni starts a member's Patroni detached. As root it runs as the postgres user; with
+// hosts, in a mount namespace of its own where hosts is /etc/hosts.
+func startPatroni(logPath string, env []string, hosts, config string) (int, error) {
+	if os.Geteuid() != 0 {
+		return startDetached(logPath, env, nil, "patroni", config)
+	}
+	if _, _, err := serverUser(); err != nil {
+		return 0, err
+	}
+	if hosts == "" {
+		return startDetached(logPath, env, nil, "setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", "patroni", config)
+	}
+	// The shell and setpriv exec in turn: the PID is Patroni's. Go makes the new mount
+	// namespace's mounts private, so the bind mount stays in it.
+	return startDetached(logPath, env, &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}, "sh", "-c",
+		`mount --bind "$1" /etc/hosts && exec setpriv --reuid=postgres --regid=postgres --init-groups -- patroni "$2"`, "sh", hosts, config)
+}
+
 // startDetached starts a process in its own session (it outlives the caller), logging to
-// logPath; env, if set, replaces the environment. As root, patroni runs as "postgres".
-func startDetached(logPath string, env []string, prog string, args ...string) (int, error) {
+// logPath; env, if set, replaces the environment; attr adds to the process attributes.
+func startDetached(logPath string, env []string, attr *syscall.SysProcAttr, prog string, args ...string) (int, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, err
@@ -613,14 +660,11 @@ func startDetached(logPath string, env []string, prog string, args ...string) (i
 	cmd.Env = env
 	cmd.Dir = os.TempDir()
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if prog == "patroni" && os.Geteuid() == 0 {
-		uid, gid, err := serverUser()
-		if err != nil {
-			return 0, err
-		}
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if attr == nil {
+		attr = &syscall.SysProcAttr{}
 	}
+	attr.Setsid = true
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", prog, err)
 	}
