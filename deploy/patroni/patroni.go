@@ -312,6 +312,9 @@ func (c *Cluster) writeConfig(m *Member) error {
 			"dcs": map[string]any{
 				"ttl": t.TTL, "loop_wait": t.LoopWait, "retry_timeout": t.RetryTimeout,
 				"synchronous_mode": true, "synchronous_mode_strict": true,
+				// If the store is lost, a primary that still reaches every member keeps
+				// its role instead of demoting itself.
+				"failsafe_mode": true,
 				"postgresql": map[string]any{
 					"use_pg_rewind": true,
 					"use_slots":     true,
