@@ -325,7 +325,12 @@ func (c *Cluster) writeConfig(m *Member) error {
 						// Patroni can make the other standby synchronous.
 						"wal_sender_timeout": "4s", "wal_receiver_timeout": "4s",
 						"wal_receiver_status_interval": "1s",
-						"synchronous_commit":           "on",
+						// After a failover a standby's first attempt to stream from the new
+						// primary can come before Patroni created its slot there; PostgreSQL's
+						// default 5 s before the next attempt was most of the time until the
+						// new primary had a synchronous standby (and took commits).
+						"wal_retrieve_retry_interval": "500ms",
+						"synchronous_commit":          "on",
 						// As deploy/localpg: a killed process loses nothing, only an OS crash
 						// could. full_page_writes stays on for pg_rewind.
 						"fsync": "off",
