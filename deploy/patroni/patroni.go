@@ -36,24 +36,27 @@ import (
 // Timing is Patroni's failover timing (its dynamic configuration, in seconds).
 type Timing struct {
 	// TTL is the leader lock's lifetime: a primary that stops renewing it is replaced after
-	// at most TTL. Default 8.
+	// at most TTL. Default 6.
 	TTL int `json:"ttl"`
 	// LoopWait is the pause between two runs of Patroni's HA loop. Default 1.
 	LoopWait int `json:"loop_wait"`
 	// RetryTimeout bounds a store or PostgreSQL operation before the primary demotes itself.
-	// Patroni needs TTL ≥ LoopWait + 2 × RetryTimeout. Default 3.
+	// Patroni needs TTL ≥ LoopWait + 2 × RetryTimeout. Default 2.
 	RetryTimeout int `json:"retry_timeout"`
 }
 
 // DefaultTiming is the timing the local platform runs with.
 //
 // Why these numbers: etcd (unlike Consul, whose sessions refuse TTLs under 10 s) takes a
-// short lease, and the leader lock's TTL is most of a failover's time. With TTL 10 a killed
-// primary was replaced and the new one took writes after 15.8 s; with TTL 8 the lock
-// expires 2 s sooner. Going lower leaves the primary too little slack on a loaded 2-core
-// machine: a primary that cannot renew its lock within RetryTimeout demotes itself, an
-// outage of its own.
-var DefaultTiming = Timing{TTL: 8, LoopWait: 1, RetryTimeout: 3}
+// short lease, and the leader lock's TTL is most of a failover's time: the lock of a killed
+// primary expires TTL − LoopWait to TTL after the kill, then a standby promotes itself
+// within a second. With TTL 10 a killed primary's successor took writes after 15.8 s; with
+// TTL 8, after 8.4 s. TTL 6 with RetryTimeout 2 (the least Patroni accepts with LoopWait 1:
+// TTL ≥ LoopWait + 2 × RetryTimeout) gets under the 10 s target for payments. The cost of a
+// short TTL is a primary whose Patroni stalls for TTL seconds (a loaded machine) loses its
+// lock: an unneeded failover, which synchronous mode makes safe; failsafe_mode keeps a
+// primary that merely cannot reach etcd from demoting itself.
+var DefaultTiming = Timing{TTL: 6, LoopWait: 1, RetryTimeout: 2}
 
 func (t Timing) withDefaults() Timing {
 	if t.TTL == 0 {
