@@ -67,6 +67,7 @@ func TestLeaderKill(t *testing.T) {
 			}
 			if conn == nil || conn.IsClosed() {
 				cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+				var err error
 				conn, err = pgx.Connect(cctx, url)
 				ccancel()
 				if err != nil {
