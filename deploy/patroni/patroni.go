@@ -383,7 +383,7 @@ func (c *Cluster) StartMember(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if alive(m.PID) {
+	if m.running() {
 		return nil
 	}
 	// A postmaster left by a killed Patroni would keep the data directory busy.
@@ -400,7 +400,7 @@ func (c *Cluster) StartMember(ctx context.Context, name string) error {
 		return err
 	}
 	return waitFor(ctx, 30*time.Second, func() (bool, error) {
-		if !alive(m.PID) {
+		if !m.running() {
 			return false, fmt.Errorf("patroni %s exited; its log:\n%s", name, tail(m.Log))
 		}
 		res, err := httpGet(ctx, m.API()+"/liveness")
@@ -417,7 +417,7 @@ func (c *Cluster) KillMember(name string) ([]int, error) {
 	}
 	var killed []int
 	// Patroni first, or it would start PostgreSQL again.
-	if alive(m.PID) {
+	if m.running() {
 		killed = append(killed, killTree(m.PID)...)
 	}
 	if pid := PostmasterPID(m.DataDir()); alive(pid) {
@@ -444,7 +444,7 @@ func (c *Cluster) KillPostmaster(name string) (int, error) {
 func (c *Cluster) Stop(out io.Writer) error {
 	var errs []error
 	for _, m := range c.Members {
-		if alive(m.PID) {
+		if m.running() {
 			_ = syscall.Kill(m.PID, syscall.SIGTERM)
 		}
 	}
@@ -462,7 +462,7 @@ func (c *Cluster) Stop(out io.Writer) error {
 			fmt.Fprintf(out, "stopped database member %s (patroni pid %d)\n", m.Name, m.PID)
 		}
 	}
-	if alive(c.EtcdPID) {
+	if ours(c.EtcdPID, c.Dir) {
 		_ = syscall.Kill(c.EtcdPID, syscall.SIGTERM)
 		if !waitGone(c.EtcdPID, 15*time.Second) {
 			killTree(c.EtcdPID)
@@ -485,7 +485,7 @@ type MemberState struct {
 func (c *Cluster) State(ctx context.Context) ([]MemberState, error) {
 	var last error = errors.New("no member answers")
 	for _, m := range c.Members {
-		if !alive(m.PID) {
+		if !m.running() {
 			continue
 		}
 		res, err := httpGet(ctx, m.API()+"/cluster")
@@ -512,7 +512,7 @@ func (c *Cluster) Primary(ctx context.Context) (string, error) {
 	}
 	for _, m := range ms {
 		if m.Role == "leader" && m.State == "running" {
-			if mm, err := c.Member(m.Name); err == nil && alive(mm.PID) {
+			if mm, err := c.Member(m.Name); err == nil && mm.running() {
 				return m.Name, nil
 			}
 		}
@@ -557,7 +557,7 @@ func (c *Cluster) WaitPrimary(ctx context.Context, timeout time.Duration) (strin
 func (c *Cluster) WaitHealthy(ctx context.Context, timeout time.Duration) error {
 	err := waitFor(ctx, timeout, func() (bool, error) {
 		for _, m := range c.Members {
-			if !alive(m.PID) {
+			if !m.running() {
 				return false, fmt.Errorf("patroni %s is not running", m.Name)
 			}
 		}
@@ -623,14 +623,32 @@ func PrimaryTakesWrites(ctx context.Context, addr string) error {
 	return err
 }
 
-// PostmasterPID reads the PostgreSQL server's process ID from its data directory.
+// PostmasterPID reads the PostgreSQL server's process ID from its data directory; 0 if the
+// file is gone or names a process that is not that server (a stale file after a kill).
 func PostmasterPID(dataDir string) int {
 	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
 		return 0
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if !ours(pid, dataDir) {
+		return 0
+	}
 	return pid
+}
+
+// running says the member's Patroni runs (PID checked against its command line, so a PID
+// recorded before a reboot and reused since is not taken for it).
+func (m Member) running() bool { return ours(m.PID, m.Dir) }
+
+// ours says pid is a live process whose command line mentions mark (a path of ours): the
+// processes this package starts name their directory in their arguments.
+func ours(pid int, mark string) bool {
+	if !alive(pid) {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.Contains(string(b), mark)
 }
 
 // wan says the member reaches the others through its own WAN links.
