@@ -120,13 +120,14 @@ func (m Member) Addr() string { return fmt.Sprintf("127.0.0.1:%d", m.PGPort) }
 
 // Cluster is a running Patroni cluster (as recorded in the local platform's cluster.json).
 type Cluster struct {
-	Scope    string   `json:"scope"`
-	EtcdAddr string   `json:"etcd_addr"` // client URL host:port
-	EtcdPID  int      `json:"etcd_pid"`
-	EtcdLog  string   `json:"etcd_log"`
-	Timing   Timing   `json:"timing"`
-	Members  []Member `json:"members"`
-	Dir      string   `json:"dir"`
+	Scope        string   `json:"scope"`
+	EtcdAddr     string   `json:"etcd_addr"` // client URL host:port
+	EtcdPeerPort int      `json:"etcd_peer_port"`
+	EtcdPID      int      `json:"etcd_pid"`
+	EtcdLog      string   `json:"etcd_log"`
+	Timing       Timing   `json:"timing"`
+	Members      []Member `json:"members"`
+	Dir          string   `json:"dir"`
 }
 
 // Member finds a member by name.
@@ -177,11 +178,21 @@ func New(opt Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Scope: scope, Timing: t, Dir: dir}
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
-	// A fresh cluster every time: the store starts empty, so old data would not match it.
+	// The data of a cluster stopped earlier in dir is kept (as deploy/localpg keeps a single
+	// server's) when its ports are still free: etcd's data and the members' name them.
+	if c, ok := reusable(dir, opt.Members); ok {
+		c.Timing = t
+		for i := range c.Members {
+			if err := c.writeConfig(&c.Members[i]); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
+	}
+	c := &Cluster{Scope: scope, Timing: t, Dir: dir}
 	_ = os.RemoveAll(filepath.Join(dir, "patroni"))
 	_ = os.RemoveAll(filepath.Join(dir, "etcd"))
 	client, err := localpg.FreePort()
@@ -189,6 +200,9 @@ func New(opt Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.EtcdAddr = fmt.Sprintf("127.0.0.1:%d", client)
+	if c.EtcdPeerPort, err = localpg.FreePort(); err != nil {
+		return nil, err
+	}
 	for _, name := range opt.Members {
 		pg, err := localpg.FreePort()
 		if err != nil {
@@ -210,7 +224,60 @@ func New(opt Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	b, _ := json.MarshalIndent(c, "", "  ")
+	if err := os.WriteFile(planFile(dir), b, 0o600); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+func planFile(dir string) string { return filepath.Join(dir, "patroni", "cluster.json") }
+
+// reusable loads the plan of a cluster created earlier in dir, if it has the same members,
+// holds data, and its ports are free.
+func reusable(dir string, members []string) (*Cluster, bool) {
+	b, err := os.ReadFile(planFile(dir))
+	if err != nil {
+		return nil, false
+	}
+	var c Cluster
+	if json.Unmarshal(b, &c) != nil || len(c.Members) != len(members) || c.EtcdPeerPort == 0 {
+		return nil, false
+	}
+	_, client, _ := net.SplitHostPort(c.EtcdAddr)
+	cp, _ := strconv.Atoi(client)
+	ports := []int{cp, c.EtcdPeerPort}
+	for i, m := range c.Members {
+		if m.Name != members[i] {
+			return nil, false
+		}
+		if _, err := os.Stat(filepath.Join(m.DataDir(), "PG_VERSION")); err != nil {
+			return nil, false
+		}
+		ports = append(ports, m.PGPort, m.APIPort)
+	}
+	for _, p := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return nil, false
+		}
+		l.Close()
+	}
+	c.EtcdPID = 0
+	for i := range c.Members {
+		c.Members[i].PID = 0
+	}
+	return &c, true
+}
+
+// hasData says every member has a data directory from an earlier run.
+func (c *Cluster) hasData() bool {
+	for _, m := range c.Members {
+		if _, err := os.Stat(filepath.Join(m.DataDir(), "PG_VERSION")); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Start starts etcd and every member, and waits until a primary takes writes with a
@@ -222,6 +289,29 @@ func (c *Cluster) Start(ctx context.Context, out io.Writer) error {
 	fail := func(err error) error {
 		_ = c.Stop(io.Discard)
 		return err
+	}
+	if c.hasData() {
+		// A cluster stopped earlier: every member at once, since which one may lead is the
+		// store's to say (in synchronous mode only the last primary or its synchronous
+		// standby). If it does not come back, it starts afresh on the same ports.
+		err := c.startEtcd(ctx)
+		for _, m := range c.Members {
+			if err == nil {
+				err = c.StartMember(ctx, m.Name)
+			}
+		}
+		if err == nil {
+			err = c.WaitHealthy(ctx, 120*time.Second)
+		}
+		if err == nil {
+			fmt.Fprintf(out, "etcd (Patroni's store) on %s (pid %d); the members' data kept from the last run\n", c.EtcdAddr, c.EtcdPID)
+			return nil
+		}
+		fmt.Fprintf(out, "the database cluster of the last run did not come back (%v); starting a new one\n", err)
+		_ = c.Stop(io.Discard)
+		if err := c.wipe(); err != nil {
+			return err
+		}
 	}
 	if err := c.startEtcd(ctx); err != nil {
 		return fail(err)
@@ -245,11 +335,21 @@ func (c *Cluster) Start(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
-func (c *Cluster) startEtcd(ctx context.Context) error {
-	peer, err := localpg.FreePort()
-	if err != nil {
+// wipe deletes the store's and the members' data, keeping their configuration.
+func (c *Cluster) wipe() error {
+	if err := os.RemoveAll(filepath.Join(c.Dir, "etcd")); err != nil {
 		return err
 	}
+	for _, m := range c.Members {
+		if err := os.RemoveAll(m.DataDir()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) startEtcd(ctx context.Context) error {
+	peer := c.EtcdPeerPort
 	c.EtcdLog = filepath.Join(c.Dir, "logs", "etcd.log")
 	cu, pu := "http://"+c.EtcdAddr, fmt.Sprintf("http://127.0.0.1:%d", peer)
 	pid, err := startDetached(c.EtcdLog, nil, nil, "etcd", "--name", "paycenter-local", "--data-dir", filepath.Join(c.Dir, "etcd"),
@@ -400,7 +500,7 @@ func (c *Cluster) StartMember(ctx context.Context, name string) error {
 		return err
 	}
 	return waitFor(ctx, 30*time.Second, func() (bool, error) {
-		if !m.running() {
+		if !alive(m.PID) { // the process we just started (its command line changes as it execs)
 			return false, fmt.Errorf("patroni %s exited; its log:\n%s", name, tail(m.Log))
 		}
 		res, err := httpGet(ctx, m.API()+"/liveness")
