@@ -375,7 +375,7 @@ func TestSummaryLine(t *testing.T) {
 
 func TestSelect(t *testing.T) {
 	all, err := Select("all")
-	if err != nil || len(all) != 10 {
+	if err != nil || len(all) != 13 {
 		t.Fatalf("all: %d %v", len(all), err)
 	}
 	for _, x := range all {

@@ -27,6 +27,9 @@ type Env struct {
 	InjectCmd, HealCmd string
 	// Note records an observation in the experiment's result.
 	Note func(format string, args ...any)
+	// Killed marks the moment an experiment killed the database's primary: the runner
+	// reports the RTO from it.
+	Killed func()
 	// Observe runs fn in the background; the runner waits for it (and cancels its context at
 	// the settle bound) before it checks.
 	Observe func(fn func(ctx context.Context))
@@ -42,6 +45,7 @@ const (
 	NeedChannelSim Requirement = "channel simulator"
 	NeedConsul     Requirement = "Consul"
 	NeedCommands   Requirement = "-inject-cmd"
+	NeedPatroni    Requirement = "Patroni database (make up)"
 )
 
 // Experiment is one fault, injected under load and healed.
@@ -75,6 +79,8 @@ func (x Experiment) Missing(t *Target, cmds bool) []Requirement {
 			ok = t.ConsulAddr != ""
 		case NeedCommands:
 			ok = cmds
+		case NeedPatroni:
+			ok = t.Local() && hasPatroni(t)
 		}
 		if !ok {
 			out = append(out, n)
@@ -150,14 +156,16 @@ func Catalogue() []Experiment {
 			Needs:       []Requirement{NeedWAN},
 			Inject: func(ctx context.Context, e *Env) error {
 				x := Toxiproxy{API: e.Target.WANAPI}
-				link := "db-" + e.Region
-				for _, stream := range []string{"upstream", "downstream"} {
-					if err := x.AddToxic(ctx, link, Toxic{Name: "partition_" + stream, Type: "timeout", Stream: stream,
-						Attributes: map[string]any{"timeout": 0}}); err != nil {
-						return err
+				links := regionDBLinks(e.Target, e.Region)
+				for _, link := range links {
+					for _, stream := range []string{"upstream", "downstream"} {
+						if err := x.AddToxic(ctx, link, Toxic{Name: "partition_" + stream, Type: "timeout", Stream: stream,
+							Attributes: map[string]any{"timeout": 0}}); err != nil {
+							return err
+						}
 					}
 				}
-				e.Note("link %s hangs", link)
+				e.Note("link %s hangs", strings.Join(links, ", "))
 				return nil
 			},
 			Heal: func(ctx context.Context, e *Env) error { return Toxiproxy{API: e.Target.WANAPI}.Clean(ctx) },
@@ -283,6 +291,9 @@ func Catalogue() []Experiment {
 			},
 			Heal: clearFaults,
 		},
+		dbPrimaryKill(),
+		regionKillWithDatabase(),
+		dbReplicaPartition(),
 		{
 			Name:        "external",
 			Description: "a fault injected by -inject-cmd and healed by -heal-cmd (e.g. kubectl apply/delete of a Chaos Mesh manifest)",

@@ -228,11 +228,15 @@ func (x Toxiproxy) Clean(ctx context.Context) error {
 // RestartPostgres restarts the local platform's PostgreSQL with pg_ctl (fast shutdown: open
 // sessions are cut), as its server user when we are root, the way deploy/localpg runs it;
 // the server keeps the options it was started with (postmaster.opts). It records the new
-// process ID in cluster.json. If the server is not running, pg_ctl starts it.
+// process ID in cluster.json. If the server is not running, pg_ctl starts it. With a
+// Patroni database it restarts the primary through Patroni.
 func RestartPostgres(ctx context.Context, dir string) error {
 	c, err := localcluster.Load(dir)
 	if err != nil {
 		return err
+	}
+	if c.Patroni != nil {
+		return restartPrimary(ctx, dir, c.Patroni)
 	}
 	data := c.Postgres.DataDir
 	bin, err := localpg.BinDir()
@@ -361,7 +365,8 @@ func StartConsul(ctx context.Context, dir string) error {
 }
 
 // Restore undoes whatever faults are left on the local platform: channel faults, WAN
-// toxics, a stopped database, a stopped Consul, dead nodes. It is safe to call at any time.
+// toxics, a stopped database (or dead database members), a stopped Consul, dead nodes. It
+// is safe to call at any time.
 func (t *Target) Restore(ctx context.Context, out io.Writer) error {
 	var errs []error
 	if t.ChannelSim != "" {
@@ -377,7 +382,9 @@ func (t *Target) Restore(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	if !alive(postmasterPID(c.Postgres.DataDir)) {
+	if c.Patroni != nil {
+		errs = append(errs, restoreDatabase(ctx, t.Dir, t.Bin, out))
+	} else if !alive(postmasterPID(c.Postgres.DataDir)) {
 		errs = append(errs, RestartPostgres(ctx, t.Dir))
 	}
 	errs = append(errs, StartConsul(ctx, t.Dir))

@@ -90,6 +90,12 @@ type Result struct {
 	// Stuck counts payments and refunds not settled at the bound, plus operations whose
 	// client kept retrying without getting a definitive answer.
 	Stuck int `json:"stuck"`
+	// RTOMS is, for experiments that kill the database's primary (Env.Killed), the time from
+	// the kill to the first acknowledged money-moving operation called after it; -1 if none
+	// was. MissingAfterFailover counts acknowledged payments and refunds missing afterwards
+	// (the checker's Lost, here after a failover: must be 0, RPO 0).
+	RTOMS                int64 `json:"rto_ms,omitempty"`
+	MissingAfterFailover int   `json:"missing_after_failover,omitempty"`
 	// MaxGapMS is the client-visible gap of the clients homed in RunConfig.Region (the
 	// region node, region and link faults hit): the time from the fault's injection to the
 	// first acknowledged money-moving operation they called after it (see Figures). ByRegion
@@ -137,6 +143,10 @@ func Run(ctx context.Context, t *Target, exps []Experiment, cfg RunConfig) []Res
 		default:
 			fmt.Fprintf(cfg.Log, "chaos: %s: FAILED %s (%d violations)\n", x.Name, r.Error, len(r.Verdict.Violations))
 		}
+		if r.Skipped == "" && r.RTOMS != 0 {
+			fmt.Fprintf(cfg.Log, "chaos: %s: rto_ms=%d missing_after_failover=%d lost=%d duplicates=%d stuck=%d\n",
+				x.Name, r.RTOMS, r.MissingAfterFailover, r.Lost, r.Duplicates, r.Stuck)
+		}
 		out = append(out, r)
 	}
 	return out
@@ -168,7 +178,10 @@ func runOne(ctx context.Context, t *Target, x Experiment, cfg RunConfig, steady 
 	var observers sync.WaitGroup
 	observeCtx, stopObservers := context.WithCancel(ctx)
 	defer stopObservers()
+	var h *History
+	killAt := time.Duration(-1)
 	env := &Env{Target: t, Region: cfg.Region, InjectCmd: cfg.InjectCmd, HealCmd: cfg.HealCmd,
+		Killed: func() { killAt = h.Now() },
 		Note: func(format string, args ...any) {
 			notesMu.Lock()
 			defer notesMu.Unlock()
@@ -209,7 +222,7 @@ func runOne(ctx context.Context, t *Target, x Experiment, cfg RunConfig, steady 
 	res.Merchants = merchants
 	logf("steady; merchants onboarded")
 
-	h := NewHistory()
+	h = NewHistory()
 	dcfg := DriverConfig{Merchants: merchants, Endpoints: t.EndpointsFrom, Clients: cfg.Clients, ChannelSim: t.ChannelSim,
 		AbandonShare: cfg.AbandonShare}
 	if x.Load != nil {
@@ -315,6 +328,16 @@ func runOne(ctx context.Context, t *Target, x Experiment, cfg RunConfig, steady 
 	}
 	if first := firstAckAfter(ops, heal); first >= 0 {
 		env.Note("first acknowledged payment operation after healing: +%d ms", (first - heal).Milliseconds())
+	}
+
+	if killAt >= 0 {
+		res.RTOMS = -1
+		if first := firstAckCalledAfter(ops, killAt); first >= 0 {
+			res.RTOMS = (first - killAt).Milliseconds()
+		}
+		res.MissingAfterFailover = res.Verdict.Lost
+		env.Note("RTO: the first acknowledged payment operation called after the fault returned %d ms after it; acknowledged payments missing after failover: %d",
+			res.RTOMS, res.MissingAfterFailover)
 	}
 
 	// Leave the platform as it was.
@@ -448,6 +471,18 @@ func firstAckAfter(ops []Op, t time.Duration) time.Duration {
 	first := time.Duration(-1)
 	for _, op := range ops {
 		if op.Client >= 0 && op.Kind.Moves() && op.Acked() && op.Return >= t && (first < 0 || op.Return < first) {
+			first = op.Return
+		}
+	}
+	return first
+}
+
+// firstAckCalledAfter is the return time of the first acknowledged money-moving operation
+// called at or after t, or -1: work that began after a kill and succeeded.
+func firstAckCalledAfter(ops []Op, t time.Duration) time.Duration {
+	first := time.Duration(-1)
+	for _, op := range ops {
+		if op.Client >= 0 && op.Kind.Moves() && op.Acked() && op.Call >= t && (first < 0 || op.Return < first) {
 			first = op.Return
 		}
 	}

@@ -1,8 +1,8 @@
 // Command paylocal runs the platform on this machine, in the background.
 //
-//	paylocal up   [-dir .local] [-bin bin] [-consul .local/bin/consul] [-regions a,b,c] [-nodes N]
+//	paylocal up   [-dir .local] [-bin bin] [-consul .local/bin/consul] [-regions a,b,c] [-nodes N] [-database patroni|single]
 //	paylocal down [-dir .local]
-//	paylocal region kill|start NAME   kill -9 a region's nodes; start them again
+//	paylocal region kill|start NAME   kill -9 a region's nodes and database member; start them again
 //	paylocal status [-dir .local]
 //	paylocal pg start -dir DIR     start a throwaway PostgreSQL, print its URL
 //	paylocal pg stop -dir DIR      stop it
@@ -48,6 +48,7 @@ func run(ctx context.Context, args []string) error {
 	consul := fs.String("consul", "", "consul binary: the multi-region platform (three regions, Consul, WAN emulation); empty: one node")
 	regions := fs.String("regions", "", "comma-separated region names (default: us-east,eu-west,ap-south with -consul, else us-east)")
 	nodes := fs.Int("nodes", 0, "payd nodes per region (default 2 with -consul, else 1)")
+	database := fs.String("database", "", "patroni: a Patroni cluster, a PostgreSQL member per region, synchronous replication (default with -consul); single: one PostgreSQL server")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,13 +58,27 @@ func run(ctx context.Context, args []string) error {
 		if *regions != "" {
 			rs = strings.Split(*regions, ",")
 		}
+		if *database == "" {
+			*database = "single"
+			if *consul != "" {
+				*database = "patroni"
+			}
+		}
+		if *database != "patroni" && *database != "single" {
+			return fmt.Errorf("-database %q: patroni or single", *database)
+		}
 		_, err := localcluster.Up(ctx, localcluster.Options{Dir: *dir, Bin: *bin, Consul: *consul,
-			Regions: rs, NodesPerRegion: *nodes, Out: os.Stdout})
+			Regions: rs, NodesPerRegion: *nodes, Patroni: *database == "patroni", Out: os.Stdout})
 		return err
 	case "region kill":
 		nodes, err := localcluster.KillRegion(*dir, region)
 		for _, n := range nodes {
 			fmt.Printf("killed payd %s (pid %d)\n", n.ID, n.PID)
+		}
+		if c, lerr := localcluster.Load(*dir); lerr == nil && err == nil && c.Patroni != nil {
+			if _, merr := c.Patroni.Member(region); merr == nil {
+				fmt.Printf("killed database member %s (Patroni and PostgreSQL)\n", region)
+			}
 		}
 		return err
 	case "region start":

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/deploy/localpg"
+	"github.com/paycenter/paycenter/deploy/patroni"
 	"github.com/paycenter/paycenter/regions"
 )
 
@@ -135,7 +137,8 @@ type wanLink struct {
 
 // multi is the whole platform: a Consul dev agent, the WAN emulator, nodes per region (their
 // database link through the WAN) and a regional endpoint per region (cross-region traffic
-// through the WAN). The database lives in the first region.
+// through the WAN). The database is the server on pgPort, in the first region, or with
+// Options.Patroni (pgPort 0) a Patroni cluster started here, a member per region.
 func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 	say := func(format string, args ...any) { fmt.Fprintf(l.opt.Out, format+"\n", args...) }
 	topo := regions.DefaultTopology()
@@ -189,6 +192,9 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 			}
 			nodeAddr[r] = append(nodeAddr[r], a)
 		}
+		if l.opt.Patroni {
+			continue
+		}
 		listen, err := freeAddr()
 		if err != nil {
 			return err
@@ -196,6 +202,39 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 		lat, _ := topo.Latency(r, dbRegion)
 		dbLink[r] = listen
 		links = append(links, wanLink{Name: "db-" + r, Listen: listen, Upstream: fmt.Sprintf("127.0.0.1:%d", pgPort), LatencyMS: int(lat.Milliseconds())})
+	}
+	var pat *patroni.Cluster
+	dbLinks := map[string][]wanLink{} // region -> its nodes' links to every member, nearest first
+	if l.opt.Patroni {
+		var err error
+		if pat, err = patroni.New(patroni.Options{Dir: l.opt.Dir, Members: l.opt.Regions,
+			ReplicationHost: replicationHost(l.opt.Regions), Timing: l.opt.PatroniTiming}); err != nil {
+			return err
+		}
+		l.c.Patroni = pat
+		for _, r := range l.opt.Regions {
+			for _, m := range byDistance(topo, r, pat.Members) {
+				listen, err := freeAddr()
+				if err != nil {
+					return err
+				}
+				lat, _ := topo.Latency(r, m.Name)
+				dbLinks[r] = append(dbLinks[r], wanLink{Name: fmt.Sprintf("db-%s-to-%s", r, m.Name), Listen: listen, Upstream: m.Addr(),
+					LatencyMS: int(lat.Milliseconds())})
+			}
+			links = append(links, dbLinks[r]...)
+		}
+		// Replication: each standby reaches each possible primary through its own link.
+		for _, s := range pat.Members {
+			for _, p := range pat.Members {
+				if s.Name == p.Name {
+					continue
+				}
+				lat, _ := topo.Latency(s.Name, p.Name)
+				links = append(links, wanLink{Name: fmt.Sprintf("repl-%s-to-%s", s.Name, p.Name), Listen: patroni.ReplicationListen(s, p),
+					Upstream: p.Addr(), LatencyMS: int(lat.Milliseconds())})
+			}
+		}
 	}
 	wanMap := map[string][]string{} // edge region -> NODE=LINK pairs
 	for _, e := range l.opt.Regions {
@@ -232,6 +271,25 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 	l.c.WANAPI = wanAPI
 	if err := waitHTTP(ctx, "http://"+wanAPI+"/version", pid, logPath, status200); err != nil {
 		return err
+	}
+	if pat != nil {
+		say("starting the database: Patroni members %s, strict synchronous replication through the WAN emulator ...", strings.Join(l.opt.Regions, ", "))
+		start := time.Now()
+		if err := pat.Start(ctx, l.opt.Out); err != nil {
+			return err
+		}
+		first := pat.Members[0]
+		l.c.Postgres = Process{PID: patroni.PostmasterPID(first.DataDir()), DataDir: first.DataDir()}
+		if err := createDatabase(ctx, pat.URL("postgres"), "paycenter"); err != nil {
+			return err
+		}
+		l.c.DatabaseURL = pat.URL("paycenter")
+		primary, _ := pat.Primary(ctx)
+		sync, _ := pat.SyncStandby(ctx)
+		say("database ready in %.1f s: primary %s, synchronous standby %s; applying migrations ...", time.Since(start).Seconds(), primary, sync)
+		if err := l.migrate(ctx); err != nil {
+			return err
+		}
 	}
 
 	// The channel simulator, shared by every node, with the platform's and its own keys.
@@ -276,8 +334,20 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 	// Nodes, then endpoints.
 	for _, r := range l.opt.Regions {
 		lat, _ := topo.Latency(r, dbRegion)
-		dbURL := strings.Replace(l.c.DatabaseURL, fmt.Sprintf("127.0.0.1:%d", pgPort), dbLink[r], 1)
-		l.c.Regions = append(l.c.Regions, Region{Name: r, DBLink: "db-" + r, DatabaseURL: dbURL})
+		region := Region{Name: r, DBLink: "db-" + r}
+		if pat != nil {
+			var hosts []string
+			for _, link := range dbLinks[r] {
+				hosts = append(hosts, link.Listen)
+				region.DBLinks = append(region.DBLinks, link.Name)
+			}
+			region.DBLink = region.DBLinks[0]
+			region.DatabaseURL = patroni.MultiHostURL(hosts, "paycenter")
+		} else {
+			region.DatabaseURL = strings.Replace(l.c.DatabaseURL, fmt.Sprintf("127.0.0.1:%d", pgPort), dbLink[r], 1)
+		}
+		dbURL := region.DatabaseURL
+		l.c.Regions = append(l.c.Regions, region)
 		ri := len(l.c.Regions) - 1
 		for i, a := range nodeAddr[r] {
 			n, err := l.node(ctx, sec, fmt.Sprintf("%s-%d", r, i+1), r, a, dbURL, l.nodeFlags(r, "http://"+edgeAddr[r])...)
@@ -285,7 +355,11 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 			if err != nil {
 				return err
 			}
-			say("payd %-10s region %-8s http://%s (pid %d; database +%d ms)", n.ID, r, n.Addr, n.PID, lat.Milliseconds())
+			if pat != nil {
+				say("payd %-10s region %-8s http://%s (pid %d; database members %s)", n.ID, r, n.Addr, n.PID, memberLatencies(dbLinks[r]))
+			} else {
+				say("payd %-10s region %-8s http://%s (pid %d; database +%d ms)", n.ID, r, n.Addr, n.PID, lat.Milliseconds())
+			}
 		}
 	}
 	for i, r := range l.opt.Regions {
@@ -308,6 +382,39 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 	return nil
 }
 
+// replicationHost gives each region's database member its own loopback address to dial
+// other members from (127.0.20.1, 127.0.21.1, ...), so that each pair of members has its
+// own WAN link.
+func replicationHost(regionNames []string) func(string) string {
+	return func(member string) string {
+		for i, r := range regionNames {
+			if r == member {
+				return fmt.Sprintf("127.0.%d.1", 20+i)
+			}
+		}
+		return "127.0.0.1"
+	}
+}
+
+// byDistance orders members by their latency from region, nearest first.
+func byDistance(topo *regions.Topology, region string, members []patroni.Member) []patroni.Member {
+	out := append([]patroni.Member(nil), members...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, _ := topo.Latency(region, out[i].Name)
+		b, _ := topo.Latency(region, out[j].Name)
+		return a < b
+	})
+	return out
+}
+
+func memberLatencies(links []wanLink) string {
+	var parts []string
+	for _, l := range links {
+		parts = append(parts, fmt.Sprintf("%s +%d ms", l.Name[strings.LastIndex(l.Name, "-to-")+4:], l.LatencyMS))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // nodeFlags are a multi-region node's flags: Consul, and the shared channel simulator with
 // notifications to its region's endpoint.
 func (l *launcher) nodeFlags(region, edgeURL string) []string {
@@ -318,7 +425,9 @@ func (l *launcher) nodeFlags(region, edgeURL string) []string {
 }
 
 // KillRegion kills every node of a region at once (SIGKILL: no graceful shutdown), as a
-// region failure would. The regional endpoint stays up.
+// region failure would, and with a Patroni database the region's member too (its Patroni
+// and PostgreSQL; if it was the primary, a standby of another region takes over). The
+// regional endpoint stays up.
 func KillRegion(dir, region string) ([]Node, error) {
 	c, err := Load(dir)
 	if err != nil {
@@ -332,6 +441,13 @@ func KillRegion(dir, region string) ([]Node, error) {
 			if alive(n.PID) {
 				if err := syscall.Kill(n.PID, syscall.SIGKILL); err != nil {
 					return nil, err
+				}
+			}
+		}
+		if c.Patroni != nil {
+			if _, err := c.Patroni.Member(region); err == nil {
+				if _, err := c.Patroni.KillMember(region); err != nil {
+					return r.Nodes, err
 				}
 			}
 		}
@@ -356,6 +472,9 @@ func StartRegion(ctx context.Context, dir, bin, region string, out io.Writer) er
 		if r.Name != region {
 			continue
 		}
+		if err := startMember(ctx, dir, c, region, out); err != nil {
+			return err
+		}
 		for ni, n := range r.Nodes {
 			if alive(n.PID) {
 				continue
@@ -379,4 +498,38 @@ func StartRegion(ctx context.Context, dir, bin, region string, out io.Writer) er
 		return writeCluster(dir, c)
 	}
 	return fmt.Errorf("no region %q in %s", region, File(dir))
+}
+
+// startMember starts the region's database member again if it is not running, records its
+// Patroni's PID, and waits until it is back (a replica of the primary, rewound or cloned by
+// Patroni as needed) and the cluster is healthy.
+func startMember(ctx context.Context, dir string, c *Cluster, region string, out io.Writer) error {
+	if c.Patroni == nil {
+		return nil
+	}
+	m, err := c.Patroni.Member(region)
+	if err != nil || alive(m.PID) {
+		return nil
+	}
+	start := time.Now()
+	err = c.Patroni.StartMember(ctx, region)
+	if err == nil && c.Postgres.DataDir == m.DataDir() {
+		c.Postgres.PID = 0 // recorded below, once PostgreSQL runs
+	}
+	if werr := writeCluster(dir, c); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.Patroni.WaitHealthy(ctx, 180*time.Second); err != nil {
+		return err
+	}
+	if c.Postgres.DataDir == m.DataDir() {
+		c.Postgres.PID = patroni.PostmasterPID(m.DataDir())
+	}
+	primary, _ := c.Patroni.Primary(ctx)
+	fmt.Fprintf(out, "database member %s started again (patroni pid %d); back as a replica of %s after %.1f s\n",
+		region, m.PID, primary, time.Since(start).Seconds())
+	return writeCluster(dir, c)
 }

@@ -1,5 +1,6 @@
 // Package localcluster brings the platform up on this machine, in the background, and takes
-// it down again: a PostgreSQL server, the schema, and payd nodes per region, all on loopback.
+// it down again: the database (one PostgreSQL server, or with Options.Patroni a Patroni
+// cluster of a member per region), the schema, and payd nodes per region, all on loopback.
 // It records what it started in .local/cluster.json, which operator tools, the demo and
 // tests read to find the endpoints.
 package localcluster
@@ -21,6 +22,7 @@ import (
 
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/deploy/localpg"
+	"github.com/paycenter/paycenter/deploy/patroni"
 )
 
 // Cluster is the content of cluster.json.
@@ -31,7 +33,11 @@ type Cluster struct {
 	WANAPI      string   `json:"wan_api,omitempty"`    // Toxiproxy's REST API of the WAN emulator
 	ChannelSim  string   `json:"channelsim,omitempty"` // the shared channel simulator (its /sim control API)
 	Regions     []Region `json:"regions"`
-	Postgres    Process  `json:"postgres"`
+	// Postgres is the single server, or with Patroni the first region's member (whose
+	// PostgreSQL may be a primary or a standby).
+	Postgres Process `json:"postgres"`
+	// Patroni is the highly available database, when the cluster runs one (Options.Patroni).
+	Patroni *patroni.Cluster `json:"patroni,omitempty"`
 	// Services are the cluster's other processes: consul, paywan, the regional endpoints.
 	Services []Service `json:"services,omitempty"`
 	// NodeArgs are the extra payd flags the nodes were started with (Options.NodeArgs);
@@ -45,8 +51,10 @@ type Region struct {
 	Name     string `json:"name"`
 	Endpoint string `json:"endpoint"`
 	Nodes    []Node `json:"nodes"`
-	// DBLink is the WAN link between the region's nodes and the database.
-	DBLink string `json:"db_link,omitempty"`
+	// DBLink is the WAN link between the region's nodes and the database. With Patroni it
+	// is the link to the region's own member, and DBLinks has one per member.
+	DBLink  string   `json:"db_link,omitempty"`
+	DBLinks []string `json:"db_links,omitempty"`
 	// DatabaseURL is the database as the region's nodes reach it (through DBLink).
 	DatabaseURL string `json:"database_url,omitempty"`
 }
@@ -89,7 +97,13 @@ type Options struct {
 	NodesPerRegion int
 	// NodeArgs are extra payd serve flags for every node (e.g. quotas, -metrics-addr).
 	NodeArgs []string
-	Out      io.Writer
+	// Patroni runs the database as a Patroni cluster, a PostgreSQL member per region with
+	// strict synchronous replication through the WAN emulator, instead of one server in the
+	// first region. Only with Consul (the multi-region platform). Default false.
+	Patroni bool
+	// PatroniTiming is the Patroni cluster's failover timing. Default patroni.DefaultTiming.
+	PatroniTiming patroni.Timing
+	Out           io.Writer
 }
 
 // File is the path of cluster.json under dir.
@@ -159,40 +173,58 @@ func Up(ctx context.Context, opt Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{AdminToken: sec.AdminToken, NodeArgs: opt.NodeArgs, StartedAt: time.Now().UTC().Format(time.RFC3339)}
-	pgDir, _ := filepath.Abs(filepath.Join(opt.Dir, "pg"))
-	say("starting PostgreSQL in %s ...", pgDir)
-	pg, err := localpg.Start(ctx, pgDir, localpg.Options{})
-	if err != nil {
-		return nil, err
-	}
-	c.Postgres = Process{PID: pg.PID(), DataDir: pgDir}
-	c.DatabaseURL = pg.DatabaseURL("paycenter")
 	// From here on, a failure takes down whatever was started.
 	fail := func(err error) (*Cluster, error) {
 		writeCluster(opt.Dir, c)
 		_ = Down(opt.Dir, c, opt.Out)
 		return nil, err
 	}
-	if err := createDatabase(ctx, pg.URL(), "paycenter"); err != nil {
-		return fail(err)
-	}
-	say("PostgreSQL ready on 127.0.0.1:%d; applying migrations ...", pg.Port)
-	if out, err := exec.CommandContext(ctx, opt.Payd, "migrate", "-database-url", c.DatabaseURL, "-log-format", "text").CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("payd migrate: %w\n%s", err, out))
-	}
 	l := &launcher{opt: opt, c: c}
-	if opt.Consul == "" {
-		if err := l.single(ctx, sec); err != nil {
+	if opt.Patroni {
+		if opt.Consul == "" {
+			return nil, errors.New("localcluster: a Patroni database needs the multi-region platform (Options.Consul)")
+		}
+		// The database starts inside multi, once the WAN emulator carries its links.
+		if err := l.multi(ctx, sec, 0); err != nil {
 			return fail(err)
 		}
-	} else if err := l.multi(ctx, sec, pg.Port); err != nil {
-		return fail(err)
+	} else {
+		pgDir, _ := filepath.Abs(filepath.Join(opt.Dir, "pg"))
+		say("starting PostgreSQL in %s ...", pgDir)
+		pg, err := localpg.Start(ctx, pgDir, localpg.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.Postgres = Process{PID: pg.PID(), DataDir: pgDir}
+		c.DatabaseURL = pg.DatabaseURL("paycenter")
+		if err := createDatabase(ctx, pg.URL(), "paycenter"); err != nil {
+			return fail(err)
+		}
+		say("PostgreSQL ready on 127.0.0.1:%d; applying migrations ...", pg.Port)
+		if err := l.migrate(ctx); err != nil {
+			return fail(err)
+		}
+		if opt.Consul == "" {
+			if err := l.single(ctx, sec); err != nil {
+				return fail(err)
+			}
+		} else if err := l.multi(ctx, sec, pg.Port); err != nil {
+			return fail(err)
+		}
 	}
 	if err := writeCluster(opt.Dir, c); err != nil {
 		return fail(err)
 	}
 	say("cluster up: %s", File(opt.Dir))
 	return c, nil
+}
+
+// migrate applies the schema to c.DatabaseURL with payd migrate.
+func (l *launcher) migrate(ctx context.Context) error {
+	if out, err := exec.CommandContext(ctx, l.opt.Payd, "migrate", "-database-url", l.c.DatabaseURL, "-log-format", "text").CombinedOutput(); err != nil {
+		return fmt.Errorf("payd migrate: %w\n%s", err, out)
+	}
+	return nil
 }
 
 func writeCluster(dir string, c *Cluster) error {
@@ -244,6 +276,9 @@ func Down(dir string, c *Cluster, out io.Writer) error {
 			}
 		}
 	}
+	if c != nil && c.Patroni != nil {
+		errs = append(errs, c.Patroni.Stop(out))
+	}
 	pgDir, _ := filepath.Abs(filepath.Join(dir, "pg"))
 	if _, err := os.Stat(filepath.Join(pgDir, "postmaster.pid")); err == nil {
 		if err := localpg.StopDir(pgDir); err != nil {
@@ -260,7 +295,16 @@ func Down(dir string, c *Cluster, out io.Writer) error {
 
 // running reports whether every process in c is alive.
 func running(c *Cluster) bool {
-	if !alive(c.Postgres.PID) {
+	if c.Patroni != nil {
+		if !alive(c.Patroni.EtcdPID) {
+			return false
+		}
+		for _, m := range c.Patroni.Members {
+			if !alive(m.PID) {
+				return false
+			}
+		}
+	} else if !alive(c.Postgres.PID) {
 		return false
 	}
 	for _, r := range c.Regions {
@@ -334,7 +378,21 @@ func Status(dir string, out io.Writer) error {
 		}
 		return "DEAD"
 	}
-	fmt.Fprintf(out, "postgres  pid %-7d %s  %s\n", c.Postgres.PID, state(c.Postgres.PID), c.DatabaseURL)
+	if p := c.Patroni; p != nil {
+		roles := map[string]string{}
+		if ms, err := p.State(context.Background()); err == nil {
+			for _, m := range ms {
+				roles[m.Name] = m.Role + " " + m.State
+			}
+		}
+		fmt.Fprintf(out, "etcd      pid %-7d %s  %s\n", p.EtcdPID, state(p.EtcdPID), p.EtcdAddr)
+		for _, m := range p.Members {
+			fmt.Fprintf(out, "database  %-9s patroni pid %-7d %s  postgres %s  %s\n", m.Name, m.PID, state(m.PID), m.Addr(), roles[m.Name])
+		}
+		fmt.Fprintf(out, "database  %s\n", c.DatabaseURL)
+	} else {
+		fmt.Fprintf(out, "postgres  pid %-7d %s  %s\n", c.Postgres.PID, state(c.Postgres.PID), c.DatabaseURL)
+	}
 	for _, s := range c.Services {
 		fmt.Fprintf(out, "%-9s pid %-7d %s  %s\n", s.Name, s.PID, state(s.PID), s.Addr)
 	}
