@@ -214,7 +214,10 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 	}
 
 	say("A client sends a payment through us-east, and loses the answer")
-	sdk, err := paysdk.New(paysdk.Config{Endpoints: []string{endpointOf(c, "us-east"), endpointOf(c, "eu-west")}, SecretKey: keyA, Backoff: 50 * time.Millisecond})
+	// Retries for about 30 s: with the Patroni database, killing a region that holds the
+	// primary makes every region wait for a standby's promotion (about 10 s here).
+	sdk, err := paysdk.New(paysdk.Config{Endpoints: []string{endpointOf(c, "us-east"), endpointOf(c, "eu-west")}, SecretKey: keyA,
+		Backoff: 200 * time.Millisecond, MaxRetries: 12})
 	if err != nil {
 		return err
 	}
@@ -226,7 +229,11 @@ func multiRegion(ctx context.Context, c *localcluster.Cluster, dir, bin, keyA st
 	}
 	show("payment %s was created (the client never saw this answer)", first.ID)
 
-	say("Every us-east node dies (kill -9)")
+	if c.Patroni != nil {
+		say("The whole us-east region dies (kill -9): its payd nodes and its database member")
+	} else {
+		say("Every us-east node dies (kill -9)")
+	}
 	nodes, err := localcluster.KillRegion(dir, "us-east")
 	if err != nil {
 		return err
