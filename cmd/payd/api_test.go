@@ -179,7 +179,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad expiry month", valid(func(b map[string]any) { card(b)["exp_month"] = 13 }), "", core.CodeParameterInvalid, "payment_method.card.exp_month"},
 		{"card missing on card channel", valid(func(b map[string]any) { delete(b, "payment_method") }), "", core.CodeParameterMissing, "payment_method.card"},
 		{"unknown field", valid(func(b map[string]any) { b["amout"] = 5 }), "", core.CodeParameterUnknown, "amout"},
-		{"metadata not strings", valid(func(b map[string]any) { b["metadata"] = map[string]any{"n": 1} }), "", core.CodeParameterInvalid, "metadata"},
+		{"metadata not strings", valid(func(b map[string]any) { b["metadata"] = map[string]any{"n": 1} }), "", core.CodeParameterInvalid, "metadata[n]"},
 		{"malformed JSON", `{"amount": 100,`, "", core.CodeInvalidJSON, ""},
 		{"not an object", `[1,2,3]`, "", core.CodeInvalidJSON, ""},
 		{"trailing data", `{"amount": 1} {"amount": 2}`, "", core.CodeInvalidJSON, ""},

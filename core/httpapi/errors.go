@@ -26,6 +26,7 @@ var errorStatus = map[string]struct {
 	core.CodeParameterUnknown:       {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeInvalidJSON:            {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeBodyTooLarge:           {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeUnsupportedMediaType:   {http.StatusUnsupportedMediaType, typeInvalidRequest},
 	core.CodeAmountTooLarge:         {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeIdempotencyKeyRequired: {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeIdempotencyKeyInvalid:  {http.StatusBadRequest, typeInvalidRequest},

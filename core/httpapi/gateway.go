@@ -22,6 +22,10 @@ func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := pathID(r, "merchant"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	list, err := g.Channels(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -35,11 +39,19 @@ func (s *Server) setChannel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := pathID(r, "merchant"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var in struct {
 		Enabled     *bool             `json:"enabled"`
 		Credentials map[string]string `json:"credentials"`
 	}
 	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := core.ValidateCredentials(in.Credentials); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

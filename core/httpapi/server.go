@@ -132,23 +132,23 @@ func (s *Server) routesSetup() {
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
 
-	s.handle("POST /v1/admin/merchants", s.admin(s.createMerchant))
-	s.handle("GET /v1/admin/ledger/check", s.admin(s.checkLedger))
-	s.handle("GET /v1/admin/merchants/{id}/channels", s.admin(s.listChannels))
-	s.handle("POST /v1/admin/merchants/{id}/channels/{channel}", s.admin(s.setChannel))
-	s.handle("POST /v1/admin/reconciliations", s.admin(s.reconcile))
+	s.handle("POST /v1/admin/merchants", s.admin(s.noQuery(s.createMerchant)))
+	s.handle("GET /v1/admin/ledger/check", s.admin(s.noQuery(s.checkLedger)))
+	s.handle("GET /v1/admin/merchants/{id}/channels", s.admin(s.noQuery(s.listChannels)))
+	s.handle("POST /v1/admin/merchants/{id}/channels/{channel}", s.admin(s.noQuery(s.setChannel)))
+	s.handle("POST /v1/admin/reconciliations", s.admin(s.noQuery(s.reconcile)))
 	s.handle("POST /v1/notifications/{channel}", s.notification)
 
-	s.handle("GET /v1/merchant", s.merchant(s.getMerchant))
-	s.handle("POST /v1/api_keys/roll", s.merchant(s.rollKey))
-	s.handle("POST /v1/payments", s.merchant(s.createPayment))
+	s.handle("GET /v1/merchant", s.merchant(s.noQuery(s.getMerchant)))
+	s.handle("POST /v1/api_keys/roll", s.merchant(s.noQuery(s.rollKey)))
+	s.handle("POST /v1/payments", s.merchant(s.noQuery(s.createPayment)))
 	s.handle("GET /v1/payments", s.merchant(s.listPayments))
-	s.handle("GET /v1/payments/{id}", s.merchant(s.getPayment))
-	s.handle("POST /v1/payments/{id}/capture", s.merchant(s.capturePayment))
-	s.handle("POST /v1/payments/{id}/cancel", s.merchant(s.cancelPayment))
-	s.handle("POST /v1/refunds", s.merchant(s.createRefund))
-	s.handle("GET /v1/refunds/{id}", s.merchant(s.getRefund))
-	s.handle("GET /v1/balance", s.merchant(s.getBalance))
+	s.handle("GET /v1/payments/{id}", s.merchant(s.noQuery(s.getPayment)))
+	s.handle("POST /v1/payments/{id}/capture", s.merchant(s.noQuery(s.capturePayment)))
+	s.handle("POST /v1/payments/{id}/cancel", s.merchant(s.noQuery(s.cancelPayment)))
+	s.handle("POST /v1/refunds", s.merchant(s.noQuery(s.createRefund)))
+	s.handle("GET /v1/refunds/{id}", s.merchant(s.noQuery(s.getRefund)))
+	s.handle("GET /v1/balance", s.merchant(s.noQuery(s.getBalance)))
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
 }
@@ -187,12 +187,26 @@ const ctxRequest ctxKey = 0
 type requestInfo struct {
 	id       string
 	merchant *core.Merchant
+	secret   string // the key the merchant authenticated with
 }
 
 // handle registers a route.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
 	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, s.wrap(pattern, h))
+}
+
+// noQuery refuses any query parameter, as Stripe does, so that a misspelt filter is never
+// silently ignored. Every route but the lists (which check their own) takes none.
+func (s *Server) noQuery(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for k := range r.URL.Query() {
+			k = clip(k)
+			s.writeError(w, r, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s (this route takes no query parameters).", k))
+			return
+		}
+		h(w, r)
+	}
 }
 
 // wrap puts request ID, region headers, access logging and span naming around a handler.
@@ -277,18 +291,35 @@ func merchantID(ctx context.Context) string {
 	return ""
 }
 
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
+// credential is the secret a request authenticates with: 'Authorization: Bearer <secret>' or,
+// as Stripe also accepts, HTTP Basic with the secret as the user name (curl -u sk_...:). More
+// than one Authorization header is refused rather than one of them picked.
+func credential(r *http.Request) (string, error) {
+	hs := r.Header.Values("Authorization")
+	switch {
+	case len(hs) == 0:
+		return "", nil
+	case len(hs) > 1:
+		return "", core.ParamError(core.CodeParameterInvalid, "Authorization", "Send one Authorization header, not %d.", len(hs))
 	}
-	return ""
+	h := hs[0]
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), nil
+	}
+	if user, _, ok := r.BasicAuth(); ok {
+		return user, nil
+	}
+	return "", nil
 }
 
 // merchant authenticates the calling merchant by its secret key.
 func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := bearer(r)
+		key, err := credential(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if key == "" {
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "No API key provided: use 'Authorization: Bearer <secret key>'."))
 			return
@@ -300,6 +331,7 @@ func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 		}
 		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("merchant.id", m.ID))
 		info(r.Context()).merchant = m
+		info(r.Context()).secret = key
 		if s.cfg.Limiter != nil {
 			if ok, wait := s.cfg.Limiter.Allow(m.ID); !ok {
 				e := core.Errorf(core.CodeRateLimited, "Too many requests for this account; retry after %s.", wait.Round(time.Millisecond))
@@ -315,7 +347,11 @@ func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 // admin authorises operators by the admin token.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := bearer(r)
+		key, err := credential(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if key == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminToken)) != 1 {
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "Operator routes need 'Authorization: Bearer <admin token>'."))
 			return
@@ -374,8 +410,12 @@ func (s *Server) writeReply(w http.ResponseWriter, rep core.Reply) {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if e := core.AsError(err); e.RetryAfter > 0 {
+	e := core.AsError(err)
+	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	if status, _ := statusOf(e.Code); status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="paycenter"`)
 	}
 	s.writeReply(w, s.errorReply(r, err))
 }

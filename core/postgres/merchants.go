@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -44,14 +43,11 @@ func newSecretKey() string { return "sk_" + core.RandomToken(25) }
 // which is shown only here.
 func (s *Service) CreateMerchant(ctx context.Context, name, region string) (*core.Merchant, error) {
 	name = strings.TrimSpace(name)
-	if name == "" {
-		return nil, core.ParamError(core.CodeParameterMissing, "name", "name is required.")
+	if err := core.ValidateMerchantName(name); err != nil {
+		return nil, err
 	}
-	if utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) {
-		return nil, core.ParamError(core.CodeParameterInvalid, "name", "name must be valid UTF-8 of at most 200 characters.")
-	}
-	if region == "" {
-		return nil, core.ParamError(core.CodeParameterMissing, "home_region", "home_region is required.")
+	if err := core.ValidateRegionName("home_region", region); err != nil {
+		return nil, err
 	}
 	now := s.now()
 	m := &core.Merchant{Object: "merchant", ID: core.NewID(core.PrefixMerchant, region), Name: name,
