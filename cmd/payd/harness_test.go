@@ -72,6 +72,8 @@ type envOptions struct {
 	limiter httpapi.MerchantLimiter
 	// notifications are the channels' notification parsers.
 	notifications map[core.Channel]httpapi.NotificationParser
+	// api changes the API's config.
+	api func(*httpapi.Config)
 }
 
 func newEnvWith(t *testing.T, opt envOptions) *env {
@@ -107,8 +109,12 @@ func (e *env) start(opt envOptions) {
 	if e.svc, err = postgres.NewService(e.db, gw, cfg); err != nil {
 		e.t.Fatal(err)
 	}
-	api, err := httpapi.NewServer(e.svc, e.svc, e.svc, httpapi.Config{AdminToken: testAdminToken, Region: testRegion, Logger: log, Now: e.clock.Now,
-		Gateway: e.svc, Limiter: opt.limiter, Notifications: opt.notifications})
+	apiCfg := httpapi.Config{AdminToken: testAdminToken, Region: testRegion, Logger: log, Now: e.clock.Now,
+		Gateway: e.svc, Limiter: opt.limiter, Notifications: opt.notifications}
+	if opt.api != nil {
+		opt.api(&apiCfg)
+	}
+	api, err := httpapi.NewServer(e.svc, e.svc, e.svc, apiCfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

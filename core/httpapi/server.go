@@ -90,6 +90,9 @@ type Config struct {
 	Notifications map[core.Channel]NotificationParser
 	// Limiter rations merchants' calls (429 with Retry-After beyond it). Default: no limit.
 	Limiter MerchantLimiter
+	// BodyTimeouts bound how long a request body may take to arrive. Default: see
+	// BodyTimeouts.
+	BodyTimeouts BodyTimeouts
 	// Ready, if set, is asked by /readyz before the database ping: an error (the region is
 	// drained, the node is shutting down) makes the node unready, with the error as reason.
 	Ready func() error
@@ -115,6 +118,7 @@ func NewServer(p Payments, m Merchants, ops Operations, cfg Config) (*Server, er
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.BodyTimeouts = cfg.BodyTimeouts.withDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -165,10 +169,14 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.writeError(w, r, core.Errorf(core.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		s.writeError(w, r, core.Errorf(core.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", clip(r.Method), clip(r.URL.Path), strings.Join(allow, " or ")))
 		return
 	}
-	s.writeError(w, r, core.Errorf(core.CodeNotFound, "Unrecognized request URL (%s %s).", r.Method, r.URL.Path))
+	s.notFound(w, r)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, core.Errorf(core.CodeNotFound, "Unrecognized request URL (%s %s).", r.Method, clip(r.URL.Path)))
 }
 
 // Routes lists the routes the server serves, as "METHOD /path/{param}", sorted.
@@ -270,8 +278,17 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Before routing it applies what holds for every request:
+// the body's read deadlines, and canonical paths only (ServeMux would answer //v1/payments
+// or /v1/payments/../balance with a 307 in HTML).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = newDeadlineBody(w, r.Body, s.cfg.BodyTimeouts)
+	if !CleanPath(r.URL.Path) {
+		s.wrap("unmatched", s.notFound)(w, r)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
 
 func info(ctx context.Context) *requestInfo {
 	if i, ok := ctx.Value(ctxRequest).(*requestInfo); ok {
@@ -386,8 +403,7 @@ func (s *Server) interimReply(r *http.Request, v any) core.Reply {
 }
 
 func (s *Server) errorReply(r *http.Request, err error) core.Reply {
-	e := core.AsError(err)
-	status, typ := statusOf(e.Code)
+	status, _ := statusOf(core.AsError(err).Code)
 	switch {
 	case status == http.StatusServiceUnavailable:
 		// An open breaker or a drained node: expected while it lasts, and counted in metrics.
@@ -395,9 +411,7 @@ func (s *Server) errorReply(r *http.Request, err error) core.Reply {
 	case status >= 500:
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "err", err)
 	}
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message,
-		Param: e.Param, PaymentID: e.PaymentID, RequestID: requestID(r.Context())}})
-	return core.Reply{Status: status, Body: append(b, '\n')}
+	return ErrorReply(requestID(r.Context()), err)
 }
 
 func (s *Server) writeReply(w http.ResponseWriter, rep core.Reply) {
