@@ -264,6 +264,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	m.workers = []*postgres.Worker{
 		postgres.NewKeyReaper(m.Service, 0),
+		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 	}
 	for _, w := range m.workers {

@@ -114,6 +114,10 @@ func (s *Server) notification(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	n, err := parse(r)
 	if err != nil {
+		if errors.Is(err, core.ErrReplayedNotification) {
+			s.refuseReplay(w, r, ch, err)
+			return
+		}
 		if errors.Is(err, core.ErrBadSignature) {
 			s.log.WarnContext(r.Context(), "notification refused: bad signature", "channel", ch, "err", err)
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "The notification's signature does not verify."))
@@ -128,9 +132,20 @@ func (s *Server) notification(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	applied, err := g.ApplyNotification(ctx, n)
+	if errors.Is(err, core.ErrReplayedNotification) {
+		s.refuseReplay(w, r, ch, err)
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err) // a 5xx: the channel sends it again
 		return
 	}
 	s.writeJSON(w, r, map[string]any{"received": true, "applied": applied})
+}
+
+// refuseReplay answers a notification whose nonce was used before, on this node or another:
+// authenticated once, it does not authenticate again.
+func (s *Server) refuseReplay(w http.ResponseWriter, r *http.Request, ch core.Channel, err error) {
+	s.log.WarnContext(r.Context(), "notification refused: replayed", "channel", ch, "err", err)
+	s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "The notification is a replay: its nonce was already used."))
 }

@@ -40,5 +40,8 @@ ALTER TABLE outbox_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE channel_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE channel_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
+ALTER TABLE notification_nonces ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE notification_nonces SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
 ALTER TABLE merchant_channels ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE merchant_channels SET LOCALITY REGIONAL BY ROW AS crdb_region;
