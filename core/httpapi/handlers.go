@@ -225,6 +225,7 @@ func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	noStore(w)
 	s.writeJSON(w, r, m)
 }
 
@@ -241,6 +242,60 @@ func (s *Server) rollKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	noStore(w)
+	s.writeJSON(w, r, m)
+}
+
+// noStore keeps an answer that carries (or describes) secret keys out of every cache.
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.merchants.APIKeys(r.Context(), merchantID(r.Context()), info(r.Context()).secret)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
+	s.writeJSON(w, r, core.List[core.APIKey]{Object: "list", Data: keys})
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
+	if err := pathID(r, "API key"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct{}
+	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, err := s.merchants.RevokeKey(r.Context(), merchantID(r.Context()), r.PathValue("id"), info(r.Context()).secret)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
+	s.writeJSON(w, r, k)
+}
+
+func (s *Server) revokeAllKeys(w http.ResponseWriter, r *http.Request) {
+	if err := pathID(r, "merchant"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct{}
+	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.merchants.RevokeAllKeys(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
 	s.writeJSON(w, r, m)
 }
 

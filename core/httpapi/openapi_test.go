@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -634,7 +635,35 @@ func (oaMerchants) Authenticate(_ context.Context, secret string) (*core.Merchan
 	return oaMerchant(false), nil
 }
 
-func (oaMerchants) RollKey(context.Context, string, string, time.Duration) (*core.Merchant, error) {
+func (oaMerchants) RollKey(_ context.Context, _, secret string, grace time.Duration) (*core.Merchant, error) {
+	if grace == 7*time.Second {
+		return nil, core.Errorf(core.CodeForbidden, "This key was already rolled.")
+	}
+	return oaMerchant(true), nil
+}
+
+func (oaMerchants) APIKeys(context.Context, string, string) ([]core.APIKey, error) {
+	exp := oaTime.Add(time.Hour)
+	return []core.APIKey{
+		{ID: "key_3b8f0c2a9d1e4f5a6b7c8d9e", Object: "api_key", Prefix: "sk_5z8kq3v", Last4: "x7r4", CreatedAt: oaTime, LastUsedAt: &oaTime, Current: true},
+		{ID: "key_0c2a9d1e4f5a6b7c8d9e3b8f", Object: "api_key", Prefix: "sk_2c4v6x8", Last4: "b1n3", CreatedAt: oaTime, ExpiresAt: &exp},
+	}, nil
+}
+
+func (oaMerchants) RevokeKey(_ context.Context, _, id, _ string) (*core.APIKey, error) {
+	switch id {
+	case "key_missing":
+		return nil, core.ParamError(core.CodeNotFound, "id", "No such live API key.")
+	case "key_only":
+		return nil, core.Errorf(core.CodeForbidden, "This is the account's only key without an expiry.")
+	}
+	return &core.APIKey{ID: id, Object: "api_key", Prefix: "sk_2c4v6x8", Last4: "b1n3", CreatedAt: oaTime, ExpiresAt: &oaTime}, nil
+}
+
+func (oaMerchants) RevokeAllKeys(_ context.Context, id string) (*core.Merchant, error) {
+	if id == "mer_missing" {
+		return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant.")
+	}
 	return oaMerchant(true), nil
 }
 
@@ -767,6 +796,7 @@ type oaCall struct {
 	idemKey      string // "" sends none
 	body         string
 	header       string // X-Signature, for notifications
+	contentType  string // the body's Content-Type; default application/json
 }
 
 func (c oaCall) do(t *testing.T, s *Server) *httptest.ResponseRecorder {
@@ -786,7 +816,7 @@ func (c oaCall) do(t *testing.T, s *Server) *httptest.ResponseRecorder {
 		r.Header.Set("X-Signature", c.header)
 	}
 	if c.body != "" {
-		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Content-Type", cmp.Or(c.contentType, "application/json"))
 	}
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, r)
@@ -1007,6 +1037,18 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"roll key", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `{"expire_current_in":3600}`}, nil, nil, nil, 200},
 		{"roll key/empty body", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey}, nil, nil, nil, 200},
 		{"roll key/bad json", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `{"expire_current_in":"soon"}`}, nil, nil, nil, 400},
+		{"roll key/already expiring", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `{"expire_current_in":7}`}, nil, nil, nil, 403},
+		{"roll key/not json", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `expire_current_in=7`, contentType: "application/x-www-form-urlencoded"}, nil, nil, nil, 415},
+		{"list keys", "GET /v1/api_keys", oaCall{auth: oaSecretKey}, nil, nil, nil, 200},
+		{"list keys/query", "GET /v1/api_keys", oaCall{auth: oaSecretKey, path: "/v1/api_keys?limit=3"}, nil, nil, nil, 400},
+		{"list keys/no key", "GET /v1/api_keys", oaCall{auth: "-"}, nil, nil, nil, 401},
+		{"revoke key", "POST /v1/api_keys/{id}/revoke", oaCall{auth: oaSecretKey, path: "/v1/api_keys/key_0c2a9d1e4f5a6b7c8d9e3b8f/revoke"}, nil, nil, nil, 200},
+		{"revoke key/unknown", "POST /v1/api_keys/{id}/revoke", oaCall{auth: oaSecretKey, path: "/v1/api_keys/key_missing/revoke"}, nil, nil, nil, 404},
+		{"revoke key/only key", "POST /v1/api_keys/{id}/revoke", oaCall{auth: oaSecretKey, path: "/v1/api_keys/key_only/revoke"}, nil, nil, nil, 403},
+		{"revoke key/unknown field", "POST /v1/api_keys/{id}/revoke", oaCall{auth: oaSecretKey, path: "/v1/api_keys/key_only/revoke", body: `{"x":1}`}, nil, nil, nil, 400},
+		{"revoke all keys", "POST /v1/admin/merchants/{id}/api_keys/revoke_all", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/api_keys/revoke_all"}, nil, nil, nil, 200},
+		{"revoke all keys/unknown merchant", "POST /v1/admin/merchants/{id}/api_keys/revoke_all", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_missing/api_keys/revoke_all"}, nil, nil, nil, 404},
+		{"revoke all keys/no token", "POST /v1/admin/merchants/{id}/api_keys/revoke_all", oaCall{auth: "-", path: "/v1/admin/merchants/mer_missing/api_keys/revoke_all"}, nil, nil, nil, 401},
 		{"create payment", createPayment, oaCall{idemKey: "k1", body: card}, nil, nil, nil, 200},
 		{"create payment/replay", createPayment, oaCall{idemKey: "k1", body: card}, replayed, nil, nil, 200},
 		{"create payment/outcome unknown", createPayment, oaCall{idemKey: "k1", body: card}, unknown, nil, nil, 202},
@@ -1112,7 +1154,7 @@ func oaCheckResponse(t *testing.T, op *openapi3.Operation, w *httptest.ResponseR
 	if err := mt.Schema.Value.VisitJSON(body, openapi3.MultiErrors()); err != nil {
 		t.Errorf("%s %d: body does not match its schema: %v\nbody: %s", op.OperationID, w.Code, err, w.Body)
 	}
-	for _, h := range []string{"Request-Id", "Idempotent-Replayed", "Retry-After"} {
+	for _, h := range []string{"Request-Id", "Idempotent-Replayed", "Retry-After", "Cache-Control", "WWW-Authenticate"} {
 		if w.Header().Get(h) != "" && resp.Headers[h] == nil {
 			t.Errorf("%s %d: the server sends %s but the document does not declare it", op.OperationID, w.Code, h)
 		}

@@ -42,6 +42,9 @@ type Merchants interface {
 	CreateMerchant(ctx context.Context, name, region string) (*core.Merchant, error)
 	Authenticate(ctx context.Context, secret string) (*core.Merchant, error)
 	RollKey(ctx context.Context, merchantID, currentSecret string, grace time.Duration) (*core.Merchant, error)
+	APIKeys(ctx context.Context, merchantID, currentSecret string) ([]core.APIKey, error)
+	RevokeKey(ctx context.Context, merchantID, id, currentSecret string) (*core.APIKey, error)
+	RevokeAllKeys(ctx context.Context, merchantID string) (*core.Merchant, error)
 }
 
 // Operations is what the API needs for operators and health checks.
@@ -140,11 +143,14 @@ func (s *Server) routesSetup() {
 	s.handle("GET /v1/admin/ledger/check", s.admin(s.noQuery(s.checkLedger)))
 	s.handle("GET /v1/admin/merchants/{id}/channels", s.admin(s.noQuery(s.listChannels)))
 	s.handle("POST /v1/admin/merchants/{id}/channels/{channel}", s.admin(s.noQuery(s.setChannel)))
+	s.handle("POST /v1/admin/merchants/{id}/api_keys/revoke_all", s.admin(s.noQuery(s.revokeAllKeys)))
 	s.handle("POST /v1/admin/reconciliations", s.admin(s.noQuery(s.reconcile)))
-	s.handle("POST /v1/notifications/{channel}", s.notification)
+	s.handle(notificationRoute, s.notification)
 
 	s.handle("GET /v1/merchant", s.merchant(s.noQuery(s.getMerchant)))
+	s.handle("GET /v1/api_keys", s.merchant(s.noQuery(s.listKeys)))
 	s.handle("POST /v1/api_keys/roll", s.merchant(s.noQuery(s.rollKey)))
+	s.handle("POST /v1/api_keys/{id}/revoke", s.merchant(s.noQuery(s.revokeKey)))
 	s.handle("POST /v1/payments", s.merchant(s.noQuery(s.createPayment)))
 	s.handle("GET /v1/payments", s.merchant(s.listPayments))
 	s.handle("GET /v1/payments/{id}", s.merchant(s.noQuery(s.getPayment)))
@@ -156,6 +162,8 @@ func (s *Server) routesSetup() {
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
 }
+
+const notificationRoute = "POST /v1/notifications/{channel}"
 
 // unmatched answers requests no route takes: 405 when the path exists for other methods.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
@@ -428,7 +436,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	if status, _ := statusOf(e.Code); status == http.StatusUnauthorized {
+	// Channels authenticate by signature, not by a bearer key: their 401s name no scheme.
+	if status, _ := statusOf(e.Code); status == http.StatusUnauthorized && r.Pattern != notificationRoute {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="paycenter"`)
 	}
 	s.writeReply(w, s.errorReply(r, err))

@@ -142,6 +142,18 @@ func (f *fakeService) RollKey(context.Context, string, string, time.Duration) (*
 	return nil, errors.New("not used")
 }
 
+func (f *fakeService) APIKeys(context.Context, string, string) ([]core.APIKey, error) {
+	return nil, errors.New("not used")
+}
+
+func (f *fakeService) RevokeKey(context.Context, string, string, string) (*core.APIKey, error) {
+	return nil, errors.New("not used")
+}
+
+func (f *fakeService) RevokeAllKeys(context.Context, string) (*core.Merchant, error) {
+	return nil, errors.New("not used")
+}
+
 func (f *fakeService) CheckLedger(context.Context) (*core.LedgerReport, error) { return nil, nil }
 func (f *fakeService) Ping(context.Context) error                              { return nil }
 
