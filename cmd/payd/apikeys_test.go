@@ -127,3 +127,18 @@ func TestKeysCannotBeMintedWithoutEnd(t *testing.T) {
 }
 
 func bytesContain(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// TestCardFingerprintsArePerMerchant: the same card has one fingerprint within a merchant's
+// payments and another at a different merchant, so merchants cannot link customers.
+func TestCardFingerprintsArePerMerchant(t *testing.T) {
+	e := newEnv(t)
+	_, a := e.merchant("Acme")
+	_, b := e.merchant("Bolt")
+	fp := func(key, ref string) string {
+		return e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment(ref, 1000, visaOK, core.CaptureAutomatic)), 200).str("payment_method.fingerprint")
+	}
+	a1, a2, b1 := fp(a, "fp-a1"), fp(a, "fp-a2"), fp(b, "fp-b1")
+	if a1 == "" || a1 != a2 || a1 == b1 {
+		t.Fatalf("fingerprints: merchant A %q and %q, merchant B %q", a1, a2, b1)
+	}
+}
