@@ -131,7 +131,8 @@ func (c *CardData) validate() error {
 	if num == "" {
 		return ParamError(CodeParameterMissing, "payment_method.card.number", "The card number is required.")
 	}
-	if len(num) < 12 || len(num) > 19 || strings.Trim(num, "0123456789") != "" || !Luhn(num) {
+	// No card network's numbers start with 0 (0000000000000000 passes Luhn).
+	if len(num) < 12 || len(num) > 19 || strings.Trim(num, "0123456789") != "" || num[0] == '0' || !Luhn(num) {
 		return ParamError(CodeIncorrectNumber, "payment_method.card.number", "The card number is incorrect.")
 	}
 	c.Number = num

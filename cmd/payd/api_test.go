@@ -175,6 +175,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"reference with spaces", valid(func(b map[string]any) { b["merchant_reference"] = "a b" }), "", core.CodeParameterInvalid, "merchant_reference"},
 		{"card number fails Luhn", valid(func(b map[string]any) { card(b)["number"] = "4242424242424241" }), "", core.CodeIncorrectNumber, "payment_method.card.number"},
 		{"card number not digits", valid(func(b map[string]any) { card(b)["number"] = "4242abcd42424242" }), "", core.CodeIncorrectNumber, "payment_method.card.number"},
+		{"all-zero card number", valid(func(b map[string]any) { card(b)["number"] = "0000000000000000" }), "", core.CodeIncorrectNumber, "payment_method.card.number"},
 		{"three-digit expiry year", valid(func(b map[string]any) { card(b)["exp_year"] = 999 }), "", core.CodeParameterInvalid, "payment_method.card.exp_year"},
 		{"bad expiry month", valid(func(b map[string]any) { card(b)["exp_month"] = 13 }), "", core.CodeParameterInvalid, "payment_method.card.exp_month"},
 		{"card missing on card channel", valid(func(b map[string]any) { delete(b, "payment_method") }), "", core.CodeParameterMissing, "payment_method.card"},

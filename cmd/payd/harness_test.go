@@ -51,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is one node's worth of platform on a fresh database, served over real HTTP.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *postgres.DB
 	svc   *postgres.Service
 	sim   *inprocsim.Channel
@@ -59,7 +59,7 @@ type env struct {
 	srv   *httptest.Server
 }
 
-func newEnv(t *testing.T, tweak ...func(*postgres.Config)) *env {
+func newEnv(t testing.TB, tweak ...func(*postgres.Config)) *env {
 	t.Helper()
 	return newEnvWith(t, envOptions{tweak: tweak})
 }
@@ -76,7 +76,7 @@ type envOptions struct {
 	api func(*httpapi.Config)
 }
 
-func newEnvWith(t *testing.T, opt envOptions) *env {
+func newEnvWith(t testing.TB, opt envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), 40)
