@@ -168,6 +168,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"oversized amount", valid(func(b map[string]any) { b["amount"] = core.MaxAmount + 1 }), "", core.CodeParameterInvalid, "amount"},
 		{"amount beyond int64", `{"amount": 1e30, "currency": "usd"}`, "", core.CodeParameterInvalid, "amount"},
 		{"missing currency", valid(func(b map[string]any) { delete(b, "currency") }), "", core.CodeParameterMissing, "currency"},
+		{"missing amount", valid(func(b map[string]any) { delete(b, "amount") }), "", core.CodeParameterMissing, "amount"},
+		{"null amount", valid(func(b map[string]any) { b["amount"] = nil }), "", core.CodeParameterMissing, "amount"},
 		{"unknown currency", valid(func(b map[string]any) { b["currency"] = "xyz" }), "", core.CodeParameterInvalid, "currency"},
 		{"unknown channel", valid(func(b map[string]any) { b["channel"] = "paypal" }), "", core.CodeParameterInvalid, "channel"},
 		{"manual capture on a wallet", map[string]any{"amount": 100, "currency": "cny", "channel": "alipay", "capture_method": "manual", "merchant_reference": "x"}, "", core.CodeParameterInvalid, "capture_method"},

@@ -29,10 +29,35 @@ var decodeOptions = json.JoinOptions(
 	json.WithUnmarshalers(json.UnmarshalFromFunc(decodeStringMap)),
 )
 
+// decodeRequiring is decode that also insists the body names each of required (at its top
+// level, not null): a field whose Go zero value is a valid-looking input, such as an
+// amount, is then parameter_missing when absent rather than parameter_invalid as a zero.
+func (s *Server) decodeRequiring(w http.ResponseWriter, r *http.Request, dst any, required ...string) error {
+	var raw []byte
+	if err := s.decodeBody(w, r, dst, &raw); err != nil {
+		return err
+	}
+	var present map[string]jsontext.Value
+	if err := json.Unmarshal(raw, &present); err != nil {
+		return core.Errorf(core.CodeInvalidJSON, "The request body must be a JSON object.")
+	}
+	for _, name := range required {
+		if v, ok := present[name]; !ok || v.Kind() == 'n' {
+			return core.ParamError(core.CodeParameterMissing, name, "%s is required.", name)
+		}
+	}
+	return nil
+}
+
 // decode reads a JSON body into dst strictly: bounded size, application/json, one JSON object,
 // no duplicate, unknown or differently-cased names, types checked, valid UTF-8. An empty body
 // is an empty object (and needs no Content-Type).
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	return s.decodeBody(w, r, dst, nil)
+}
+
+// decodeBody is decode, keeping the body read in *raw if raw is not nil.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, dst any, raw *[]byte) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -45,6 +70,9 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		body = []byte("{}")
 	} else if err := jsonContentType(r.Header); err != nil {
 		return err
+	}
+	if raw != nil {
+		*raw = body
 	}
 	return decodeJSON(body, dst)
 }

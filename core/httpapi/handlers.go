@@ -51,12 +51,13 @@ func (s *Server) idempotent(r *http.Request) (core.IdempotentRequest, error) {
 		Path: r.URL.Path, Render: s.render(r)}, nil
 }
 
-// money runs the common shape of a money-moving POST: key, body, validation, then op.
+// money runs the common shape of a money-moving POST: key, body (with the fields it
+// requires), validation, then op.
 func money[P any](s *Server, w http.ResponseWriter, r *http.Request, params *P, validate func() error,
-	op func(core.IdempotentRequest) (core.Reply, error)) {
+	op func(core.IdempotentRequest) (core.Reply, error), required ...string) {
 	req, err := s.idempotent(r)
 	if err == nil {
-		err = s.decode(w, r, params)
+		err = s.decodeRequiring(w, r, params, required...)
 	}
 	if err == nil {
 		err = validate()
@@ -80,7 +81,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	var p core.CreatePaymentParams
 	money(s, w, r, &p, p.Validate, func(req core.IdempotentRequest) (core.Reply, error) {
 		return s.payments.CreatePayment(r.Context(), req, p)
-	})
+	}, "amount")
 }
 
 func (s *Server) capturePayment(w http.ResponseWriter, r *http.Request) {

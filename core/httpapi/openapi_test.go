@@ -1182,3 +1182,44 @@ func oaCheckResponse(t *testing.T, op *openapi3.Operation, w *httptest.ResponseR
 		}
 	}
 }
+
+// Every documented path answers a method the document does not give it with 405 and an Allow
+// header naming exactly the documented methods; unclean forms of it are 404, never redirects.
+func TestOpenAPIMethodsAndAllow(t *testing.T) {
+	doc := loadOpenAPI(t)
+	s := oaServer(t, &oaPayments{}, oaOps{})
+	for _, path := range doc.Paths.InMatchingOrder() {
+		item := doc.Paths.Value(path)
+		var methods []string
+		for m := range item.Operations() {
+			methods = append(methods, m)
+		}
+		sort.Strings(methods)
+		concrete := strings.NewReplacer("{id}", "pay_us-east_x", "{channel}", "card").Replace(path)
+		t.Run(path, func(t *testing.T) {
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+				if slices.Contains(methods, m) {
+					continue
+				}
+				w := oaCall{method: m, path: concrete, auth: oaSecretKey}.do(t, s)
+				if w.Code != http.StatusMethodNotAllowed || oaErrorCode(t, w) != core.CodeMethodNotAllowed {
+					t.Fatalf("%s %s: %d %s, want 405", m, concrete, w.Code, w.Body)
+				}
+				allow := strings.Split(w.Header().Get("Allow"), ", ")
+				sort.Strings(allow)
+				if !slices.Equal(allow, methods) {
+					t.Errorf("%s %s: Allow %v, documented methods %v", m, concrete, allow, methods)
+				}
+			}
+			if path == "/healthz" || path == "/readyz" {
+				return
+			}
+			for _, unclean := range []string{strings.Replace(concrete, "/v1/", "/v1//", 1), strings.Replace(concrete, "/v1/", "/v1/./", 1), concrete + "/"} {
+				w := oaCall{method: methods[0], path: unclean, auth: oaSecretKey}.do(t, s)
+				if w.Code != http.StatusNotFound || w.Header().Get("Location") != "" || oaErrorCode(t, w) != core.CodeNotFound {
+					t.Errorf("%s %s: %d %v, want a JSON 404", methods[0], unclean, w.Code, w.Header())
+				}
+			}
+		})
+	}
+}
