@@ -91,3 +91,23 @@ func TestErrorsNameTheirRequest(t *testing.T) {
 		requireError(t, r, map[string]int{core.CodeNotFound: 404, core.CodeMethodNotAllowed: 405}[code], code, "")
 	}
 }
+
+// TestUnsetChannelHasNoUpdateTime: a channel authorisation no operator set has no updated_at
+// (it showed 0001-01-01T00:00:00Z); one that was set has its time.
+func TestUnsetChannelHasNoUpdateTime(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.merchant("Acme")
+	e.expect(e.call("POST", "/v1/admin/merchants/"+id+"/channels/alipay", testAdminToken, "", map[string]any{"enabled": false}), 200)
+	r := e.expect(e.call("GET", "/v1/admin/merchants/"+id+"/channels", testAdminToken, "", nil), 200)
+	data, _ := r.get("data").([]any)
+	if len(data) == 0 {
+		t.Fatalf("no channels: %s", r.Body)
+	}
+	for _, d := range data {
+		a := d.(map[string]any)
+		_, has := a["updated_at"]
+		if has != (a["channel"] == "alipay") {
+			t.Errorf("channel %v: updated_at %v", a["channel"], a["updated_at"])
+		}
+	}
+}

@@ -748,7 +748,8 @@ func (oaGateway) Channels(_ context.Context, merchantID string) ([]core.ChannelA
 	if merchantID == "mer_missing" {
 		return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant.")
 	}
-	return []core.ChannelAuthorization{{Object: "channel_authorization", Merchant: merchantID, Channel: core.ChannelCard, Enabled: true, UpdatedAt: oaTime}}, nil
+	return []core.ChannelAuthorization{{Object: "channel_authorization", Merchant: merchantID, Channel: core.ChannelCard, Enabled: true, UpdatedAt: oaTime},
+		{Object: "channel_authorization", Merchant: merchantID, Channel: core.ChannelAlipay, Enabled: true}}, nil
 }
 
 func (oaGateway) ReconcileDay(_ context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error) {
