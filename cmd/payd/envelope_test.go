@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -110,4 +111,41 @@ func TestUnsetChannelHasNoUpdateTime(t *testing.T) {
 			t.Errorf("channel %v: updated_at %v", a["channel"], a["updated_at"])
 		}
 	}
+}
+
+// TestFailedAuthenticationsLimitedPerSource: after a burst of failures an address is answered
+// 429 with Retry-After, even with a good key, until its allowance refills; another address
+// (named by a trusted proxy's X-Forwarded-For) is not affected.
+func TestFailedAuthenticationsLimitedPerSource(t *testing.T) {
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	e := newEnvWith(t, envOptions{api: func(c *httpapi.Config) {
+		c.AuthFailures = httpapi.AuthFailureLimit{PerMinute: 60, Burst: 3, TrustedProxies: loopback}
+	}})
+	_, key := e.merchant("Acme")
+	from := func(addr, key string) *resp {
+		h := jsonHeader(key, "")
+		h.Set("X-Forwarded-For", addr+":5555")
+		return e.send("GET", "/v1/balance", h, "")
+	}
+	for i := 0; i < 3; i++ {
+		requireError(t, from("203.0.113.7", "sk_guess"), 401, core.CodeUnauthenticated, "")
+	}
+	r := from("203.0.113.7", key)
+	requireError(t, r, 429, core.CodeRateLimited, "")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	requireError(t, from("203.0.113.8", "sk_guess"), 401, core.CodeUnauthenticated, "")
+	e.expect(from("203.0.113.8", key), 200)
+	e.clock.Advance(1100 * time.Millisecond) // one failure's worth at 60 a minute
+	e.expect(from("203.0.113.7", key), 200)
+	// The admin token is guarded the same way.
+	for i := 0; i < 3; i++ {
+		h := jsonHeader("not-the-admin-token", "")
+		h.Set("X-Forwarded-For", "198.51.100.1")
+		e.send("GET", "/v1/admin/ledger/check", h, "")
+	}
+	h := jsonHeader(testAdminToken, "")
+	h.Set("X-Forwarded-For", "198.51.100.1")
+	requireError(t, e.send("GET", "/v1/admin/ledger/check", h, ""), 429, core.CodeRateLimited, "")
 }

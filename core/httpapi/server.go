@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,6 +94,9 @@ type Config struct {
 	Notifications map[core.Channel]NotificationParser
 	// Limiter rations merchants' calls (429 with Retry-After beyond it). Default: no limit.
 	Limiter MerchantLimiter
+	// AuthFailures bounds failed authentications per source address. Default: see
+	// AuthFailureLimit.
+	AuthFailures AuthFailureLimit
 	// BodyTimeouts bound how long a request body may take to arrive. Default: see
 	// BodyTimeouts.
 	BodyTimeouts BodyTimeouts
@@ -109,6 +113,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	mux       *http.ServeMux
+	authLimit *authLimiter
 	handler   http.Handler
 	routes    []string
 }
@@ -128,7 +133,8 @@ func NewServer(p Payments, m Merchants, ops Operations, cfg Config) (*Server, er
 	if len(cfg.AdminToken) < 16 {
 		return nil, errors.New("httpapi: admin token must be at least 16 bytes")
 	}
-	s := &Server{payments: p, merchants: m, ops: ops, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{payments: p, merchants: m, ops: ops, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+		authLimit: newAuthLimiter(cfg.AuthFailures, cfg.Now)}
 	s.routesSetup()
 	s.handler = otelhttp.NewHandler(s.mux, "payd",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
@@ -349,8 +355,15 @@ func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "No API key provided: use 'Authorization: Bearer <secret key>'."))
 			return
 		}
+		src := s.authLimit.source(r)
+		if s.authBlocked(w, r, src) {
+			return
+		}
 		m, err := s.merchants.Authenticate(r.Context(), key)
 		if err != nil {
+			if core.ErrorCode(err) == core.CodeUnauthenticated {
+				s.authLimit.failed(src)
+			}
 			s.writeError(w, r, err)
 			return
 		}
@@ -369,6 +382,18 @@ func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// authBlocked answers 429 for a source that used up its failed authentications.
+func (s *Server) authBlocked(w http.ResponseWriter, r *http.Request, src netip.Addr) bool {
+	blocked, wait := s.authLimit.blocked(src)
+	if !blocked {
+		return false
+	}
+	e := core.Errorf(core.CodeRateLimited, "Too many failed authentications from this address; retry after %s.", wait.Round(time.Second))
+	e.RetryAfter = int(math.Max(1, math.Ceil(wait.Seconds())))
+	s.writeError(w, r, e)
+	return true
+}
+
 // admin authorises operators by the admin token.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -377,7 +402,14 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		src := s.authLimit.source(r)
+		if s.authBlocked(w, r, src) {
+			return
+		}
 		if key == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminToken)) != 1 {
+			if key != "" {
+				s.authLimit.failed(src)
+			}
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "Operator routes need 'Authorization: Bearer <admin token>'."))
 			return
 		}
