@@ -260,6 +260,13 @@ type PaymentFilter struct {
 	StartingAfter     string // a payment ID: the page starts after it
 }
 
+// RefundFilter selects and pages a merchant's refunds, newest first.
+type RefundFilter struct {
+	Payment       string // only this payment's refunds
+	Limit         int    // 1..100; default 10
+	StartingAfter string // a refund ID: the page starts after it
+}
+
 // List limits.
 const (
 	DefaultListLimit = 10

@@ -142,3 +142,45 @@ func TestCardFingerprintsArePerMerchant(t *testing.T) {
 		t.Fatalf("fingerprints: merchant A %q and %q, merchant B %q", a1, a2, b1)
 	}
 }
+
+// TestListRefunds: a merchant's refunds, newest first, paged, by payment; never another's.
+func TestListRefunds(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.merchant("Acme")
+	_, other := e.merchant("Bolt")
+	pay := func(key, ref string) string {
+		return e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment(ref, 9000, visaOK, core.CaptureAutomatic)), 200).str("id")
+	}
+	p1, p2 := pay(key, "lr-1"), pay(key, "lr-2")
+	pay(other, "lr-3")
+	var ids []string
+	for _, p := range []string{p1, p1, p2} {
+		e.clock.Advance(time.Second)
+		ids = append(ids, e.expect(e.call("POST", "/v1/refunds", key, newKey(), map[string]any{"payment": p, "amount": 1000}), 200).str("id"))
+	}
+	page := func(key, q string) (got []string, more bool) {
+		r := e.expect(e.call("GET", "/v1/refunds"+q, key, "", nil), 200)
+		data, _ := r.get("data").([]any)
+		for _, d := range data {
+			got = append(got, d.(map[string]any)["id"].(string))
+		}
+		more, _ = r.get("has_more").(bool)
+		return got, more
+	}
+	first, more := page(key, "?limit=2")
+	if len(first) != 2 || !more || first[0] != ids[2] || first[1] != ids[1] {
+		t.Fatalf("first page %v (more %v), refunds %v", first, more, ids)
+	}
+	rest, more := page(key, "?limit=2&starting_after="+first[1])
+	if len(rest) != 1 || more || rest[0] != ids[0] {
+		t.Fatalf("second page %v (more %v)", rest, more)
+	}
+	if byPayment, _ := page(key, "?payment="+p1); len(byPayment) != 2 {
+		t.Fatalf("refunds of %s: %v", p1, byPayment)
+	}
+	if theirs, _ := page(other, ""); len(theirs) != 0 {
+		t.Fatalf("another merchant lists %v", theirs)
+	}
+	requireError(t, e.call("GET", "/v1/refunds?starting_after="+ids[0], other, "", nil), 404, core.CodeNotFound, "starting_after")
+	requireError(t, e.call("GET", "/v1/refunds?status=x", key, "", nil), 400, core.CodeParameterUnknown, "status")
+}

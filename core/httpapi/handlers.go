@@ -205,6 +205,51 @@ func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
 	return f, nil
 }
 
+func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request) {
+	f, err := parseRefundFilter(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := s.payments.Refunds(r.Context(), merchantID(r.Context()), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, list)
+}
+
+func parseRefundFilter(q url.Values) (core.RefundFilter, error) {
+	var f core.RefundFilter
+	for k, v := range q {
+		k = clip(k)
+		if len(v) != 1 {
+			return f, core.ParamError(core.CodeParameterInvalid, k, "%s may be given once.", k)
+		}
+		val := v[0]
+		switch k {
+		case "limit":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > core.MaxListLimit {
+				return f, core.ParamError(core.CodeParameterInvalid, k, "limit must be an integer from 1 to %d.", core.MaxListLimit)
+			}
+			f.Limit = n
+		case "starting_after", "payment":
+			if err := core.ValidateID(k, val); err != nil {
+				return f, err
+			}
+			if k == "payment" {
+				f.Payment = val
+			} else {
+				f.StartingAfter = val
+			}
+		default:
+			return f, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s.", k)
+		}
+	}
+	return f, nil
+}
+
 func parseTime(v string) (time.Time, error) {
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 		return time.Unix(n, 0).UTC(), nil

@@ -672,8 +672,9 @@ type oaPayments struct {
 	// renders that object as a 200.
 	money func(req core.IdempotentRequest, v any) (core.Reply, error)
 	// err, if set, is the answer of the read calls.
-	err    error
-	filter *core.PaymentFilter // the last list filter
+	err          error
+	filter       *core.PaymentFilter // the last list filter
+	refundFilter *core.RefundFilter  // the last refund list filter
 }
 
 func (f *oaPayments) do(req core.IdempotentRequest, v any) (core.Reply, error) {
@@ -725,6 +726,14 @@ func (f *oaPayments) Refund(context.Context, string, string) (*core.Refund, erro
 		return nil, f.err
 	}
 	return oaFullRefund(), nil
+}
+
+func (f *oaPayments) Refunds(_ context.Context, _ string, rf core.RefundFilter) (*core.List[*core.Refund], error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.refundFilter = &rf
+	return &core.List[*core.Refund]{Object: "list", Data: []*core.Refund{oaFullRefund()}, HasMore: true}, nil
 }
 
 func (f *oaPayments) Balance(context.Context, string) (*core.Balance, error) {
@@ -1061,6 +1070,10 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"create payment/bad card number", createPayment, oaCall{idemKey: "k1", body: strings.Replace(card, "4242 4242 4242 4242", "4242424242424241", 1)}, nil, nil, nil, 400},
 		{"create payment/no API key", createPayment, oaCall{auth: "-", body: card}, nil, nil, nil, 401},
 		{"list payments", "GET /v1/payments", oaCall{path: "/v1/payments?limit=2"}, nil, nil, nil, 200},
+		{"list refunds", "GET /v1/refunds", oaCall{path: "/v1/refunds?limit=2&payment=pay_us-east_x&starting_after=re_us-east_y"}, nil, nil, nil, 200},
+		{"list refunds/unknown parameter", "GET /v1/refunds", oaCall{path: "/v1/refunds?status=succeeded"}, nil, nil, nil, 400},
+		{"list refunds/bad payment", "GET /v1/refunds", oaCall{path: "/v1/refunds?payment=x%00"}, nil, nil, nil, 400},
+		{"list refunds/unknown cursor", "GET /v1/refunds", oaCall{path: "/v1/refunds?starting_after=re_us-east_x"}, nil, core.ParamError(core.CodeNotFound, "starting_after", "No such refund."), nil, 404},
 		{"list payments/bad limit", "GET /v1/payments", oaCall{path: "/v1/payments?limit=0"}, nil, nil, nil, 400},
 		{"list payments/unknown cursor", "GET /v1/payments", oaCall{path: "/v1/payments?starting_after=pay_x"}, nil, core.ParamError(core.CodeNotFound, "starting_after", "No such payment."), nil, 404},
 		{"get payment", "GET /v1/payments/{id}", oaCall{}, nil, nil, nil, 200},

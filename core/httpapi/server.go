@@ -35,6 +35,7 @@ type Payments interface {
 	Payment(ctx context.Context, merchantID, id string) (*core.Payment, error)
 	Payments(ctx context.Context, merchantID string, f core.PaymentFilter) (*core.List[*core.Payment], error)
 	Refund(ctx context.Context, merchantID, id string) (*core.Refund, error)
+	Refunds(ctx context.Context, merchantID string, f core.RefundFilter) (*core.List[*core.Refund], error)
 	Balance(ctx context.Context, merchantID string) (*core.Balance, error)
 }
 
@@ -163,6 +164,7 @@ func (s *Server) routesSetup() {
 	s.handle("POST /v1/payments/{id}/capture", s.merchant(s.noQuery(s.capturePayment)))
 	s.handle("POST /v1/payments/{id}/cancel", s.merchant(s.noQuery(s.cancelPayment)))
 	s.handle("POST /v1/refunds", s.merchant(s.noQuery(s.createRefund)))
+	s.handle("GET /v1/refunds", s.merchant(s.listRefunds))
 	s.handle("GET /v1/refunds/{id}", s.merchant(s.noQuery(s.getRefund)))
 	s.handle("GET /v1/balance", s.merchant(s.noQuery(s.getBalance)))
 

@@ -119,6 +119,10 @@ func (f *fakeService) Payments(_ context.Context, _ string, filter core.PaymentF
 	return &core.List[*core.Payment]{Object: "list", Data: []*core.Payment{{ID: "pay_us-east_1", Object: "payment"}}, HasMore: true}, nil
 }
 
+func (f *fakeService) Refunds(context.Context, string, core.RefundFilter) (*core.List[*core.Refund], error) {
+	return nil, errors.New("not used")
+}
+
 func (f *fakeService) Refund(_ context.Context, _, id string) (*core.Refund, error) {
 	return nil, core.Errorf(core.CodeNotFound, "No such refund: '%s'.", id)
 }
