@@ -123,7 +123,9 @@ func (s *Server) notification(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "The notification's signature does not verify."))
 			return
 		}
-		s.writeError(w, r, core.Errorf(core.CodeParameterInvalid, "The notification could not be read: %v.", err))
+		// The cause can quote the body: it goes to the log, not back to the sender.
+		s.log.WarnContext(r.Context(), "notification refused: unreadable", "channel", ch, "err", err)
+		s.writeError(w, r, core.Errorf(core.CodeParameterInvalid, "The notification could not be read."))
 		return
 	}
 	n.Channel = ch
