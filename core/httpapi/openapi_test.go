@@ -1237,3 +1237,31 @@ func TestOpenAPIMethodsAndAllow(t *testing.T) {
 		})
 	}
 }
+
+// Every route that documents no query parameters refuses any, with a documented 400.
+func TestOpenAPIQueryParametersRefused(t *testing.T) {
+	doc := loadOpenAPI(t)
+	s := oaServer(t, &oaPayments{}, oaOps{})
+	for _, path := range doc.Paths.InMatchingOrder() {
+		for method, op := range doc.Paths.Value(path).Operations() {
+			takesQuery := false
+			for _, p := range op.Parameters {
+				takesQuery = takesQuery || p.Value.In == openapi3.ParameterInQuery
+			}
+			if takesQuery || path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/v1/notifications/") {
+				continue
+			}
+			concrete := strings.NewReplacer("{id}", "pay_us-east_x", "{channel}", "card").Replace(path)
+			auth := oaSecretKey
+			if strings.HasPrefix(path, "/v1/admin/") {
+				auth = oaAdminToken
+			}
+			w := oaCall{method: method, path: concrete + "?expand=x", auth: auth, idemKey: "k1"}.do(t, s)
+			if w.Code != http.StatusBadRequest || oaErrorCode(t, w) != core.CodeParameterUnknown {
+				t.Errorf("%s %s?expand=x: %d %s, want 400 parameter_unknown", method, path, w.Code, w.Body)
+				continue
+			}
+			oaCheckResponse(t, op, w)
+		}
+	}
+}
