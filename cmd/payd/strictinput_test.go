@@ -208,6 +208,23 @@ func TestRequestEnvelope(t *testing.T) {
 			}
 		}
 	})
+	t.Run("errors do not echo long input", func(t *testing.T) {
+		long := strings.Repeat("z", 100<<10)
+		for _, c := range []struct{ method, path, key, body string }{
+			{"GET", "/v1/payments?" + long + "=1", key, ""},
+			{"GET", "/v1/balance?" + long + "=1", key, ""},
+			{"POST", "/v1/admin/merchants/mer_us-east_x/channels/" + long, testAdminToken, `{"enabled":true}`},
+			{"POST", "/v1/notifications/" + long, "", `{}`},
+			{"POST", "/v1/payments", key, `{"` + long + `":1}`},
+			{"POST", "/v1/payments", key, `{"metadata":{"` + long[:60<<10] + `":1}}`},
+			{"DELETE", "/v1/" + long, key, ""},
+		} {
+			r := e.send(c.method, c.path, jsonHeader(c.key, newKey()), c.body)
+			if r.Status < 400 || r.Status >= 500 || len(r.Body) > 2048 {
+				t.Errorf("%s %.40s…: %d, %d bytes", c.method, c.path, r.Status, len(r.Body))
+			}
+		}
+	})
 	t.Run("list filters", func(t *testing.T) {
 		for q, param := range map[string]string{
 			"merchant_reference=" + strings.Repeat("r", 500<<10): "merchant_reference",

@@ -59,7 +59,12 @@ func (s *Server) setChannel(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.ParamError(core.CodeParameterMissing, "enabled", "enabled is required: true to authorise the channel, false to forbid it."))
 		return
 	}
-	a, err := g.SetChannel(r.Context(), r.PathValue("id"), core.Channel(r.PathValue("channel")), *in.Enabled, in.Credentials)
+	ch := core.Channel(r.PathValue("channel"))
+	if !ch.Valid() {
+		s.writeError(w, r, core.ParamError(core.CodeParameterInvalid, "channel", "Unknown channel %q.", clip(string(ch))))
+		return
+	}
+	a, err := g.SetChannel(r.Context(), r.PathValue("id"), ch, *in.Enabled, in.Credentials)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -104,7 +109,7 @@ func (s *Server) notification(w http.ResponseWriter, r *http.Request) {
 	ch := core.Channel(r.PathValue("channel"))
 	parse, ok := s.cfg.Notifications[ch]
 	if !ok {
-		s.writeError(w, r, core.Errorf(core.CodeNotFound, "No notifications are taken for channel %q.", ch))
+		s.writeError(w, r, core.Errorf(core.CodeNotFound, "No notifications are taken for channel %q.", clip(string(ch))))
 		return
 	}
 	g, ok := s.gateway(w, r)
