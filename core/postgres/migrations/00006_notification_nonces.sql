@@ -1,4 +1,5 @@
 -- +goose Up
+-- (00005 is left to the node-liveness migration being written on another branch.)
 -- Nonces of channel notifications, kept past the channel's clock-skew window so that a
 -- notification replayed to any node, in any region, is refused as a replay. A nonce is
 -- recorded in the transaction that applies its notification, so a notification that failed
