@@ -147,17 +147,23 @@ func TestRequestEnvelope(t *testing.T) {
 	body := `{"amount":1000,"currency":"usd","channel":"card","merchant_reference":"env-1",` + goodCard + `}`
 
 	t.Run("content type", func(t *testing.T) {
-		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1"} {
+		for _, ct := range []string{"text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "application/json; charset=latin1", "application/jsonx"} {
 			h := jsonHeader(key, newKey())
-			h.Del("Content-Type")
-			if ct != "" {
-				h.Set("Content-Type", ct)
-			}
+			h.Set("Content-Type", ct)
 			requireError(t, e.send("POST", "/v1/payments", h, body), 415, core.CodeUnsupportedMediaType, "")
 		}
 		h := jsonHeader(key, newKey())
+		h["Content-Type"] = []string{"application/json", "text/plain"}
+		requireError(t, e.send("POST", "/v1/payments", h, body), 415, core.CodeUnsupportedMediaType, "")
+		if n := e.count("payments"); n != 0 {
+			t.Fatalf("refused bodies made %d payments", n)
+		}
+		h = jsonHeader(key, newKey())
 		h.Set("Content-Type", "application/json; charset=UTF-8")
 		e.expect(e.send("POST", "/v1/payments", h, body), 200)
+		h = jsonHeader(key, newKey()) // no Content-Type at all: taken as JSON
+		h.Del("Content-Type")
+		e.expect(e.send("POST", "/v1/payments", h, strings.Replace(body, "env-1", "env-2", 1)), 200)
 	})
 	t.Run("two idempotency keys", func(t *testing.T) {
 		h := jsonHeader(key, "")

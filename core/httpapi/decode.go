@@ -49,7 +49,7 @@ func (s *Server) decodeRequiring(w http.ResponseWriter, r *http.Request, dst any
 	return nil
 }
 
-// decode reads a JSON body into dst strictly: bounded size, application/json, one JSON object,
+// decode reads a JSON body into dst strictly: bounded size, not declared as another type, one JSON object,
 // no duplicate, unknown or differently-cased names, types checked, valid UTF-8. An empty body
 // is an empty object (and needs no Content-Type).
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
@@ -77,9 +77,15 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, dst any, raw
 	return decodeJSON(body, dst)
 }
 
-// jsonContentType insists that a body is declared as JSON in UTF-8.
+// jsonContentType insists that a body is not declared as anything but JSON in UTF-8. A body
+// sent without a Content-Type is taken as JSON: clients that never sent one keep working,
+// while one that says otherwise (a form, text/plain, which a browser may send to another
+// site without asking) is refused rather than read as what it says it is not.
 func jsonContentType(h http.Header) error {
 	cts := h.Values("Content-Type")
+	if len(cts) == 0 {
+		return nil
+	}
 	if len(cts) == 1 {
 		mt, params, err := mime.ParseMediaType(cts[0])
 		cs, hasCS := params["charset"]
@@ -87,7 +93,7 @@ func jsonContentType(h http.Header) error {
 			return nil
 		}
 	}
-	return core.Errorf(core.CodeUnsupportedMediaType, "Request bodies must be JSON, sent with 'Content-Type: application/json'.")
+	return core.Errorf(core.CodeUnsupportedMediaType, "Request bodies must be JSON: send 'Content-Type: application/json' (or none).")
 }
 
 // decodeJSON decodes one JSON object from body into dst, mapping every failure to a coded
