@@ -105,6 +105,7 @@ type Config struct {
 	// AuthFailuresPerMinute bounds failed authentications per source address (429 beyond).
 	AuthFailuresPerMinute int
 	// TrustedProxies are the CIDRs (payedge's) whose X-Forwarded-For names a request's source.
+	// Default loopback and the private networks: nodes are reached through payedge.
 	TrustedProxies string
 	// Channels says where channel calls go: ChannelsSim (the in-process simulator, one
 	// node only), ChannelsChannelSim (the channel simulator at ChannelSimURL) or ChannelsLive
@@ -158,7 +159,7 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.Float64Var(&c.MerchantRate, "merchant-rate", 50, "API calls per second each merchant may make to this node (429 beyond)")
 	fs.IntVar(&c.MerchantBurst, "merchant-burst", 100, "burst of each merchant's API quota")
 	fs.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", 30, "failed authentications per minute each source address may make, after a burst of 20 (429 beyond)")
-	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "127.0.0.0/8,::1/128", "comma-separated CIDRs of the proxies (payedge) whose X-Forwarded-For names a request's source address")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", "comma-separated CIDRs of the proxies (payedge) whose X-Forwarded-For names a request's source address for the failed-authentication limit (default: loopback and private networks, where payedge reaches the nodes; narrow it to payedge's addresses where clients can reach nodes directly)")
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
 	fs.StringVar(&c.Channels, "channels", "", "where channel calls go (required): sim (an in-process simulator, one node, development only), channelsim (the channel simulator at -channelsim-url) or live (only the real adapters configured, e.g. -card-acquirer-key)")
 	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
