@@ -5,7 +5,7 @@ LOCAL := .local
 
 TOOLS := .local/bin
 
-.PHONY: help build tools deploy-tools demo up down status test verify-deploy bench load chaos vet clean ensure-postgres ensure-patroni
+.PHONY: help build tools deploy-tools demo up down status test fuzz verify-deploy bench load chaos vet clean ensure-postgres ensure-patroni
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,14 @@ test: ensure-patroni tools deploy-tools ## every test (-race): real PostgreSQL, 
 	echo "test PostgreSQL: $$url"; \
 	PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1 $(GO) test -race -count=1 -timeout 20m ./... && (cd sdk && $(GO) test -race -count=1 ./...) && \
 	$(MAKE) --no-print-directory verify-deploy
+
+FUZZTIME ?= 60s
+fuzz: ensure-postgres ## fuzz every POST route's decoding and validation on a real PostgreSQL for FUZZTIME (default 60s; make test runs the seeds)
+	@mkdir -p bin && $(GO) build -o bin/paylocal ./cmd/paylocal
+	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/payfuzz-pg.XXXXXX"); \
+	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
+	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
+	PAY_TEST_DATABASE_URL="$$url" $(GO) test ./cmd/payd -run '^$$' -fuzz '^FuzzPostBodies$$' -fuzztime $(FUZZTIME)
 
 verify-deploy: deploy-tools ## offline checks of deploy/helm and deploy/terraform: helm lint/template, strict decoding, terraform fmt, HCL references
 	@cd deploy/verify && PAY_REQUIRE_DEPLOY_TOOLS=1 $(GO) test -count=1 ./...

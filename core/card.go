@@ -56,21 +56,32 @@ func CardBrand(number string) string {
 }
 
 // CardFingerprint is a keyed hash of a card number: equal numbers give equal fingerprints, and
-// without the key the number cannot be recovered by hashing every possible number.
+// without the key the number cannot be recovered by hashing every possible number. It is the
+// platform's own, the same for every merchant, and never shown: merchants see
+// MerchantCardFingerprint.
 func CardFingerprint(key []byte, number string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(number))
 	return hex.EncodeToString(m.Sum(nil))[:24]
 }
 
-// StoredCard is what the platform keeps of a card: never the number.
-func StoredCard(key []byte, c *CardData) *PaymentMethod {
+// MerchantCardFingerprint is the fingerprint a merchant sees: keyed by the merchant as well,
+// so that equal cards have equal fingerprints within one merchant's payments and unrelated
+// ones across merchants (who could otherwise link their customers with each other's).
+func MerchantCardFingerprint(key []byte, merchantID, number string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("merchant-card-fingerprint\x00" + merchantID + "\x00" + number))
+	return hex.EncodeToString(m.Sum(nil))[:24]
+}
+
+// StoredCard is what the platform keeps of a merchant's customer's card: never the number.
+func StoredCard(key []byte, merchantID string, c *CardData) *PaymentMethod {
 	return &PaymentMethod{
 		Type:        "card",
 		Brand:       CardBrand(c.Number),
 		Last4:       c.Number[len(c.Number)-4:],
 		ExpMonth:    c.ExpMonth,
 		ExpYear:     c.ExpYear,
-		Fingerprint: CardFingerprint(key, c.Number),
+		Fingerprint: MerchantCardFingerprint(key, merchantID, c.Number),
 	}
 }

@@ -156,6 +156,11 @@ type Notification struct {
 	DeclineCode    string
 	DeclineMessage string
 	OccurredAt     time.Time
+	// Nonce is the nonce the notification was signed with; the platform remembers it until
+	// NonceExpires (beyond the channel's clock-skew window) in its shared database, so a
+	// replay is refused by every node, not only by the one that saw it first.
+	Nonce        string
+	NonceExpires time.Time
 }
 
 // OutcomeClosed marks a notification or state of an unpaid order the channel closed.
@@ -164,6 +169,10 @@ const OutcomeClosed AuthorizeOutcome = "closed"
 // ErrBadSignature is returned by notification parsers for notifications whose signature does
 // not verify: they must change nothing.
 var ErrBadSignature = errors.New("notification signature does not verify")
+
+// ErrReplayedNotification is returned for a notification whose nonce was already used: a
+// replay of a notification received before. It changes nothing.
+var ErrReplayedNotification = errors.New("notification replayed: its nonce was already used")
 
 // StatementLine is one money movement in a channel's daily statement, for reconciliation.
 type StatementLine struct {

@@ -41,9 +41,14 @@ func TestFingerprintIsKeyedAndStable(t *testing.T) {
 	if a != b || a == c || strings.Contains(a, "4242") {
 		t.Fatalf("fingerprints %s %s %s", a, b, c)
 	}
-	pm := core.StoredCard([]byte("k"), &core.CardData{Number: "4242424242424242", ExpMonth: 3, ExpYear: 2031})
+	pm := core.StoredCard([]byte("k"), "mer_a", &core.CardData{Number: "4242424242424242", ExpMonth: 3, ExpYear: 2031})
 	if pm.Last4 != "4242" || pm.Brand != "visa" || pm.Fingerprint == "" {
 		t.Fatalf("stored card %+v", pm)
+	}
+	same := core.StoredCard([]byte("k"), "mer_a", &core.CardData{Number: "4242424242424242", ExpMonth: 4, ExpYear: 2032})
+	other := core.StoredCard([]byte("k"), "mer_b", &core.CardData{Number: "4242424242424242", ExpMonth: 3, ExpYear: 2031})
+	if same.Fingerprint != pm.Fingerprint || other.Fingerprint == pm.Fingerprint || pm.Fingerprint == core.CardFingerprint([]byte("k"), "4242424242424242") {
+		t.Fatalf("fingerprints: merchant a %s and %s, merchant b %s", pm.Fingerprint, same.Fingerprint, other.Fingerprint)
 	}
 }
 

@@ -13,6 +13,7 @@ const (
 	CodeParameterUnknown       = "parameter_unknown"
 	CodeInvalidJSON            = "invalid_json"
 	CodeBodyTooLarge           = "body_too_large"
+	CodeUnsupportedMediaType   = "unsupported_media_type"
 	CodeUnauthenticated        = "unauthenticated"
 	CodeForbidden              = "forbidden"
 	CodeNotFound               = "resource_missing"

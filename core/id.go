@@ -15,6 +15,7 @@ const (
 	PrefixEvent    = "evt"
 	PrefixJournal  = "jnl"
 	PrefixRequest  = "req"
+	PrefixKeyEvent = "kev"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

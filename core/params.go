@@ -87,11 +87,11 @@ func (p *CreatePaymentParams) Validate() error {
 	if p.MerchantReference == "" {
 		return ParamError(CodeParameterMissing, "merchant_reference", "merchant_reference is required: your own unique identifier for this payment.")
 	}
-	if len(p.MerchantReference) > MaxReferenceLen || !referenceRE.MatchString(p.MerchantReference) {
-		return ParamError(CodeParameterInvalid, "merchant_reference", "merchant_reference must be 1 to %d printable ASCII characters without spaces.", MaxReferenceLen)
+	if err := ValidateReference("merchant_reference", p.MerchantReference); err != nil {
+		return err
 	}
-	if utf8.RuneCountInString(p.Description) > MaxDescriptionLen || !utf8.ValidString(p.Description) {
-		return ParamError(CodeParameterInvalid, "description", "description must be valid UTF-8 of at most %d characters.", MaxDescriptionLen)
+	if err := ValidateText("description", p.Description, MaxDescriptionLen, Multiline); err != nil {
+		return err
 	}
 	if err := p.Customer.validate(); err != nil {
 		return err
@@ -131,7 +131,8 @@ func (c *CardData) validate() error {
 	if num == "" {
 		return ParamError(CodeParameterMissing, "payment_method.card.number", "The card number is required.")
 	}
-	if len(num) < 12 || len(num) > 19 || strings.Trim(num, "0123456789") != "" || !Luhn(num) {
+	// No card network's numbers start with 0 (0000000000000000 passes Luhn).
+	if len(num) < 12 || len(num) > 19 || strings.Trim(num, "0123456789") != "" || num[0] == '0' || !Luhn(num) {
 		return ParamError(CodeIncorrectNumber, "payment_method.card.number", "The card number is incorrect.")
 	}
 	c.Number = num
@@ -152,8 +153,8 @@ func (c *Customer) validate() error {
 		return nil
 	}
 	for _, f := range []struct{ name, v string }{{"id", c.ID}, {"name", c.Name}, {"email", c.Email}, {"phone", c.Phone}} {
-		if len(f.v) > MaxCustomerField || !utf8.ValidString(f.v) {
-			return ParamError(CodeParameterInvalid, "customer."+f.name, "customer.%s must be valid UTF-8 of at most %d bytes.", f.name, MaxCustomerField)
+		if err := ValidateText("customer."+f.name, f.v, MaxCustomerField, SingleLine); err != nil {
+			return err
 		}
 	}
 	if c.Email != "" && (!strings.Contains(c.Email, "@") || strings.ContainsAny(c.Email, " \t\r\n")) {
@@ -179,11 +180,14 @@ func ValidateMetadata(md map[string]string) error {
 		return ParamError(CodeParameterInvalid, "metadata", "metadata holds at most %d keys.", MaxMetadataKeys)
 	}
 	for k, v := range md {
-		if k == "" || len(k) > MaxMetadataKeyLen || !utf8.ValidString(k) {
-			return ParamError(CodeParameterInvalid, "metadata", "metadata keys must be 1 to %d bytes of UTF-8.", MaxMetadataKeyLen)
+		if k == "" {
+			return ParamError(CodeParameterInvalid, "metadata", "metadata keys must be 1 to %d characters.", MaxMetadataKeyLen)
 		}
-		if len(v) > MaxMetadataValLen || !utf8.ValidString(v) {
-			return ParamError(CodeParameterInvalid, "metadata["+k+"]", "metadata values must be at most %d bytes of UTF-8.", MaxMetadataValLen)
+		if err := ValidateText("metadata", k, MaxMetadataKeyLen, SingleLine); err != nil {
+			return ParamError(CodeParameterInvalid, "metadata", "metadata keys must be 1 to %d characters of %s.", MaxMetadataKeyLen, SingleLine)
+		}
+		if err := ValidateText("metadata["+k+"]", v, MaxMetadataValLen, Multiline); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -210,10 +214,7 @@ type CancelParams struct {
 
 // Validate checks p.
 func (p *CancelParams) Validate() error {
-	if len(p.CancellationReason) > MaxCancelReasonLen || !utf8.ValidString(p.CancellationReason) {
-		return ParamError(CodeParameterInvalid, "cancellation_reason", "cancellation_reason must be at most %d bytes of UTF-8.", MaxCancelReasonLen)
-	}
-	return nil
+	return ValidateText("cancellation_reason", p.CancellationReason, MaxCancelReasonLen, Multiline)
 }
 
 // CreateRefundParams is a request to refund some or all of a payment's captured amount.
@@ -228,6 +229,9 @@ type CreateRefundParams struct {
 func (p *CreateRefundParams) Validate() error {
 	if p.Payment == "" {
 		return ParamError(CodeParameterMissing, "payment", "payment is required: the ID of the payment to refund.")
+	}
+	if err := ValidateID("payment", p.Payment); err != nil {
+		return err
 	}
 	if p.Amount != nil {
 		if err := ValidateAmount("amount", *p.Amount); err != nil {
@@ -256,6 +260,13 @@ type PaymentFilter struct {
 	StartingAfter     string // a payment ID: the page starts after it
 }
 
+// RefundFilter selects and pages a merchant's refunds, newest first.
+type RefundFilter struct {
+	Payment       string // only this payment's refunds
+	Limit         int    // 1..100; default 10
+	StartingAfter string // a refund ID: the page starts after it
+}
+
 // List limits.
 const (
 	DefaultListLimit = 10
@@ -268,4 +279,129 @@ func channelList() string {
 		s[i] = fmt.Sprintf("%q", c)
 	}
 	return strings.Join(s, ", ")
+}
+
+// TextKind says which characters a free-text parameter may hold besides printable ones.
+type TextKind int
+
+// Text kinds.
+const (
+	// SingleLine text (names, keys, identifiers) holds no control characters at all.
+	SingleLine TextKind = iota
+	// Multiline text (descriptions, reasons, metadata values) may also hold tab, line feed
+	// and carriage return.
+	Multiline
+)
+
+func (k TextKind) String() string {
+	if k == Multiline {
+		return "UTF-8 text without control characters other than tab and line breaks"
+	}
+	return "UTF-8 text without control characters"
+}
+
+// ValidateText checks a merchant-supplied string completely, so that nothing the database or
+// a later phase would refuse gets past the first check: valid UTF-8, no NUL (PostgreSQL text
+// cannot hold it), no control characters where kind allows none, no Unicode noncharacters,
+// and at most max characters.
+//
+// Every string parameter goes through it (or a stricter check) before a request's first
+// phase: a payment's channel call must never be followed by a failure caused by its input.
+func ValidateText(param, s string, max int, kind TextKind) error {
+	if !utf8.ValidString(s) {
+		return ParamError(CodeParameterInvalid, param, "%s is not valid UTF-8.", param)
+	}
+	n := 0
+	for _, r := range s {
+		n++
+		if !textRuneOK(r, kind) {
+			return ParamError(CodeParameterInvalid, param, "%s holds the character %U: it must be %s.", param, r, kind)
+		}
+	}
+	if n > max {
+		return ParamError(CodeParameterInvalid, param, "%s must be at most %d characters (got %d).", param, max, n)
+	}
+	return nil
+}
+
+func textRuneOK(r rune, kind TextKind) bool {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r':
+		return kind == Multiline
+	case r < 0x20 || (r >= 0x7f && r < 0xa0): // C0, DEL, C1 (NUL among them)
+		return false
+	case r == 0x2028 || r == 0x2029: // line and paragraph separators
+		return kind == Multiline
+	case r >= 0xfdd0 && r <= 0xfdef, r&0xfffe == 0xfffe: // noncharacters
+		return false
+	}
+	return true
+}
+
+// MaxIDLen bounds an object ID given by a client; the platform's own IDs are far shorter.
+const MaxIDLen = 64
+
+var idRE = regexp.MustCompile(`^[a-z0-9]+(_[a-z0-9-]+){1,2}$`)
+
+// ValidateID checks that an object ID given by a client (in the path, the query or the body)
+// looks like one of the platform's IDs, so that an arbitrary string is never looked up, echoed
+// or sent to the database. A well-formed ID that names nothing is resource_missing, later.
+func ValidateID(param, id string) error {
+	if len(id) > MaxIDLen || !idRE.MatchString(id) {
+		return ParamError(CodeParameterInvalid, param, "%s is not a valid ID: IDs look like \"pay_us-east_...\" and are at most %d characters.", param, MaxIDLen)
+	}
+	return nil
+}
+
+// MaxMerchantNameLen bounds a merchant's name.
+const MaxMerchantNameLen = 200
+
+// ValidateMerchantName checks a merchant's name (already trimmed of surrounding space).
+func ValidateMerchantName(name string) error {
+	if name == "" {
+		return ParamError(CodeParameterMissing, "name", "name is required.")
+	}
+	return ValidateText("name", name, MaxMerchantNameLen, SingleLine)
+}
+
+// ValidateRegionName checks a region name given by a client.
+func ValidateRegionName(param, region string) error {
+	if region == "" {
+		return ParamError(CodeParameterMissing, param, "%s is required.", param)
+	}
+	if !RegionNameRE.MatchString(region) {
+		return ParamError(CodeParameterInvalid, param, "%s must be a region name such as \"us-east\".", param)
+	}
+	return nil
+}
+
+// ValidateReference checks a merchant_reference (in a body or as a list filter).
+func ValidateReference(param, ref string) error {
+	if len(ref) > MaxReferenceLen || !referenceRE.MatchString(ref) {
+		return ParamError(CodeParameterInvalid, param, "%s must be 1 to %d printable ASCII characters without spaces.", param, MaxReferenceLen)
+	}
+	return nil
+}
+
+// Limits on a merchant's channel credentials.
+const (
+	MaxCredentialKeys   = 20
+	MaxCredentialKeyLen = 64
+	MaxCredentialValLen = 8192
+)
+
+// ValidateCredentials checks a merchant's channel credentials (stored encrypted).
+func ValidateCredentials(c map[string]string) error {
+	if len(c) > MaxCredentialKeys {
+		return ParamError(CodeParameterInvalid, "credentials", "credentials hold at most %d keys.", MaxCredentialKeys)
+	}
+	for k, v := range c {
+		if k == "" || ValidateText("credentials", k, MaxCredentialKeyLen, SingleLine) != nil {
+			return ParamError(CodeParameterInvalid, "credentials", "credentials keys must be 1 to %d characters of %s.", MaxCredentialKeyLen, SingleLine)
+		}
+		if err := ValidateText("credentials["+k+"]", v, MaxCredentialValLen, Multiline); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -264,12 +264,14 @@ type LedgerReport struct {
 // ChannelAuthorization says whether a merchant may use a channel, and whether it has its own
 // credentials for it (never shown).
 type ChannelAuthorization struct {
-	Object         string    `json:"object"`
-	Merchant       string    `json:"merchant"`
-	Channel        Channel   `json:"channel"`
-	Enabled        bool      `json:"enabled"`
-	HasCredentials bool      `json:"has_credentials"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	Object         string  `json:"object"`
+	Merchant       string  `json:"merchant"`
+	Channel        Channel `json:"channel"`
+	Enabled        bool    `json:"enabled"`
+	HasCredentials bool    `json:"has_credentials"`
+	// UpdatedAt is when an operator last set the authorisation; zero, and left out of the
+	// JSON, if none ever did.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // ReconciliationReport compares a channel's statement for a day with the platform's records.

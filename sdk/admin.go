@@ -88,7 +88,7 @@ type ChannelAuthorization struct {
 	Channel        Channel   `json:"channel"`
 	Enabled        bool      `json:"enabled"`
 	HasCredentials bool      `json:"has_credentials"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"` // zero if no operator ever set it
 }
 
 // LedgerReport is the result of a whole-ledger check.

@@ -51,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is one node's worth of platform on a fresh database, served over real HTTP.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *postgres.DB
 	svc   *postgres.Service
 	sim   *inprocsim.Channel
@@ -59,7 +59,7 @@ type env struct {
 	srv   *httptest.Server
 }
 
-func newEnv(t *testing.T, tweak ...func(*postgres.Config)) *env {
+func newEnv(t testing.TB, tweak ...func(*postgres.Config)) *env {
 	t.Helper()
 	return newEnvWith(t, envOptions{tweak: tweak})
 }
@@ -72,9 +72,11 @@ type envOptions struct {
 	limiter httpapi.MerchantLimiter
 	// notifications are the channels' notification parsers.
 	notifications map[core.Channel]httpapi.NotificationParser
+	// api changes the API's config.
+	api func(*httpapi.Config)
 }
 
-func newEnvWith(t *testing.T, opt envOptions) *env {
+func newEnvWith(t testing.TB, opt envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), 40)
@@ -107,8 +109,12 @@ func (e *env) start(opt envOptions) {
 	if e.svc, err = postgres.NewService(e.db, gw, cfg); err != nil {
 		e.t.Fatal(err)
 	}
-	api, err := httpapi.NewServer(e.svc, e.svc, e.svc, httpapi.Config{AdminToken: testAdminToken, Region: testRegion, Logger: log, Now: e.clock.Now,
-		Gateway: e.svc, Limiter: opt.limiter, Notifications: opt.notifications})
+	apiCfg := httpapi.Config{AdminToken: testAdminToken, Region: testRegion, Logger: log, Now: e.clock.Now,
+		Gateway: e.svc, Limiter: opt.limiter, Notifications: opt.notifications}
+	if opt.api != nil {
+		opt.api(&apiCfg)
+	}
+	api, err := httpapi.NewServer(e.svc, e.svc, e.svc, apiCfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -101,6 +102,11 @@ type Config struct {
 	// MerchantRate and MerchantBurst are each merchant's API quota on this node.
 	MerchantRate  float64
 	MerchantBurst int
+	// AuthFailuresPerMinute bounds failed authentications per source address (429 beyond).
+	AuthFailuresPerMinute int
+	// TrustedProxies are the CIDRs (payedge's) whose X-Forwarded-For names a request's source.
+	// Default loopback and the private networks: nodes are reached through payedge.
+	TrustedProxies string
 	// Channels says where channel calls go: ChannelsSim (the in-process simulator, one
 	// node only), ChannelsChannelSim (the channel simulator at ChannelSimURL) or ChannelsLive
 	// (the configured real adapters only). Required: a node never pays against a simulator
@@ -152,6 +158,8 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.Float64Var(&c.ChannelRate, "channel-rate", 200, "calls per second this node may make to each channel (its share of the channel's quota)")
 	fs.Float64Var(&c.MerchantRate, "merchant-rate", 50, "API calls per second each merchant may make to this node (429 beyond)")
 	fs.IntVar(&c.MerchantBurst, "merchant-burst", 100, "burst of each merchant's API quota")
+	fs.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", 30, "failed authentications per minute each source address may make, after a burst of 20 (429 beyond)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", "comma-separated CIDRs of the proxies (payedge) whose X-Forwarded-For names a request's source address for the failed-authentication limit (default: loopback and private networks, where payedge reaches the nodes; narrow it to payedge's addresses where clients can reach nodes directly)")
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
 	fs.StringVar(&c.Channels, "channels", "", "where channel calls go (required): sim (an in-process simulator, one node, development only), channelsim (the channel simulator at -channelsim-url) or live (only the real adapters configured, e.g. -card-acquirer-key)")
 	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
@@ -247,9 +255,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Service.RegisterRegion(ctx); err != nil {
 		return fmt.Errorf("register region (has the schema been migrated? run 'payd migrate'): %w", err)
 	}
+	proxies, err := parsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
 	api, err := httpapi.NewServer(m.Service, m.Service, m.Service, httpapi.Config{
 		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
 		Gateway: m.Service, Limiter: m.Limiter, Ready: m.ready, Notifications: parsers,
+		AuthFailures: httpapi.AuthFailureLimit{PerMinute: c.AuthFailuresPerMinute, TrustedProxies: proxies},
 	})
 	if err != nil {
 		return err
@@ -267,6 +280,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	m.workers = []*postgres.Worker{
 		postgres.NewKeyReaper(m.Service, 0),
+		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 	}
 	for _, w := range m.workers {
@@ -359,4 +373,28 @@ func authCacheTTL(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// parsePrefixes parses comma-separated CIDRs (or single addresses).
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/regions"
 )
 
@@ -77,15 +77,23 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 		return
 	}
+	if !httpapi.CleanPath(r.URL.Path) {
+		e.fail(w, core.Errorf(core.CodeNotFound, "Unrecognized request URL: paths have no empty, '.' or '..' segments."))
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, e.cfg.MaxBody+1))
-	if err != nil || int64(len(body)) > e.cfg.MaxBody {
-		e.fail(w, http.StatusBadRequest, core.CodeBodyTooLarge, "The request body is too large or could not be read.")
+	switch {
+	case err != nil:
+		e.fail(w, core.Errorf(core.CodeInvalidJSON, "The request body could not be read: it was cut off or arrived too slowly."))
+		return
+	case int64(len(body)) > e.cfg.MaxBody:
+		e.fail(w, core.Errorf(core.CodeBodyTooLarge, "The request body exceeds %d bytes.", e.cfg.MaxBody))
 		return
 	}
 	for attempt := 1; ; attempt++ {
 		inst, err := e.picker.Pick(e.cfg.Region)
 		if err != nil {
-			e.fail(w, http.StatusServiceUnavailable, core.CodeUnavailable, "No payment node is healthy in any region; retry shortly.")
+			e.fail(w, unavailable("No payment node is healthy in any region; retry shortly."))
 			return
 		}
 		addr := inst.Addr()
@@ -107,7 +115,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			e.cfg.Logger.Warn("forwarding failed", "node", inst.ID, "err", err)
-			e.fail(w, http.StatusServiceUnavailable, core.CodeUnavailable, "The payment node did not answer; retry with the same Idempotency-Key.")
+			e.fail(w, unavailable("The payment node did not answer; retry with the same Idempotency-Key."))
 			return
 		}
 		defer res.Body.Close()
@@ -126,14 +134,20 @@ func refused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
 }
 
-func (e *Edge) fail(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
+// fail answers a request the edge cannot forward, in the one error shape of the API (core/
+// httpapi renders it, from the same table as the nodes) and with a request ID of its own, so
+// that a merchant can quote it like any other.
+func (e *Edge) fail(w http.ResponseWriter, err *core.Error) {
+	id := core.NewRandomID(core.PrefixRequest)
 	w.Header().Set("Payd-Edge-Region", e.cfg.Region)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+	if err.Code != core.CodeUnavailable {
+		e.cfg.Logger.Info("request refused at the edge", "request_id", id, "code", err.Code)
 	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-		"type": "api_error", "code": code, "message": msg, "request_id": "",
-	}})
+	httpapi.WriteError(w, id, err)
+}
+
+func unavailable(msg string) *core.Error {
+	err := core.Errorf(core.CodeUnavailable, "%s", msg)
+	err.RetryAfter = 1
+	return err
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/peterbourgon/ff/v3"
 
+	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/regions"
 )
 
@@ -82,7 +83,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: edge, ReadHeaderTimeout: 10 * time.Second}
+	// Headers within 10s, the body at a minimum rate (httpapi.BodyTimeouts' defaults, as on
+	// the nodes): a client trickling a request cannot hold a connection.
+	srv := &http.Server{Handler: httpapi.LimitBodyTime(edge, httpapi.BodyTimeouts{}), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("serve", "err", err)

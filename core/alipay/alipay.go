@@ -457,7 +457,8 @@ func (g *Gateway) ParseNotification(r *http.Request) (core.Notification, error) 
 		return t
 	}
 	n := core.Notification{Channel: core.ChannelAlipay, EventID: params.Get("notify_id"), PaymentID: params.Get("out_trade_no"),
-		Reference: params.Get("trade_no"), Currency: cur}
+		Reference: params.Get("trade_no"), Currency: cur,
+		Nonce: params.Get("nonce"), NonceExpires: g.cfg.Now().Add(2 * g.cfg.MaxClockSkew)}
 	if n.EventID == "" || n.PaymentID == "" {
 		return core.Notification{}, fmt.Errorf("alipay: notification without notify_id or out_trade_no")
 	}

@@ -79,8 +79,11 @@ func (g *Gateway) verifyNotification(params url.Values) error {
 		return fmt.Errorf("%w: stale notify_time (%v from our clock)", core.ErrBadSignature, d.Round(time.Second))
 	}
 	nonce := params.Get("nonce")
-	if nonce == "" || !g.nonces.Use(nonce, g.cfg.Now()) {
-		return fmt.Errorf("%w: missing or replayed nonce %q", core.ErrBadSignature, nonce)
+	if nonce == "" {
+		return fmt.Errorf("%w: missing nonce", core.ErrBadSignature)
+	}
+	if !g.nonces.Use(nonce, g.cfg.Now()) {
+		return fmt.Errorf("%w (%w): nonce %q", core.ErrReplayedNotification, core.ErrBadSignature, nonce)
 	}
 	return nil
 }

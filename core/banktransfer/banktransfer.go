@@ -331,6 +331,7 @@ func (g *Gateway) ParseNotification(r *http.Request) (core.Notification, error) 
 	tr := ev.Data.Transfer
 	n := core.Notification{Channel: core.ChannelBankTransfer, EventID: ev.EventID, PaymentID: tr.OutTradeNo,
 		Reference: tr.TransferID, Amount: tr.Amount, Currency: tr.Currency, OccurredAt: ev.CreatedAt}
+	n.Nonce, n.NonceExpires = g.signer.NotificationNonce(r.Header)
 	switch ev.EventType {
 	case "transfer.received":
 		n.Outcome = core.OutcomeCaptured

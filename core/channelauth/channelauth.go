@@ -116,14 +116,20 @@ func (s *Signer) Verify(h http.Header, body []byte, notification bool) error {
 		return fmt.Errorf("%w: %s-Signature does not verify", core.ErrBadSignature, p)
 	}
 	if notification && !s.nonces.Use(nonce, s.now()) {
-		return fmt.Errorf("%w: replayed nonce %s", core.ErrBadSignature, nonce)
+		return fmt.Errorf("%w (%w): nonce %s", core.ErrReplayedNotification, core.ErrBadSignature, nonce)
 	}
 	return nil
 }
 
-// NonceCache remembers notification nonces for a while, to refuse replays. It is per
-// process: a replay that reaches another node passes it, and the platform's de-duplication
-// by event ID stops it there.
+// NotificationNonce is the nonce of a notification Verify accepted, and until when the
+// platform must remember it: past the skew window on both sides of its timestamp.
+func (s *Signer) NotificationNonce(h http.Header) (string, time.Time) {
+	return h.Get(s.scheme.HeaderPrefix + "-Nonce"), s.now().Add(2 * s.maxSkew)
+}
+
+// NonceCache remembers notification nonces for a while, to refuse replays early. It is per
+// process: a replay that reaches another node passes it, and the nonce recorded in the
+// shared database (core.Notification.Nonce) stops it there.
 type NonceCache struct {
 	mu   sync.Mutex
 	ttl  time.Duration

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
+	"path"
+	"strconv"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -26,6 +29,7 @@ var errorStatus = map[string]struct {
 	core.CodeParameterUnknown:       {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeInvalidJSON:            {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeBodyTooLarge:           {http.StatusBadRequest, typeInvalidRequest},
+	core.CodeUnsupportedMediaType:   {http.StatusUnsupportedMediaType, typeInvalidRequest},
 	core.CodeAmountTooLarge:         {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeIdempotencyKeyRequired: {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeIdempotencyKeyInvalid:  {http.StatusBadRequest, typeInvalidRequest},
@@ -71,4 +75,39 @@ type errorDetail struct {
 	Param     string `json:"param,omitempty"`
 	PaymentID string `json:"payment_id,omitempty"`
 	RequestID string `json:"request_id"`
+}
+
+// ErrorReply renders err in the one error shape, with its status from the table, for the
+// request requestID. It is for the other HTTP front ends of the platform (payedge), so that
+// an answer they make themselves cannot differ from a node's.
+func ErrorReply(requestID string, err error) core.Reply {
+	e := core.AsError(err)
+	status, typ := statusOf(e.Code)
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message,
+		Param: e.Param, PaymentID: e.PaymentID, RequestID: requestID}})
+	return core.Reply{Status: status, Body: append(b, '\n')}
+}
+
+// WriteError answers with err as ErrorReply renders it, with its headers: Request-Id,
+// Retry-After when the error has one, WWW-Authenticate on a 401.
+func WriteError(w http.ResponseWriter, requestID string, err error) {
+	rep := ErrorReply(requestID, err)
+	h := w.Header()
+	h.Set("Request-Id", requestID)
+	if e := core.AsError(err); e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	if rep.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="paycenter"`)
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(rep.Status)
+	_, _ = w.Write(rep.Body)
+}
+
+// CleanPath reports whether p is a canonical request path: no empty, "." or ".." segments.
+// A path that is not is answered resource_missing rather than redirected (net/http's
+// ServeMux answers 307 with an HTML body).
+func CleanPath(p string) bool {
+	return p != "" && p[0] == '/' && (p == "/" || path.Clean(p) == p)
 }

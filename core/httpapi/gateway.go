@@ -22,6 +22,10 @@ func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := pathID(r, "merchant"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	list, err := g.Channels(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -35,6 +39,10 @@ func (s *Server) setChannel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := pathID(r, "merchant"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var in struct {
 		Enabled     *bool             `json:"enabled"`
 		Credentials map[string]string `json:"credentials"`
@@ -43,11 +51,20 @@ func (s *Server) setChannel(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := core.ValidateCredentials(in.Credentials); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if in.Enabled == nil {
 		s.writeError(w, r, core.ParamError(core.CodeParameterMissing, "enabled", "enabled is required: true to authorise the channel, false to forbid it."))
 		return
 	}
-	a, err := g.SetChannel(r.Context(), r.PathValue("id"), core.Channel(r.PathValue("channel")), *in.Enabled, in.Credentials)
+	ch := core.Channel(r.PathValue("channel"))
+	if !ch.Valid() {
+		s.writeError(w, r, core.ParamError(core.CodeParameterInvalid, "channel", "Unknown channel %q.", clip(string(ch))))
+		return
+	}
+	a, err := g.SetChannel(r.Context(), r.PathValue("id"), ch, *in.Enabled, in.Credentials)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -92,7 +109,7 @@ func (s *Server) notification(w http.ResponseWriter, r *http.Request) {
 	ch := core.Channel(r.PathValue("channel"))
 	parse, ok := s.cfg.Notifications[ch]
 	if !ok {
-		s.writeError(w, r, core.Errorf(core.CodeNotFound, "No notifications are taken for channel %q.", ch))
+		s.writeError(w, r, core.Errorf(core.CodeNotFound, "No notifications are taken for channel %q.", clip(string(ch))))
 		return
 	}
 	g, ok := s.gateway(w, r)
@@ -102,12 +119,18 @@ func (s *Server) notification(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	n, err := parse(r)
 	if err != nil {
+		if errors.Is(err, core.ErrReplayedNotification) {
+			s.refuseReplay(w, r, ch, err)
+			return
+		}
 		if errors.Is(err, core.ErrBadSignature) {
 			s.log.WarnContext(r.Context(), "notification refused: bad signature", "channel", ch, "err", err)
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "The notification's signature does not verify."))
 			return
 		}
-		s.writeError(w, r, core.Errorf(core.CodeParameterInvalid, "The notification could not be read: %v.", err))
+		// The cause can quote the body: it goes to the log, not back to the sender.
+		s.log.WarnContext(r.Context(), "notification refused: unreadable", "channel", ch, "err", err)
+		s.writeError(w, r, core.Errorf(core.CodeParameterInvalid, "The notification could not be read."))
 		return
 	}
 	n.Channel = ch
@@ -116,9 +139,20 @@ func (s *Server) notification(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	applied, err := g.ApplyNotification(ctx, n)
+	if errors.Is(err, core.ErrReplayedNotification) {
+		s.refuseReplay(w, r, ch, err)
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err) // a 5xx: the channel sends it again
 		return
 	}
 	s.writeJSON(w, r, map[string]any{"received": true, "applied": applied})
+}
+
+// refuseReplay answers a notification whose nonce was used before, on this node or another:
+// authenticated once, it does not authenticate again.
+func (s *Server) refuseReplay(w http.ResponseWriter, r *http.Request, ch core.Channel, err error) {
+	s.log.WarnContext(r.Context(), "notification refused: replayed", "channel", ch, "err", err)
+	s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "The notification is a replay: its nonce was already used."))
 }

@@ -1,11 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,64 +11,32 @@ import (
 	"github.com/paycenter/paycenter/core"
 )
 
-// decode reads a JSON body into dst strictly: bounded size, no unknown fields, no trailing
-// data, types checked. An empty body is an empty object.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return core.Errorf(core.CodeBodyTooLarge, "The request body exceeds %d bytes.", s.cfg.MaxBodyBytes)
-		}
-		return core.Errorf(core.CodeInvalidJSON, "The request body could not be read.")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
-	}
-	if dec.More() {
-		return core.Errorf(core.CodeInvalidJSON, "The request body must hold exactly one JSON object.")
+// pathID checks the {id} of a route that names one kind of object. A malformed ID names
+// nothing: it is resource_missing, and it is not echoed back.
+func pathID(r *http.Request, kind string) error {
+	if core.ValidateID("id", r.PathValue("id")) != nil {
+		return core.ParamError(core.CodeNotFound, "id", "No such %s: the ID in the path is not a valid %s ID.", kind, kind)
 	}
 	return nil
 }
 
-func jsonError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
-			return core.Errorf(core.CodeInvalidJSON, "The request body must be a JSON object.")
+// withPathID runs pathID before validate.
+func withPathID(r *http.Request, kind string, validate func() error) func() error {
+	return func() error {
+		if err := pathID(r, kind); err != nil {
+			return err
 		}
-		want := typeErr.Type.String()
-		switch {
-		case typeErr.Field == "metadata":
-			return core.ParamError(core.CodeParameterInvalid, "metadata", "metadata values must be strings (got %s).", typeErr.Value)
-		case strings.Contains(want, "int"):
-			want = "an integer"
-		case want == "string" || strings.HasSuffix(want, "Channel") || strings.HasSuffix(want, "CaptureMethod"):
-			want = "a string"
-		case strings.HasPrefix(want, "map"):
-			want = "an object of string values"
-		default:
-			want = "an object"
-		}
-		return core.ParamError(core.CodeParameterInvalid, typeErr.Field, "%s must be %s (got %s).", typeErr.Field, want, typeErr.Value)
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return core.Errorf(core.CodeInvalidJSON, "The request body is not valid JSON: %v.", err)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return core.ParamError(core.CodeParameterUnknown, field, "Received unknown parameter: %s.", field)
+		return validate()
 	}
-	return core.Errorf(core.CodeInvalidJSON, "The request body is not valid JSON: %v.", err)
 }
 
 // idempotent builds the idempotent request for a money-moving POST, insisting on a valid key.
 func (s *Server) idempotent(r *http.Request) (core.IdempotentRequest, error) {
+	keys := r.Header.Values("Idempotency-Key")
+	if len(keys) > 1 {
+		return core.IdempotentRequest{}, core.ParamError(core.CodeIdempotencyKeyInvalid, "Idempotency-Key",
+			"Send one Idempotency-Key header, not %d.", len(keys))
+	}
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
 		return core.IdempotentRequest{}, core.ParamError(core.CodeIdempotencyKeyRequired, "Idempotency-Key",
@@ -87,12 +51,13 @@ func (s *Server) idempotent(r *http.Request) (core.IdempotentRequest, error) {
 		Path: r.URL.Path, Render: s.render(r)}, nil
 }
 
-// money runs the common shape of a money-moving POST: key, body, validation, then op.
+// money runs the common shape of a money-moving POST: key, body (with the fields it
+// requires), validation, then op.
 func money[P any](s *Server, w http.ResponseWriter, r *http.Request, params *P, validate func() error,
-	op func(core.IdempotentRequest) (core.Reply, error)) {
+	op func(core.IdempotentRequest) (core.Reply, error), required ...string) {
 	req, err := s.idempotent(r)
 	if err == nil {
-		err = s.decode(w, r, params)
+		err = s.decodeRequiring(w, r, params, required...)
 	}
 	if err == nil {
 		err = validate()
@@ -116,19 +81,19 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	var p core.CreatePaymentParams
 	money(s, w, r, &p, p.Validate, func(req core.IdempotentRequest) (core.Reply, error) {
 		return s.payments.CreatePayment(r.Context(), req, p)
-	})
+	}, "amount")
 }
 
 func (s *Server) capturePayment(w http.ResponseWriter, r *http.Request) {
 	var p core.CaptureParams
-	money(s, w, r, &p, p.Validate, func(req core.IdempotentRequest) (core.Reply, error) {
+	money(s, w, r, &p, withPathID(r, "payment", p.Validate), func(req core.IdempotentRequest) (core.Reply, error) {
 		return s.payments.CapturePayment(r.Context(), req, r.PathValue("id"), p)
 	})
 }
 
 func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request) {
 	var p core.CancelParams
-	money(s, w, r, &p, p.Validate, func(req core.IdempotentRequest) (core.Reply, error) {
+	money(s, w, r, &p, withPathID(r, "payment", p.Validate), func(req core.IdempotentRequest) (core.Reply, error) {
 		return s.payments.CancelPayment(r.Context(), req, r.PathValue("id"), p)
 	})
 }
@@ -141,6 +106,10 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
+	if err := pathID(r, "payment"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	p, err := s.payments.Payment(r.Context(), merchantID(r.Context()), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -150,6 +119,10 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getRefund(w http.ResponseWriter, r *http.Request) {
+	if err := pathID(r, "refund"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ref, err := s.payments.Refund(r.Context(), merchantID(r.Context()), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -188,6 +161,7 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) {
 func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
 	var f core.PaymentFilter
 	for k, v := range q {
+		k = clip(k)
 		if len(v) != 1 {
 			return f, core.ParamError(core.CodeParameterInvalid, k, "%s may be given once.", k)
 		}
@@ -200,6 +174,9 @@ func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
 			}
 			f.Limit = n
 		case "starting_after":
+			if err := core.ValidateID(k, val); err != nil {
+				return f, err
+			}
 			f.StartingAfter = val
 		case "status":
 			if !core.Status(val).Valid() {
@@ -207,6 +184,9 @@ func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
 			}
 			f.Status = core.Status(val)
 		case "merchant_reference":
+			if err := core.ValidateReference(k, val); err != nil {
+				return f, err
+			}
 			f.MerchantReference = val
 		case "created[gte]", "created[lte]":
 			t, err := parseTime(val)
@@ -217,6 +197,51 @@ func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
 				f.CreatedGTE = &t
 			} else {
 				f.CreatedLTE = &t
+			}
+		default:
+			return f, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s.", k)
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request) {
+	f, err := parseRefundFilter(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := s.payments.Refunds(r.Context(), merchantID(r.Context()), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, list)
+}
+
+func parseRefundFilter(q url.Values) (core.RefundFilter, error) {
+	var f core.RefundFilter
+	for k, v := range q {
+		k = clip(k)
+		if len(v) != 1 {
+			return f, core.ParamError(core.CodeParameterInvalid, k, "%s may be given once.", k)
+		}
+		val := v[0]
+		switch k {
+		case "limit":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > core.MaxListLimit {
+				return f, core.ParamError(core.CodeParameterInvalid, k, "limit must be an integer from 1 to %d.", core.MaxListLimit)
+			}
+			f.Limit = n
+		case "starting_after", "payment":
+			if err := core.ValidateID(k, val); err != nil {
+				return f, err
+			}
+			if k == "payment" {
+				f.Payment = val
+			} else {
+				f.StartingAfter = val
 			}
 		default:
 			return f, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s.", k)
@@ -246,6 +271,7 @@ func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	noStore(w)
 	s.writeJSON(w, r, m)
 }
 
@@ -257,11 +283,65 @@ func (s *Server) rollKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	m, err := s.merchants.RollKey(r.Context(), merchantID(r.Context()), bearer(r), time.Duration(in.ExpireCurrentIn)*time.Second)
+	m, err := s.merchants.RollKey(r.Context(), merchantID(r.Context()), info(r.Context()).secret, time.Duration(in.ExpireCurrentIn)*time.Second)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	noStore(w)
+	s.writeJSON(w, r, m)
+}
+
+// noStore keeps an answer that carries (or describes) secret keys out of every cache.
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.merchants.APIKeys(r.Context(), merchantID(r.Context()), info(r.Context()).secret)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
+	s.writeJSON(w, r, core.List[core.APIKey]{Object: "list", Data: keys})
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
+	if err := pathID(r, "API key"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct{}
+	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, err := s.merchants.RevokeKey(r.Context(), merchantID(r.Context()), r.PathValue("id"), info(r.Context()).secret)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
+	s.writeJSON(w, r, k)
+}
+
+func (s *Server) revokeAllKeys(w http.ResponseWriter, r *http.Request) {
+	if err := pathID(r, "merchant"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct{}
+	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.merchants.RevokeAllKeys(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
 	s.writeJSON(w, r, m)
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -634,7 +635,35 @@ func (oaMerchants) Authenticate(_ context.Context, secret string) (*core.Merchan
 	return oaMerchant(false), nil
 }
 
-func (oaMerchants) RollKey(context.Context, string, string, time.Duration) (*core.Merchant, error) {
+func (oaMerchants) RollKey(_ context.Context, _, secret string, grace time.Duration) (*core.Merchant, error) {
+	if grace == 7*time.Second {
+		return nil, core.Errorf(core.CodeForbidden, "This key was already rolled.")
+	}
+	return oaMerchant(true), nil
+}
+
+func (oaMerchants) APIKeys(context.Context, string, string) ([]core.APIKey, error) {
+	exp := oaTime.Add(time.Hour)
+	return []core.APIKey{
+		{ID: "key_3b8f0c2a9d1e4f5a6b7c8d9e", Object: "api_key", Prefix: "sk_5z8kq3v", Last4: "x7r4", CreatedAt: oaTime, LastUsedAt: &oaTime, Current: true},
+		{ID: "key_0c2a9d1e4f5a6b7c8d9e3b8f", Object: "api_key", Prefix: "sk_2c4v6x8", Last4: "b1n3", CreatedAt: oaTime, ExpiresAt: &exp},
+	}, nil
+}
+
+func (oaMerchants) RevokeKey(_ context.Context, _, id, _ string) (*core.APIKey, error) {
+	switch id {
+	case "key_missing":
+		return nil, core.ParamError(core.CodeNotFound, "id", "No such live API key.")
+	case "key_only":
+		return nil, core.Errorf(core.CodeForbidden, "This is the account's only key without an expiry.")
+	}
+	return &core.APIKey{ID: id, Object: "api_key", Prefix: "sk_2c4v6x8", Last4: "b1n3", CreatedAt: oaTime, ExpiresAt: &oaTime}, nil
+}
+
+func (oaMerchants) RevokeAllKeys(_ context.Context, id string) (*core.Merchant, error) {
+	if id == "mer_missing" {
+		return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant.")
+	}
 	return oaMerchant(true), nil
 }
 
@@ -643,8 +672,9 @@ type oaPayments struct {
 	// renders that object as a 200.
 	money func(req core.IdempotentRequest, v any) (core.Reply, error)
 	// err, if set, is the answer of the read calls.
-	err    error
-	filter *core.PaymentFilter // the last list filter
+	err          error
+	filter       *core.PaymentFilter // the last list filter
+	refundFilter *core.RefundFilter  // the last refund list filter
 }
 
 func (f *oaPayments) do(req core.IdempotentRequest, v any) (core.Reply, error) {
@@ -698,6 +728,14 @@ func (f *oaPayments) Refund(context.Context, string, string) (*core.Refund, erro
 	return oaFullRefund(), nil
 }
 
+func (f *oaPayments) Refunds(_ context.Context, _ string, rf core.RefundFilter) (*core.List[*core.Refund], error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.refundFilter = &rf
+	return &core.List[*core.Refund]{Object: "list", Data: []*core.Refund{oaFullRefund()}, HasMore: true}, nil
+}
+
 func (f *oaPayments) Balance(context.Context, string) (*core.Balance, error) {
 	if f.err != nil {
 		return nil, f.err
@@ -719,7 +757,8 @@ func (oaGateway) Channels(_ context.Context, merchantID string) ([]core.ChannelA
 	if merchantID == "mer_missing" {
 		return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant.")
 	}
-	return []core.ChannelAuthorization{{Object: "channel_authorization", Merchant: merchantID, Channel: core.ChannelCard, Enabled: true, UpdatedAt: oaTime}}, nil
+	return []core.ChannelAuthorization{{Object: "channel_authorization", Merchant: merchantID, Channel: core.ChannelCard, Enabled: true, UpdatedAt: oaTime},
+		{Object: "channel_authorization", Merchant: merchantID, Channel: core.ChannelAlipay, Enabled: true}}, nil
 }
 
 func (oaGateway) ReconcileDay(_ context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error) {
@@ -767,6 +806,7 @@ type oaCall struct {
 	idemKey      string // "" sends none
 	body         string
 	header       string // X-Signature, for notifications
+	contentType  string // the body's Content-Type; default application/json
 }
 
 func (c oaCall) do(t *testing.T, s *Server) *httptest.ResponseRecorder {
@@ -786,7 +826,7 @@ func (c oaCall) do(t *testing.T, s *Server) *httptest.ResponseRecorder {
 		r.Header.Set("X-Signature", c.header)
 	}
 	if c.body != "" {
-		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Content-Type", cmp.Or(c.contentType, "application/json"))
 	}
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, r)
@@ -1007,6 +1047,18 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"roll key", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `{"expire_current_in":3600}`}, nil, nil, nil, 200},
 		{"roll key/empty body", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey}, nil, nil, nil, 200},
 		{"roll key/bad json", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `{"expire_current_in":"soon"}`}, nil, nil, nil, 400},
+		{"roll key/already expiring", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `{"expire_current_in":7}`}, nil, nil, nil, 403},
+		{"roll key/not json", "POST /v1/api_keys/roll", oaCall{auth: oaSecretKey, body: `expire_current_in=7`, contentType: "application/x-www-form-urlencoded"}, nil, nil, nil, 415},
+		{"list keys", "GET /v1/api_keys", oaCall{auth: oaSecretKey}, nil, nil, nil, 200},
+		{"list keys/query", "GET /v1/api_keys", oaCall{auth: oaSecretKey, path: "/v1/api_keys?limit=3"}, nil, nil, nil, 400},
+		{"list keys/no key", "GET /v1/api_keys", oaCall{auth: "-"}, nil, nil, nil, 401},
+		{"revoke key", "POST /v1/api_keys/{id}/revoke", oaCall{auth: oaSecretKey, path: "/v1/api_keys/key_0c2a9d1e4f5a6b7c8d9e3b8f/revoke"}, nil, nil, nil, 200},
+		{"revoke key/unknown", "POST /v1/api_keys/{id}/revoke", oaCall{auth: oaSecretKey, path: "/v1/api_keys/key_missing/revoke"}, nil, nil, nil, 404},
+		{"revoke key/only key", "POST /v1/api_keys/{id}/revoke", oaCall{auth: oaSecretKey, path: "/v1/api_keys/key_only/revoke"}, nil, nil, nil, 403},
+		{"revoke key/unknown field", "POST /v1/api_keys/{id}/revoke", oaCall{auth: oaSecretKey, path: "/v1/api_keys/key_only/revoke", body: `{"x":1}`}, nil, nil, nil, 400},
+		{"revoke all keys", "POST /v1/admin/merchants/{id}/api_keys/revoke_all", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/api_keys/revoke_all"}, nil, nil, nil, 200},
+		{"revoke all keys/unknown merchant", "POST /v1/admin/merchants/{id}/api_keys/revoke_all", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_missing/api_keys/revoke_all"}, nil, nil, nil, 404},
+		{"revoke all keys/no token", "POST /v1/admin/merchants/{id}/api_keys/revoke_all", oaCall{auth: "-", path: "/v1/admin/merchants/mer_missing/api_keys/revoke_all"}, nil, nil, nil, 401},
 		{"create payment", createPayment, oaCall{idemKey: "k1", body: card}, nil, nil, nil, 200},
 		{"create payment/replay", createPayment, oaCall{idemKey: "k1", body: card}, replayed, nil, nil, 200},
 		{"create payment/outcome unknown", createPayment, oaCall{idemKey: "k1", body: card}, unknown, nil, nil, 202},
@@ -1018,6 +1070,10 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"create payment/bad card number", createPayment, oaCall{idemKey: "k1", body: strings.Replace(card, "4242 4242 4242 4242", "4242424242424241", 1)}, nil, nil, nil, 400},
 		{"create payment/no API key", createPayment, oaCall{auth: "-", body: card}, nil, nil, nil, 401},
 		{"list payments", "GET /v1/payments", oaCall{path: "/v1/payments?limit=2"}, nil, nil, nil, 200},
+		{"list refunds", "GET /v1/refunds", oaCall{path: "/v1/refunds?limit=2&payment=pay_us-east_x&starting_after=re_us-east_y"}, nil, nil, nil, 200},
+		{"list refunds/unknown parameter", "GET /v1/refunds", oaCall{path: "/v1/refunds?status=succeeded"}, nil, nil, nil, 400},
+		{"list refunds/bad payment", "GET /v1/refunds", oaCall{path: "/v1/refunds?payment=x%00"}, nil, nil, nil, 400},
+		{"list refunds/unknown cursor", "GET /v1/refunds", oaCall{path: "/v1/refunds?starting_after=re_us-east_x"}, nil, core.ParamError(core.CodeNotFound, "starting_after", "No such refund."), nil, 404},
 		{"list payments/bad limit", "GET /v1/payments", oaCall{path: "/v1/payments?limit=0"}, nil, nil, nil, 400},
 		{"list payments/unknown cursor", "GET /v1/payments", oaCall{path: "/v1/payments?starting_after=pay_x"}, nil, core.ParamError(core.CodeNotFound, "starting_after", "No such payment."), nil, 404},
 		{"get payment", "GET /v1/payments/{id}", oaCall{}, nil, nil, nil, 200},
@@ -1112,7 +1168,7 @@ func oaCheckResponse(t *testing.T, op *openapi3.Operation, w *httptest.ResponseR
 	if err := mt.Schema.Value.VisitJSON(body, openapi3.MultiErrors()); err != nil {
 		t.Errorf("%s %d: body does not match its schema: %v\nbody: %s", op.OperationID, w.Code, err, w.Body)
 	}
-	for _, h := range []string{"Request-Id", "Idempotent-Replayed", "Retry-After"} {
+	for _, h := range []string{"Request-Id", "Idempotent-Replayed", "Retry-After", "Cache-Control", "WWW-Authenticate"} {
 		if w.Header().Get(h) != "" && resp.Headers[h] == nil {
 			t.Errorf("%s %d: the server sends %s but the document does not declare it", op.OperationID, w.Code, h)
 		}
@@ -1137,6 +1193,75 @@ func oaCheckResponse(t *testing.T, op *openapi3.Operation, w *httptest.ResponseR
 		}
 		if err := hv.Schema.Value.VisitJSON(v); err != nil {
 			t.Errorf("header %s = %q does not match its schema: %v", name, got, err)
+		}
+	}
+}
+
+// Every documented path answers a method the document does not give it with 405 and an Allow
+// header naming exactly the documented methods; unclean forms of it are 404, never redirects.
+func TestOpenAPIMethodsAndAllow(t *testing.T) {
+	doc := loadOpenAPI(t)
+	s := oaServer(t, &oaPayments{}, oaOps{})
+	for _, path := range doc.Paths.InMatchingOrder() {
+		item := doc.Paths.Value(path)
+		var methods []string
+		for m := range item.Operations() {
+			methods = append(methods, m)
+		}
+		sort.Strings(methods)
+		concrete := strings.NewReplacer("{id}", "pay_us-east_x", "{channel}", "card").Replace(path)
+		t.Run(path, func(t *testing.T) {
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+				if slices.Contains(methods, m) {
+					continue
+				}
+				w := oaCall{method: m, path: concrete, auth: oaSecretKey}.do(t, s)
+				if w.Code != http.StatusMethodNotAllowed || oaErrorCode(t, w) != core.CodeMethodNotAllowed {
+					t.Fatalf("%s %s: %d %s, want 405", m, concrete, w.Code, w.Body)
+				}
+				allow := strings.Split(w.Header().Get("Allow"), ", ")
+				sort.Strings(allow)
+				if !slices.Equal(allow, methods) {
+					t.Errorf("%s %s: Allow %v, documented methods %v", m, concrete, allow, methods)
+				}
+			}
+			if path == "/healthz" || path == "/readyz" {
+				return
+			}
+			for _, unclean := range []string{strings.Replace(concrete, "/v1/", "/v1//", 1), strings.Replace(concrete, "/v1/", "/v1/./", 1), concrete + "/"} {
+				w := oaCall{method: methods[0], path: unclean, auth: oaSecretKey}.do(t, s)
+				if w.Code != http.StatusNotFound || w.Header().Get("Location") != "" || oaErrorCode(t, w) != core.CodeNotFound {
+					t.Errorf("%s %s: %d %v, want a JSON 404", methods[0], unclean, w.Code, w.Header())
+				}
+			}
+		})
+	}
+}
+
+// Every route that documents no query parameters refuses any, with a documented 400.
+func TestOpenAPIQueryParametersRefused(t *testing.T) {
+	doc := loadOpenAPI(t)
+	s := oaServer(t, &oaPayments{}, oaOps{})
+	for _, path := range doc.Paths.InMatchingOrder() {
+		for method, op := range doc.Paths.Value(path).Operations() {
+			takesQuery := false
+			for _, p := range op.Parameters {
+				takesQuery = takesQuery || p.Value.In == openapi3.ParameterInQuery
+			}
+			if takesQuery || path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/v1/notifications/") {
+				continue
+			}
+			concrete := strings.NewReplacer("{id}", "pay_us-east_x", "{channel}", "card").Replace(path)
+			auth := oaSecretKey
+			if strings.HasPrefix(path, "/v1/admin/") {
+				auth = oaAdminToken
+			}
+			w := oaCall{method: method, path: concrete + "?expand=x", auth: auth, idemKey: "k1"}.do(t, s)
+			if w.Code != http.StatusBadRequest || oaErrorCode(t, w) != core.CodeParameterUnknown {
+				t.Errorf("%s %s?expand=x: %d %s, want 400 parameter_unknown", method, path, w.Code, w.Body)
+				continue
+			}
+			oaCheckResponse(t, op, w)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ type Payments interface {
 	Payment(ctx context.Context, merchantID, id string) (*core.Payment, error)
 	Payments(ctx context.Context, merchantID string, f core.PaymentFilter) (*core.List[*core.Payment], error)
 	Refund(ctx context.Context, merchantID, id string) (*core.Refund, error)
+	Refunds(ctx context.Context, merchantID string, f core.RefundFilter) (*core.List[*core.Refund], error)
 	Balance(ctx context.Context, merchantID string) (*core.Balance, error)
 }
 
@@ -42,6 +44,9 @@ type Merchants interface {
 	CreateMerchant(ctx context.Context, name, region string) (*core.Merchant, error)
 	Authenticate(ctx context.Context, secret string) (*core.Merchant, error)
 	RollKey(ctx context.Context, merchantID, currentSecret string, grace time.Duration) (*core.Merchant, error)
+	APIKeys(ctx context.Context, merchantID, currentSecret string) ([]core.APIKey, error)
+	RevokeKey(ctx context.Context, merchantID, id, currentSecret string) (*core.APIKey, error)
+	RevokeAllKeys(ctx context.Context, merchantID string) (*core.Merchant, error)
 }
 
 // Operations is what the API needs for operators and health checks.
@@ -90,6 +95,12 @@ type Config struct {
 	Notifications map[core.Channel]NotificationParser
 	// Limiter rations merchants' calls (429 with Retry-After beyond it). Default: no limit.
 	Limiter MerchantLimiter
+	// AuthFailures bounds failed authentications per source address. Default: see
+	// AuthFailureLimit.
+	AuthFailures AuthFailureLimit
+	// BodyTimeouts bound how long a request body may take to arrive. Default: see
+	// BodyTimeouts.
+	BodyTimeouts BodyTimeouts
 	// Ready, if set, is asked by /readyz before the database ping: an error (the region is
 	// drained, the node is shutting down) makes the node unready, with the error as reason.
 	Ready func() error
@@ -103,6 +114,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	mux       *http.ServeMux
+	authLimit *authLimiter
 	handler   http.Handler
 	routes    []string
 }
@@ -115,13 +127,15 @@ func NewServer(p Payments, m Merchants, ops Operations, cfg Config) (*Server, er
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.BodyTimeouts = cfg.BodyTimeouts.withDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if len(cfg.AdminToken) < 16 {
 		return nil, errors.New("httpapi: admin token must be at least 16 bytes")
 	}
-	s := &Server{payments: p, merchants: m, ops: ops, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{payments: p, merchants: m, ops: ops, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+		authLimit: newAuthLimiter(cfg.AuthFailures, cfg.Now)}
 	s.routesSetup()
 	s.handler = otelhttp.NewHandler(s.mux, "payd",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
@@ -132,26 +146,32 @@ func (s *Server) routesSetup() {
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
 
-	s.handle("POST /v1/admin/merchants", s.admin(s.createMerchant))
-	s.handle("GET /v1/admin/ledger/check", s.admin(s.checkLedger))
-	s.handle("GET /v1/admin/merchants/{id}/channels", s.admin(s.listChannels))
-	s.handle("POST /v1/admin/merchants/{id}/channels/{channel}", s.admin(s.setChannel))
-	s.handle("POST /v1/admin/reconciliations", s.admin(s.reconcile))
-	s.handle("POST /v1/notifications/{channel}", s.notification)
+	s.handle("POST /v1/admin/merchants", s.admin(s.noQuery(s.createMerchant)))
+	s.handle("GET /v1/admin/ledger/check", s.admin(s.noQuery(s.checkLedger)))
+	s.handle("GET /v1/admin/merchants/{id}/channels", s.admin(s.noQuery(s.listChannels)))
+	s.handle("POST /v1/admin/merchants/{id}/channels/{channel}", s.admin(s.noQuery(s.setChannel)))
+	s.handle("POST /v1/admin/merchants/{id}/api_keys/revoke_all", s.admin(s.noQuery(s.revokeAllKeys)))
+	s.handle("POST /v1/admin/reconciliations", s.admin(s.noQuery(s.reconcile)))
+	s.handle(notificationRoute, s.notification)
 
-	s.handle("GET /v1/merchant", s.merchant(s.getMerchant))
-	s.handle("POST /v1/api_keys/roll", s.merchant(s.rollKey))
-	s.handle("POST /v1/payments", s.merchant(s.createPayment))
+	s.handle("GET /v1/merchant", s.merchant(s.noQuery(s.getMerchant)))
+	s.handle("GET /v1/api_keys", s.merchant(s.noQuery(s.listKeys)))
+	s.handle("POST /v1/api_keys/roll", s.merchant(s.noQuery(s.rollKey)))
+	s.handle("POST /v1/api_keys/{id}/revoke", s.merchant(s.noQuery(s.revokeKey)))
+	s.handle("POST /v1/payments", s.merchant(s.noQuery(s.createPayment)))
 	s.handle("GET /v1/payments", s.merchant(s.listPayments))
-	s.handle("GET /v1/payments/{id}", s.merchant(s.getPayment))
-	s.handle("POST /v1/payments/{id}/capture", s.merchant(s.capturePayment))
-	s.handle("POST /v1/payments/{id}/cancel", s.merchant(s.cancelPayment))
-	s.handle("POST /v1/refunds", s.merchant(s.createRefund))
-	s.handle("GET /v1/refunds/{id}", s.merchant(s.getRefund))
-	s.handle("GET /v1/balance", s.merchant(s.getBalance))
+	s.handle("GET /v1/payments/{id}", s.merchant(s.noQuery(s.getPayment)))
+	s.handle("POST /v1/payments/{id}/capture", s.merchant(s.noQuery(s.capturePayment)))
+	s.handle("POST /v1/payments/{id}/cancel", s.merchant(s.noQuery(s.cancelPayment)))
+	s.handle("POST /v1/refunds", s.merchant(s.noQuery(s.createRefund)))
+	s.handle("GET /v1/refunds", s.merchant(s.listRefunds))
+	s.handle("GET /v1/refunds/{id}", s.merchant(s.noQuery(s.getRefund)))
+	s.handle("GET /v1/balance", s.merchant(s.noQuery(s.getBalance)))
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
 }
+
+const notificationRoute = "POST /v1/notifications/{channel}"
 
 // unmatched answers requests no route takes: 405 when the path exists for other methods.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
@@ -165,10 +185,14 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.writeError(w, r, core.Errorf(core.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		s.writeError(w, r, core.Errorf(core.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", clip(r.Method), clip(r.URL.Path), strings.Join(allow, " or ")))
 		return
 	}
-	s.writeError(w, r, core.Errorf(core.CodeNotFound, "Unrecognized request URL (%s %s).", r.Method, r.URL.Path))
+	s.notFound(w, r)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, core.Errorf(core.CodeNotFound, "Unrecognized request URL (%s %s).", r.Method, clip(r.URL.Path)))
 }
 
 // Routes lists the routes the server serves, as "METHOD /path/{param}", sorted.
@@ -187,12 +211,26 @@ const ctxRequest ctxKey = 0
 type requestInfo struct {
 	id       string
 	merchant *core.Merchant
+	secret   string // the key the merchant authenticated with
 }
 
 // handle registers a route.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
 	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, s.wrap(pattern, h))
+}
+
+// noQuery refuses any query parameter, as Stripe does, so that a misspelt filter is never
+// silently ignored. Every route but the lists (which check their own) takes none.
+func (s *Server) noQuery(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for k := range r.URL.Query() {
+			k = clip(k)
+			s.writeError(w, r, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s (this route takes no query parameters).", k))
+			return
+		}
+		h(w, r)
+	}
 }
 
 // wrap puts request ID, region headers, access logging and span naming around a handler.
@@ -256,8 +294,17 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Before routing it applies what holds for every request:
+// the body's read deadlines, and canonical paths only (ServeMux would answer //v1/payments
+// or /v1/payments/../balance with a 307 in HTML).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = newDeadlineBody(w, r.Body, s.cfg.BodyTimeouts)
+	if !CleanPath(r.URL.Path) {
+		s.wrap("unmatched", s.notFound)(w, r)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
 
 func info(ctx context.Context) *requestInfo {
 	if i, ok := ctx.Value(ctxRequest).(*requestInfo); ok {
@@ -277,29 +324,54 @@ func merchantID(ctx context.Context) string {
 	return ""
 }
 
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
+// credential is the secret a request authenticates with: 'Authorization: Bearer <secret>' or,
+// as Stripe also accepts, HTTP Basic with the secret as the user name (curl -u sk_...:). More
+// than one Authorization header is refused rather than one of them picked.
+func credential(r *http.Request) (string, error) {
+	hs := r.Header.Values("Authorization")
+	switch {
+	case len(hs) == 0:
+		return "", nil
+	case len(hs) > 1:
+		return "", core.ParamError(core.CodeParameterInvalid, "Authorization", "Send one Authorization header, not %d.", len(hs))
 	}
-	return ""
+	h := hs[0]
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), nil
+	}
+	if user, _, ok := r.BasicAuth(); ok {
+		return user, nil
+	}
+	return "", nil
 }
 
 // merchant authenticates the calling merchant by its secret key.
 func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := bearer(r)
+		key, err := credential(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if key == "" {
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "No API key provided: use 'Authorization: Bearer <secret key>'."))
 			return
 		}
+		src := s.authLimit.source(r)
+		if s.authBlocked(w, r, src) {
+			return
+		}
 		m, err := s.merchants.Authenticate(r.Context(), key)
 		if err != nil {
+			if core.ErrorCode(err) == core.CodeUnauthenticated {
+				s.authLimit.failed(src)
+			}
 			s.writeError(w, r, err)
 			return
 		}
 		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("merchant.id", m.ID))
 		info(r.Context()).merchant = m
+		info(r.Context()).secret = key
 		if s.cfg.Limiter != nil {
 			if ok, wait := s.cfg.Limiter.Allow(m.ID); !ok {
 				e := core.Errorf(core.CodeRateLimited, "Too many requests for this account; retry after %s.", wait.Round(time.Millisecond))
@@ -312,11 +384,34 @@ func (s *Server) merchant(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// authBlocked answers 429 for a source that used up its failed authentications.
+func (s *Server) authBlocked(w http.ResponseWriter, r *http.Request, src netip.Addr) bool {
+	blocked, wait := s.authLimit.blocked(src)
+	if !blocked {
+		return false
+	}
+	e := core.Errorf(core.CodeRateLimited, "Too many failed authentications from this address; retry after %s.", wait.Round(time.Second))
+	e.RetryAfter = int(math.Max(1, math.Ceil(wait.Seconds())))
+	s.writeError(w, r, e)
+	return true
+}
+
 // admin authorises operators by the admin token.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := bearer(r)
+		key, err := credential(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		src := s.authLimit.source(r)
+		if s.authBlocked(w, r, src) {
+			return
+		}
 		if key == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminToken)) != 1 {
+			if key != "" {
+				s.authLimit.failed(src)
+			}
 			s.writeError(w, r, core.Errorf(core.CodeUnauthenticated, "Operator routes need 'Authorization: Bearer <admin token>'."))
 			return
 		}
@@ -350,8 +445,7 @@ func (s *Server) interimReply(r *http.Request, v any) core.Reply {
 }
 
 func (s *Server) errorReply(r *http.Request, err error) core.Reply {
-	e := core.AsError(err)
-	status, typ := statusOf(e.Code)
+	status, _ := statusOf(core.AsError(err).Code)
 	switch {
 	case status == http.StatusServiceUnavailable:
 		// An open breaker or a drained node: expected while it lasts, and counted in metrics.
@@ -359,9 +453,7 @@ func (s *Server) errorReply(r *http.Request, err error) core.Reply {
 	case status >= 500:
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "err", err)
 	}
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message,
-		Param: e.Param, PaymentID: e.PaymentID, RequestID: requestID(r.Context())}})
-	return core.Reply{Status: status, Body: append(b, '\n')}
+	return ErrorReply(requestID(r.Context()), err)
 }
 
 func (s *Server) writeReply(w http.ResponseWriter, rep core.Reply) {
@@ -374,8 +466,13 @@ func (s *Server) writeReply(w http.ResponseWriter, rep core.Reply) {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if e := core.AsError(err); e.RetryAfter > 0 {
+	e := core.AsError(err)
+	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	// Channels authenticate by signature, not by a bearer key: their 401s name no scheme.
+	if status, _ := statusOf(e.Code); status == http.StatusUnauthorized && r.Pattern != notificationRoute {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="paycenter"`)
 	}
 	s.writeReply(w, s.errorReply(r, err))
 }

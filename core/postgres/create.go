@@ -83,7 +83,7 @@ func (s *Service) newPayment(k *idemKey, p *core.CreatePaymentParams) *core.Paym
 	var pm *core.PaymentMethod
 	switch {
 	case p.Channel.IsCard():
-		pm = core.StoredCard(s.fingerprintKey, p.PaymentMethod.Card)
+		pm = core.StoredCard(s.fingerprintKey, k.req.MerchantID, p.PaymentMethod.Card)
 	default:
 		pm = &core.PaymentMethod{Type: string(p.Channel)}
 	}

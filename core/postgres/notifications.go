@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -30,6 +31,20 @@ func (s *Service) ApplyNotification(ctx context.Context, n core.Notification) (b
 		region := core.RegionOfID(n.PaymentID)
 		if region == "" {
 			region = s.cfg.Region
+		}
+		if n.Nonce != "" {
+			// The nonce first: a replay changes nothing, whichever node saw the original.
+			now := s.now()
+			tag, err := tx.Exec(ctx, `INSERT INTO notification_nonces (channel, nonce, region, expires_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (channel, nonce) DO UPDATE SET expires_at = excluded.expires_at
+				WHERE notification_nonces.expires_at <= $5`,
+				n.Channel, n.Nonce, region, n.NonceExpires, now)
+			if err != nil {
+				return fmt.Errorf("record notification nonce: %w", err)
+			}
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("notification %s of %s: %w", n.EventID, n.Channel, core.ErrReplayedNotification)
+			}
 		}
 		// Sent at once: whether it inserted tells a duplicate.
 		tag, err := tx.Exec(ctx, `INSERT INTO channel_events (channel, event_id, region, payment_id, outcome, applied, received_at)
@@ -104,4 +119,36 @@ func (s *Service) refundNotification(ctx context.Context, tx pgx.Tx, n core.Noti
 		return core.Change{}, err
 	}
 	return ref.ApplyNotification(pay, n, s.now())
+}
+
+// ReapNotificationNonces deletes notification nonces past their expiry, a batch at a time,
+// and reports how many it deleted.
+func (s *Service) ReapNotificationNonces(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.db.Pool.Exec(ctx, `DELETE FROM notification_nonces WHERE (channel, nonce) IN (
+			SELECT channel, nonce FROM notification_nonces WHERE expires_at < $1 LIMIT 1000)`, s.now())
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// NewNonceReaper makes the worker that reaps expired notification nonces every interval
+// (default 10 minutes).
+func NewNonceReaper(s *Service, interval time.Duration) *Worker {
+	if interval <= 0 {
+		interval = 10 * time.Minute
+	}
+	return NewWorker("notification nonce reaper", interval, s.log, func(ctx context.Context) error {
+		n, err := s.ReapNotificationNonces(ctx)
+		if n > 0 {
+			s.log.Info("reaped notification nonces", "deleted", n)
+		}
+		return err
+	})
 }

@@ -122,3 +122,51 @@ func (s *Service) refundWork(ctx context.Context, k *idemKey) (channelWork[core.
 	}
 	return wk, nil
 }
+
+// Refunds lists a merchant's refunds, newest first.
+func (s *Service) Refunds(ctx context.Context, merchantID string, f core.RefundFilter) (*core.List[*core.Refund], error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = core.DefaultListLimit
+	}
+	sql := `SELECT ` + refundColumns + ` FROM refunds WHERE merchant_id = $1`
+	args := []any{merchantID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Payment != "" {
+		sql += ` AND payment_id = ` + arg(f.Payment)
+	}
+	if f.StartingAfter != "" {
+		after, err := getRefund(ctx, s.db.Pool, merchantID, f.StartingAfter, false)
+		if err != nil {
+			if core.ErrorCode(err) == core.CodeNotFound {
+				return nil, core.ParamError(core.CodeNotFound, "starting_after", "No such refund: '%s'.", f.StartingAfter)
+			}
+			return nil, err
+		}
+		sql += fmt.Sprintf(` AND (created_at, id) < (%s, %s)`, arg(after.CreatedAt), arg(after.ID))
+	}
+	sql += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
+	rows, err := s.db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list refunds: %w", err)
+	}
+	defer rows.Close()
+	list := &core.List[*core.Refund]{Object: "list", Data: []*core.Refund{}}
+	for rows.Next() {
+		r, err := scanRefund(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list refunds: %w", err)
+		}
+		list.Data = append(list.Data, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list refunds: %w", err)
+	}
+	if len(list.Data) > limit {
+		list.Data, list.HasMore = list.Data[:limit], true
+	}
+	return list, nil
+}

@@ -351,6 +351,7 @@ func (g *Gateway) ParseNotification(r *http.Request) (core.Notification, error) 
 		return core.Notification{}, fmt.Errorf("wechatpay: malformed notification %q", body)
 	}
 	out := core.Notification{Channel: core.ChannelWeChatPay, EventID: n.ID}
+	out.Nonce, out.NonceExpires = g.signer.NotificationNonce(r.Header)
 	out.OccurredAt, _ = time.Parse(time.RFC3339, n.CreateTime)
 	if strings.HasPrefix(n.EventType, "REFUND.") {
 		var rf struct {

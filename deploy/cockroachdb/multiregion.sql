@@ -22,6 +22,9 @@ ALTER TABLE merchants SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE api_keys ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE api_keys SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
+ALTER TABLE api_key_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE api_key_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
 ALTER TABLE payments ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE payments SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
@@ -39,6 +42,9 @@ ALTER TABLE outbox_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
 ALTER TABLE channel_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE channel_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE notification_nonces ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE notification_nonces SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
 ALTER TABLE merchant_channels ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE merchant_channels SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -119,6 +119,10 @@ func (f *fakeService) Payments(_ context.Context, _ string, filter core.PaymentF
 	return &core.List[*core.Payment]{Object: "list", Data: []*core.Payment{{ID: "pay_us-east_1", Object: "payment"}}, HasMore: true}, nil
 }
 
+func (f *fakeService) Refunds(context.Context, string, core.RefundFilter) (*core.List[*core.Refund], error) {
+	return nil, errors.New("not used")
+}
+
 func (f *fakeService) Refund(_ context.Context, _, id string) (*core.Refund, error) {
 	return nil, core.Errorf(core.CodeNotFound, "No such refund: '%s'.", id)
 }
@@ -139,6 +143,18 @@ func (f *fakeService) Authenticate(_ context.Context, secret string) (*core.Merc
 }
 
 func (f *fakeService) RollKey(context.Context, string, string, time.Duration) (*core.Merchant, error) {
+	return nil, errors.New("not used")
+}
+
+func (f *fakeService) APIKeys(context.Context, string, string) ([]core.APIKey, error) {
+	return nil, errors.New("not used")
+}
+
+func (f *fakeService) RevokeKey(context.Context, string, string, string) (*core.APIKey, error) {
+	return nil, errors.New("not used")
+}
+
+func (f *fakeService) RevokeAllKeys(context.Context, string) (*core.Merchant, error) {
 	return nil, errors.New("not used")
 }
 
