@@ -41,7 +41,7 @@ type FailoverResult struct {
 	// first counted from the kill itself), until the clients stop.
 	MaxGap time.Duration
 	// P99Retry is the 99th percentile, over payments whose attempt through the killed
-	// region failed, of the time from that failure to the acknowledgement.
+	// region failed after the kill, of the time from that failure to the acknowledgement.
 	P99Retry   time.Duration
 	Retried    int
 	InFlight   int // requests in flight when the region was killed
@@ -113,7 +113,9 @@ func RunFailover(ctx context.Context, t *Target, cfg FailoverConfig) (FailoverRe
 		mu       sync.Mutex
 		retries  []time.Duration
 		wg       sync.WaitGroup
+		killed   atomic.Value // time.Time of the kill
 	)
+	killed.Store(time.Now().Add(time.Hour))
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Before+cfg.After+cfg.SettleBound)
 	defer cancel()
 	for i := range cfg.Clients {
@@ -155,14 +157,19 @@ func RunFailover(ctx context.Context, t *Target, cfg FailoverConfig) (FailoverRe
 				attempt(first)
 				inflight.Add(-1)
 				if !op.Final {
-					failed := h.Now()
+					failed, why := h.Now(), fmt.Sprintf("%d %s", op.Status, op.ErrCode)
 					for !op.Final && runCtx.Err() == nil {
 						attempt(others)
 					}
-					if op.Acked() {
+					if op.Acked() && h.Start().Add(failed).After(killed.Load().(time.Time)) {
+						took := h.Now() - failed
 						mu.Lock()
-						retries = append(retries, h.Now()-failed)
+						retries = append(retries, took)
 						mu.Unlock()
+						if took > time.Second {
+							fmt.Fprintf(cfg.Log, "payment %s: attempt through %s failed (%s) %d ms after the kill; acknowledged %d ms later after %d attempts\n",
+								op.Reference, cfg.Region, why, (failed - h.At(killed.Load().(time.Time))).Milliseconds(), took.Milliseconds(), op.Attempts)
+						}
 					}
 				}
 				if op.PaymentID == "" && len(op.SeenPayments) > 0 {
@@ -181,6 +188,7 @@ func RunFailover(ctx context.Context, t *Target, cfg FailoverConfig) (FailoverRe
 	res.InFlight = int(inflight.Load())
 	nodes, kerr := localcluster.KillRegion(t.Dir, cfg.Region)
 	killedAt := h.Now()
+	killed.Store(h.Start().Add(killedAt))
 	res.Killed = len(nodes)
 	fmt.Fprintf(cfg.Log, "killed %d payd of %s with %d requests in flight\n", len(nodes), cfg.Region, res.InFlight)
 	if kerr == nil {

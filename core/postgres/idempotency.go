@@ -222,10 +222,10 @@ func (s *Service) claim(ctx context.Context, req core.IdempotentRequest, hash st
 	}
 	for {
 		k, reply, held, err := s.begin(ctx, req, hash, first)
-		if !held || deadline.IsZero() || time.Now().Add(s.cfg.Liveness.Interval).After(deadline) {
+		if held == 0 || deadline.IsZero() || time.Now().Add(held).After(deadline) {
 			return k, reply, err
 		}
-		t := time.NewTimer(s.cfg.Liveness.Interval)
+		t := time.NewTimer(held)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -236,26 +236,28 @@ func (s *Service) claim(ctx context.Context, req core.IdempotentRequest, hash st
 }
 
 // begin claims the request's key and runs first (if any) with the claim, or returns the
-// reply to replay, or a coded error. held reports that the error is an in-use one whose
-// holder is a live node.
+// reply to replay, or a coded error. held, when the error is an in-use one whose holder is
+// a live node, is how soon to look again: when the holder's heartbeat, if not renewed, would
+// be older than the liveness timeout (by the database's clock), at most one heartbeat
+// interval.
 //
 // A key whose lease has not run out is in use unless its holder is a dead incarnation (its
 // heartbeat is older than the liveness timeout by the database's clock, or its row is gone):
 // then it is taken over at once. The take-over gives the key a new lease token, so the dead
 // (or only slow) holder's next phase commit fails its fence.
-func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase) (*idemKey, *core.Reply, bool, error) {
+func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase) (*idemKey, *core.Reply, time.Duration, error) {
 	var (
 		k     *idemKey
 		reply *core.Reply
 		coded error
-		held  bool
+		held  time.Duration
 	)
 	name := "idempotency.begin"
 	if first != nil {
 		name = first.name
 	}
 	err := s.db.WriteTx(ctx, name, func(tx pgx.Tx) error {
-		k, reply, coded, held = nil, nil, nil, false
+		k, reply, coded, held = nil, nil, nil, 0
 		now := s.now()
 		claimed := &idemKey{req: req, hash: hash, token: core.RandomToken(10), point: pointStarted, fresh: true}
 		if first != nil && first.claim != nil {
@@ -302,14 +304,16 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 			body                            []byte
 			holder                          *string
 			holderAlive                     bool
+			holderAge                       *float64
 		)
 		err := tx.QueryRow(ctx, `
 			SELECT request_method, request_path, request_hash, locked_until, recovery_point,
 				payment_id, refund_id, response_status, response_body, holder,
-				holder IS NOT NULL AND `+holderAliveSQL("k.holder", "$3")+`
+				holder IS NOT NULL AND `+holderAliveSQL("k.holder", "$3")+`,
+				(SELECT EXTRACT(EPOCH FROM now() - n.heartbeat_at)::FLOAT8 FROM nodes n WHERE n.incarnation = k.holder)
 			FROM idempotency_keys k WHERE merchant_id = $1 AND idem_key = $2 FOR UPDATE OF k`,
 			req.MerchantID, req.Key, s.cfg.Liveness.Timeout.Seconds()).Scan(&method, &path, &storedHash, &lockedUntil, &point,
-			&paymentID, &refundID, &status, &body, &holder, &holderAlive)
+			&paymentID, &refundID, &status, &body, &holder, &holderAlive, &holderAge)
 		if err != nil {
 			return fmt.Errorf("read idempotency key: %w", err)
 		}
@@ -327,7 +331,12 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 			return nil
 		case lockedUntil != nil && lockedUntil.After(now) && holderAlive:
 			// A live node is working on it: it finishes soon or is found dead soon.
-			coded, held = inUse(time.Second), true
+			coded, held = inUse(time.Second), s.cfg.Liveness.Interval
+			if holderAge != nil {
+				// Look again just after the holder would be found dead.
+				left := s.cfg.Liveness.Timeout - time.Duration(*holderAge*float64(time.Second)) + 10*time.Millisecond
+				held = max(10*time.Millisecond, min(held, left))
+			}
 			return nil
 		case lockedUntil != nil && lockedUntil.After(now):
 			s.log.InfoContext(ctx, "taking over a key held by a dead node", "merchant", req.MerchantID, "holder", *holder)
@@ -346,9 +355,9 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 	if err != nil {
 		var e *core.Error
 		if errors.As(err, &e) {
-			return nil, nil, false, err // a coded refusal of the first phase: nothing was claimed
+			return nil, nil, 0, err // a coded refusal of the first phase: nothing was claimed
 		}
-		return nil, nil, false, s.dbError(ctx, err)
+		return nil, nil, 0, s.dbError(ctx, err)
 	}
 	return k, reply, held, coded
 }

@@ -161,11 +161,8 @@ func (s *Service) LeaveLiveness(ctx context.Context) error {
 	return err
 }
 
-// NewHeartbeater makes the worker that renews this node's heartbeat every Liveness.Interval;
-// nil without liveness.
+// NewHeartbeater makes the worker that renews this node's heartbeat every Liveness.Interval
+// (without liveness, it does nothing).
 func NewHeartbeater(s *Service) *Worker {
-	if s.live == nil {
-		return nil
-	}
 	return NewWorker("heartbeat", s.cfg.Liveness.Interval, s.log, s.Heartbeat)
 }
