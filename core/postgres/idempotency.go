@@ -333,9 +333,12 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 			// A live node is working on it: it finishes soon or is found dead soon.
 			coded, held = inUse(time.Second), s.cfg.Liveness.Interval
 			if holderAge != nil {
-				// Look again just after the holder would be found dead.
+				// Look again every interval (the holder may finish), and once its heartbeat
+				// is near the timeout, just after the holder would be found dead.
 				left := s.cfg.Liveness.Timeout - time.Duration(*holderAge*float64(time.Second)) + 10*time.Millisecond
-				held = max(10*time.Millisecond, min(held, left))
+				if left < 2*held {
+					held = max(10*time.Millisecond, left)
+				}
 			}
 			return nil
 		case lockedUntil != nil && lockedUntil.After(now):
