@@ -91,6 +91,10 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if d := opts.StatementTimeout; d > 0 {
 		cfg.ConnConfig.Tracer = statementTimeout(d)
+		// The pool pings a connection that sat idle before handing it out, with the
+		// caller's context and not through the tracer: bound that too, or a request on a
+		// hung link waits in Acquire until the link heals.
+		cfg.PingTimeout = d
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(d.Milliseconds())
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(2 * d.Milliseconds())
 	}
