@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/paycenter/paycenter/core"
 )
 
 // LivenessConfig ties the keys a node claims to the node's liveness, so that a retry takes
@@ -65,9 +67,17 @@ func (c *LivenessConfig) validate(lease time.Duration) error {
 
 // liveness is a node's own heartbeat state.
 type liveness struct {
-	incarnation string
+	// incarnation is the current one's ID: it changes when the node comes back from a lapse.
+	incarnation atomic.Pointer[string]
 	// lastBeat is when (by this node's clock, UnixNano) the last heartbeat committed.
 	lastBeat atomic.Int64
+}
+
+func newLiveness() *liveness {
+	l := &liveness{}
+	id := core.RandomToken(10)
+	l.incarnation.Store(&id)
+	return l
 }
 
 // holderAliveSQL is true when the incarnation in column col has a heartbeat younger than the
@@ -84,7 +94,7 @@ func (s *Service) Incarnation() string {
 	if s.live == nil {
 		return ""
 	}
-	return s.live.incarnation
+	return *s.live.incarnation.Load()
 }
 
 // holder is the value of a claimed key's holder column: this incarnation, or NULL.
@@ -92,7 +102,7 @@ func (s *Service) holder() *string {
 	if s.live == nil {
 		return nil
 	}
-	return &s.live.incarnation
+	return s.live.incarnation.Load()
 }
 
 // JoinLiveness records this incarnation as alive and ends the node's earlier incarnations
@@ -101,12 +111,17 @@ func (s *Service) JoinLiveness(ctx context.Context) error {
 	if s.live == nil {
 		return nil
 	}
+	return s.join(ctx, s.Incarnation())
+}
+
+// join records incarnation inc as this node's only live one.
+func (s *Service) join(ctx context.Context, inc string) error {
 	err := s.db.WriteTx(ctx, "liveness.join", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM nodes WHERE node_id = $1`, s.cfg.Liveness.NodeID); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO nodes (incarnation, node_id, region, started_at, heartbeat_at)
-			VALUES ($1, $2, $3, now(), now())`, s.live.incarnation, s.cfg.Liveness.NodeID, s.cfg.Region)
+			VALUES ($1, $2, $3, now(), now())`, inc, s.cfg.Liveness.NodeID, s.cfg.Region)
 		return err
 	})
 	if err != nil {
@@ -127,7 +142,21 @@ func (s *Service) Heartbeat(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness.Timeout)
 	defer cancel()
-	tag, err := s.db.Pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = now() WHERE incarnation = $1`, s.live.incarnation)
+	if s.Live() != nil {
+		// The heartbeat lapsed past the timeout (the database was out of reach, or the node
+		// was paused): other nodes may already have taken this incarnation's keys over, and
+		// the keys its requests gave up on (unable to release them) must not stay locked
+		// until their leases run out. Come back as a new incarnation: every key the old
+		// one holds is free at once, and the fence stops its requests still running.
+		old, id := s.Incarnation(), core.RandomToken(10)
+		if err := s.join(ctx, id); err != nil {
+			return err
+		}
+		s.live.incarnation.Store(&id)
+		s.log.WarnContext(ctx, "heartbeat lapsed; rejoined as a new incarnation", "old", old, "new", id)
+		return nil
+	}
+	tag, err := s.db.Pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = now() WHERE incarnation = $1`, s.Incarnation())
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -157,7 +186,7 @@ func (s *Service) LeaveLiveness(ctx context.Context) error {
 	if s.live == nil {
 		return nil
 	}
-	_, err := s.db.Pool.Exec(ctx, `DELETE FROM nodes WHERE incarnation = $1`, s.live.incarnation)
+	_, err := s.db.Pool.Exec(ctx, `DELETE FROM nodes WHERE incarnation = $1`, s.Incarnation())
 	return err
 }
 

@@ -300,3 +300,35 @@ func TestRecoveryFinishesAPaymentHeldByADeadNode(t *testing.T) {
 		t.Fatalf("payment %q (%v), want failed: the channel never saw it", status, err)
 	}
 }
+
+// A node whose heartbeat lapsed (its database link hung, or it was paused) comes back as a new
+// incarnation: the keys its requests gave up on without releasing them (they could not reach
+// the database) are free at once, not when their leases run out, though the node is alive.
+func TestNodeBackFromALapseFreesTheKeysItGaveUpOn(t *testing.T) {
+	e := newLiveEnv(t)
+	a := e.node("a", 0, 0)
+	b := e.node("b", 0, -1) // answers 409 at once while the holder is alive
+	e.abandon.Store("a", "payment_created")
+	if _, err := e.pay(a, "k1"); !errors.Is(err, postgres.ErrAbandoned) {
+		t.Fatalf("first attempt: %v, want it abandoned", err)
+	}
+	a.beat.Stop() // the link hangs: no heartbeat commits
+	for deadline := time.Now().Add(30 * time.Second); a.svc.Live() == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the node still counts itself live without heartbeats")
+		}
+		<-time.After(10 * time.Millisecond) // poll
+	}
+	old := a.svc.Incarnation()
+	if err := a.svc.Heartbeat(context.Background()); err != nil { // the link heals
+		t.Fatal(err)
+	}
+	if a.svc.Incarnation() == old || a.svc.Live() != nil {
+		t.Fatalf("after the lapse: incarnation %s (was %s), live: %v; want a new, live incarnation", a.svc.Incarnation(), old, a.svc.Live())
+	}
+	rep, err := e.pay(b, "k1")
+	if err != nil {
+		t.Fatalf("retry after the node came back: %v", err)
+	}
+	e.requireOnePaymentCharged(rep)
+}

@@ -113,7 +113,7 @@ func NewService(db *DB, gw core.Gateway, cfg Config) (*Service, error) {
 		fingerprintKey: deriveKey(cfg.SecretKey, "card-fingerprint-v1"), hashKey: deriveKey(cfg.SecretKey, "request-hash-v1"),
 		credentialsKey: deriveKey(cfg.SecretKey, "channel-credentials-v1"), auth: newAuthCache(cfg.AuthCacheTTL, 100_000)}
 	if cfg.Liveness.NodeID != "" {
-		s.live = &liveness{incarnation: core.RandomToken(10)}
+		s.live = newLiveness()
 	}
 	return s, nil
 }
