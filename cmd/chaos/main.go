@@ -7,6 +7,7 @@
 //	      [-channelsim URL] [-consul-addr ADDR] -experiments external -name NAME -inject-cmd CMD -heal-cmd CMD
 //	chaos -list
 //	chaos -failover [-clients 8] [-region us-east] [-duration 13s]
+//	chaos -experiments region-kill-inflight ...   (the same)
 //
 // -failover runs the region-kill-inflight measurement instead of the experiments: clients
 // pay through the region, every payd of it is killed with SIGKILL with payments in flight,
@@ -87,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if *failover {
+	if *failover || *experiments == "region-kill-inflight" {
 		t, err := chaos.LocalTarget(*cluster, *bin)
 		if err != nil {
 			fmt.Fprintln(stderr, "chaos:", err)
