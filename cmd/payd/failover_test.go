@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
+	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
+	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/cardacq"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
 )
@@ -207,5 +211,106 @@ func TestNodeWithHungDatabaseLinkFailsFast(t *testing.T) {
 	var n int
 	if err := direct.Pool.QueryRow(ctx, `SELECT count(*) FROM payments WHERE merchant_reference = 'during'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d payments for the key (%v), want 1", n, err)
+	}
+}
+
+// dyingCard is a card channel whose node dies right after the channel answered: the charge
+// is made, the answer never reaches the database (the call blocks until the test ends).
+type dyingCard struct {
+	core.Gateway
+	charged chan struct{}
+	revive  chan struct{}
+	once    sync.Once
+}
+
+func (d *dyingCard) comeBack() { d.once.Do(func() { close(d.revive) }) }
+
+func (d *dyingCard) Authorize(ctx context.Context, req core.AuthorizeRequest) (core.AuthorizeResult, error) {
+	res, err := d.Gateway.Authorize(ctx, req)
+	close(d.charged)
+	<-d.revive
+	return res, err
+}
+
+// A node that dies mid-request, after its first phase and the channel's charge but before the
+// answer is saved: a retry with the same key through another node takes the key over once the
+// dead node's heartbeat is stale (long before the 30 s lease), finishes the payment from its
+// recovery point, and the channel (the simulator, over its HTTP API) charged once.
+func TestRetryThroughAnotherNodeFinishesADeadNodesPayment(t *testing.T) {
+	ctx := context.Background()
+	sim, err := netsim.NewServer(netsim.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	card, err := cardacq.New(cardacq.Config{APIKey: "sk_test_sim", BackendURL: sim.URL(), TrustSearchMisses: true, MaxNetworkRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := func(id string) func(*postgres.Config) {
+		return func(c *postgres.Config) {
+			c.Liveness = postgres.LivenessConfig{NodeID: id, Interval: 100 * time.Millisecond, Timeout: time.Second}
+		}
+	}
+	dying := &dyingCard{Gateway: card, charged: make(chan struct{}), revive: make(chan struct{})}
+	a := newEnvWith(t, envOptions{tweak: []func(*postgres.Config){live("a")},
+		gateway: func(*inprocsim.Channel) core.Gateway { return byChannel{core.ChannelCard: dying} }})
+	t.Cleanup(dying.comeBack) // before a's server closes (cleanups run last first)
+	b := &env{t: t, db: a.db, sim: a.sim, clock: a.clock}
+	b.start(envOptions{tweak: []func(*postgres.Config){live("b")},
+		gateway: func(*inprocsim.Channel) core.Gateway { return byChannel{core.ChannelCard: card} }})
+	for _, n := range []*env{a, b} {
+		if err := n.svc.JoinLiveness(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	beat := postgres.NewHeartbeater(b.svc) // node a never beats again once it joined: it is dead
+	beat.Start(ctx)
+	t.Cleanup(beat.Stop)
+	_, secret := a.merchant("Acme")
+
+	key, body := newKey(), cardPayment("killed", 2500, visaOK, core.CaptureAutomatic)
+	aDone := make(chan *resp, 1)
+	go func() { aDone <- a.call("POST", "/v1/payments", secret, key, body) }()
+	select {
+	case <-dying.charged:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node a never reached the channel")
+	}
+	killed := time.Now()
+	r := b.call("POST", "/v1/payments", secret, key, body)
+	took := time.Since(killed)
+	b.expect(r, 200)
+	if r.str("status") != "succeeded" {
+		t.Fatalf("retry: %s", r.Body)
+	}
+	if took > 15*time.Second {
+		t.Fatalf("the retry took %s: it waited for the lease, not for liveness", took)
+	}
+	t.Logf("retry through node b completed %s after node a died", took.Round(time.Millisecond))
+	id := r.str("id")
+	ch, err := (netsim.Control{BaseURL: sim.URL()}).Charges(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc := ch.Payments[id]; pc == nil || pc.Charges != 1 || pc.AmountCharged != 2500 {
+		t.Fatalf("channel charges for %s: %+v, want one of 2500", id, pc)
+	}
+
+	dying.comeBack() // a comes back and tries to save the channel's answer
+	late := <-aDone
+	if late.Status != http.StatusConflict {
+		t.Fatalf("the dead node's late answer: %d %s, want 409 (its commit fenced off)", late.Status, late.Body)
+	}
+	if n := a.count("payments"); n != 1 {
+		t.Fatalf("%d payments, want 1", n)
+	}
+	a.requireBalancedLedger()
+	again := a.call("POST", "/v1/payments", secret, key, body)
+	if again.Status != 200 || again.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.Body, r.Body) {
+		t.Fatalf("replay: %d %s (%v), want the take-over's answer replayed", again.Status, again.Body, again.Header)
 	}
 }
