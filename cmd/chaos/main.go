@@ -6,6 +6,17 @@
 //	chaos -endpoints us-east=URL,eu-west=URL -database-url URL -admin-token T
 //	      [-channelsim URL] [-consul-addr ADDR] -experiments external -name NAME -inject-cmd CMD -heal-cmd CMD
 //	chaos -list
+//	chaos -failover [-clients 8] [-region us-east] [-duration 13s]
+//	chaos -experiments region-kill-inflight ...   (the same)
+//
+// -failover runs the region-kill-inflight measurement instead of the experiments: clients
+// pay through the region, every payd of it is killed with SIGKILL with payments in flight,
+// and each one is retried with its key through the other regions. It prints
+//
+//	failover: ops=N acked=N duplicates=N lost=N max_gap_ms=N p99_retry_ms=N
+//
+// (max_gap_ms: the longest time between consecutive acknowledgements after the kill) and
+// exits 1 if a payment was doubled or lost.
 //
 // With -cluster (the default) it drives the local platform (make up) and may kill and
 // restart its processes; it restarts whatever it killed and leaves the platform healthy.
@@ -66,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		injectCmd   = fs.String("inject-cmd", "", "the external experiment's fault: a shell command (e.g. kubectl apply -f ...)")
 		healCmd     = fs.String("heal-cmd", "", "the external experiment's healing: a shell command (e.g. kubectl delete -f ...)")
 		name        = fs.String("name", "", "the external experiment's name in the results (e.g. node-kill)")
+		failover    = fs.Bool("failover", false, "run the region-kill-inflight measurement (local platform) and print its failover: line; -clients (default 8), -region and -duration (default 13s: a quarter before the kill) apply")
 	)
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PAYCHAOS")); err != nil {
 		return 2
@@ -73,6 +85,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *list {
 		for _, x := range chaos.Catalogue() {
 			fmt.Fprintf(stdout, "%-32s %s\n", x.Name, x.Description)
+		}
+		return 0
+	}
+	if *failover || *experiments == "region-kill-inflight" {
+		t, err := chaos.LocalTarget(*cluster, *bin)
+		if err != nil {
+			fmt.Fprintln(stderr, "chaos:", err)
+			return 2
+		}
+		fcfg := chaos.FailoverConfig{Clients: *clients, Region: *region, SettleBound: *settle, Log: stderr}
+		if fs.Lookup("duration").Value.String() != fs.Lookup("duration").DefValue {
+			fcfg.Before, fcfg.After = *duration/4, *duration-*duration/4
+		}
+		res, err := chaos.RunFailover(ctx, t, fcfg)
+		for _, v := range res.Violations {
+			fmt.Fprintf(stdout, "violation: %s: %s\n", v.Invariant, v.Detail)
+		}
+		fmt.Fprintln(stdout, res.Line())
+		if err != nil {
+			fmt.Fprintln(stderr, "chaos:", err)
+			return 1
+		}
+		if res.Duplicates > 0 || res.Lost > 0 {
+			return 1
 		}
 		return 0
 	}

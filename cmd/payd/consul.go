@@ -81,6 +81,10 @@ func (m *Main) ready() error {
 	case m.drained.Load():
 		return fmt.Errorf("region %s is drained", m.Config.Region)
 	}
+	if m.Service != nil {
+		// A node whose heartbeat cannot commit is about to be treated as dead by the others.
+		return m.Service.Live()
+	}
 	return nil
 }
 

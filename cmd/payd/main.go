@@ -93,6 +93,16 @@ type Config struct {
 	MaxConns       int
 	Lease          time.Duration
 	ChannelTimeout time.Duration
+	// HeartbeatInterval and LivenessTimeout: how often the node proves it is alive, and how
+	// stale its heartbeat may get before other nodes take its in-flight keys over.
+	HeartbeatInterval time.Duration
+	LivenessTimeout   time.Duration
+	// DBStatementTimeout bounds every database statement (client deadline and server
+	// statement_timeout); DBConnectTimeout a new connection; DBTCPTimeout the connections'
+	// keepalive and TCP user timeout. All well below LivenessTimeout.
+	DBStatementTimeout time.Duration
+	DBConnectTimeout   time.Duration
+	DBTCPTimeout       time.Duration
 	// AuthCache is how long the node trusts a secret key it authenticated (0: never).
 	AuthCache time.Duration
 	// RecoveryInterval is how often the in-doubt recovery worker sweeps.
@@ -153,6 +163,11 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.StringVar(&c.SecretKey, "secret-key", "", "key for card fingerprints and request hashes, at least 32 bytes, same on every node (required)")
 	fs.IntVar(&c.MaxConns, "max-conns", 20, "database connections in this node's pool")
 	fs.DurationVar(&c.Lease, "lease", 30*time.Second, "how long an in-flight Idempotency-Key stays locked to this node")
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", 250*time.Millisecond, "how often this node renews its liveness row in the database")
+	fs.DurationVar(&c.LivenessTimeout, "liveness-timeout", time.Second, "how stale a node's heartbeat (by the database's clock) may get before other nodes take its in-flight Idempotency-Keys over")
+	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", 750*time.Millisecond, "longest one database statement may take before the request answers 503 (also the server's statement_timeout); below -liveness-timeout")
+	fs.DurationVar(&c.DBConnectTimeout, "db-connect-timeout", time.Second, "longest dialling and authenticating a database connection may take")
+	fs.DurationVar(&c.DBTCPTimeout, "db-tcp-timeout", time.Second, "TCP keepalive interval and TCP_USER_TIMEOUT of database connections")
 	fs.DurationVar(&c.AuthCache, "auth-cache", 2*time.Second, "how long this node trusts a secret key it authenticated before asking the database again (a key rolled with no grace through another node works here up to this long; 0: ask every request)")
 	fs.DurationVar(&c.ChannelTimeout, "channel-timeout", 10*time.Second, "timeout of one channel call")
 	fs.Float64Var(&c.ChannelRate, "channel-rate", 200, "calls per second this node may make to each channel (its share of the channel's quota)")
@@ -219,7 +234,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.setupMetrics(); err != nil {
 		return err
 	}
-	db, err := postgres.Open(ctx, c.DatabaseURL, int32(c.MaxConns))
+	// A node cut off from its database gives up on a statement well before other nodes find
+	// its heartbeat stale: its requests answer 503 (retryable, nothing stored with the key)
+	// instead of hanging until the link heals.
+	db, err := postgres.OpenOptions(ctx, c.DatabaseURL, postgres.Options{MaxConns: int32(c.MaxConns),
+		StatementTimeout: c.DBStatementTimeout, ConnectTimeout: c.DBConnectTimeout, TCPTimeout: c.DBTCPTimeout})
 	if err != nil {
 		return err
 	}
@@ -248,12 +267,16 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Service, err = postgres.NewService(db, m.Gateway, postgres.Config{
 		Region: c.Region, SecretKey: []byte(c.SecretKey), Lease: c.Lease, ChannelTimeout: m.channelPolicy().Timeout,
 		AuthCacheTTL: authCacheTTL(c.AuthCache), Logger: m.Log,
+		Liveness: postgres.LivenessConfig{NodeID: c.NodeID, Interval: c.HeartbeatInterval, Timeout: c.LivenessTimeout},
 	})
 	if err != nil {
 		return err
 	}
 	if err := m.Service.RegisterRegion(ctx); err != nil {
 		return fmt.Errorf("register region (has the schema been migrated? run 'payd migrate'): %w", err)
+	}
+	if err := m.Service.JoinLiveness(ctx); err != nil {
+		return err
 	}
 	proxies, err := parsePrefixes(c.TrustedProxies)
 	if err != nil {
@@ -279,6 +302,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	m.workers = []*postgres.Worker{
+		postgres.NewHeartbeater(m.Service),
 		postgres.NewKeyReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
@@ -316,6 +340,11 @@ func (m *Main) Close() error {
 	}
 	for _, w := range m.workers {
 		w.Stop()
+	}
+	if m.Service != nil {
+		// The requests are done: whatever key this incarnation still holds may be taken
+		// over at once.
+		errs = append(errs, m.Service.LeaveLiveness(ctx))
 	}
 	if m.DB != nil {
 		m.DB.Close()

@@ -68,9 +68,19 @@ func NewEdge(picker Picker, cfg Config) (*Edge, error) {
 	return &Edge{cfg: cfg, picker: picker, transport: t}, nil
 }
 
-// ServeHTTP forwards the request. A request is offered to another node only when the
-// connection to the first was refused, so it certainly never arrived; any other failure is
-// answered 503 and the client retries (with its Idempotency-Key, which makes that safe).
+// ServeHTTP forwards the request.
+//
+// The endpoint retries on another node only failures that prove the node never saw the
+// request: a refused connection, or any failure to dial (a SIGKILLed node's port, a node
+// that is gone). Every other failure (a connection reset or EOF before the answer, a
+// timeout) may come after the node executed the request, so the endpoint must not send a
+// POST again on its own: it answers 503 service_unavailable with Retry-After 1 and nothing
+// else, and the client retries with the same Idempotency-Key, which lands on a live node
+// and either replays the stored answer or takes the dead node's key over (the server's
+// liveness rule) and finishes the payment from its recovery point. The forwarding
+// transport does not retry by itself either: the forwarded body has no GetBody, so
+// net/http's automatic retry of idempotent requests on a reused connection never applies.
+// The answer of a node is passed on as it is, 503s and 409s included.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" {
 		w.Header().Set("Content-Type", "application/json")

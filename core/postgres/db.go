@@ -6,17 +6,21 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -49,14 +53,56 @@ type DB struct {
 	retriesBy sync.Map
 }
 
-// Open connects to url and detects the engine. MaxConns of 0 keeps pgx's default.
+// Open connects to url and detects the engine. MaxConns of 0 keeps pgx's default. It sets no
+// timeouts (migrations, tests and tools); a serving node uses OpenOptions.
 func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
+	return OpenOptions(ctx, url, Options{MaxConns: maxConns})
+}
+
+// Options tune a DB's pool. Zero durations: no such timeout.
+type Options struct {
+	// MaxConns is the pool's size; 0 keeps pgx's default.
+	MaxConns int32
+	// StatementTimeout bounds every statement (and batch) from the client's side, by a
+	// context deadline, which also holds on a hung link where no answer or cancel can get
+	// through: pgx closes the connection at the deadline. It is also sent as the session's
+	// statement_timeout, and (doubled) as idle_in_transaction_session_timeout, so that the
+	// server ends the work and frees the row locks of a client that went silent mid-
+	// transaction (a paused or partitioned node holding a key's row lock would otherwise
+	// block the take-over). A serving node sets it well below the liveness timeout, so a
+	// node cut off from its database answers 503 before other nodes take its keys over.
+	StatementTimeout time.Duration
+	// ConnectTimeout bounds dialling and authenticating a new connection.
+	ConnectTimeout time.Duration
+	// TCPTimeout is the connections' TCP keepalive idle and interval time and (Linux) their
+	// TCP_USER_TIMEOUT: a connection whose peer stops acknowledging is closed by the kernel
+	// after about this long, even between statements.
+	TCPTimeout time.Duration
+}
+
+// OpenOptions connects to url with opts and detects the engine.
+func OpenOptions(ctx context.Context, url string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if d := opts.StatementTimeout; d > 0 {
+		cfg.ConnConfig.Tracer = statementTimeout(d)
+		// The pool pings a connection that sat idle before handing it out, with the
+		// caller's context and not through the tracer: bound that too, or a request on a
+		// hung link waits in Acquire until the link heals.
+		cfg.PingTimeout = d
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(d.Milliseconds())
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(2 * d.Milliseconds())
+	}
+	if opts.ConnectTimeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	}
+	if opts.TCPTimeout > 0 {
+		cfg.ConnConfig.DialFunc = tcpDialer(opts.ConnectTimeout, opts.TCPTimeout).DialContext
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -174,6 +220,59 @@ func (db *DB) SerializationRetriesByTx() map[string]int64 {
 		return true
 	})
 	return out
+}
+
+// statementTimeout is a pgx tracer that gives every statement and batch a context deadline.
+type statementTimeout time.Duration
+
+type cancelKey struct{}
+
+func (d statementTimeout) start(ctx context.Context) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
+	return context.WithValue(ctx, cancelKey{}, cancel)
+}
+
+func (statementTimeout) end(ctx context.Context) {
+	if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
+		cancel()
+	}
+}
+
+func (d statementTimeout) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return d.start(ctx)
+}
+
+func (d statementTimeout) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
+	d.end(ctx)
+}
+
+func (d statementTimeout) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return d.start(ctx)
+}
+
+func (statementTimeout) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (d statementTimeout) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	d.end(ctx)
+}
+
+// Unavailable reports whether err means the database could not be reached or did not answer
+// in time (a deadline, a broken or refused connection, a statement or idle-transaction
+// timeout, a server shutting down): the request may be retried, on this node or another.
+func Unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "57014", pe.Code == "25P03", strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"):
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || errors.As(err, &ne) ||
+		errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ETIMEDOUT)
 }
 
 // errNoRows reports whether err is pgx's "no rows".

@@ -143,7 +143,7 @@ func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash stri
 	// payment behind. It is bounded by the lease instead.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Lease)
 	defer cancel()
-	k, replay, err := s.begin(ctx, req, hash, first)
+	k, replay, err := s.claim(ctx, req, hash, first)
 	if err != nil {
 		return core.Reply{}, err
 	}
@@ -167,10 +167,18 @@ func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash stri
 	for k.point != pointFinished && k.interim == nil {
 		if err := step(ctx, k); err != nil {
 			if errors.Is(err, errLeaseLost) {
-				return core.Reply{}, inUse(s.cfg.Lease)
+				// Another request took the key over and holds it now: a retry soon
+				// replays its answer.
+				return core.Reply{}, inUse(time.Second)
 			}
 			if errors.Is(err, ErrAbandoned) {
 				return core.Reply{}, err
+			}
+			if Unavailable(err) {
+				// The database is out of reach: releasing the key would wait on it too.
+				// Nothing is stored with the key, and once this node's heartbeat goes
+				// stale, a retry through another node takes it over.
+				return core.Reply{}, s.dbError(ctx, err)
 			}
 			s.release(ctx, k)
 			return core.Reply{}, err
@@ -183,6 +191,19 @@ func (s *Service) run(ctx context.Context, req core.IdempotentRequest, hash stri
 	return *k.reply, nil
 }
 
+// dbError is the coded error for a failed database call: 503 service_unavailable, safe to
+// retry at once (through any node), when the database was out of reach or too slow; an
+// internal error otherwise.
+func (s *Service) dbError(ctx context.Context, err error) error {
+	if !Unavailable(err) {
+		return core.Internal(err)
+	}
+	s.log.WarnContext(ctx, "database unavailable; answering 503", "err", err)
+	e := core.Errorf(core.CodeUnavailable, "This node cannot reach its database; retry with the same Idempotency-Key.")
+	e.RetryAfter = 1
+	return e
+}
+
 func inUse(wait time.Duration) error {
 	e := core.ParamError(core.CodeIdempotencyKeyInUse, "Idempotency-Key",
 		"A request with this Idempotency-Key is still being processed; retry after it finishes.")
@@ -190,20 +211,53 @@ func inUse(wait time.Duration) error {
 	return e
 }
 
+// claim is begin, repeated while the key is held by a live node, for up to
+// Liveness.InUseWait: the holder either finishes (its answer is replayed) or is found dead
+// (the key is taken over), and a retry sent the moment a node died is answered by the
+// take-over rather than told to come back.
+func (s *Service) claim(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase) (*idemKey, *core.Reply, error) {
+	var deadline time.Time
+	if s.live != nil && s.cfg.Liveness.InUseWait > 0 {
+		deadline = time.Now().Add(s.cfg.Liveness.InUseWait)
+	}
+	for {
+		k, reply, held, err := s.begin(ctx, req, hash, first)
+		if held == 0 || deadline.IsZero() || time.Now().Add(held).After(deadline) {
+			return k, reply, err
+		}
+		t := time.NewTimer(held)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return k, reply, err
+		case <-t.C:
+		}
+	}
+}
+
 // begin claims the request's key and runs first (if any) with the claim, or returns the
-// reply to replay, or a coded error.
-func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase) (*idemKey, *core.Reply, error) {
+// reply to replay, or a coded error. held, when the error is an in-use one whose holder is
+// a live node, is how soon to look again: when the holder's heartbeat, if not renewed, would
+// be older than the liveness timeout (by the database's clock), at most one heartbeat
+// interval.
+//
+// A key whose lease has not run out is in use unless its holder is a dead incarnation (its
+// heartbeat is older than the liveness timeout by the database's clock, or its row is gone):
+// then it is taken over at once. The take-over gives the key a new lease token, so the dead
+// (or only slow) holder's next phase commit fails its fence.
+func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash string, first *firstPhase) (*idemKey, *core.Reply, time.Duration, error) {
 	var (
 		k     *idemKey
 		reply *core.Reply
 		coded error
+		held  time.Duration
 	)
 	name := "idempotency.begin"
 	if first != nil {
 		name = first.name
 	}
 	err := s.db.WriteTx(ctx, name, func(tx pgx.Tx) error {
-		k, reply, coded = nil, nil, nil
+		k, reply, coded, held = nil, nil, nil, 0
 		now := s.now()
 		claimed := &idemKey{req: req, hash: hash, token: core.RandomToken(10), point: pointStarted, fresh: true}
 		if first != nil && first.claim != nil {
@@ -215,11 +269,11 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 		)
 		b.Queue(`
 			INSERT INTO idempotency_keys (merchant_id, idem_key, region, request_method, request_path,
-				request_hash, lock_token, locked_until, recovery_point, payment_id, refund_id, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+				request_hash, lock_token, locked_until, recovery_point, payment_id, refund_id, created_at, updated_at, holder)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
 			ON CONFLICT (merchant_id, idem_key) DO NOTHING`,
 			req.MerchantID, req.Key, req.Region, req.Method, req.Path, hash, claimed.token, now.Add(s.cfg.Lease),
-			claimed.point, claimed.paymentID, claimed.refundID, now).Exec(func(ct pgconn.CommandTag) error {
+			claimed.point, claimed.paymentID, claimed.refundID, now, s.holder()).Exec(func(ct pgconn.CommandTag) error {
 			tag = ct
 			return nil
 		})
@@ -248,12 +302,18 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 			paymentID, refundID             *string
 			status                          *int32
 			body                            []byte
+			holder                          *string
+			holderAlive                     bool
+			holderAge                       *float64
 		)
 		err := tx.QueryRow(ctx, `
 			SELECT request_method, request_path, request_hash, locked_until, recovery_point,
-				payment_id, refund_id, response_status, response_body
-			FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2 FOR UPDATE`,
-			req.MerchantID, req.Key).Scan(&method, &path, &storedHash, &lockedUntil, &point, &paymentID, &refundID, &status, &body)
+				payment_id, refund_id, response_status, response_body, holder,
+				holder IS NOT NULL AND `+holderAliveSQL("k.holder", "$3")+`,
+				(SELECT EXTRACT(EPOCH FROM now() - n.heartbeat_at)::FLOAT8 FROM nodes n WHERE n.incarnation = k.holder)
+			FROM idempotency_keys k WHERE merchant_id = $1 AND idem_key = $2 FOR UPDATE OF k`,
+			req.MerchantID, req.Key, s.cfg.Liveness.Timeout.Seconds()).Scan(&method, &path, &storedHash, &lockedUntil, &point,
+			&paymentID, &refundID, &status, &body, &holder, &holderAlive, &holderAge)
 		if err != nil {
 			return fmt.Errorf("read idempotency key: %w", err)
 		}
@@ -266,13 +326,27 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 		case status != nil:
 			reply = &core.Reply{Status: int(*status), Body: body, Replayed: true}
 			return nil
-		case lockedUntil != nil && lockedUntil.After(now):
-			coded = inUse(lockedUntil.Sub(now))
+		case lockedUntil != nil && lockedUntil.After(now) && holder == nil:
+			coded = inUse(lockedUntil.Sub(now)) // no liveness: only the lease frees it
 			return nil
+		case lockedUntil != nil && lockedUntil.After(now) && holderAlive:
+			// A live node is working on it: it finishes soon or is found dead soon.
+			coded, held = inUse(time.Second), s.cfg.Liveness.Interval
+			if holderAge != nil {
+				// Look again every interval (the holder may finish), and once its heartbeat
+				// is near the timeout, just after the holder would be found dead.
+				left := s.cfg.Liveness.Timeout - time.Duration(*holderAge*float64(time.Second)) + 10*time.Millisecond
+				if left < 2*held {
+					held = max(10*time.Millisecond, left)
+				}
+			}
+			return nil
+		case lockedUntil != nil && lockedUntil.After(now):
+			s.log.InfoContext(ctx, "taking over a key held by a dead node", "merchant", req.MerchantID, "holder", *holder)
 		}
-		// The lease ran out (its node died or gave up): take the request over where it stopped.
-		if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET lock_token = $3, locked_until = $4, updated_at = $5
-			WHERE merchant_id = $1 AND idem_key = $2`, req.MerchantID, req.Key, claimed.token, now.Add(s.cfg.Lease), now); err != nil {
+		// The lease ran out, or its holder is dead: take the request over where it stopped.
+		if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET lock_token = $3, locked_until = $4, updated_at = $5, holder = $6
+			WHERE merchant_id = $1 AND idem_key = $2`, req.MerchantID, req.Key, claimed.token, now.Add(s.cfg.Lease), now, s.holder()); err != nil {
 			return fmt.Errorf("take over idempotency key: %w", err)
 		}
 		k = &idemKey{req: req, hash: hash, token: claimed.token, point: point, paymentID: paymentID, refundID: refundID}
@@ -284,11 +358,11 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 	if err != nil {
 		var e *core.Error
 		if errors.As(err, &e) {
-			return nil, nil, err // a coded refusal of the first phase: nothing was claimed
+			return nil, nil, 0, err // a coded refusal of the first phase: nothing was claimed
 		}
-		return nil, nil, core.Internal(err)
+		return nil, nil, 0, s.dbError(ctx, err)
 	}
-	return k, reply, coded
+	return k, reply, held, coded
 }
 
 // firstPhase runs first's work for the key k just claimed, inside the claiming transaction,
@@ -383,7 +457,7 @@ func (s *Service) release(ctx context.Context, k *idemKey) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err := s.db.WriteTx(ctx, "idempotency.release", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE idempotency_keys SET locked_until = NULL, lock_token = NULL
+		_, err := tx.Exec(ctx, `UPDATE idempotency_keys SET locked_until = NULL, lock_token = NULL, holder = NULL
 			WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3 AND response_status IS NULL`,
 			k.req.MerchantID, k.req.Key, k.token)
 		return err

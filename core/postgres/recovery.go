@@ -22,6 +22,10 @@ type RecoveryConfig struct {
 	Batch int
 	// MaxBackoff caps the growing pause between looks at one payment. Default 10 minutes.
 	MaxBackoff time.Duration
+	// DeadHolderAge is how long a payment whose idempotency key is held by a dead node (see
+	// LivenessConfig) must have been left alone before the worker asks its channel about
+	// it, without waiting for MinAge: the client's own retry gets the first go. Default 10s.
+	DeadHolderAge time.Duration
 }
 
 func (c *RecoveryConfig) withDefaults(lease time.Duration) {
@@ -36,6 +40,9 @@ func (c *RecoveryConfig) withDefaults(lease time.Duration) {
 	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = 10 * time.Minute
+	}
+	if c.DeadHolderAge == 0 {
+		c.DeadHolderAge = 10 * time.Second
 	}
 }
 
@@ -71,9 +78,13 @@ func (s *Service) Recover(ctx context.Context, q core.Querier, cfg RecoveryConfi
 		rows, err := tx.Query(ctx, `
 			SELECT id, merchant_id, recovery_attempts FROM payments
 			WHERE (status IN ('processing', 'requires_action') OR pending_op IS NOT NULL)
-				AND updated_at < $1 AND (next_recovery_at IS NULL OR next_recovery_at <= $2)
+				AND (updated_at < $1 OR (updated_at < $4 AND EXISTS (SELECT 1 FROM idempotency_keys k
+					WHERE k.payment_id = payments.id AND k.response_status IS NULL AND k.holder IS NOT NULL
+						AND NOT `+holderAliveSQL("k.holder", "$5")+`)))
+				AND (next_recovery_at IS NULL OR next_recovery_at <= $2)
 			ORDER BY status = 'requires_action' AND pending_op IS NULL, COALESCE(next_recovery_at, updated_at)
-			LIMIT $3 FOR UPDATE SKIP LOCKED`, now.Add(-cfg.MinAge), now, cfg.Batch)
+			LIMIT $3 FOR UPDATE SKIP LOCKED`, now.Add(-cfg.MinAge), now, cfg.Batch, now.Add(-cfg.DeadHolderAge),
+			s.cfg.Liveness.Timeout.Seconds())
 		if err != nil {
 			return err
 		}
@@ -167,8 +178,11 @@ func (s *Service) recoverOne(ctx context.Context, q core.Querier, d inDoubt) (bo
 			return err
 		}
 		var leased bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE payment_id = $1
-			AND response_status IS NULL AND locked_until > $2)`, pay.ID, s.now()).Scan(&leased); err != nil {
+		// The same rule as a retry's take-over: a key is held while its lease runs and its
+		// holder (if it has one) is alive by the database's clock.
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM idempotency_keys k WHERE payment_id = $1
+			AND response_status IS NULL AND locked_until > $2
+			AND (holder IS NULL OR `+holderAliveSQL("k.holder", "$3")+`))`, pay.ID, s.now(), s.cfg.Liveness.Timeout.Seconds()).Scan(&leased); err != nil {
 			return err
 		}
 		if leased {

@@ -39,6 +39,9 @@ type Config struct {
 	// the database again: a key rolled with no grace period through another node keeps
 	// working here for up to this long. Default 2s; negative: no cache.
 	AuthCacheTTL time.Duration
+	// Liveness ties this node's in-flight keys to its heartbeat (see LivenessConfig). Zero:
+	// none, a key is freed only by its lease.
+	Liveness LivenessConfig
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger. Default slog.Default().
@@ -61,6 +64,7 @@ func (c *Config) withDefaults() {
 	if c.AuthCacheTTL == 0 {
 		c.AuthCacheTTL = 2 * time.Second
 	}
+	c.Liveness.withDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -80,7 +84,7 @@ func (c *Config) validate() error {
 	case c.KeyRetention < 24*time.Hour:
 		return fmt.Errorf("key retention (%s) must be at least 24h", c.KeyRetention)
 	}
-	return nil
+	return c.Liveness.validate(c.Lease)
 }
 
 // Service is the payment center's domain service on SQL: merchants, payments, refunds,
@@ -96,6 +100,7 @@ type Service struct {
 	auth           *authCache
 	log            *slog.Logger
 	tracer         trace.Tracer
+	live           *liveness // nil without Config.Liveness.NodeID
 }
 
 // NewService makes a Service that moves money through gw.
@@ -104,9 +109,13 @@ func NewService(db *DB, gw core.Gateway, cfg Config) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("postgres service config: %w", err)
 	}
-	return &Service{db: db, gw: gw, cfg: cfg, log: cfg.Logger, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres"),
+	s := &Service{db: db, gw: gw, cfg: cfg, log: cfg.Logger, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres"),
 		fingerprintKey: deriveKey(cfg.SecretKey, "card-fingerprint-v1"), hashKey: deriveKey(cfg.SecretKey, "request-hash-v1"),
-		credentialsKey: deriveKey(cfg.SecretKey, "channel-credentials-v1"), auth: newAuthCache(cfg.AuthCacheTTL, 100_000)}, nil
+		credentialsKey: deriveKey(cfg.SecretKey, "channel-credentials-v1"), auth: newAuthCache(cfg.AuthCacheTTL, 100_000)}
+	if cfg.Liveness.NodeID != "" {
+		s.live = newLiveness()
+	}
+	return s, nil
 }
 
 func deriveKey(secret []byte, purpose string) []byte {

@@ -1,0 +1,197 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// LivenessConfig ties the keys a node claims to the node's liveness, so that a retry takes
+// over a dead node's in-flight requests within about a second instead of when their leases
+// run out.
+//
+// Each start of a node is a new incarnation (a random ID). The node's row in the nodes table
+// is renewed every Interval with the database's clock; an incarnation whose heartbeat is older
+// than Timeout by the database's clock, or whose row is gone (the node stopped, or a newer
+// incarnation with the same NodeID replaced it), is dead, and a key it holds may be taken over
+// at once. The clock comparison only decides how soon a take-over happens, not whether it is
+// safe: every phase commit is still fenced by the key's lease token, so a node that was only
+// slow or partitioned, and comes back, cannot commit over the take-over.
+type LivenessConfig struct {
+	// NodeID names the node (e.g. us-east-1); a restart with the same ID ends the earlier
+	// incarnations at once. Empty: no liveness, a key is freed only by its lease.
+	NodeID string
+	// Interval between heartbeats (one UPDATE of one row each). Default 250ms.
+	Interval time.Duration
+	// Timeout is how old a heartbeat may be before its node counts as dead. Default 1s; it
+	// must be at least 3 Intervals (two missed heartbeats are not a death) and below the lease.
+	Timeout time.Duration
+	// InUseWait is how long a request that finds its key held by a live node waits, looking
+	// again every Interval, for that request to finish (then it replays its answer) or for its
+	// node to be found dead (then it takes the key over), before it answers 409
+	// idempotency_key_in_use. Default Timeout plus two Intervals, so a retry sent the moment a
+	// node died is answered by the take-over, not told to come back. Negative: answer 409 at
+	// once.
+	InUseWait time.Duration
+}
+
+func (c *LivenessConfig) withDefaults() {
+	if c.Interval == 0 {
+		c.Interval = 250 * time.Millisecond
+	}
+	if c.Timeout == 0 {
+		c.Timeout = time.Second
+	}
+	if c.InUseWait == 0 {
+		c.InUseWait = c.Timeout + 2*c.Interval
+	}
+}
+
+func (c *LivenessConfig) validate(lease time.Duration) error {
+	switch {
+	case c.NodeID == "":
+		return nil
+	case c.Interval <= 0 || c.Timeout < 3*c.Interval:
+		return fmt.Errorf("liveness timeout (%s) must be at least 3 heartbeat intervals (%s)", c.Timeout, c.Interval)
+	case c.Timeout >= lease:
+		return fmt.Errorf("liveness timeout (%s) must be below the lease (%s)", c.Timeout, lease)
+	}
+	return nil
+}
+
+// liveness is a node's own heartbeat state.
+type liveness struct {
+	// incarnation is the current one's ID: it changes when the node comes back from a lapse.
+	incarnation atomic.Pointer[string]
+	// lastBeat is when (by this node's clock, UnixNano) the last heartbeat committed.
+	lastBeat atomic.Int64
+}
+
+func newLiveness() *liveness {
+	l := &liveness{}
+	id := core.RandomToken(10)
+	l.incarnation.Store(&id)
+	return l
+}
+
+// holderAliveSQL is true when the incarnation in column col has a heartbeat younger than the
+// liveness timeout ($n, in seconds), by the database's clock: node clocks never enter it, so
+// skew between nodes cannot make a live node look dead.
+func holderAliveSQL(col, param string) string {
+	return `EXISTS (SELECT 1 FROM nodes n WHERE n.incarnation = ` + col +
+		` AND n.heartbeat_at > now() - ` + param + `::FLOAT8 * INTERVAL '1 second')`
+}
+
+// Incarnation is this start of the node's random ID, the holder of the keys it claims; empty
+// without liveness.
+func (s *Service) Incarnation() string {
+	if s.live == nil {
+		return ""
+	}
+	return *s.live.incarnation.Load()
+}
+
+// holder is the value of a claimed key's holder column: this incarnation, or NULL.
+func (s *Service) holder() *string {
+	if s.live == nil {
+		return nil
+	}
+	return s.live.incarnation.Load()
+}
+
+// JoinLiveness records this incarnation as alive and ends the node's earlier incarnations
+// (their keys may be taken over at once). Call it before serving.
+func (s *Service) JoinLiveness(ctx context.Context) error {
+	if s.live == nil {
+		return nil
+	}
+	return s.join(ctx, s.Incarnation())
+}
+
+// join records incarnation inc as this node's only live one.
+func (s *Service) join(ctx context.Context, inc string) error {
+	err := s.db.WriteTx(ctx, "liveness.join", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM nodes WHERE node_id = $1`, s.cfg.Liveness.NodeID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO nodes (incarnation, node_id, region, started_at, heartbeat_at)
+			VALUES ($1, $2, $3, now(), now())`, inc, s.cfg.Liveness.NodeID, s.cfg.Region)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("join liveness: %w", err)
+	}
+	s.live.lastBeat.Store(time.Now().UnixNano())
+	return nil
+}
+
+// errReplaced: this incarnation's row is gone (a newer one with the same node ID started).
+var errReplaced = errors.New("liveness: this incarnation was replaced or removed")
+
+// Heartbeat renews this incarnation's row with the database's clock. One statement, bounded
+// by the liveness timeout: a heartbeat that cannot commit in time is as good as none.
+func (s *Service) Heartbeat(ctx context.Context) error {
+	if s.live == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness.Timeout)
+	defer cancel()
+	if s.Live() != nil {
+		// The heartbeat lapsed past the timeout (the database was out of reach, or the node
+		// was paused): other nodes may already have taken this incarnation's keys over, and
+		// the keys its requests gave up on (unable to release them) must not stay locked
+		// until their leases run out. Come back as a new incarnation: every key the old
+		// one holds is free at once, and the fence stops its requests still running.
+		old, id := s.Incarnation(), core.RandomToken(10)
+		if err := s.join(ctx, id); err != nil {
+			return err
+		}
+		s.live.incarnation.Store(&id)
+		s.log.WarnContext(ctx, "heartbeat lapsed; rejoined as a new incarnation", "old", old, "new", id)
+		return nil
+	}
+	tag, err := s.db.Pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = now() WHERE incarnation = $1`, s.Incarnation())
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errReplaced
+	}
+	s.live.lastBeat.Store(time.Now().UnixNano())
+	return nil
+}
+
+// Live reports whether this node's last heartbeat committed within the liveness timeout (by
+// this node's clock, which only measures its own intervals). A node that is not live must
+// stop taking requests: other nodes may already be taking its keys over.
+func (s *Service) Live() error {
+	if s.live == nil {
+		return nil
+	}
+	if age := time.Since(time.Unix(0, s.live.lastBeat.Load())); age > s.cfg.Liveness.Timeout {
+		return fmt.Errorf("no heartbeat committed for %s (liveness timeout %s)", age.Round(time.Millisecond), s.cfg.Liveness.Timeout)
+	}
+	return nil
+}
+
+// LeaveLiveness removes this incarnation's row on a clean stop, after its requests finished:
+// any key it still holds may be taken over at once.
+func (s *Service) LeaveLiveness(ctx context.Context) error {
+	if s.live == nil {
+		return nil
+	}
+	_, err := s.db.Pool.Exec(ctx, `DELETE FROM nodes WHERE incarnation = $1`, s.Incarnation())
+	return err
+}
+
+// NewHeartbeater makes the worker that renews this node's heartbeat every Liveness.Interval
+// (without liveness, it does nothing).
+func NewHeartbeater(s *Service) *Worker {
+	return NewWorker("heartbeat", s.cfg.Liveness.Interval, s.log, s.Heartbeat)
+}
