@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -199,14 +200,69 @@ func handToServerUser(dir string) error {
 	return nil
 }
 
-// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+// FreePort picks a free TCP port on 127.0.0.1 for a server that is started a little later.
+//
+// A port the kernel hands out for ":0" comes from the ephemeral range, where the kernel also
+// picks the local ports of outgoing connections: between this check and the server's own
+// bind, any connection on the machine (a test's client, a replication stream) may take it,
+// and on a busy machine that happened (a Patroni member failing with "Couldn't start a
+// service"). So the port comes from below the ephemeral range, which outgoing connections
+// never use, and is claimed in a machine-wide directory so that two processes planning
+// servers at once never pick the same one. Claims are forgotten after ten minutes.
 func FreePort() (int, error) {
+	lo, hi := portRange()
+	dir := filepath.Join(os.TempDir(), "paycenter-ports")
+	if err := os.MkdirAll(dir, 0o777); err == nil {
+		for try := 0; try < 200; try++ {
+			port := lo + rand.IntN(hi-lo)
+			if !claim(dir, port) {
+				continue
+			}
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				continue // in use by a server: keep the claim, it expires
+			}
+			_ = l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portRange is where FreePort looks: from 20000 to just below the kernel's ephemeral range.
+func portRange() (lo, hi int) {
+	lo, hi = 20000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if first, err := strconv.Atoi(f[0]); err == nil && first > lo+1000 {
+				hi = first
+			}
+		}
+	}
+	return lo, hi
+}
+
+// claim records port as taken by this process, unless a claim younger than ten minutes
+// exists. The claim file is created exclusively, so only one process wins it.
+func claim(dir string, port int) bool {
+	p := filepath.Join(dir, strconv.Itoa(port))
+	if fi, err := os.Stat(p); err == nil {
+		if time.Since(fi.ModTime()) < 10*time.Minute {
+			return false
+		}
+		_ = os.Remove(p)
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+	if err != nil {
+		return false
+	}
+	_ = f.Close()
+	return true
 }
 
 func lastLines(b []byte, n int) string {
