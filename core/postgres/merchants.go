@@ -96,7 +96,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*core.Mercha
 		return nil, invalid
 	}
 	if err != nil {
-		return nil, core.Internal(err)
+		return nil, s.dbError(ctx, err)
 	}
 	if lastUsed == nil || now.Sub(*lastUsed) > lastUsedResolution {
 		// Best effort, and at most hourly per key: a failure to note the use fails nothing.
