@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/paycenter/paycenter/deploy/localpg"
 )
 
 // Environment variables this package reads.
@@ -158,25 +159,23 @@ func repoRoot() (string, error) {
 }
 
 // freePort returns a loopback port that is free now for TCP (and UDP too when udp is set:
-// Serf gossips over both on one port). Another process may take it before consul binds it;
-// the odds are small and such a test fails loudly.
+// Serf gossips over both on one port). It comes from localpg.FreePort: below the kernel's
+// ephemeral range and claimed machine-wide, so neither an outgoing connection nor another
+// pick (this agent's other ports included) takes it before consul binds it.
 func freePort(t testing.TB, udp bool) int {
 	t.Helper()
 	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := localpg.FreePort()
 		if err != nil {
 			t.Fatalf("consultest: find a free port: %v", err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		if udp {
 			u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 			if err != nil {
-				l.Close()
 				continue
 			}
 			u.Close()
 		}
-		l.Close()
 		return port
 	}
 	t.Fatal("consultest: no free port for TCP and UDP after 50 tries")
