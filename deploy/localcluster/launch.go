@@ -419,9 +419,33 @@ func memberLatencies(links []wanLink) string {
 // notifications to its region's endpoint.
 func (l *launcher) nodeFlags(region, edgeURL string) []string {
 	keyDir, _ := filepath.Abs(filepath.Join(l.opt.Dir, "keys"))
-	return []string{"-consul-addr", l.c.ConsulAddr, "-shutdown-delay", "1s",
+	flags := []string{"-consul-addr", l.c.ConsulAddr, "-shutdown-delay", "1s",
 		"-channels", "channelsim", "-channelsim-url", l.c.ChannelSim, "-channel-key-file", filepath.Join(keyDir, "platform.key"),
 		"-channelsim-key-file", filepath.Join(keyDir, "channelsim.pub"), "-notify-url", edgeURL}
+	if l.c.Patroni != nil {
+		flags = append(flags, wanTimeouts(region)...)
+	}
+	return flags
+}
+
+// wanTimeouts are a node's database timeouts on the Patroni database, where the primary may
+// be in any region and every commit also waits for a synchronous standby across the WAN:
+// payd's defaults (750 ms per statement, a 1 s liveness timeout) suit a database next to the
+// node, and from ap-south a connection (tried at each member, nearest first, until the
+// primary answers) and a transaction each take several 220 ms round trips. The defaults grow
+// by a few of the region's longest round trips; failover is that much slower there.
+func wanTimeouts(region string) []string {
+	topo := regions.DefaultTopology()
+	var far time.Duration
+	for _, r := range topo.Regions() {
+		if lat, ok := topo.Latency(region, r); ok && lat > far {
+			far = lat
+		}
+	}
+	rtt := 2 * far
+	stmt := 750*time.Millisecond + 4*rtt
+	return []string{"-db-statement-timeout", stmt.String(), "-liveness-timeout", (stmt + time.Second).String(),
+		"-db-connect-timeout", (time.Second + 6*rtt).String(), "-db-tcp-timeout", (time.Second + 6*rtt).String()}
 }
 
 // KillRegion kills every node of a region at once (SIGKILL: no graceful shutdown), as a
