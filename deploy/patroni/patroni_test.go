@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/paycenter/paycenter/deploy/patroni"
+	"github.com/paycenter/paycenter/internal/eventually"
 )
 
 // TestLeaderKill runs a real three-member Patroni cluster, writes through the multi-host
@@ -72,7 +73,10 @@ func TestLeaderKill(t *testing.T) {
 				ccancel()
 				if err != nil {
 					conn = nil
-					time.Sleep(100 * time.Millisecond)
+					select { // a pause before dialling again, cut short by the end
+					case <-stop:
+					case <-time.After(100 * time.Millisecond):
+					}
 					continue
 				}
 			}
@@ -92,7 +96,7 @@ func TestLeaderKill(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	waitUntil(ctx, t, 30*time.Second, "writes before the kill", func() bool {
+	eventually.True(t, 30*time.Second, "writes before the kill", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) >= 20
@@ -112,7 +116,7 @@ func TestLeaderKill(t *testing.T) {
 	t.Logf("killed primary %s (pids %v)", old, pids)
 
 	// The invariant: a standby takes over within a generous bound. The time is printed.
-	waitUntil(ctx, t, 90*time.Second, "a write acknowledged by the new primary", func() bool {
+	eventually.True(t, 90*time.Second, "a write acknowledged by the new primary", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return !firstAfterKill.IsZero()
@@ -184,17 +188,6 @@ func exec1(ctx context.Context, t *testing.T, url, sql string) {
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitUntil(ctx context.Context, t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
