@@ -53,13 +53,22 @@ demo: ## bring the platform up, walk through payments and refunds, take it down 
 	@$(MAKE) --no-print-directory up
 	@trap '[ -n "$(KEEP)" ] || $(MAKE) --no-print-directory down' EXIT; bin/paydemo -cluster $(LOCAL)/cluster.json -bin bin
 
+# The packages whose tests start whole local platforms (many processes each): make test runs
+# them after the others and one at a time, so that on a 2-core machine they do not starve each
+# other or the rest.
+MODULE := github.com/paycenter/paycenter
+PLATFORM_TESTS := chaos cmd/loadtest deploy/localcluster deploy/patroni
+
 test: ensure-patroni tools deploy-tools ## every test (-race): real PostgreSQL, Consul and stripe-mock; the deploy checks
 	@mkdir -p bin && $(GO) build -o bin/paylocal ./cmd/paylocal
 	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/paytest-pg.XXXXXX"); \
 	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
 	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
 	echo "test PostgreSQL: $$url"; \
-	PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1 $(GO) test -race -count=1 -timeout 20m ./... && (cd sdk && $(GO) test -race -count=1 ./...) && \
+	export PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1; \
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -x -F $(PLATFORM_TESTS:%=-e $(MODULE)/%)) && \
+	echo "the packages that run whole platforms, one at a time: $(PLATFORM_TESTS)" && \
+	$(GO) test -race -count=1 -timeout 20m -p 1 $(PLATFORM_TESTS:%=./%) && (cd sdk && $(GO) test -race -count=1 ./...) && \
 	$(MAKE) --no-print-directory verify-deploy
 
 FUZZTIME ?= 60s

@@ -97,8 +97,9 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s checked nothing: %+v", r.Name, r)
 		}
 	}
-	// The killed node was started again and the platform left as it was.
-	if problems := target.Steady(ctx); len(problems) > 0 {
-		t.Errorf("not steady after the smoke: %v", problems)
+	// The killed node was started again and the platform returns to how it was (on a busy
+	// machine a far region's readiness can take a while to settle).
+	if err := target.WaitSteady(ctx, 60*time.Second); err != nil {
+		t.Errorf("not steady after the smoke: %v", err)
 	}
 }

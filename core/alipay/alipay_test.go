@@ -22,6 +22,7 @@ import (
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/channelauth"
+	"github.com/paycenter/paycenter/core/channelauth/channeltest"
 	"github.com/paycenter/paycenter/internal/eventually"
 )
 
@@ -419,27 +420,7 @@ func TestNotificationFaults(t *testing.T) {
 			}
 		}
 	})
-	for _, stale := range []struct {
-		kind    string
-		outcome core.AuthorizeOutcome
-	}{{"closed", core.OutcomeClosed}, {"pending", core.OutcomeActionRequired}} {
-		t.Run("stale "+stale.kind+" after paid", func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
-			id := "pay_stale_" + stale.kind
-			e.Ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{StaleNotification: stale.kind})
-			e.Authorize(t, id, 100)
-			e.Ctl.Pay(ctx, core.ChannelAlipay, id)
-			ns := e.Recv.WaitNotifications(t, id, "paid then stale", func(ns []core.Notification) bool { return len(ns) >= 2 })
-			if ns[0].Outcome != core.OutcomeCaptured || ns[1].Outcome != stale.outcome || ns[1].EventID == ns[0].EventID ||
-				ns[1].OccurredAt.After(ns[0].OccurredAt) {
-				t.Fatalf("notifications: %+v", ns)
-			}
-			if st, _ := e.GW.QueryPayment(ctx, query(id)); st.Outcome != core.OutcomeCaptured {
-				t.Fatalf("the stale notification changed the trade: %+v", st)
-			}
-		})
-	}
+	channeltest.StaleAfterPaid(t, channel, func(t *testing.T) *env { return newEnv(t) })
 	t.Run("redelivered until acknowledged", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)

@@ -14,9 +14,10 @@ import (
 )
 
 // Patience is the deadline to use unless a test has a reason for another: far longer than
-// anything here takes on a loaded machine running -race beside busy CPUs, and waited in full
-// only by a test that is failing anyway.
-const Patience = 10 * time.Second
+// anything here takes on a loaded machine running -race beside busy CPUs (where a step that
+// takes milliseconds idle has been seen to take several seconds), and waited in full only by
+// a test that is failing anyway.
+const Patience = 30 * time.Second
 
 // maxInterval caps the pause between two polls.
 const maxInterval = 20 * time.Millisecond

@@ -47,6 +47,7 @@ import (
 // Adapter is what the kit needs of the adapter under test.
 type Adapter interface {
 	core.Gateway
+	core.Querier
 	// ParseNotification verifies and maps a notification the channel sent.
 	ParseNotification(r *http.Request) (core.Notification, error)
 }
@@ -65,7 +66,8 @@ type Options struct {
 	// (a QR code, a redirect, bank details). Default: any non-nil next action.
 	NextAction func(*core.NextAction) bool
 	// Sim adjusts the simulator's config. Default: fast notification retries (10 ms
-	// backoff, at most 50 ms, 5 attempts).
+	// backoff, at most 50 ms, 5 attempts), each attempt waiting eventually.Patience for
+	// the receiver's answer.
 	Sim func(*netsim.Config)
 }
 
@@ -112,8 +114,11 @@ func New[G Adapter](t *testing.T, opts Options, build func(channelauth.BaseConfi
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A delivery attempt may take seconds on a busy machine: an attempt that timed out after
+	// the receiver accepted it would be redelivered, and tests that count deliveries would
+	// see a copy they did not cause. Attempts here end on the receiver's answer.
 	simCfg := netsim.Config{Now: clock.Now, NotifyBackoff: 10 * time.Millisecond, NotifyMaxBackoff: 50 * time.Millisecond,
-		NotifyAttempts: 5, Clients: map[string]ed25519.PublicKey{opts.ClientID: key.Public().(ed25519.PublicKey)}}
+		NotifyAttempts: 5, NotifyTimeout: eventually.Patience, Clients: map[string]ed25519.PublicKey{opts.ClientID: key.Public().(ed25519.PublicKey)}}
 	if opts.Sim != nil {
 		opts.Sim(&simCfg)
 	}
@@ -323,4 +328,51 @@ func (rc *Receiver) WaitNotifications(t *testing.T, id, what string, pred func([
 		ns := rc.Notifications(id)
 		return ns, pred(ns)
 	})
+}
+
+// StaleAfterPaid runs, as subtests of t, the check that a channel's out-of-order
+// notification is harmless: after the payer paid, the simulator follows the paid
+// notification with one claiming an older state (the order still pending, or closed). It
+// must arrive as an event of its own, dated no later than the payment, and leave the trade
+// captured. Delivery is at least once, so copies of the paid notification may come first.
+func StaleAfterPaid[G Adapter](t *testing.T, opts Options, newEnv func(*testing.T) *Env[G]) {
+	ctx := context.Background()
+	for _, stale := range []struct {
+		kind    string
+		outcome core.AuthorizeOutcome
+	}{{netsim.KindClosed, core.OutcomeClosed}, {netsim.KindPending, core.OutcomeActionRequired}} {
+		t.Run("stale "+stale.kind+" after paid", func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			id := "pay_stale_" + stale.kind
+			if err := e.Ctl.SetFaults(ctx, opts.Channel, netsim.Faults{StaleNotification: stale.kind}); err != nil {
+				t.Fatal(err)
+			}
+			e.Authorize(t, id, 100)
+			if _, err := e.Ctl.Pay(ctx, opts.Channel, id); err != nil {
+				t.Fatalf("pay %s: %v", id, err)
+			}
+			staleAt := func(ns []core.Notification) int {
+				for i, n := range ns {
+					if n.Outcome == stale.outcome {
+						return i
+					}
+				}
+				return -1
+			}
+			ns := e.Recv.WaitNotifications(t, id, "paid then stale", func(ns []core.Notification) bool { return staleAt(ns) > 0 })
+			paid, late := ns[0], ns[staleAt(ns)]
+			if paid.Outcome != core.OutcomeCaptured || late.EventID == paid.EventID || late.OccurredAt.After(paid.OccurredAt) {
+				t.Fatalf("notifications: %+v", ns)
+			}
+			for _, n := range ns[:staleAt(ns)] {
+				if n.EventID != paid.EventID {
+					t.Fatalf("before the stale notification, one that is not a copy of the paid one: %+v", ns)
+				}
+			}
+			if st, err := e.GW.QueryPayment(ctx, opts.Query(id)); err != nil || st.Outcome != core.OutcomeCaptured {
+				t.Fatalf("the stale notification changed the trade: %+v %v", st, err)
+			}
+		})
+	}
 }
