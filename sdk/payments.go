@@ -115,6 +115,26 @@ func (c *Client) GetRefund(ctx context.Context, id string) (*Refund, error) {
 	return &out, nil
 }
 
+// ListRefunds reads one page of the merchant's refunds, newest first (GET /v1/refunds),
+// optionally only one payment's (f.Payment). Paging works as in ListPayments.
+func (c *Client) ListRefunds(ctx context.Context, f RefundFilter) (*List[*Refund], error) {
+	q := url.Values{}
+	if f.Payment != "" {
+		q.Set("payment", f.Payment)
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.StartingAfter != "" {
+		q.Set("starting_after", f.StartingAfter)
+	}
+	var out List[*Refund]
+	if err := c.get(ctx, "/v1/refunds", q, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Balance reads what the ledger says the merchant holds, per currency (GET /v1/balance).
 func (c *Client) Balance(ctx context.Context) (*Balance, error) {
 	var out Balance

@@ -246,6 +246,17 @@ type CreateRefundParams struct {
 	Reason string `json:"reason"`
 }
 
+// RefundFilter selects and pages a merchant's refunds, newest first. Zero fields select
+// everything.
+type RefundFilter struct {
+	// Payment, if set, lists only this payment's refunds.
+	Payment string
+	// Limit is the page size, 1 to 100; 0 means the server's default, 10.
+	Limit int
+	// StartingAfter is a refund ID: the page starts after it.
+	StartingAfter string
+}
+
 // PaymentFilter selects and pages a merchant's payments, newest first. Zero fields select
 // everything.
 type PaymentFilter struct {

@@ -90,6 +90,75 @@ func TestAgainstTheRealPlatform(t *testing.T) {
 		}
 	})
 
+	t.Run("refunds list and API keys", func(t *testing.T) {
+		p := cardParams()
+		p.MerchantReference = "real-keys"
+		pay, err := c.CreatePayment(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, amount := range []int64{100, 200} {
+			r, err := c.CreateRefund(ctx, paysdk.CreateRefundParams{Payment: pay.ID, Amount: &amount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.ID)
+		}
+		page, err := c.ListRefunds(ctx, paysdk.RefundFilter{Payment: pay.ID, Limit: 1})
+		if err != nil || len(page.Data) != 1 || !page.HasMore || page.Data[0].ID != ids[1] {
+			t.Fatalf("first page: %+v, %v", page, err)
+		}
+		page, err = c.ListRefunds(ctx, paysdk.RefundFilter{Payment: pay.ID, StartingAfter: page.Data[0].ID})
+		if err != nil || len(page.Data) != 1 || page.HasMore || page.Data[0].ID != ids[0] {
+			t.Fatalf("second page: %+v, %v", page, err)
+		}
+
+		keys, err := c.APIKeys(ctx)
+		if err != nil || len(keys.Data) != 1 || !keys.Data[0].Current || keys.Data[0].Last4 != m.SecretKey[len(m.SecretKey)-4:] {
+			t.Fatalf("keys: %+v, %v", keys, err)
+		}
+		rolled, err := c.RollKey(ctx, paysdk.RollKeyParams{ExpireCurrentIn: 3600})
+		if err != nil || rolled.SecretKey == "" || rolled.SecretKey == m.SecretKey {
+			t.Fatalf("roll: %+v, %v", rolled, err)
+		}
+		nc, err := paysdk.New(paysdk.Config{Endpoints: []string{node.URL}, SecretKey: rolled.SecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err = nc.APIKeys(ctx)
+		if err != nil || len(keys.Data) != 2 {
+			t.Fatalf("keys after the roll: %+v, %v", keys, err)
+		}
+		var old string
+		for _, k := range keys.Data {
+			if !k.Current {
+				old = k.ID
+				if k.ExpiresAt == nil {
+					t.Errorf("the rolled key has no expiry: %+v", k)
+				}
+			}
+		}
+		if k, err := nc.RevokeKey(ctx, old); err != nil || k.ID != old {
+			t.Fatalf("revoke: %+v, %v", k, err)
+		}
+		var e *paysdk.Error
+		if _, err := c.Merchant(ctx); !errors.As(err, &e) || e.Status != 401 || e.Type != paysdk.TypeAuthentication {
+			t.Errorf("the revoked key: %#v", err)
+		}
+		fresh, err := admin.RevokeAllKeys(ctx, m.ID)
+		if err != nil || fresh.SecretKey == "" || fresh.ID != m.ID {
+			t.Fatalf("revoke all: %+v, %v", fresh, err)
+		}
+		c, err = paysdk.New(paysdk.Config{Endpoints: []string{node.URL}, SecretKey: fresh.SecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if me, err := c.Merchant(ctx); err != nil || me.ID != m.ID {
+			t.Fatalf("the operator's new key: %+v, %v", me, err)
+		}
+	})
+
 	t.Run("channel authorisations", func(t *testing.T) {
 		a, err := admin.SetChannel(ctx, m.ID, paysdk.ChannelAlipay, paysdk.SetChannelParams{Enabled: false})
 		if err != nil || a.Enabled || a.Channel != paysdk.ChannelAlipay || a.Merchant != m.ID {
