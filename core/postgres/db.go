@@ -158,6 +158,10 @@ func migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) error {
 	return nil
 }
 
+// retryPauseCap bounds the pause before a transaction's next attempt after a serialization
+// failure (see WriteTx).
+const retryPauseCap = 100 * time.Millisecond
+
 // WriteTx runs fn in a SERIALIZABLE transaction and retries it when the database reports a
 // serialization failure (SQLSTATE 40001), using cockroach-go's retry loop.
 //
@@ -174,7 +178,7 @@ func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) e
 	ctx, span := db.tracer.Start(ctx, "tx "+name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system", string(db.Engine))))
 	defer span.End()
-	attempts := 0
+	attempts, began := 0, time.Now()
 	retried := func() {
 		db.retries.Add(1)
 		c, _ := db.retriesBy.LoadOrStore(name, new(atomic.Int64))
@@ -193,14 +197,25 @@ func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) e
 		err = crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error {
 			if attempts++; attempts > 1 {
 				retried()
-				// A jittered pause, growing with contention and taken outside any
-				// transaction, so hot rows drain before the next attempt.
-				time.Sleep(time.Duration(rand.Int64N(int64(min(attempts, 10)) * int64(time.Millisecond))))
+				// A pause outside any transaction, so that what conflicted can finish
+				// first: "full jitter" exponential backoff (a random time up to 1 ms,
+				// doubling with each attempt, at most retryPauseCap). The cap must exceed a
+				// far region's transaction (a few WAN round trips): PostgreSQL's SSI
+				// conflicts are tracked per index page, so transactions on neighbouring
+				// keys conflict, and a near node retrying every few milliseconds would
+				// otherwise meet a far node's still-open transaction on every attempt
+				// and give up after 50 (seen on the local Patroni platform, a burst of
+				// retries after a region's death).
+				time.Sleep(time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempts-2, 20), retryPauseCap)))))
 			}
 			return db.runLazy(ctx, opts, fn)
 		})
 	}
 	span.SetAttributes(attribute.Int("db.tx.attempts", attempts))
+	if err != nil && attempts > 1 {
+		// Name the transaction that kept failing (the error stays a serialization failure).
+		err = fmt.Errorf("transaction %s, %d attempts in %s: %w", name, attempts, time.Since(began).Round(time.Millisecond), err)
+	}
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "transaction failed")
