@@ -183,27 +183,8 @@ const upsertAlertSQL = `
 		summary = excluded.summary, value = excluded.value, evidence_query = excluded.evidence_query,
 		notifications = alerts.notifications + excluded.notifications`
 
-// Alert is one alert record, from a detector or from Alertmanager.
-type Alert struct {
-	ID            string            `json:"id"`
-	Object        string            `json:"object"`
-	Fingerprint   string            `json:"fingerprint"`
-	Source        string            `json:"source"`
-	Detector      string            `json:"detector"`
-	Severity      string            `json:"severity"`
-	Status        string            `json:"status"`
-	Labels        map[string]string `json:"labels"`
-	Summary       string            `json:"summary"`
-	Value         float64           `json:"value"`
-	EvidenceQuery string            `json:"evidence_query"`
-	FirstSeenAt   time.Time         `json:"first_seen_at"`
-	LastSeenAt    time.Time         `json:"last_seen_at"`
-	ResolvedAt    *time.Time        `json:"resolved_at"`
-	Notifications int               `json:"notifications"`
-}
-
 // Alerts lists alerts, newest first: status "firing", "resolved" or "" (both); at most limit.
-func (s *Service) Alerts(ctx context.Context, status string, limit int) ([]Alert, error) {
+func (s *Service) Alerts(ctx context.Context, status string, limit int) ([]core.Alert, error) {
 	rows, err := s.db.Pool.Query(ctx, `
 		SELECT id, fingerprint, source, detector, severity, status, labels, summary, value, evidence_query,
 			first_seen_at, last_seen_at, resolved_at, notifications
@@ -211,8 +192,8 @@ func (s *Service) Alerts(ctx context.Context, status string, limit int) ([]Alert
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Alert, error) {
-		a := Alert{Object: "alert"}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Alert, error) {
+		a := core.Alert{Object: "alert"}
 		var labels []byte
 		err := r.Scan(&a.ID, &a.Fingerprint, &a.Source, &a.Detector, &a.Severity, &a.Status, &labels, &a.Summary, &a.Value,
 			&a.EvidenceQuery, &a.FirstSeenAt, &a.LastSeenAt, &a.ResolvedAt, &a.Notifications)
@@ -249,21 +230,11 @@ func (s *Service) FiringAlertCounts(ctx context.Context) (map[[3]string]int64, e
 	return out, err
 }
 
-// Notification is one alert of an Alertmanager webhook notification.
-type Notification struct {
-	Status       string            // firing or resolved
-	Fingerprint  string            // Alertmanager's
-	Labels       map[string]string // alertname, severity, ...
-	Summary      string
-	StartsAt     time.Time
-	GeneratorURL string
-}
-
 // RecordNotifications stores the alerts of an Alertmanager notification: a firing alert
 // opens (or renews) the alert row of its fingerprint, a resolved one resolves it. A
 // notification repeated (Alertmanager retries until it gets a 2xx) changes nothing but
 // the count of notifications.
-func (s *Service) RecordNotifications(ctx context.Context, ns []Notification) error {
+func (s *Service) RecordNotifications(ctx context.Context, ns []core.AlertNotification) error {
 	return s.db.WriteTx(ctx, "alertmanager notification", func(tx pgx.Tx) error {
 		for _, n := range ns {
 			fp := "am:" + n.Fingerprint

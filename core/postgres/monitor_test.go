@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/monitor"
 	"github.com/paycenter/paycenter/core/postgres"
 )
@@ -97,7 +98,7 @@ func (e *monitorEnv) monitor(holder string) *postgres.Monitor {
 	return postgres.NewMonitor(e.svc, postgres.MonitorConfig{Holder: holder, Interval: time.Minute})
 }
 
-func (e *monitorEnv) firing() []postgres.Alert {
+func (e *monitorEnv) firing() []core.Alert {
 	e.t.Helper()
 	as, err := e.svc.Alerts(context.Background(), "firing", 100)
 	if err != nil {
@@ -165,7 +166,7 @@ func TestDetectorsFireOnAbnormalData(t *testing.T) {
 			tc.seed(e)
 			m := e.monitor("node-1")
 			e.runAll(m)
-			var found *postgres.Alert
+			var found *core.Alert
 			for _, a := range e.firing() {
 				if a.Detector == tc.detector && fmt.Sprint(a.Labels) == fmt.Sprint(tc.labels) {
 					found = &a
@@ -303,10 +304,10 @@ func TestDetectorLeaseTakenOverWhenExpired(t *testing.T) {
 func TestRecordAlertmanagerNotifications(t *testing.T) {
 	e := newMonitorEnv(t)
 	ctx := context.Background()
-	n := postgres.Notification{Status: "firing", Fingerprint: "abc123", Summary: "breaker open",
+	n := core.AlertNotification{Status: "firing", Fingerprint: "abc123", Summary: "breaker open",
 		Labels: map[string]string{"alertname": "PaycenterChannelBreakerOpen", "severity": "critical", "channel": "card"}}
 	for i := 0; i < 2; i++ {
-		if err := e.svc.RecordNotifications(ctx, []postgres.Notification{n}); err != nil {
+		if err := e.svc.RecordNotifications(ctx, []core.AlertNotification{n}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -316,7 +317,7 @@ func TestRecordAlertmanagerNotifications(t *testing.T) {
 		t.Fatalf("firing: %+v", as)
 	}
 	n.Status = "resolved"
-	if err := e.svc.RecordNotifications(ctx, []postgres.Notification{n}); err != nil {
+	if err := e.svc.RecordNotifications(ctx, []core.AlertNotification{n}); err != nil {
 		t.Fatal(err)
 	}
 	if as := e.firing(); len(as) != 0 {
