@@ -23,7 +23,7 @@ type target struct {
 // SDHandler serves Prometheus's HTTP service discovery for the given Consul services: one
 // target per instance that advertises MetaMetricsAddr (unhealthy ones too: a drained or
 // stopping node is still scraped), labelled with its region, node ID (instance) and
-// service, and its Consul health (consul_health).
+// service, and its Consul health (__meta_consul_health, for relabelling; not kept, so a drain does not start new series).
 func SDHandler(client *api.Client, services []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out := []target{}
@@ -41,7 +41,7 @@ func SDHandler(client *api.Client, services []string) http.Handler {
 				}
 				out = append(out, target{Targets: []string{addr}, Labels: map[string]string{
 					"region": e.Service.Meta["region"], "instance": e.Service.Meta["node_id"], "service": svc,
-					"consul_health": e.Checks.AggregatedStatus()}})
+					"__meta_consul_health": e.Checks.AggregatedStatus()}})
 			}
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Targets[0] < out[j].Targets[0] })
