@@ -379,6 +379,9 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 		l.c.Regions[i].Endpoint = "http://" + addr
 		say("payedge   region %-8s http://%s (pid %d)", r, addr, pid)
 	}
+	if !l.opt.Monitoring {
+		return nil
+	}
 	return l.monitoring(ctx, sec)
 }
 

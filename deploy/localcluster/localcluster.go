@@ -106,6 +106,10 @@ type Options struct {
 	Patroni bool
 	// PatroniTiming is the Patroni cluster's failover timing. Default patroni.DefaultTiming.
 	PatroniTiming patroni.Timing
+	// Monitoring starts Prometheus and Alertmanager with the service-discovery bridge
+	// (Bin/paylocal prom-sd) on the multi-region platform, when they are installed
+	// (monitoring.go). Default false; make up turns it on.
+	Monitoring bool
 	Out           io.Writer
 }
 
