@@ -110,7 +110,7 @@ type Options struct {
 	// (Bin/paylocal prom-sd) on the multi-region platform, when they are installed
 	// (monitoring.go). Default false; make up turns it on.
 	Monitoring bool
-	Out           io.Writer
+	Out        io.Writer
 }
 
 // File is the path of cluster.json under dir.
