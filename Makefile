@@ -5,7 +5,7 @@ LOCAL := .local
 
 TOOLS := .local/bin
 
-.PHONY: help build tools deploy-tools demo up down status test fuzz verify-deploy bench load chaos vet clean ensure-postgres ensure-patroni
+.PHONY: help build tools deploy-tools demo up down status test fuzz verify-deploy bench load chaos vet clean ensure-postgres ensure-patroni ensure-prometheus
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,17 @@ ensure-patroni: ensure-postgres ## install Patroni and etcd, its store (Debian p
 		exit $$rc; \
 	else echo "Patroni or etcd is missing: install the packages patroni, python3-etcd and etcd-server (as root, 'make' does it for you)"; exit 1; fi
 
+ensure-prometheus: ## install Prometheus and Alertmanager (Debian packages prometheus, prometheus-alertmanager: promtool, amtool) if missing; their services stay off
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Prometheus and Alertmanager (Debian packages prometheus prometheus-alertmanager) ..."; \
+		policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then policy=/usr/sbin/policy-rc.d; printf '#!/bin/sh\nexit 101\n' >$$policy; chmod 755 $$policy; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; rc=$$?; \
+		[ -z "$$policy" ] || rm -f $$policy; \
+		if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl disable prometheus prometheus-alertmanager >/dev/null 2>&1; fi; \
+		exit $$rc; \
+	else echo "Prometheus or Alertmanager is missing: install the packages prometheus and prometheus-alertmanager (as root, 'make' does it for you)"; exit 1; fi
+
 tools: ## build the pinned Consul and stripe-mock from the Go module proxy into .local/bin (once)
 	@deploy/tools/consul/build.sh >/dev/null
 	@deploy/tools/stripemock/build.sh >/dev/null
@@ -40,7 +51,7 @@ deploy-tools: ## build the pinned helm (v3.22.0) and terraform (v1.5.7) from the
 	@deploy/verify/tools/build-helm.sh >/dev/null
 	@deploy/verify/tools/build-terraform.sh >/dev/null
 
-up: ensure-patroni build tools ## start the platform (3 regions, Consul, WAN emulation, a Patroni database member per region) in the background; writes $(LOCAL)/cluster.json
+up: ensure-patroni ensure-prometheus build tools ## start the platform (3 regions, Consul, WAN emulation, a Patroni database member per region) in the background; writes $(LOCAL)/cluster.json
 	@bin/paylocal up -dir $(LOCAL) -bin bin -consul $(TOOLS)/consul
 
 down: ## stop everything 'make up' started
@@ -57,15 +68,15 @@ demo: ## bring the platform up, walk through payments and refunds, take it down 
 # them after the others and one at a time, so that on a 2-core machine they do not starve each
 # other or the rest.
 MODULE := github.com/paycenter/paycenter
-PLATFORM_TESTS := chaos cmd/loadtest deploy/localcluster deploy/patroni
+PLATFORM_TESTS := chaos cmd/loadtest deploy/localcluster deploy/localprom deploy/patroni
 
-test: ensure-patroni tools deploy-tools ## every test (-race): real PostgreSQL, Consul and stripe-mock; the deploy checks
+test: ensure-patroni ensure-prometheus tools deploy-tools ## every test (-race): real PostgreSQL, Consul and stripe-mock; the deploy checks
 	@mkdir -p bin && $(GO) build -o bin/paylocal ./cmd/paylocal
 	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/paytest-pg.XXXXXX"); \
 	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
 	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
 	echo "test PostgreSQL: $$url"; \
-	export PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1; \
+	export PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1 PAY_REQUIRE_PROMETHEUS=1; \
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -x -F $(PLATFORM_TESTS:%=-e $(MODULE)/%)) && \
 	echo "the packages that run whole platforms, one at a time: $(PLATFORM_TESTS)" && \
 	$(GO) test -race -count=1 -timeout 20m -p 1 $(PLATFORM_TESTS:%=./%) && (cd sdk && $(GO) test -race -count=1 ./...) && \

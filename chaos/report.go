@@ -75,6 +75,9 @@ func WriteTable(w io.Writer, rs []Result) {
 		if len(r.Notes) > 0 {
 			fmt.Fprintf(w, "\n%s: %s\n", r.Name, strings.Join(r.Notes, "; "))
 		}
+		if len(r.Alerts) > 0 {
+			fmt.Fprintf(w, "  alerts: %s\n", alertLine(r.Alerts))
+		}
 		v := r.Verdict
 		fmt.Fprintf(w, "  checked: %d payments acknowledged, %d channel charges, %d journals, %d outbox events (%d expected, %d missing, %d duplicated), %d payment histories linearizable\n",
 			v.AckedPayments, v.ChannelCharges, v.Journals, v.OutboxEvents, v.OutboxExpected, v.OutboxMissing, v.OutboxDuplicates,

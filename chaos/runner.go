@@ -113,6 +113,10 @@ type Result struct {
 	// ByRegion breaks the figures down by the clients' home region.
 	ByRegion map[string]RegionFigures `json:"by_region"`
 
+	// Alerts are the alerts the platform raised from the fault on, with their time to
+	// detect (alerts.go).
+	Alerts []AlertSeen `json:"alerts,omitempty"`
+
 	Merchants []Merchant `json:"merchants,omitempty"`
 	Notes     []string   `json:"notes,omitempty"`
 	Verdict   Verdict    `json:"verdict"`
@@ -349,6 +353,12 @@ func runOne(ctx context.Context, t *Target, x Experiment, cfg RunConfig, steady 
 	} else {
 		res.steadyAfter = true
 		logf("steady again")
+	}
+
+	if as, err := alertsSince(ctx, t, h.Start().Add(inject), h.Start().Add(heal)); err != nil {
+		logf("alerts: %v", err)
+	} else if res.Alerts = as; len(as) > 0 {
+		logf("alerts: %s", alertLine(as))
 	}
 
 	v := &res.Verdict

@@ -19,7 +19,8 @@ func (m *Main) joinConsul(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consul: %w", err)
 	}
-	reg, err := regions.NewRegistrar(client, regions.RegistrarConfig{NodeID: c.NodeID, Region: c.Region, Addr: m.Addr, Logger: m.Log})
+	reg, err := regions.NewRegistrar(client, regions.RegistrarConfig{NodeID: c.NodeID, Region: c.Region, Addr: m.Addr, Logger: m.Log,
+		Meta: metricsMeta(m.MetricsListen)})
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,9 @@ type Config struct {
 	AuthCache time.Duration
 	// RecoveryInterval is how often the in-doubt recovery worker sweeps.
 	RecoveryInterval time.Duration
+	// DetectorInterval is how often each abnormal-transaction detector runs platform-wide
+	// (on the node holding its lease); 0: no detectors on this node.
+	DetectorInterval time.Duration
 	// ChannelRate is each channel's call quota on this node, per second.
 	ChannelRate float64
 	// MerchantRate and MerchantBurst are each merchant's API quota on this node.
@@ -176,6 +179,7 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", 30, "failed authentications per minute each source address may make, after a burst of 20 (429 beyond)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", "comma-separated CIDRs of the proxies (payedge) whose X-Forwarded-For names a request's source address for the failed-authentication limit (default: loopback and private networks, where payedge reaches the nodes; narrow it to payedge's addresses where clients can reach nodes directly)")
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
+	fs.DurationVar(&c.DetectorInterval, "detector-interval", 10*time.Second, "how often each abnormal-transaction detector runs, platform-wide, on the node that holds its lease (0: this node runs none)")
 	fs.StringVar(&c.Channels, "channels", "", "where channel calls go (required): sim (an in-process simulator, one node, development only), channelsim (the channel simulator at -channelsim-url) or live (only the real adapters configured, e.g. -card-acquirer-key)")
 	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
 	fs.StringVar(&c.CardAcquirerKey, "card-acquirer-key", "", "card acquirer's secret key: cards and debit cards go to this acquirer")
@@ -199,18 +203,21 @@ type Main struct {
 	Config Config
 	Log    *slog.Logger
 	// Channel is the in-process simulator, with -channels sim; nil otherwise.
-	Channel  *inprocsim.Channel
-	Gateway  *resilience.Gateway
-	Limiter  *resilience.MerchantLimiter
-	DB       *postgres.DB
-	Service  *postgres.Service
-	Addr     string // the address actually listened on
-	srv      *http.Server
-	workers  []*postgres.Worker
-	shutdown []func(context.Context) error
-	leave    func(context.Context) error // deregister from Consul
-	drained  atomic.Bool                 // the region's drain switch is on
-	stopping atomic.Bool                 // SIGTERM: fail readiness, then stop
+	Channel *inprocsim.Channel
+	Gateway *resilience.Gateway
+	Limiter *resilience.MerchantLimiter
+	DB      *postgres.DB
+	Service *postgres.Service
+	Addr    string // the address actually listened on
+	// MetricsListen is the address /metrics is served on (with -metrics-addr), advertised
+	// in Consul (Meta metrics_addr) for Prometheus's service discovery.
+	MetricsListen string
+	srv           *http.Server
+	workers       []*postgres.Worker
+	shutdown      []func(context.Context) error
+	leave         func(context.Context) error // deregister from Consul
+	drained       atomic.Bool                 // the region's drain switch is on
+	stopping      atomic.Bool                 // SIGTERM: fail readiness, then stop
 }
 
 // NewMain makes a node from cfg; Run starts it.
@@ -272,6 +279,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var payments httpapi.Payments = m.Service
+	var limiter httpapi.MerchantLimiter = m.Limiter
+	if c.MetricsAddr != "" {
+		if payments, limiter, err = m.meteredAPI(); err != nil {
+			return err
+		}
+	}
 	if err := m.Service.RegisterRegion(ctx); err != nil {
 		return fmt.Errorf("register region (has the schema been migrated? run 'payd migrate'): %w", err)
 	}
@@ -282,9 +296,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)
 	}
-	api, err := httpapi.NewServer(m.Service, m.Service, m.Service, httpapi.Config{
+	api, err := httpapi.NewServer(payments, m.Service, m.Service, httpapi.Config{
 		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
-		Gateway: m.Service, Limiter: m.Limiter, Ready: m.ready, Notifications: parsers,
+		Gateway: m.Service, Limiter: limiter, Ready: m.ready, Notifications: parsers,
 		AuthFailures: httpapi.AuthFailureLimit{PerMinute: c.AuthFailuresPerMinute, TrustedProxies: proxies},
 	})
 	if err != nil {
@@ -306,6 +320,9 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewKeyReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
+	}
+	if c.DetectorInterval > 0 {
+		m.workers = append(m.workers, postgres.NewMonitor(m.Service, postgres.MonitorConfig{Interval: c.DetectorInterval}).Workers()...)
 	}
 	for _, w := range m.workers {
 		w.Start(ctx)

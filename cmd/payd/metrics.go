@@ -54,6 +54,7 @@ func (m *Main) setupMetrics() error {
 		}
 	}()
 	m.shutdown = append(m.shutdown, srv.Shutdown, mp.Shutdown)
+	m.MetricsListen = ln.Addr().String()
 	m.Log.Info("metrics", "addr", ln.Addr().String())
 	return nil
 }

@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string) error {
 	region := fs.String("region", "", "this endpoint's region (required)")
 	consulAddr := fs.String("consul-addr", "127.0.0.1:8500", "the local Consul agent")
 	wanMap := fs.String("wan-map", "", "comma-separated NODE=LINK address pairs for cross-region traffic")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics; empty: none")
 	id := fs.String("id", "", "this endpoint's ID in Consul (default payedge-REGION)")
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PAYEDGE")); err != nil {
 		return err
@@ -78,14 +79,24 @@ func run(ctx context.Context, args []string) error {
 	if *id == "" {
 		*id = "payedge-" + *region
 	}
+	var handler http.Handler = edge
+	var meta map[string]string
+	if *metricsAddr != "" {
+		m, maddr, msrv, err := serveMetrics(*metricsAddr, *region, log)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		defer msrv.Close()
+		handler, meta = m.wrap(edge), map[string]string{"metrics_addr": maddr}
+	}
 	reg, err := regions.NewRegistrar(client, regions.RegistrarConfig{Service: regions.ServicePayedge, NodeID: *id, Region: *region,
-		Addr: ln.Addr().String(), CheckURL: "http://" + ln.Addr().String() + "/healthz", Logger: log})
+		Addr: ln.Addr().String(), CheckURL: "http://" + ln.Addr().String() + "/healthz", Logger: log, Meta: meta})
 	if err != nil {
 		return err
 	}
 	// Headers within 10s, the body at a minimum rate (httpapi.BodyTimeouts' defaults, as on
 	// the nodes): a client trickling a request cannot hold a connection.
-	srv := &http.Server{Handler: httpapi.LimitBodyTime(edge, httpapi.BodyTimeouts{}), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: httpapi.LimitBodyTime(handler, httpapi.BodyTimeouts{}), ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,11 +1,12 @@
 // Command paylocal runs the platform on this machine, in the background.
 //
-//	paylocal up   [-dir .local] [-bin bin] [-consul .local/bin/consul] [-regions a,b,c] [-nodes N] [-database patroni|single]
+//	paylocal up   [-dir .local] [-bin bin] [-consul .local/bin/consul] [-regions a,b,c] [-nodes N] [-database patroni|single] [-monitoring=false]
 //	paylocal down [-dir .local]
 //	paylocal region kill|start NAME   kill -9 a region's nodes and database member; start them again
 //	paylocal status [-dir .local]
 //	paylocal pg start -dir DIR     start a throwaway PostgreSQL, print its URL
 //	paylocal pg stop -dir DIR      stop it
+//	paylocal prom-sd -consul-addr A -listen B   serve Prometheus's HTTP service discovery of payd and payedge from Consul
 package main
 
 import (
@@ -49,10 +50,15 @@ func run(ctx context.Context, args []string) error {
 	regions := fs.String("regions", "", "comma-separated region names (default: us-east,eu-west,ap-south with -consul, else us-east)")
 	nodes := fs.Int("nodes", 0, "payd nodes per region (default 2 with -consul, else 1)")
 	database := fs.String("database", "", "patroni: a Patroni cluster, a PostgreSQL member per region, synchronous replication (default with -consul); single: one PostgreSQL server")
+	monitoring := fs.Bool("monitoring", true, "up: start Prometheus and Alertmanager too (multi-region platform, when installed)")
+	consulAddr := fs.String("consul-addr", "", "prom-sd: the Consul agent to read payd and payedge from")
+	listen := fs.String("listen", "127.0.0.1:0", "prom-sd: the address to serve /sd on")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch cmd {
+	case "prom-sd":
+		return serveSD(ctx, *consulAddr, *listen)
 	case "up":
 		var rs []string
 		if *regions != "" {
@@ -68,7 +74,7 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("-database %q: patroni or single", *database)
 		}
 		_, err := localcluster.Up(ctx, localcluster.Options{Dir: *dir, Bin: *bin, Consul: *consul,
-			Regions: rs, NodesPerRegion: *nodes, Patroni: *database == "patroni", Out: os.Stdout})
+			Regions: rs, NodesPerRegion: *nodes, Patroni: *database == "patroni", Monitoring: *monitoring, Out: os.Stdout})
 		return err
 	case "region kill":
 		nodes, err := localcluster.KillRegion(*dir, region)

@@ -781,10 +781,24 @@ func oaParseNotification(r *http.Request) (core.Notification, error) {
 
 type oaOps struct{ pingErr error }
 
+// oaAlertmanagerBody is a notification as Alertmanager 0.25 sends it.
+const oaAlertmanagerBody = `{"receiver":"payd","status":"firing","alerts":[{"status":"firing",` +
+	`"labels":{"alertname":"PaycenterChannelBreakerOpen","channel":"card","region":"us-east","severity":"critical"},` +
+	`"annotations":{"summary":"Circuit breaker open"},"startsAt":"2026-12-03T10:00:00Z","endsAt":"0001-01-01T00:00:00Z",` +
+	`"generatorURL":"http://127.0.0.1:9090/graph","fingerprint":"4f1b2c3d4e5f6a7b"}],"groupLabels":{"alertname":"PaycenterChannelBreakerOpen"},` +
+	`"commonLabels":{"alertname":"PaycenterChannelBreakerOpen"},"commonAnnotations":{},"externalURL":"http://127.0.0.1:9093",` +
+	`"version":"4","groupKey":"{}:{alertname=\"PaycenterChannelBreakerOpen\"}","truncatedAlerts":0}`
+
 func (oaOps) CheckLedger(context.Context) (*core.LedgerReport, error) {
 	return oaLedgerReport(), nil
 }
 func (o oaOps) Ping(context.Context) error { return o.pingErr }
+func (oaOps) Alerts(context.Context, string, int) ([]core.Alert, error) {
+	return []core.Alert{{Object: "alert", ID: "alr_x", Fingerprint: "f", Source: "detector", Detector: "decline_burst",
+		Severity: "critical", Status: "firing", Labels: map[string]string{"merchant": "mer_us-east_x"}, Summary: "40 declines",
+		Value: 40, EvidenceQuery: "SELECT 1", FirstSeenAt: oaTime, LastSeenAt: oaTime, ResolvedAt: oaPtr(oaTime)}}, nil
+}
+func (oaOps) RecordNotifications(context.Context, []core.AlertNotification) error { return nil }
 
 func oaServer(t *testing.T, pay *oaPayments, ops oaOps) *Server {
 	t.Helper()
@@ -1112,6 +1126,12 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"notification", "POST /v1/notifications/{channel}", oaCall{auth: "-", path: "/v1/notifications/alipay", body: `{}`, header: "good"}, nil, nil, nil, 200},
 		{"notification/forged", "POST /v1/notifications/{channel}", oaCall{auth: "-", path: "/v1/notifications/alipay", body: `{}`, header: "forged"}, nil, nil, nil, 401},
 		{"notification/no parser", "POST /v1/notifications/{channel}", oaCall{auth: "-", path: "/v1/notifications/card", body: `{}`}, nil, nil, nil, 404},
+		{"alerts", "GET /v1/admin/alerts", oaCall{auth: oaAdminToken, path: "/v1/admin/alerts?status=firing&limit=5"}, nil, nil, nil, 200},
+		{"alerts/bad status", "GET /v1/admin/alerts", oaCall{auth: oaAdminToken, path: "/v1/admin/alerts?status=open"}, nil, nil, nil, 400},
+		{"alerts/no token", "GET /v1/admin/alerts", oaCall{auth: "-"}, nil, nil, nil, 401},
+		{"alertmanager", "POST /v1/admin/alertmanager", oaCall{auth: oaAdminToken, body: oaAlertmanagerBody}, nil, nil, nil, 200},
+		{"alertmanager/other version", "POST /v1/admin/alertmanager", oaCall{auth: oaAdminToken, body: strings.Replace(oaAlertmanagerBody, `"4"`, `"3"`, 1)}, nil, nil, nil, 400},
+		{"alertmanager/unknown field", "POST /v1/admin/alertmanager", oaCall{auth: oaAdminToken, body: `{"version":"4","alerts":[],"x":1}`}, nil, nil, nil, 400},
 	}
 	succeeded := map[string]bool{}
 	for _, tt := range tests {

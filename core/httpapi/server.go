@@ -153,6 +153,7 @@ func (s *Server) routesSetup() {
 	s.handle("POST /v1/admin/merchants/{id}/api_keys/revoke_all", s.admin(s.noQuery(s.revokeAllKeys)))
 	s.handle("POST /v1/admin/reconciliations", s.admin(s.noQuery(s.reconcile)))
 	s.handle(notificationRoute, s.notification)
+	s.alertRoutes()
 
 	s.handle("GET /v1/merchant", s.merchant(s.noQuery(s.getMerchant)))
 	s.handle("GET /v1/api_keys", s.merchant(s.noQuery(s.listKeys)))

@@ -53,3 +53,8 @@ ALTER TABLE merchant_channels SET LOCALITY REGIONAL BY ROW AS crdb_region;
 -- node's region (a local write); only a take-over reads another region's rows.
 ALTER TABLE nodes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE nodes SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Monitoring: one lease row per detector (renewed every detector interval, seconds apart)
+-- and the alerts, both rare writes read from every region: GLOBAL.
+ALTER TABLE detector_leases SET LOCALITY GLOBAL;
+ALTER TABLE alerts SET LOCALITY GLOBAL;

@@ -365,7 +365,7 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 	for i, r := range l.opt.Regions {
 		addr := edgeAddr[r]
 		pid, logPath, err := l.start("payedge-"+r, nil, filepath.Join(l.opt.Bin, "payedge"), "-addr", addr, "-region", r,
-			"-consul-addr", consulAddr, "-wan-map", strings.Join(wanMap[r], ","))
+			"-consul-addr", consulAddr, "-wan-map", strings.Join(wanMap[r], ","), "-metrics-addr", "127.0.0.1:0")
 		l.c.Services = append(l.c.Services, Service{Name: "payedge-" + r, Addr: addr, PID: pid, Log: logPath})
 		if err != nil {
 			return err
@@ -379,7 +379,10 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 		l.c.Regions[i].Endpoint = "http://" + addr
 		say("payedge   region %-8s http://%s (pid %d)", r, addr, pid)
 	}
-	return nil
+	if !l.opt.Monitoring {
+		return nil
+	}
+	return l.monitoring(ctx, sec)
 }
 
 // replicationHost gives each region's database member its own loopback address to dial
@@ -419,7 +422,7 @@ func memberLatencies(links []wanLink) string {
 // notifications to its region's endpoint.
 func (l *launcher) nodeFlags(region, edgeURL string) []string {
 	keyDir, _ := filepath.Abs(filepath.Join(l.opt.Dir, "keys"))
-	flags := []string{"-consul-addr", l.c.ConsulAddr, "-shutdown-delay", "1s",
+	flags := []string{"-consul-addr", l.c.ConsulAddr, "-shutdown-delay", "1s", "-metrics-addr", "127.0.0.1:0",
 		"-channels", "channelsim", "-channelsim-url", l.c.ChannelSim, "-channel-key-file", filepath.Join(keyDir, "platform.key"),
 		"-channelsim-key-file", filepath.Join(keyDir, "channelsim.pub"), "-notify-url", edgeURL}
 	if l.c.Patroni != nil {

@@ -27,12 +27,15 @@ import (
 
 // Cluster is the content of cluster.json.
 type Cluster struct {
-	AdminToken  string   `json:"admin_token"`
-	DatabaseURL string   `json:"database_url"`
-	ConsulAddr  string   `json:"consul_addr,omitempty"`
-	WANAPI      string   `json:"wan_api,omitempty"`    // Toxiproxy's REST API of the WAN emulator
-	ChannelSim  string   `json:"channelsim,omitempty"` // the shared channel simulator (its /sim control API)
-	Regions     []Region `json:"regions"`
+	AdminToken  string `json:"admin_token"`
+	DatabaseURL string `json:"database_url"`
+	ConsulAddr  string `json:"consul_addr,omitempty"`
+	WANAPI      string `json:"wan_api,omitempty"`    // Toxiproxy's REST API of the WAN emulator
+	ChannelSim  string `json:"channelsim,omitempty"` // the shared channel simulator (its /sim control API)
+	// Prometheus and Alertmanager are their base URLs, when monitoring runs (monitoring.go).
+	Prometheus   string   `json:"prometheus,omitempty"`
+	Alertmanager string   `json:"alertmanager,omitempty"`
+	Regions      []Region `json:"regions"`
 	// Postgres is the single server, or with Patroni the first region's member (whose
 	// PostgreSQL may be a primary or a standby).
 	Postgres Process `json:"postgres"`
@@ -103,7 +106,11 @@ type Options struct {
 	Patroni bool
 	// PatroniTiming is the Patroni cluster's failover timing. Default patroni.DefaultTiming.
 	PatroniTiming patroni.Timing
-	Out           io.Writer
+	// Monitoring starts Prometheus and Alertmanager with the service-discovery bridge
+	// (Bin/paylocal prom-sd) on the multi-region platform, when they are installed
+	// (monitoring.go). Default false; make up turns it on.
+	Monitoring bool
+	Out        io.Writer
 }
 
 // File is the path of cluster.json under dir.

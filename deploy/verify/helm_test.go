@@ -808,6 +808,9 @@ var promNames = map[string][2]string{
 	"paycenter_channel_latency_milliseconds_bucket": {"paycenter.channel.latency", "resilience/metrics.go"},
 	"paycenter_payments_in_doubt":                   {"paycenter.payments.in_doubt", "cmd/payd/metrics.go"},
 	"paycenter_node_ready":                          {"paycenter.node.ready", "cmd/payd/metrics.go"},
+	"paycenter_payments_created_total":              {"paycenter.payments.created", "cmd/payd/metrics_monitor.go"},
+	"paycenter_alerts_firing":                       {"paycenter.alerts.firing", "cmd/payd/metrics_monitor.go"},
+	"paycenter_recovery_backlog":                    {"paycenter.recovery.backlog", "cmd/payd/metrics_monitor.go"},
 	"http_server_request_duration_seconds_count":    {"otelhttp", "core/httpapi"},
 }
 
@@ -924,7 +927,8 @@ func checkMonitoring(t *testing.T, rel *release) {
 		}
 	}
 	for _, want := range []string{"PaycenterChannelBreakerOpen", "PaycenterChannelErrorRatioHigh", "PaycenterChannelLatencyP99High",
-		"PaycenterPaymentsInDoubt", "PaycenterRegionNoReadyNode", "PaycenterHTTP5xxRatioHigh"} {
+		"PaycenterPaymentsInDoubt", "PaycenterRegionNoReadyNode", "PaycenterHTTP5xxRatioHigh", "PaycenterPaymentSuccessRateLow",
+		"PaycenterAbnormalTransactions", "PaycenterAbnormalTransactionsCritical", "PaycenterRecoveryBacklogHigh"} {
 		if !seen[want] {
 			t.Errorf("alert %s missing", want)
 		}
