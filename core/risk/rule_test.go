@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,40 @@ func TestScore(t *testing.T) {
 		score, level := Score(tc.amount, tc.s)
 		if score != tc.score || level != tc.level {
 			t.Errorf("%s: score %d %s, want %d %s", tc.name, score, level, tc.score, tc.level)
+		}
+	}
+}
+
+func TestDryRunCountsOnHistory(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	pay := func(id, fp string, at time.Duration, amount int64) *core.Payment {
+		return &core.Payment{ID: id, MerchantID: "mer_1", Amount: amount, Currency: "USD", Channel: core.ChannelCard,
+			PaymentMethod: &core.PaymentMethod{Type: "card", Fingerprint: fp}, CreatedAt: t0.Add(at)}
+	}
+	// Card a: 5 payments 1 minute apart (the 4th and 5th exceed 3 in 10 minutes); card b: 4
+	// payments 5 minutes apart (at most 2 in any 10 minutes); card c: on the block list.
+	var ps []*core.Payment
+	for i := 0; i < 5; i++ {
+		ps = append(ps, pay(fmt.Sprintf("a%d", i), "fpa", time.Duration(i)*time.Minute, 100))
+	}
+	for i := 0; i < 4; i++ {
+		ps = append(ps, pay(fmt.Sprintf("b%d", i), "fpb", time.Hour+time.Duration(i)*5*time.Minute, 100))
+	}
+	ps = append(ps, pay("c0", "fpc", 2*time.Hour, 100))
+	lists := map[string]map[string]bool{"blocked_cards": {"fpc": true}}
+	for _, tc := range []struct {
+		src     string
+		matched int
+		first   string
+	}{
+		{`velocity("card.fingerprint", "10m").count > 3`, 2, "a4"},
+		{`velocity("card.fingerprint", "10m").amount >= 300`, 3, "a4"},
+		{`in_list("blocked_cards", card.fingerprint)`, 1, "c0"},
+		{`amount > 100`, 0, ""},
+	} {
+		res := DryRun(mustCompile(t, tc.src), ps, lists)
+		if res.Evaluated != len(ps) || res.Matched != tc.matched || (tc.first != "" && res.Matches[0] != tc.first) {
+			t.Errorf("%s: %+v, want %d matched, newest %s", tc.src, res, tc.matched, tc.first)
 		}
 	}
 }

@@ -53,3 +53,15 @@ ALTER TABLE merchant_channels SET LOCALITY REGIONAL BY ROW AS crdb_region;
 -- node's region (a local write); only a take-over reads another region's rows.
 ALTER TABLE nodes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE nodes SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Risk (00010_risk.sql): rules and lists are read by every payment in every region and
+-- written rarely by operators, so they are GLOBAL (fast reads everywhere); so are the
+-- platform-wide AML cases, job leases and the audit log. Reviews are a merchant's payments'.
+ALTER TABLE risk_rules SET LOCALITY GLOBAL;
+ALTER TABLE risk_lists SET LOCALITY GLOBAL;
+ALTER TABLE risk_list_items SET LOCALITY GLOBAL;
+ALTER TABLE aml_cases SET LOCALITY GLOBAL;
+ALTER TABLE risk_jobs SET LOCALITY GLOBAL;
+ALTER TABLE risk_audit SET LOCALITY GLOBAL;
+ALTER TABLE risk_reviews ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE risk_reviews SET LOCALITY REGIONAL BY ROW AS crdb_region;
