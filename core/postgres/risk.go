@@ -39,8 +39,8 @@ type ruleSet struct {
 func (r *riskState) metrics() *riskState {
 	r.once.Do(func() {
 		m := otel.Meter("github.com/paycenter/paycenter/core/postgres")
-		r.hits, _ = m.Int64Counter("payd_risk_rule_hits", metric.WithDescription("Payments a risk rule decided, by rule and action."))
-		r.cases, _ = m.Int64Counter("payd_aml_cases_opened", metric.WithDescription("AML cases opened, by detector."))
+		r.hits, _ = m.Int64Counter("paycenter.risk.rule_hits", metric.WithDescription("Payments a risk rule decided, by rule and action."))
+		r.cases, _ = m.Int64Counter("paycenter.aml.cases_opened", metric.WithDescription("AML cases opened, by detector."))
 	})
 	return r
 }
