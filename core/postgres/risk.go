@@ -118,8 +118,8 @@ func (s *Service) riskRules(ctx context.Context, merchantID string) ([]risk.Rule
 //
 // Score signals and list items are read outside the phase's transaction (advisory, and a
 // serializable read of a merchant's recent payments would make all of them conflict);
-// velocity counters that rules use are read inside it, so that concurrent payments through
-// any node are serialized on the payments they count (see velocities).
+// velocity counters that rules use are read and incremented inside it, so that concurrent
+// payments through any node are serialized on the counters they share (see velocities).
 func (s *Service) screen(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, pay *core.Payment) (string, error) {
 	rules, err := s.riskRules(ctx, pay.MerchantID)
 	if err != nil {
@@ -145,7 +145,7 @@ func (s *Service) screen(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemK
 	score, level := risk.Score(pay.Amount, sig)
 	env.RiskScore = score
 	facts := risk.Facts{Lists: members}
-	if facts.Velocities, err = velocities(ctx, tx, pay, env, vels); err != nil {
+	if facts.Velocities, err = velocities(ctx, tx, w, pay, env, vels); err != nil {
 		return "", err
 	}
 	d := risk.Evaluate(rules, risk.Bind(env, facts))
@@ -178,43 +178,60 @@ func (s *Service) screen(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemK
 	return k.finish(nil, core.BlockedByRisk(pay)), nil
 }
 
-// velocityColumn is the SQL a velocity key groups payments by (indexed: 00010_risk.sql).
-var velocityColumn = map[string]string{
-	"card.fingerprint": "payment_method->>'fingerprint'",
-	"customer.email":   "customer->>'email'",
-	"customer.phone":   "customer->>'phone'",
-	"customer.ip":      "customer->>'ip'",
-	"customer.id":      "customer->>'id'",
+// velocityBucket is the size of the counter buckets a window is summed from: a window
+// reaches back to the start of the bucket it began in, so it counts up to one bucket more
+// than its length (1 minute for windows up to 2 h, 1 hour up to 3 days, else 1 day).
+func velocityBucket(window time.Duration) time.Duration {
+	switch {
+	case window <= 2*time.Hour:
+		return time.Minute
+	case window <= 72*time.Hour:
+		return time.Hour
+	}
+	return 24 * time.Hour
 }
 
-// velocities reads each counter in tx, the payment's own serializable transaction, which
-// has inserted the payment: each counts it too. Two payments counting the same key at once
-// each read the window the other writes into, so one of them fails serialization and is
-// retried, and sees the other: a limit holds across nodes and regions.
-func velocities(ctx context.Context, tx pgx.Tx, pay *core.Payment, env risk.Env, refs []risk.VelocityRef) (map[risk.VelocityRef]risk.Velocity, error) {
+// velocities reads the counters rules use, and queues the payment's increments of them, in
+// tx, the payment's own serializable transaction. A counter is a row per (merchant, key,
+// value, bucket size, bucket) in risk_velocity: two payments counting the same value at once
+// both read its rows and write the current bucket's row, so one of them fails serialization
+// (40001) and is retried, and then counts the other; a limit holds across nodes and regions.
+// Each count includes the payment itself.
+//
+// Counted are payments since a rule first used the counter: counters are kept only for the
+// (key, bucket size) pairs that enabled rules use.
+func velocities(ctx context.Context, tx pgx.Tx, w *writeBatch, pay *core.Payment, env risk.Env, refs []risk.VelocityRef) (map[risk.VelocityRef]risk.Velocity, error) {
 	out := map[risk.VelocityRef]risk.Velocity{}
-	if len(refs) == 0 {
-		return out, nil
-	}
-	args := []any{pay.MerchantID, pay.CreatedAt}
+	args := []any{pay.MerchantID}
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
 	var cols []string
 	var used []risk.VelocityRef
+	type counter struct {
+		key, value string
+		bucket     time.Duration
+	}
+	bumped := map[counter]bool{}
 	for _, ref := range refs {
 		v := risk.VelocityValue(env, ref.Key)
 		if v == "" {
 			continue // no such attribute: a zero counter
 		}
-		cond := ""
-		if col, ok := velocityColumn[ref.Key]; ok {
-			cond = " AND " + col + " = " + arg(v)
-		}
-		cols = append(cols, `(SELECT ARRAY[count(*), COALESCE(sum(amount), 0)]::INT8[] FROM payments
-			WHERE merchant_id = $1`+cond+` AND created_at > `+arg(pay.CreatedAt.Add(-ref.Window))+` AND created_at <= $2)`)
+		b := velocityBucket(ref.Window)
+		cols = append(cols, `(SELECT ARRAY[COALESCE(sum(count), 0), COALESCE(sum(amount), 0)]::INT8[] FROM risk_velocity
+			WHERE merchant_id = $1 AND key = `+arg(ref.Key)+` AND value = `+arg(v)+` AND bucket_secs = `+arg(int64(b/time.Second))+
+			` AND bucket_start >= `+arg(pay.CreatedAt.Add(-ref.Window).Truncate(b))+`)`)
 		used = append(used, ref)
+		if c := (counter{ref.Key, v, b}); !bumped[c] {
+			bumped[c] = true
+			w.queue(`INSERT INTO risk_velocity (merchant_id, region, key, value, bucket_secs, bucket_start, count, amount)
+				VALUES ($1, $2, $3, $4, $5, $6, 1, $7)
+				ON CONFLICT (merchant_id, key, value, bucket_secs, bucket_start)
+				DO UPDATE SET count = risk_velocity.count + 1, amount = risk_velocity.amount + EXCLUDED.amount`,
+				pay.MerchantID, pay.Region, ref.Key, v, int64(b/time.Second), pay.CreatedAt.Truncate(b), pay.Amount)
+		}
 	}
 	if len(cols) == 0 {
 		return out, nil
@@ -228,9 +245,32 @@ func velocities(ctx context.Context, tx pgx.Tx, pay *core.Payment, env risk.Env,
 		return nil, fmt.Errorf("read velocity counters: %w", err)
 	}
 	for i, ref := range used {
-		out[ref] = risk.Velocity{Count: vals[i][0], Amount: vals[i][1]}
+		out[ref] = risk.Velocity{Count: vals[i][0] + 1, Amount: vals[i][1] + pay.Amount}
 	}
 	return out, nil
+}
+
+// ReapVelocity deletes counter buckets older than the longest window, in batches, and
+// returns how many it deleted.
+func (s *Service) ReapVelocity(ctx context.Context) (int64, error) {
+	cutoff := s.now().Add(-risk.MaxWindow - 24*time.Hour)
+	var total int64
+	for {
+		var n int64
+		err := s.db.WriteTx(ctx, "risk.velocity.reap", func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `DELETE FROM risk_velocity WHERE (merchant_id, key, value, bucket_secs, bucket_start) IN (
+				SELECT merchant_id, key, value, bucket_secs, bucket_start FROM risk_velocity WHERE bucket_start < $1 LIMIT 1000)`, cutoff)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("reap velocity counters: %w", err)
+		}
+		total += n
+		if n < 1000 {
+			return total, nil
+		}
+	}
 }
 
 // riskSignals reads the score's signals and the items of lists that the payment's

@@ -270,13 +270,17 @@ func (s *Service) SweepReviews(ctx context.Context, maxAge time.Duration) (int, 
 	return n, nil
 }
 
-// NewReviewWorker makes the worker that runs SweepReviews every cfg.Interval.
+// NewReviewWorker makes the worker that runs SweepReviews, and reaps old velocity
+// counters, every cfg.Interval.
 func NewReviewWorker(s *Service, cfg ReviewWorkerConfig) *Worker {
 	cfg.withDefaults()
 	return NewWorker("review worker", cfg.Interval, s.log, func(ctx context.Context) error {
 		n, err := s.SweepReviews(ctx, cfg.MaxAge)
 		if n > 0 {
 			s.log.Info("review worker", "acted_on", n)
+		}
+		if _, rerr := s.ReapVelocity(ctx); rerr != nil && err == nil {
+			err = rerr
 		}
 		return err
 	})

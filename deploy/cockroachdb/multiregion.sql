@@ -56,7 +56,8 @@ ALTER TABLE nodes SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
 -- Risk (00010_risk.sql): rules and lists are read by every payment in every region and
 -- written rarely by operators, so they are GLOBAL (fast reads everywhere); so are the
--- platform-wide AML cases, job leases and the audit log. Reviews are a merchant's payments'.
+-- platform-wide AML cases, job leases and the audit log. Reviews and velocity counters are a
+-- merchant's, in its home region.
 ALTER TABLE risk_rules SET LOCALITY GLOBAL;
 ALTER TABLE risk_lists SET LOCALITY GLOBAL;
 ALTER TABLE risk_list_items SET LOCALITY GLOBAL;
@@ -65,3 +66,5 @@ ALTER TABLE risk_jobs SET LOCALITY GLOBAL;
 ALTER TABLE risk_audit SET LOCALITY GLOBAL;
 ALTER TABLE risk_reviews ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE risk_reviews SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE risk_velocity ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE risk_velocity SET LOCALITY REGIONAL BY ROW AS crdb_region;

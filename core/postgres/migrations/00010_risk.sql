@@ -5,19 +5,30 @@
 -- The risk evaluation made before the channel call: {score, level, rule, outcome}.
 ALTER TABLE payments ADD COLUMN risk JSONB;
 
--- Velocity counters are sliding windows over payments, read in the payment's own
--- (serializable) transaction: one index per key a counter groups by, partial so that
--- payments without the attribute cost nothing.
+-- The risk score's signals read a card's and a customer's recent payments: partial
+-- expression indexes, so that payments without the attribute cost nothing.
 CREATE INDEX payments_risk_card ON payments (merchant_id, (payment_method->>'fingerprint'), created_at)
     WHERE payment_method->>'fingerprint' IS NOT NULL;
 CREATE INDEX payments_risk_email ON payments (merchant_id, (customer->>'email'), created_at)
     WHERE customer->>'email' IS NOT NULL;
-CREATE INDEX payments_risk_phone ON payments (merchant_id, (customer->>'phone'), created_at)
-    WHERE customer->>'phone' IS NOT NULL;
-CREATE INDEX payments_risk_ip ON payments (merchant_id, (customer->>'ip'), created_at)
-    WHERE customer->>'ip' IS NOT NULL;
 CREATE INDEX payments_risk_customer ON payments (merchant_id, (customer->>'id'), created_at)
     WHERE customer->>'id' IS NOT NULL;
+
+-- Velocity counters: per (merchant, key, value, bucket size) one row per bucket, read and
+-- incremented in the payment's own serializable transaction, so that concurrent payments
+-- sharing a value conflict on its row and are serialized.
+CREATE TABLE risk_velocity (
+    merchant_id   TEXT NOT NULL,
+    region        TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    value         TEXT NOT NULL,
+    bucket_secs   INT8 NOT NULL,
+    bucket_start  TIMESTAMPTZ NOT NULL,
+    count         INT8 NOT NULL,
+    amount        INT8 NOT NULL,
+    PRIMARY KEY (merchant_id, key, value, bucket_secs, bucket_start)
+);
+CREATE INDEX risk_velocity_reap ON risk_velocity (bucket_start);
 
 -- Rules: platform-wide (scope 'platform') or one merchant's (scope = merchant ID).
 -- Reference data (GLOBAL in CockroachDB): read on every payment, written by operators.
@@ -109,9 +120,8 @@ DROP TABLE risk_reviews;
 DROP TABLE risk_list_items;
 DROP TABLE risk_lists;
 DROP TABLE risk_rules;
+DROP TABLE risk_velocity;
 DROP INDEX payments_risk_customer;
-DROP INDEX payments_risk_ip;
-DROP INDEX payments_risk_phone;
 DROP INDEX payments_risk_email;
 DROP INDEX payments_risk_card;
 ALTER TABLE payments DROP COLUMN risk;
