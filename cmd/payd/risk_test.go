@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -413,4 +414,84 @@ func TestAMLDetectorsOpenCases(t *testing.T) {
 		rows[1].(map[string]any)["actor"] != "system:aml" {
 		t.Fatalf("case audit trail: %s", trail.Body)
 	}
+}
+
+// A merchant requires a verified phone for wallet payments and a bound card for large card
+// payments, with rules of its own scope over the customer's verification state; the phone is
+// verified with a one-time code that expires and allows 5 attempts.
+func TestPayerVerificationHooks(t *testing.T) {
+	e := newEnv(t)
+	mid, key := e.merchant("Shop")
+	e.expect(e.admin("POST", "/v1/admin/risk/rules", map[string]any{"name": "wallet-needs-phone", "action": "block", "scope": mid,
+		"expression": `channel in ["wechat_pay", "alipay"] && !customer.phone_verified`}), 200)
+	e.expect(e.admin("POST", "/v1/admin/risk/rules", map[string]any{"name": "large-needs-bound-card", "action": "block", "scope": mid,
+		"expression": `channel == "card" && amount >= 100000 && !customer.card_bound`}), 200)
+	wallet := func(ref string) map[string]any {
+		return map[string]any{"amount": 2000, "currency": "cny", "channel": "wechat_pay", "merchant_reference": ref,
+			"customer": map[string]any{"id": "cus-9", "phone": "+86 138 0000 0000"}}
+	}
+	card := func(ref string, amount int64) map[string]any {
+		p := cardPayment(ref, amount, visaOK, core.CaptureAutomatic)
+		p["customer"] = map[string]any{"id": "cus-9"}
+		return p
+	}
+	e.expect(e.call("POST", "/v1/payments", key, newKey(), wallet("w-1")), 402)
+	e.expect(e.call("POST", "/v1/payments", key, newKey(), card("c-1", 150000)), 402)
+
+	// Phone verification: the code travels in the outbox event, never in the answer.
+	issue := func() (string, string) {
+		t.Helper()
+		v := e.expect(e.call("POST", "/v1/customers/cus-9/phone_verifications", key, "", map[string]any{"phone": "+86 138 0000 0000"}), 200)
+		if v.str("status") != "pending" || strings.Contains(string(v.Body), `"code"`) {
+			t.Fatalf("issued: %s", v.Body)
+		}
+		evs, err := e.svc.Events(context.Background(), mid, v.str("id"))
+		if err != nil || len(evs) != 1 || evs[0].Type != risk.EventCodeIssued {
+			t.Fatalf("code event: %+v %v", evs, err)
+		}
+		var body struct{ Code string }
+		if err := json.Unmarshal(evs[0].Data, &body); err != nil || len(body.Code) != 6 {
+			t.Fatalf("code event body: %s", evs[0].Data)
+		}
+		return v.str("id"), body.Code
+	}
+	wrong := func(code string) string {
+		if code == "000000" {
+			return "000001"
+		}
+		return "000000"
+	}
+	_, code := issue()
+	e.clock.Advance(11 * time.Minute) // expired
+	e.expect(e.call("POST", "/v1/customers/cus-9/phone_verifications/confirm", key, "", map[string]any{"code": code}), 400)
+	_, code = issue()
+	for i := 0; i < 5; i++ {
+		r := e.expect(e.call("POST", "/v1/customers/cus-9/phone_verifications/confirm", key, "", map[string]any{"code": wrong(code)}), 400)
+		if r.str("error.param") != "code" {
+			t.Fatalf("wrong code: %s", r.Body)
+		}
+	}
+	// Attempts used up: even the right code is refused now.
+	e.expect(e.call("POST", "/v1/customers/cus-9/phone_verifications/confirm", key, "", map[string]any{"code": code}), 400)
+	_, code = issue()
+	ok := e.expect(e.call("POST", "/v1/customers/cus-9/phone_verifications/confirm", key, "", map[string]any{"code": code}), 200)
+	if ok.str("status") != "verified" {
+		t.Fatalf("confirm: %s", ok.Body)
+	}
+	e.expect(e.call("POST", "/v1/payments", key, newKey(), wallet("w-2")), 200)
+
+	// Card binding: bind the card of a small payment, then a large one passes.
+	small := e.expect(e.call("POST", "/v1/payments", key, newKey(), card("c-2", 1000)), 200)
+	e.expect(e.call("POST", "/v1/customers/cus-8/cards", key, "", map[string]any{"payment": small.str("id")}), 400)
+	v := e.expect(e.call("POST", "/v1/customers/cus-9/cards", key, "", map[string]any{"payment": small.str("id")}), 200)
+	if v.JSON["cards"].([]any)[0] != small.str("payment_method.fingerprint") || v.JSON["phone_verified"] != true {
+		t.Fatalf("verification state: %s", v.Body)
+	}
+	e.expect(e.call("POST", "/v1/payments", key, newKey(), card("c-3", 150000)), 200)
+	for i := 0; i < 2; i++ {
+		e.call("POST", "/v1/customers/cus-9/phone_verifications", key, "", map[string]any{"phone": "+86 138 0000 0000"})
+	}
+	// Five codes an hour at most (three were issued above in this hour, two more now).
+	e.expect(e.call("POST", "/v1/customers/cus-9/phone_verifications", key, "", map[string]any{"phone": "+86 138 0000 0000"}), 429)
+	e.expect(e.call("POST", "/v1/customers/cus-9/phone_verifications", key, "", map[string]any{"phone": "call me"}), 400)
 }

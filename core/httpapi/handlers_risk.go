@@ -312,3 +312,72 @@ func (h *riskHandlers) updateCase(w http.ResponseWriter, r *http.Request) {
 		h.write(w, r, c, err)
 	}
 }
+
+// Verifications is what the API needs for payer verification; the operations service
+// implements it.
+type Verifications interface {
+	RequestPhoneVerification(ctx context.Context, m *core.Merchant, customerID string, p risk.PhoneParams) (*risk.PhoneVerification, error)
+	ConfirmPhoneVerification(ctx context.Context, m *core.Merchant, customerID string, p risk.ConfirmParams) (*risk.PhoneVerification, error)
+	BindCard(ctx context.Context, m *core.Merchant, customerID string, p risk.BindParams) (*risk.Verification, error)
+	CustomerVerification(ctx context.Context, m *core.Merchant, customerID string) (*risk.Verification, error)
+}
+
+// verificationRoutes registers the merchant's payer verification routes, when the
+// operations service provides them. {id} is the merchant's own customer ID.
+func (s *Server) verificationRoutes() {
+	vo, ok := s.ops.(Verifications)
+	if !ok {
+		return
+	}
+	customer := func(w http.ResponseWriter, r *http.Request) (string, bool) {
+		id := r.PathValue("id")
+		if err := core.ValidateReference("id", id); err != nil {
+			s.writeError(w, r, core.ParamError(core.CodeParameterInvalid, "id", "The customer ID in the path must be 1 to %d printable ASCII characters without spaces.", core.MaxReferenceLen))
+			return "", false
+		}
+		return id, true
+	}
+	s.handle("GET /v1/customers/{id}/verification", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := customer(w, r); ok {
+			v, err := vo.CustomerVerification(r.Context(), merchantFrom(r.Context()), id)
+			s.answer(w, r, v, err)
+		}
+	})))
+	s.handle("POST /v1/customers/{id}/phone_verifications", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
+		var p risk.PhoneParams
+		if id, ok := customer(w, r); ok && s.decodeOK(w, r, &p) {
+			v, err := vo.RequestPhoneVerification(r.Context(), merchantFrom(r.Context()), id, p)
+			s.answer(w, r, v, err)
+		}
+	})))
+	s.handle("POST /v1/customers/{id}/phone_verifications/confirm", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
+		var p risk.ConfirmParams
+		if id, ok := customer(w, r); ok && s.decodeOK(w, r, &p) {
+			v, err := vo.ConfirmPhoneVerification(r.Context(), merchantFrom(r.Context()), id, p)
+			s.answer(w, r, v, err)
+		}
+	})))
+	s.handle("POST /v1/customers/{id}/cards", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
+		var p risk.BindParams
+		if id, ok := customer(w, r); ok && s.decodeOK(w, r, &p) {
+			v, err := vo.BindCard(r.Context(), merchantFrom(r.Context()), id, p)
+			s.answer(w, r, v, err)
+		}
+	})))
+}
+
+func (s *Server) decodeOK(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if err := s.decode(w, r, dst); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, v)
+}

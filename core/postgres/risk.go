@@ -138,7 +138,7 @@ func (s *Service) screen(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemK
 			}
 		}
 	}
-	sig, members, err := s.riskSignals(ctx, pay, env, lists)
+	sig, members, err := s.riskSignals(ctx, pay, &env, lists)
 	if err != nil {
 		return "", err
 	}
@@ -273,10 +273,12 @@ func (s *Service) ReapVelocity(ctx context.Context) (int64, error) {
 	}
 }
 
-// riskSignals reads the score's signals and the items of lists that the payment's
-// attributes hold, in one query outside the phase's transaction.
-func (s *Service) riskSignals(ctx context.Context, pay *core.Payment, env risk.Env, lists []string) (risk.Signals, map[string]map[string]bool, error) {
+// riskSignals reads the score's signals, the items of lists that the payment's attributes
+// hold, and the customer's verification state (into env), in one query outside the phase's
+// transaction.
+func (s *Service) riskSignals(ctx context.Context, pay *core.Payment, env *risk.Env, lists []string) (risk.Signals, map[string]map[string]bool, error) {
 	var (
+		verified []int64
 		sig      risk.Signals
 		items    []string
 		card     int64
@@ -299,9 +301,13 @@ func (s *Service) riskSignals(ctx context.Context, pay *core.Payment, env risk.E
 			(SELECT ARRAY[count(*), COALESCE(avg(amount), 0)::INT8] FROM (SELECT amount FROM payments
 				WHERE merchant_id = $3 AND currency = $6 AND created_at > $7 ORDER BY created_at DESC LIMIT 200) x),
 			(SELECT ARRAY[count(*), count(*) FILTER (WHERE fp = $4)] FROM (SELECT payment_method->>'fingerprint' AS fp
-				FROM payments WHERE merchant_id = $3 AND `+customerCol+` = $8 ORDER BY created_at DESC LIMIT 50) x)`,
-		lists, risk.Candidates(env), pay.MerchantID, env.Card.Fingerprint, pay.CreatedAt.Add(-time.Hour),
-		pay.Currency, pay.CreatedAt.Add(-30*24*time.Hour), customerKey).Scan(&items, &card, &statuses, &avg, &known)
+				FROM payments WHERE merchant_id = $3 AND `+customerCol+` = $8 ORDER BY created_at DESC LIMIT 50) x),
+			ARRAY[(SELECT count(*) FROM customer_verifications v WHERE v.merchant_id = $3 AND v.customer_id = $9
+					AND v.phone_verified_at IS NOT NULL AND ($10 = '' OR v.phone = $10)),
+				(SELECT count(*) FROM customer_cards c WHERE c.merchant_id = $3 AND c.customer_id = $9 AND c.fingerprint = $4)]`,
+		lists, risk.Candidates(*env), pay.MerchantID, env.Card.Fingerprint, pay.CreatedAt.Add(-time.Hour),
+		pay.Currency, pay.CreatedAt.Add(-30*24*time.Hour), customerKey, env.Customer.ID, env.Customer.Phone).Scan(
+		&items, &card, &statuses, &avg, &known, &verified)
 	if err != nil {
 		return sig, nil, fmt.Errorf("read risk signals: %w", err)
 	}
@@ -325,5 +331,7 @@ func (s *Service) riskSignals(ctx context.Context, pay *core.Payment, env risk.E
 		sig.MerchantAverage = avg[1]
 	}
 	sig.NewCardForCustomer = customerKey != "" && env.Card.Fingerprint != "" && known[0] > 0 && known[1] == 0
+	env.Customer.PhoneVerified = env.Customer.ID != "" && verified[0] > 0
+	env.Customer.CardBound = env.Customer.ID != "" && env.Card.Fingerprint != "" && verified[1] > 0
 	return sig, members, nil
 }

@@ -53,6 +53,10 @@ type Customer struct {
 	Email string `expr:"email"`
 	Phone string `expr:"phone"`
 	IP    string `expr:"ip"`
+	// PhoneVerified: the customer (by ID) verified this phone (or, with no phone on the
+	// payment, any phone) with a one-time code. CardBound: the card is bound to the customer.
+	PhoneVerified bool `expr:"phone_verified"`
+	CardBound     bool `expr:"card_bound"`
 }
 
 // Velocity is what a velocity counter counts over its window: payments, and their amount in

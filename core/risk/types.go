@@ -272,3 +272,77 @@ type AuditEntry struct {
 	Detail     map[string]any `json:"detail"`
 	CreatedAt  time.Time      `json:"created_at"`
 }
+
+// Verification is what the platform knows of a customer's verification, per merchant.
+type Verification struct {
+	Object        string     `json:"object"`
+	Customer      string     `json:"customer"`
+	Phone         *string    `json:"phone"`
+	PhoneVerified bool       `json:"phone_verified"`
+	VerifiedAt    *time.Time `json:"phone_verified_at"`
+	// Cards are the fingerprints of the cards bound to the customer.
+	Cards []string `json:"cards"`
+}
+
+// PhoneVerification is a one-time code issued for a customer's phone.
+type PhoneVerification struct {
+	ID           string    `json:"id"`
+	Object       string    `json:"object"`
+	Customer     string    `json:"customer"`
+	Phone        string    `json:"phone"`
+	Status       string    `json:"status"` // pending, verified
+	ExpiresAt    time.Time `json:"expires_at"`
+	AttemptsLeft int       `json:"attempts_left"`
+}
+
+// One-time code limits.
+const (
+	CodeTTL         = 10 * time.Minute
+	CodeAttempts    = 5
+	CodesPerHour    = 5
+	EventCodeIssued = "customer.verification_code"
+)
+
+var phoneRE = regexp.MustCompile(`^\+?[0-9][0-9 ()-]{4,30}$`)
+
+// PhoneParams ask for a code for a phone.
+type PhoneParams struct {
+	Phone string `json:"phone"`
+}
+
+// Validate checks p.
+func (p *PhoneParams) Validate() error {
+	if p.Phone == "" {
+		return core.ParamError(core.CodeParameterMissing, "phone", "phone is required.")
+	}
+	if !phoneRE.MatchString(p.Phone) {
+		return core.ParamError(core.CodeParameterInvalid, "phone", "phone must be a phone number: digits, with an optional leading '+', spaces, '-' and parentheses.")
+	}
+	return nil
+}
+
+// ConfirmParams confirm a code.
+type ConfirmParams struct {
+	Code string `json:"code"`
+}
+
+// Validate checks p.
+func (p *ConfirmParams) Validate() error {
+	if len(p.Code) != 6 || strings.Trim(p.Code, "0123456789") != "" {
+		return core.ParamError(core.CodeParameterInvalid, "code", "code must be the 6 digits sent to the phone.")
+	}
+	return nil
+}
+
+// BindParams bind the card of one of the customer's payments.
+type BindParams struct {
+	Payment string `json:"payment"`
+}
+
+// Validate checks p.
+func (p *BindParams) Validate() error {
+	if p.Payment == "" {
+		return core.ParamError(core.CodeParameterMissing, "payment", "payment is required: a payment of this customer made with the card.")
+	}
+	return core.ValidateID("payment", p.Payment)
+}

@@ -68,3 +68,9 @@ ALTER TABLE risk_reviews ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE
 ALTER TABLE risk_reviews SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE risk_velocity ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE risk_velocity SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE customer_verifications ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE customer_verifications SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE customer_cards ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE customer_cards SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE verification_codes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE verification_codes SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -97,6 +97,42 @@ CREATE TABLE risk_jobs (
     last_run_at   TIMESTAMPTZ
 );
 
+-- Payer verification, per merchant and customer (the merchant's customer ID): a verified
+-- phone, and cards bound to the customer. Rules see them as customer.phone_verified and
+-- customer.card_bound, so a merchant requires them with a rule of its own scope.
+CREATE TABLE customer_verifications (
+    merchant_id        TEXT NOT NULL,
+    region             TEXT NOT NULL,
+    customer_id        TEXT NOT NULL,
+    phone              TEXT,
+    phone_verified_at  TIMESTAMPTZ,
+    updated_at         TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (merchant_id, customer_id)
+);
+CREATE TABLE customer_cards (
+    merchant_id   TEXT NOT NULL,
+    region        TEXT NOT NULL,
+    customer_id   TEXT NOT NULL,
+    fingerprint   TEXT NOT NULL,
+    payment_id    TEXT NOT NULL,
+    bound_at      TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (merchant_id, customer_id, fingerprint)
+);
+-- One-time codes: only their keyed hash is kept; a code expires and allows a few attempts.
+CREATE TABLE verification_codes (
+    id           TEXT PRIMARY KEY,
+    merchant_id  TEXT NOT NULL,
+    region       TEXT NOT NULL,
+    customer_id  TEXT NOT NULL,
+    phone        TEXT NOT NULL,
+    code_hash    TEXT NOT NULL,
+    attempts     INT4 NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    used_at      TIMESTAMPTZ,
+    created_at   TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX verification_codes_customer ON verification_codes (merchant_id, customer_id, created_at);
+
 -- Every operator action on rules, lists, reviews and AML cases, and every case opened by a
 -- detector: who, when, what. Append-only: the service inserts rows, never updates or
 -- deletes them.
@@ -113,6 +149,9 @@ CREATE INDEX risk_audit_object ON risk_audit (object_id, created_at);
 CREATE INDEX risk_audit_created ON risk_audit (created_at);
 
 -- +goose Down
+DROP TABLE verification_codes;
+DROP TABLE customer_cards;
+DROP TABLE customer_verifications;
 DROP TABLE risk_audit;
 DROP TABLE risk_jobs;
 DROP TABLE aml_cases;
