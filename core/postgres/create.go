@@ -24,6 +24,11 @@ import (
 //     processing and the key open; a retry repeats the call with the same channel key.
 func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error) {
 	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
+	// The risk screening's reads that need no transaction, made before it (see screen).
+	pre, err := s.prelude(ctx, s.newPayment(&idemKey{req: req, paymentID: new(string)}, &p))
+	if err != nil {
+		return core.Reply{}, s.dbError(ctx, err)
+	}
 	// created is the payment as this request inserted it: the channel call needs no read.
 	var (
 		created  *core.Payment
@@ -37,7 +42,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 	// settle ends the insert phase from what the payment's INSERT did.
 	settle := func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, tag pgconn.CommandTag) (string, error) {
 		if tag.RowsAffected() == 1 {
-			return s.screen(ctx, tx, w, k, created) // risk rules, before any channel call
+			return s.screen(ctx, tx, w, k, created, pre) // risk rules, before any channel call
 		}
 		created = nil
 		return s.notInserted(ctx, tx, k, &p)

@@ -116,38 +116,22 @@ func (s *Service) riskRules(ctx context.Context, merchantID string) ([]risk.Rule
 // sent to review is only authorised (core's UnderReview). Either way the payment's risk is
 // written with it.
 //
-// Score signals and list items are read outside the phase's transaction (advisory, and a
-// serializable read of a merchant's recent payments would make all of them conflict);
-// velocity counters that rules use are read and incremented inside it, so that concurrent
-// payments through any node are serialized on the counters they share (see velocities).
-func (s *Service) screen(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, pay *core.Payment) (string, error) {
-	rules, err := s.riskRules(ctx, pay.MerchantID)
-	if err != nil {
-		return "", err
-	}
+// The rules, score signals, list items and verification state were read before the
+// transaction (pre: advisory, and a serializable read of a merchant's recent payments would
+// make all of them conflict); velocity counters that rules use are read and incremented
+// inside it, so that concurrent payments through any node are serialized on the counters
+// they share (see velocities).
+func (s *Service) screen(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, pay *core.Payment, pre *riskPrelude) (string, error) {
 	env := risk.EnvOf(pay)
-	var lists []string
-	var vels []risk.VelocityRef
-	seenVel := map[risk.VelocityRef]bool{}
-	for _, r := range rules {
-		lists = append(lists, r.Program.Lists...)
-		for _, v := range r.Program.Velocities {
-			if !seenVel[v] {
-				seenVel[v] = true
-				vels = append(vels, v)
-			}
-		}
-	}
-	sig, members, err := s.riskSignals(ctx, pay, &env, lists)
-	if err != nil {
-		return "", err
-	}
-	score, level := risk.Score(pay.Amount, sig)
+	env.Customer.PhoneVerified, env.Customer.CardBound = pre.env.Customer.PhoneVerified, pre.env.Customer.CardBound
+	score, level := risk.Score(pay.Amount, pre.sig)
 	env.RiskScore = score
-	facts := risk.Facts{Lists: members}
-	if facts.Velocities, err = velocities(ctx, tx, w, pay, env, vels); err != nil {
+	facts := risk.Facts{Lists: pre.members}
+	var err error
+	if facts.Velocities, err = velocities(ctx, tx, w, pay, env, pre.vels); err != nil {
 		return "", err
 	}
+	rules := pre.rules
 	d := risk.Evaluate(rules, risk.Bind(env, facts))
 	for _, e := range d.Errors {
 		s.log.WarnContext(ctx, "risk rule failed to evaluate; counted as not matched", "payment", pay.ID, "err", e)
@@ -176,6 +160,44 @@ func (s *Service) screen(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemK
 		return "", err
 	}
 	return k.finish(nil, core.BlockedByRisk(pay)), nil
+}
+
+// riskPrelude is what a payment's screening reads before its first phase's transaction
+// begins: the rules, the score's signals, the list items and the customer's verification
+// state. Read outside the transaction, these hold no connection of it while they wait for
+// one of their own (a pool of N connections serves N payments at once, not N/2), and take
+// no serializable read locks on payments.
+type riskPrelude struct {
+	rules   []risk.Rule
+	vels    []risk.VelocityRef
+	sig     risk.Signals
+	members map[string]map[string]bool
+	env     risk.Env
+}
+
+// prelude reads a payment's riskPrelude; probe is the payment as it will be inserted (its
+// ID aside).
+func (s *Service) prelude(ctx context.Context, probe *core.Payment) (*riskPrelude, error) {
+	rules, err := s.riskRules(ctx, probe.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	pre := &riskPrelude{rules: rules, env: risk.EnvOf(probe)}
+	var lists []string
+	seenVel := map[risk.VelocityRef]bool{}
+	for _, r := range rules {
+		lists = append(lists, r.Program.Lists...)
+		for _, v := range r.Program.Velocities {
+			if !seenVel[v] {
+				seenVel[v] = true
+				pre.vels = append(pre.vels, v)
+			}
+		}
+	}
+	if pre.sig, pre.members, err = s.riskSignals(ctx, probe, &pre.env, lists); err != nil {
+		return nil, err
+	}
+	return pre, nil
 }
 
 // velocityBucket is the size of the counter buckets a window is summed from: a window
