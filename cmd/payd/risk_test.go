@@ -80,6 +80,17 @@ func TestRiskBlockListRefusesBeforeTheChannel(t *testing.T) {
 	e.expect(e.admin("POST", "/v1/admin/risk/lists/"+list.str("id")+"/items/remove", map[string]any{"values": []string{fp}}), 200)
 	e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("o-4", 1000, visaOK, core.CaptureAutomatic)), 200)
 
+	// Back on the list, the rule blocks again; disabled (a new version), it does not.
+	e.expect(e.admin("POST", "/v1/admin/risk/lists/"+list.str("id")+"/items", map[string]any{"values": []string{fp}}), 200)
+	e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("o-5", 1000, visaOK, core.CaptureAutomatic)), 402)
+	off := e.expect(e.admin("POST", "/v1/admin/risk/rules/"+ruleID+"/disable", nil), 200)
+	if off.JSON["enabled"] != false || off.num("version") != 2 {
+		t.Fatalf("disabled rule: %s", off.Body)
+	}
+	e.expect(e.call("POST", "/v1/payments", key, newKey(), cardPayment("o-6", 1000, visaOK, core.CaptureAutomatic)), 200)
+	e.expect(e.admin("POST", "/v1/admin/risk/rules/rr_nosuchrule", map[string]any{"enabled": true}), 404)
+	e.expect(e.admin("POST", "/v1/admin/risk/rules/"+ruleID, map[string]any{"scope": "platform"}), 400)
+
 	audit := e.expect(e.admin("GET", "/v1/admin/risk/audit", nil), 200)
 	var actions []string
 	for _, it := range audit.JSON["data"].([]any) {
@@ -88,7 +99,7 @@ func TestRiskBlockListRefusesBeforeTheChannel(t *testing.T) {
 	}
 	// The test clock stands still: entries of one instant come in no particular order.
 	sort.Strings(actions)
-	want := "list.created by operator,list.items_added by operator,list.items_removed by operator,rule.created by operator"
+	want := "list.created by operator,list.items_added by operator,list.items_added by operator,list.items_removed by operator,rule.created by operator,rule.updated by operator"
 	if strings.Join(actions, ",") != want {
 		t.Fatalf("audit = %v, want %s", actions, want)
 	}
