@@ -91,6 +91,9 @@ func TestStatusTransitions(t *testing.T) {
 		{core.StatusRequiresAction, core.StatusCanceled}:        true,
 		{core.StatusRequiresCapture, core.StatusSucceeded}:      true,
 		{core.StatusRequiresCapture, core.StatusCanceled}:       true,
+		{core.StatusProcessing, core.StatusRequiresReview}:      true,
+		{core.StatusRequiresReview, core.StatusRequiresCapture}: true,
+		{core.StatusRequiresReview, core.StatusCanceled}:        true,
 	}
 	for _, from := range core.Statuses {
 		for _, to := range core.Statuses {

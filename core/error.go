@@ -35,6 +35,8 @@ const (
 	CodeChannelUnavailable     = "channel_unavailable"
 	CodeChannelNotAuthorized   = "channel_not_authorized"
 	CodeRateLimited            = "rate_limited"
+	CodeBlockedByRisk          = "blocked_by_risk"
+	CodeReviewClosed           = "review_closed"
 	CodeUnavailable            = "service_unavailable"
 	CodeInternal               = "internal_error"
 )

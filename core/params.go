@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -152,13 +153,18 @@ func (c *Customer) validate() error {
 	if c == nil {
 		return nil
 	}
-	for _, f := range []struct{ name, v string }{{"id", c.ID}, {"name", c.Name}, {"email", c.Email}, {"phone", c.Phone}} {
+	for _, f := range []struct{ name, v string }{{"id", c.ID}, {"name", c.Name}, {"email", c.Email}, {"phone", c.Phone}, {"ip", c.IP}} {
 		if err := ValidateText("customer."+f.name, f.v, MaxCustomerField, SingleLine); err != nil {
 			return err
 		}
 	}
 	if c.Email != "" && (!strings.Contains(c.Email, "@") || strings.ContainsAny(c.Email, " \t\r\n")) {
 		return ParamError(CodeParameterInvalid, "customer.email", "customer.email is not an email address.")
+	}
+	if c.IP != "" {
+		if _, err := netip.ParseAddr(c.IP); err != nil {
+			return ParamError(CodeParameterInvalid, "customer.ip", "customer.ip is not an IPv4 or IPv6 address.")
+		}
 	}
 	return nil
 }

@@ -48,13 +48,16 @@ const (
 //	processing ──► requires_action ──► requires_capture | succeeded | failed | canceled
 //	     │
 //	     ├──► requires_capture ──► succeeded (capture) | canceled (cancel)
+//	     ├──► requires_review ──► requires_capture | succeeded (approved) | canceled (rejected)
 //	     ├──► succeeded
 //	     └──► failed
 //
 // processing: created, the channel has not (yet) answered; a timed-out channel call leaves
 // the payment here until the channel's answer is known. requires_action: the payer must act
 // (scan a QR code, approve in a wallet, send a bank transfer). requires_capture: authorised,
-// funds held, waiting for capture. succeeded, failed and canceled are final; refunds do not
+// funds held, waiting for capture. requires_review: authorised and held
+// by a risk rule's review, waiting for an operator to approve (capture, or requires_capture
+// for manual capture) or reject it (void, cancellation_reason fraudulent). succeeded, failed and canceled are final; refunds do not
 // change a succeeded payment's status, only its amount_refunded.
 type Status string
 
@@ -66,15 +69,17 @@ const (
 	StatusSucceeded       Status = "succeeded"
 	StatusFailed          Status = "failed"
 	StatusCanceled        Status = "canceled"
+	StatusRequiresReview  Status = "requires_review"
 )
 
 // Statuses lists every status.
-var Statuses = []Status{StatusProcessing, StatusRequiresAction, StatusRequiresCapture, StatusSucceeded, StatusFailed, StatusCanceled}
+var Statuses = []Status{StatusProcessing, StatusRequiresAction, StatusRequiresCapture, StatusSucceeded, StatusFailed, StatusCanceled, StatusRequiresReview}
 
 var transitions = map[Status][]Status{
-	StatusProcessing:      {StatusRequiresAction, StatusRequiresCapture, StatusSucceeded, StatusFailed},
+	StatusProcessing:      {StatusRequiresAction, StatusRequiresCapture, StatusRequiresReview, StatusSucceeded, StatusFailed},
 	StatusRequiresAction:  {StatusRequiresCapture, StatusSucceeded, StatusFailed, StatusCanceled},
 	StatusRequiresCapture: {StatusSucceeded, StatusCanceled},
+	StatusRequiresReview:  {StatusRequiresCapture, StatusCanceled},
 }
 
 // Valid reports whether s is a known status.
@@ -127,7 +132,10 @@ type Payment struct {
 	CanceledAt        *time.Time        `json:"canceled_at"`
 	// CancellationReason is the merchant's reason given with the cancel, if any.
 	CancellationReason *string `json:"cancellation_reason"`
-	MerchantID         string  `json:"-"`
+	// Risk is the risk evaluation made before the channel call; nil for payments made before
+	// risk evaluation existed.
+	Risk       *Risk  `json:"risk"`
+	MerchantID string `json:"-"`
 	// Internal bookkeeping, never shown: refunds reserved but not settled, and the capture
 	// or cancel under way (with its amount) that reserves the payment.
 	AmountRefundPending int64   `json:"-"`
@@ -141,6 +149,8 @@ type Customer struct {
 	Name  string `json:"name,omitempty"`
 	Email string `json:"email,omitempty"`
 	Phone string `json:"phone,omitempty"`
+	// IP is the payer's IP address as the merchant saw it, for risk rules.
+	IP string `json:"ip,omitempty"`
 }
 
 // PaymentMethod is what the payer paid with, as stored: for cards, never the number, only
@@ -248,6 +258,8 @@ const (
 	EventPaymentProcessing      = "payment.processing"
 	EventRefundSucceeded        = "refund.succeeded"
 	EventRefundFailed           = "refund.failed"
+	EventReviewOpened           = "review.opened"
+	EventReviewClosed           = "review.closed"
 )
 
 // LedgerReport is the result of a whole-ledger check.

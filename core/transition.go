@@ -167,6 +167,11 @@ func (p *Payment) ApplyAuthorization(res AuthorizeResult, now time.Time) (Change
 		q.Status, q.AmountCapturable = StatusRequiresCapture, q.Amount
 		ch.Journals = []Journal{AuthorizeJournal(q, q.Amount)}
 		ch.Events = []OutboxEvent{paymentEvent(EventPaymentRequiresCapture, q)}
+		if p.UnderReview() && p.Status == StatusProcessing {
+			// Held for an operator's review: authorised, never captured until approved.
+			q.Status = StatusRequiresReview
+			ch.Events = []OutboxEvent{paymentEvent(EventReviewOpened, q)}
+		}
 	case OutcomeCaptured:
 		q.Status, q.AmountCaptured = StatusSucceeded, q.Amount
 		ch.Journals = []Journal{SaleJournal(q, q.Amount)}
@@ -366,7 +371,7 @@ func (p *Payment) ApplyCapture(res OpResult, now time.Time) (Change, error) {
 }
 
 func (p *Payment) cancelable() bool {
-	return p.Status == StatusRequiresCapture || p.Status == StatusRequiresAction
+	return p.Status == StatusRequiresCapture || p.Status == StatusRequiresAction || p.Status == StatusRequiresReview
 }
 
 func (p *Payment) notCancelable() *Error {
@@ -431,7 +436,7 @@ func (p *Payment) SettleReservation(state PaymentState, now time.Time) (Change, 
 	if p.PendingOp == nil {
 		return Change{}, nil
 	}
-	if p.Status == StatusRequiresCapture {
+	if p.Status == StatusRequiresCapture || p.Status == StatusRequiresReview {
 		var ch Change
 		var err error
 		switch *p.PendingOp {

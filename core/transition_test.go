@@ -57,9 +57,12 @@ var events = []event{
 	{"capture", []Status{StatusRequiresCapture}, true, "", func(p *Payment) (Change, error) {
 		return p.ApplyCapture(OpResult{OK: true, Amount: 600}, t0)
 	}},
-	{"cancel_request", []Status{StatusRequiresCapture, StatusRequiresAction}, true, "", func(p *Payment) (Change, error) { return p.RequestCancel() }},
-	{"void", []Status{StatusRequiresCapture, StatusRequiresAction}, true, StatusCanceled, func(p *Payment) (Change, error) {
+	{"cancel_request", []Status{StatusRequiresCapture, StatusRequiresAction, StatusRequiresReview}, true, "", func(p *Payment) (Change, error) { return p.RequestCancel() }},
+	{"void", []Status{StatusRequiresCapture, StatusRequiresAction, StatusRequiresReview}, true, StatusCanceled, func(p *Payment) (Change, error) {
 		return p.ApplyVoid(OpResult{OK: true}, "requested_by_customer", t0)
+	}},
+	{"block", []Status{StatusProcessing}, true, "", func(p *Payment) (Change, error) {
+		return p.Block(Risk{Score: 80, Level: RiskHighest, Outcome: RiskBlocked}, t0)
 	}},
 	{"refund_reserve", []Status{StatusSucceeded}, true, "", func(p *Payment) (Change, error) {
 		return p.ReserveRefund("re_us-east_1", nil, "", t0)

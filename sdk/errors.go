@@ -36,6 +36,7 @@ const (
 	CodeExpiredCard            = "expired_card"
 	CodeIncorrectCVC           = "incorrect_cvc"
 	CodeProcessingError        = "processing_error"
+	CodeBlockedByRisk          = "blocked_by_risk"
 	CodeChannelUnavailable     = "channel_unavailable"
 	CodeChannelNotAuthorized   = "channel_not_authorized"
 	CodeRateLimited            = "rate_limited"

@@ -30,7 +30,8 @@ const (
 )
 
 // Status is where a payment is in its life: processing, then requires_action (the payer
-// must act), requires_capture (authorised, funds held), succeeded, failed or canceled.
+// must act), requires_capture (authorised, funds held), requires_review (authorised and held
+// for the platform's risk review), succeeded, failed or canceled.
 // succeeded, failed and canceled are final.
 type Status string
 
@@ -42,6 +43,7 @@ const (
 	StatusSucceeded       Status = "succeeded"
 	StatusFailed          Status = "failed"
 	StatusCanceled        Status = "canceled"
+	StatusRequiresReview  Status = "requires_review"
 )
 
 // Final reports whether no further transition can leave s.
@@ -96,6 +98,18 @@ type Payment struct {
 	CanceledAt       *time.Time  `json:"canceled_at"`
 	// CancellationReason is the reason given with the cancel, if any.
 	CancellationReason *string `json:"cancellation_reason"`
+	// Risk is the platform's risk evaluation of the payment, made before its channel call.
+	Risk *Risk `json:"risk"`
+}
+
+// Risk is a payment's risk evaluation: a score from 0 to 99, its level (normal, elevated,
+// highest), the ID of the rule that decided, if any, and the outcome (allowed, blocked,
+// review).
+type Risk struct {
+	Score   int     `json:"score"`
+	Level   string  `json:"level"`
+	Rule    *string `json:"rule,omitempty"`
+	Outcome string  `json:"outcome"`
 }
 
 // Customer is who pays, as the merchant knows them.
@@ -104,6 +118,8 @@ type Customer struct {
 	Name  string `json:"name,omitempty"`
 	Email string `json:"email,omitempty"`
 	Phone string `json:"phone,omitempty"`
+	// IP is the payer's IP address as the merchant saw it, for risk rules.
+	IP string `json:"ip,omitempty"`
 }
 
 // PaymentMethod is what the payer paid with, as stored: for cards, never the number, only

@@ -28,7 +28,10 @@
 //
 //	bench: payments_per_s=N pgbench_tps=N ratio=N p50_ms=N p99_ms=N
 //
-//	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd] [-json PREFIX] [-profile FILE]
+// With -risk-rules N it saves N platform-wide risk rules first (see benchRules), so that
+// every payment is evaluated against them: the cost of risk evaluation on the hot path.
+//
+//	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd] [-json PREFIX] [-profile FILE] [-risk-rules N]
 package main
 
 import (
@@ -78,6 +81,7 @@ type options struct {
 	payd        string
 	jsonOut     string
 	profile     string
+	riskRules   int
 }
 
 // parseFlags parses the command line.
@@ -89,6 +93,7 @@ func parseFlags() options {
 	flag.StringVar(&o.payd, "payd", "bin/payd", "the payd binary")
 	flag.StringVar(&o.jsonOut, "json", "", "write the load generator's reports and the CPU accounts here (prefix; -closed.json, -open.json and -cpu.json are added)")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of payd, taken during the closed-loop run (10 s or -duration if shorter), to this file")
+	flag.IntVar(&o.riskRules, "risk-rules", 0, "platform-wide risk rules to save before the payments run (two of them velocity counters; none matches): the cost of risk evaluation")
 	flag.Parse()
 	return o
 }
@@ -139,6 +144,12 @@ func run(ctx context.Context) error {
 	ms, err := loadtest.Onboard(ctx, target, o.merchants, loadtest.OnboardOptions{NamePrefix: "bench-"})
 	if err != nil {
 		return err
+	}
+	if o.riskRules > 0 {
+		if err := seedRules(ctx, target, o.riskRules); err != nil {
+			return fmt.Errorf("risk rules: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "%d risk rules saved (two velocity counters)\n", o.riskRules)
 	}
 	mix, err := loadtest.ParseMix("create_auto=100")
 	if err != nil {

@@ -149,6 +149,12 @@ type Config struct {
 	// MetricsAddr serves Prometheus metrics at /metrics; empty: none.
 	MetricsAddr  string
 	OTLPEndpoint string
+	// SanctionsFile is the sanctions list (OFAC SDN CSV layout) the AML worker screens
+	// names against; empty: no screening. ReviewMaxAge is how long a review may stay open
+	// before it is rejected; AMLInterval how often the AML detectors run.
+	SanctionsFile string
+	ReviewMaxAge  time.Duration
+	AMLInterval   time.Duration
 }
 
 func (c *Config) flags(cmd string) *flag.FlagSet {
@@ -193,6 +199,9 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 2*time.Second, "on SIGTERM, how long to fail readiness before stopping, so routers move away")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. :9090); empty: none")
 	fs.StringVar(&c.TraceFile, "trace-file", "", "write OpenTelemetry spans as JSON lines to this file")
+	fs.StringVar(&c.SanctionsFile, "sanctions-file", "", "sanctions list in the OFAC SDN CSV layout that the AML worker screens merchants' and payers' names against; empty: no screening")
+	fs.DurationVar(&c.ReviewMaxAge, "review-max-age", 72*time.Hour, "how long a payment may wait in the review queue before it is rejected")
+	fs.DurationVar(&c.AMLInterval, "aml-interval", 10*time.Minute, "how often the AML detectors run (on one node at a time)")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry spans over OTLP/HTTP to this host:port")
 	return fs
 }
@@ -324,6 +333,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.DetectorInterval > 0 {
 		m.workers = append(m.workers, postgres.NewMonitor(m.Service, postgres.MonitorConfig{Interval: c.DetectorInterval}).Workers()...)
 	}
+	riskWorkers, err := m.riskWorkers()
+	if err != nil {
+		return err
+	}
+	m.workers = append(m.workers, riskWorkers...)
 	for _, w := range m.workers {
 		w.Start(ctx)
 	}

@@ -50,6 +50,8 @@ var errorStatus = map[string]struct {
 	core.CodeIncorrectCVC:           {http.StatusPaymentRequired, typeCard},
 	core.CodeProcessingError:        {http.StatusPaymentRequired, typeCard},
 	core.CodeRateLimited:            {http.StatusTooManyRequests, typeRateLimit},
+	core.CodeBlockedByRisk:          {http.StatusPaymentRequired, typeCard},
+	core.CodeReviewClosed:           {http.StatusConflict, typeInvalidRequest},
 	core.CodeChannelUnavailable:     {http.StatusServiceUnavailable, typeAPI},
 	core.CodeUnavailable:            {http.StatusServiceUnavailable, typeAPI},
 	core.CodeInternal:               {http.StatusInternalServerError, typeAPI},

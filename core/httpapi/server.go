@@ -168,6 +168,8 @@ func (s *Server) routesSetup() {
 	s.handle("GET /v1/refunds", s.merchant(s.listRefunds))
 	s.handle("GET /v1/refunds/{id}", s.merchant(s.noQuery(s.getRefund)))
 	s.handle("GET /v1/balance", s.merchant(s.noQuery(s.getBalance)))
+	s.riskRoutes()
+	s.verificationRoutes()
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
 }

@@ -69,6 +69,9 @@ func (s *Service) persistRest(w *writeBatch, ch core.Change) error {
 	}
 	for _, e := range ch.Events {
 		s.emit(w, e)
+		if e.Type == core.EventReviewOpened {
+			openReview(w, ch.Payment)
+		}
 	}
 	return nil
 }

@@ -16,13 +16,19 @@ import (
 // Recovery points: started → payment_created → finished.
 //   - (1) started: claim the key and insert the payment as processing, in one transaction
 //     (the INSERT travels with the key's); a payment that cannot be inserted (channel
-//     disabled, reference used) finishes the request.
+//     disabled, reference used) finishes the request. The risk rules run there too
+//     (screen): a blocked payment fails and finishes the request with blocked_by_risk.
 //   - (2) payment_created: call the channel with a key derived from the payment ID, then
 //     apply its answer (core's ApplyAuthorization: status, ledger, outbox) in one
 //     transaction with the stored reply. A timed-out channel call leaves the payment
 //     processing and the key open; a retry repeats the call with the same channel key.
 func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error) {
 	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
+	// The risk screening's reads that need no transaction, made before it (see screen).
+	pre, err := s.prelude(ctx, s.newPayment(&idemKey{req: req, paymentID: new(string)}, &p))
+	if err != nil {
+		return core.Reply{}, s.dbError(ctx, err)
+	}
 	// created is the payment as this request inserted it: the channel call needs no read.
 	var (
 		created  *core.Payment
@@ -34,9 +40,9 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 		k.paymentID, k.point = &id, pointPaymentCreated
 	}
 	// settle ends the insert phase from what the payment's INSERT did.
-	settle := func(ctx context.Context, tx pgx.Tx, k *idemKey, tag pgconn.CommandTag) (string, error) {
+	settle := func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, tag pgconn.CommandTag) (string, error) {
 		if tag.RowsAffected() == 1 {
-			return k.point, nil
+			return s.screen(ctx, tx, w, k, created, pre) // risk rules, before any channel call
 		}
 		created = nil
 		return s.notInserted(ctx, tx, k, &p)
@@ -49,13 +55,13 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 				WHERE merchant_id = $2 AND idem_key = $15 AND lock_token = $16)`, k.req.Key, k.token)
 			return sql, args, func(ct pgconn.CommandTag) { inserted = ct }
 		},
-		run: func(ctx context.Context, tx pgx.Tx, _ *writeBatch, k *idemKey) (string, error) {
-			return settle(ctx, tx, k, inserted)
+		run: func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
+			return settle(ctx, tx, w, k, inserted)
 		}}
 	return s.run(ctx, req, hash, first, steps{
 		// A key claimed before create's first phase joined the claim.
 		pointStarted: func(ctx context.Context, k *idemKey) error {
-			return s.phase(ctx, k, first.name, func(ctx context.Context, tx pgx.Tx, _ *writeBatch, k *idemKey) (string, error) {
+			return s.phase(ctx, k, first.name, func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
 				claim(k)
 				created = s.newPayment(k, &p)
 				sql, args := paymentInsert(created, "")
@@ -64,7 +70,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 				if err != nil {
 					return "", fmt.Errorf("insert payment: %w", err)
 				}
-				return settle(ctx, tx, k, tag)
+				return settle(ctx, tx, w, k, tag)
 			})
 		},
 		pointPaymentCreated: channelStep(s, "create_payment", "authorize", func(ctx context.Context, k *idemKey) (channelWork[core.AuthorizeResult], error) {
@@ -188,7 +194,7 @@ func authorizeRequest(pay *core.Payment, card *core.CardData) core.AuthorizeRequ
 	return core.AuthorizeRequest{
 		Key: core.AuthorizeKey(pay.ID), PaymentID: pay.ID, MerchantID: pay.MerchantID,
 		Region: pay.Region, Channel: pay.Channel, Amount: pay.Amount, Currency: pay.Currency,
-		Capture: pay.CaptureMethod == core.CaptureAutomatic, Card: card,
+		Capture: pay.CaptureWithAuthorization(), Card: card,
 		Reference: pay.MerchantReference,
 	}
 }

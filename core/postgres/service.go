@@ -101,6 +101,7 @@ type Service struct {
 	log            *slog.Logger
 	tracer         trace.Tracer
 	live           *liveness // nil without Config.Liveness.NodeID
+	risk           riskState
 }
 
 // NewService makes a Service that moves money through gw.

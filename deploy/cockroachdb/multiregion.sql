@@ -58,3 +58,24 @@ ALTER TABLE nodes SET LOCALITY REGIONAL BY ROW AS crdb_region;
 -- and the alerts, both rare writes read from every region: GLOBAL.
 ALTER TABLE detector_leases SET LOCALITY GLOBAL;
 ALTER TABLE alerts SET LOCALITY GLOBAL;
+
+-- Risk (00010_risk.sql): rules and lists are read by every payment in every region and
+-- written rarely by operators, so they are GLOBAL (fast reads everywhere); so are the
+-- platform-wide AML cases, job leases and the audit log. Reviews and velocity counters are a
+-- merchant's, in its home region.
+ALTER TABLE risk_rules SET LOCALITY GLOBAL;
+ALTER TABLE risk_lists SET LOCALITY GLOBAL;
+ALTER TABLE risk_list_items SET LOCALITY GLOBAL;
+ALTER TABLE aml_cases SET LOCALITY GLOBAL;
+ALTER TABLE risk_jobs SET LOCALITY GLOBAL;
+ALTER TABLE risk_audit SET LOCALITY GLOBAL;
+ALTER TABLE risk_reviews ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE risk_reviews SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE risk_velocity ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE risk_velocity SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE customer_verifications ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE customer_verifications SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE customer_cards ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE customer_cards SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE verification_codes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE verification_codes SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -105,6 +105,7 @@ func TestConstantsMatchTheDomain(t *testing.T) {
 		{string(paysdk.StatusSucceeded), string(core.StatusSucceeded)},
 		{string(paysdk.StatusFailed), string(core.StatusFailed)},
 		{string(paysdk.StatusCanceled), string(core.StatusCanceled)},
+		{string(paysdk.StatusRequiresReview), string(core.StatusRequiresReview)},
 		{paysdk.RefundPending, core.RefundPending},
 		{paysdk.RefundSucceeded, core.RefundSucceeded},
 		{paysdk.RefundFailed, core.RefundFailed},
@@ -131,6 +132,7 @@ func TestConstantsMatchTheDomain(t *testing.T) {
 		{paysdk.CodeExpiredCard, core.CodeExpiredCard},
 		{paysdk.CodeIncorrectCVC, core.CodeIncorrectCVC},
 		{paysdk.CodeProcessingError, core.CodeProcessingError},
+		{paysdk.CodeBlockedByRisk, core.CodeBlockedByRisk},
 		{paysdk.CodeChannelUnavailable, core.CodeChannelUnavailable},
 		{paysdk.CodeChannelNotAuthorized, core.CodeChannelNotAuthorized},
 		{paysdk.CodeRateLimited, core.CodeRateLimited},
@@ -141,8 +143,8 @@ func TestConstantsMatchTheDomain(t *testing.T) {
 			t.Errorf("the SDK says %q where the domain says %q", tc.sdk, tc.core)
 		}
 	}
-	if len(core.Channels) != 5 || len(core.Statuses) != 6 {
-		t.Errorf("the domain has %d channels and %d statuses; the SDK knows 5 and 6: add the new ones to sdk/types.go and here",
+	if len(core.Channels) != 5 || len(core.Statuses) != 7 {
+		t.Errorf("the domain has %d channels and %d statuses; the SDK knows 5 and 7: add the new ones to sdk/types.go and here",
 			len(core.Channels), len(core.Statuses))
 	}
 	if len(core.RefundReasons) != 3 || core.RefundReasons[0] != paysdk.ReasonRequestedByCustomer ||
