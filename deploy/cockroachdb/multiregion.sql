@@ -53,3 +53,13 @@ ALTER TABLE merchant_channels SET LOCALITY REGIONAL BY ROW AS crdb_region;
 -- node's region (a local write); only a take-over reads another region's rows.
 ALTER TABLE nodes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE nodes SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Webhooks: endpoints, deliveries and their attempts live with the merchant.
+ALTER TABLE webhook_endpoints ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE webhook_endpoints SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE webhook_deliveries ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE webhook_deliveries SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE webhook_delivery_attempts ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE webhook_delivery_attempts SET LOCALITY REGIONAL BY ROW AS crdb_region;
