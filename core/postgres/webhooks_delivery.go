@@ -211,6 +211,7 @@ type claimed struct {
 	keys                    [][]byte
 	event                   *core.Event
 	claimedAt               time.Time
+	failing                 bool // the endpoint had failed since its last success, at the claim
 }
 
 func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
@@ -234,7 +235,7 @@ func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
 		out, canceled = nil, 0
 		now := s.now()
 		rows, err := tx.Query(ctx, `SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.max_attempts,
-				w.url, w.status, w.secret, w.previous_secret, w.previous_secret_expires_at,
+				w.url, w.status, w.secret, w.previous_secret, w.previous_secret_expires_at, w.failing_since IS NOT NULL,
 				e.type, e.object_id, e.payload, e.created_at
 			FROM webhook_deliveries d
 			JOIN outbox_events e ON e.id = d.event_id
@@ -253,11 +254,12 @@ func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
 			var url, status *string
 			var secret, prev []byte
 			var prevExpires *time.Time
+			var failing *bool
 			var typ, objectID string
 			var payload []byte
 			var at time.Time
 			if err := rows.Scan(&c.id, &c.eventID, &c.endpointID, &c.attempt, &c.maxAttempts, &url, &status, &secret, &prev,
-				&prevExpires, &typ, &objectID, &payload, &at); err != nil {
+				&prevExpires, &failing, &typ, &objectID, &payload, &at); err != nil {
 				return err
 			}
 			if status == nil || *status != core.WebhookEnabled {
@@ -281,7 +283,7 @@ func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
 			if c.event, err = renderEvent(c.eventID, typ, objectID, payload, at); err != nil {
 				return err
 			}
-			c.url, c.attempt, c.claimedAt = *url, c.attempt+1, now
+			c.url, c.attempt, c.claimedAt, c.failing = *url, c.attempt+1, now, *failing
 			taken[c.endpointID]++
 			take = append(take, c.id)
 			out = append(out, c)
@@ -319,8 +321,9 @@ func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
 	return out, canceled, nil
 }
 
-// attempt sends one claimed delivery and records what came of it. A node stopping (ctx
-// done) records nothing: the claim's lease makes the delivery due again.
+// attempt sends one claimed delivery and records what came of it. An attempt cut short by
+// the node stopping (ctx done) records nothing: the claim's lease makes the delivery due
+// again. One that got its answer is recorded even while the node stops.
 func (d *WebhookDeliverer) attempt(ctx context.Context, c claimed) {
 	body, err := json.Marshal(c.event)
 	if err != nil {
@@ -329,10 +332,12 @@ func (d *WebhookDeliverer) attempt(ctx context.Context, c claimed) {
 	}
 	ts := d.s.now()
 	res := d.cfg.Sender.Deliver(ctx, c.url, webhook.Message{ID: c.eventID, Timestamp: ts, Body: body, Keys: c.keys})
-	if ctx.Err() != nil {
+	if res.Status == 0 && ctx.Err() != nil {
 		return
 	}
-	if err := d.record(ctx, c, ts, res); err != nil && ctx.Err() == nil {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := d.record(rctx, c, ts, res); err != nil {
 		d.s.log.Warn("webhook record", "delivery", c.id, "err", err)
 	}
 }
@@ -378,6 +383,9 @@ func (d *WebhookDeliverer) record(ctx context.Context, c claimed, ts time.Time, 
 			return err
 		}
 		if res.OK() {
+			if !c.failing {
+				return nil // nothing to clear: the endpoint's row is not touched
+			}
 			_, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, c.endpointID)
 			return err
 		}
@@ -395,11 +403,14 @@ func (d *WebhookDeliverer) endpointFailed(ctx context.Context, tx pgx.Tx, endpoi
 	var since *time.Time
 	var status string
 	err := tx.QueryRow(ctx, `SELECT failing_since, status FROM webhook_endpoints WHERE id = $1`, endpointID).Scan(&since, &status)
-	if errNoRows(err) || status != core.WebhookEnabled {
+	if errNoRows(err) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if status != core.WebhookEnabled {
+		return nil
 	}
 	what := "no answer"
 	if res.Status != 0 {
