@@ -77,12 +77,14 @@ func webhookCall[P any](s *Server, w http.ResponseWriter, r *http.Request, kind 
 		s.writeError(w, r, err)
 		return
 	}
+	if e, ok := v.(*core.WebhookEndpoint); ok && e.Secret != "" {
+		noStore(w) // the answer carries a signing secret
+	}
 	s.writeJSON(w, r, v)
 }
 
 func (s *Server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	var p core.CreateWebhookEndpointParams
-	noStore(w)
 	webhookCall(s, w, r, "", &p, p.Validate, func(svc Webhooks, m string) (any, error) {
 		return svc.CreateWebhookEndpoint(r.Context(), m, p)
 	}, "url", "enabled_events")
@@ -113,7 +115,6 @@ func (s *Server) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 	var p core.RotateWebhookSecretParams
-	noStore(w)
 	webhookCall(s, w, r, "webhook endpoint", &p, p.Validate, func(svc Webhooks, m string) (any, error) {
 		return svc.RotateWebhookSecret(r.Context(), m, r.PathValue("id"), time.Duration(p.ExpireCurrentIn)*time.Second)
 	})
