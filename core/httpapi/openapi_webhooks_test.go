@@ -65,7 +65,9 @@ func (w oaWebhooks) ListEvents(_ context.Context, _ string, f core.EventFilter) 
 	return &core.List[*core.Event]{Object: "list", Data: []*core.Event{oaEvent()}}, w.fail(f.StartingAfter)
 }
 
-func (w oaWebhooks) Event(_ context.Context, _, id string) (*core.Event, error) { return oaEvent(), w.fail(id) }
+func (w oaWebhooks) Event(_ context.Context, _, id string) (*core.Event, error) {
+	return oaEvent(), w.fail(id)
+}
 
 func (w oaWebhooks) EventDeliveries(_ context.Context, _, id string) (*core.List[*core.WebhookDelivery], error) {
 	return &core.List[*core.WebhookDelivery]{Object: "list", Data: []*core.WebhookDelivery{{Object: "webhook_delivery",
