@@ -143,7 +143,7 @@ type WebhookEndpoint struct {
 type WebhookEndpointParams struct {
 	URL           string   `json:"url"`
 	EnabledEvents []string `json:"enabled_events"` // event types, or "*"
-	Description   string   `json:"description,omitempty"`
+	Description   string   `json:"description"`
 }
 
 // WebhookDelivery is one attempt to deliver an event.
