@@ -144,7 +144,7 @@ func (d *WebhookDeliverer) Round(ctx context.Context) (WebhookRound, error) {
 	if r.FannedOut, err = d.fanOut(ctx); err != nil {
 		return r, fmt.Errorf("webhook fan-out: %w", err)
 	}
-	claims, canceled, err := d.claim(ctx)
+	claims, canceled, err := d.claim(ctx, "")
 	r.Canceled = canceled
 	if err != nil {
 		return r, fmt.Errorf("webhook claim: %w", err)
@@ -156,6 +156,15 @@ func (d *WebhookDeliverer) Round(ctx context.Context) (WebhookRound, error) {
 			defer d.wg.Done()
 			defer d.release(c.endpointID)
 			d.attempt(ctx, c)
+			// The slot stays with the endpoint while it has due deliveries, so a backlog
+			// drains at the endpoint's pace rather than a batch per interval.
+			for ctx.Err() == nil {
+				next, _, err := d.claim(ctx, c.endpointID)
+				if err != nil || len(next) == 0 {
+					return
+				}
+				d.attempt(ctx, next[0])
+			}
 		}()
 	}
 	return r, nil
@@ -214,20 +223,26 @@ type claimed struct {
 	failing                 bool // the endpoint had failed since its last success, at the claim
 }
 
-func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
+// claim claims due deliveries: for the round (endpoint ""), up to Batch, within each
+// endpoint's free slots on this node; for a slot that just finished an attempt (endpoint
+// set), one more of that endpoint's, in the slot it holds.
+func (d *WebhookDeliverer) claim(ctx context.Context, endpoint string) ([]claimed, int, error) {
 	s := d.s
-	d.mu.Lock()
 	full := []string{}
-	for ep, n := range d.busy {
-		if n >= d.cfg.PerEndpoint {
-			full = append(full, ep)
+	busy := map[string]int{}
+	limit, perEndpoint := d.cfg.Batch, d.cfg.PerEndpoint
+	if endpoint == "" {
+		d.mu.Lock()
+		for ep, n := range d.busy {
+			if n >= d.cfg.PerEndpoint {
+				full = append(full, ep)
+			}
+			busy[ep] = n
 		}
+		d.mu.Unlock()
+	} else {
+		limit, perEndpoint = 1, 1
 	}
-	busy := make(map[string]int, len(d.busy))
-	for ep, n := range d.busy {
-		busy[ep] = n
-	}
-	d.mu.Unlock()
 
 	var out []claimed
 	var canceled int
@@ -241,8 +256,9 @@ func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
 			JOIN outbox_events e ON e.id = d.event_id
 			LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
 			WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT (d.endpoint_id = ANY($2))
+				AND ($4 = '' OR d.endpoint_id = $4)
 			ORDER BY d.next_attempt_at LIMIT $3
-			FOR UPDATE OF d SKIP LOCKED`, now, full, d.cfg.Batch)
+			FOR UPDATE OF d SKIP LOCKED`, now, full, limit, endpoint)
 		if err != nil {
 			return err
 		}
@@ -266,7 +282,7 @@ func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
 				drop = append(drop, c.id)
 				continue
 			}
-			if busy[c.endpointID]+taken[c.endpointID] >= d.cfg.PerEndpoint {
+			if busy[c.endpointID]+taken[c.endpointID] >= perEndpoint {
 				continue // due, and left for the next round or another node
 			}
 			key, err := s.openSecretKey(c.endpointID, secret)
@@ -313,11 +329,13 @@ func (d *WebhookDeliverer) claim(ctx context.Context) ([]claimed, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	d.mu.Lock()
-	for _, c := range out {
-		d.busy[c.endpointID]++
+	if endpoint == "" {
+		d.mu.Lock()
+		for _, c := range out {
+			d.busy[c.endpointID]++
+		}
+		d.mu.Unlock()
 	}
-	d.mu.Unlock()
 	return out, canceled, nil
 }
 
