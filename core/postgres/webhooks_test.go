@@ -108,7 +108,7 @@ func (e *whEnv) node() *postgres.Service {
 	}
 	e.t.Cleanup(db.Close)
 	svc, err := postgres.NewService(db, e.ch, postgres.Config{Region: "us-east", SecretKey: bytes.Repeat([]byte("k"), 32),
-		Lease: testLease, ChannelTimeout: 5 * time.Second, Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(testLogOut, nil))})
+		Lease: testLease, ChannelTimeout: 5 * time.Second, Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(testLogOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		e.t.Fatal(err)
 	}
