@@ -637,3 +637,58 @@ func TestWebhookEndpointValidation(t *testing.T) {
 }
 
 var testLogOut io.Writer = os.Stderr
+
+// A slow endpoint holds at most PerEndpoint attempts of one node and cannot stall another
+// endpoint's deliveries.
+func TestWebhookSlowEndpointDoesNotStallOthers(t *testing.T) {
+	e := newWebhookEnv(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	slow := newReceiver(t, func(_ int, r *http.Request) (int, http.Header) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return http.StatusOK, nil
+	})
+	fast := newReceiver(t, nil)
+	e.endpoint(e.merchant.ID, slow.srv.URL)
+	e.endpoint(e.merchant.ID, fast.srv.URL)
+	const payments = 10
+	for i := 0; i < payments; i++ {
+		e.pay(e.merchant)
+	}
+	d := e.deliverer(e.svc, true)
+	if _, err := d.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, eventually.Patience, "every event at the fast endpoint while the slow one hangs", func() bool {
+		return len(fast.requests()) == payments
+	})
+	eventually.True(t, eventually.Patience, "the slow endpoint's slots to fill", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return inFlight == 4
+	})
+	if _, err := d.Round(context.Background()); err != nil { // its slots are full: nothing more is claimed for it
+		t.Fatal(err)
+	}
+	close(release)
+	d.Wait()
+	if n := len(slow.requests()); n != payments {
+		t.Fatalf("slow endpoint got %d events, want %d", n, payments)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 4 {
+		t.Fatalf("at most %d attempts at once to the slow endpoint, want the bound, 4", most)
+	}
+}
