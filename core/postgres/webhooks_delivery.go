@@ -353,10 +353,24 @@ func (d *WebhookDeliverer) attempt(ctx context.Context, c claimed) {
 	if res.Status == 0 && ctx.Err() != nil {
 		return
 	}
+	// Recording is idempotent (the attempt's row is keyed, the delivery's update fenced), so
+	// a record that failed (a slow or unreachable database) is tried again for a while: an
+	// unrecorded attempt is sent again only when its claim's lease ends, a minute later.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := d.record(rctx, c, ts, res); err != nil {
-		d.s.log.Warn("webhook record", "delivery", c.id, "err", err)
+	for try := 1; ; try++ {
+		err := d.record(rctx, c, ts, res)
+		if err == nil {
+			return
+		}
+		if rctx.Err() != nil || try == 5 {
+			d.s.log.Warn("webhook record", "delivery", c.id, "tries", try, "err", err)
+			return
+		}
+		select {
+		case <-rctx.Done():
+		case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+		}
 	}
 }
 
