@@ -94,8 +94,8 @@ func WriteTable(w io.Writer, rs []Result) {
 			v.AckedPayments, v.ChannelCharges, v.Journals, v.OutboxEvents, v.OutboxExpected, v.OutboxMissing, v.OutboxDuplicates,
 			v.Linearizability.Checked-len(v.Linearizability.Illegal)-len(v.Linearizability.Unknown))
 		if wh := v.Webhooks; wh.Checked {
-			fmt.Fprintf(w, "  webhooks: %d events, %d delivered (%d more than once), %d undelivered, %d badly signed; %d attempts, %d out of version order (each carries updated_at), %d delivered %d ms after settling\n",
-				wh.Events, wh.Delivered, wh.Redelivered, wh.Undelivered, wh.BadSignatures, wh.Attempts, wh.OutOfOrder, wh.Delivered, r.DeliveredMS)
+			fmt.Fprintf(w, "  webhooks: %d events, %d delivered (%d more than once), %d undelivered, %d badly signed; %d attempts, %d out of version order (each carries updated_at); the last delivered %d ms after settling (-1: not within the bound)\n",
+				wh.Events, wh.Delivered, wh.Redelivered, wh.Undelivered, wh.BadSignatures, wh.Attempts, wh.OutOfOrder, r.DeliveredMS)
 		}
 		if r.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", r.Error)
