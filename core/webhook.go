@@ -7,8 +7,11 @@ import (
 	"time"
 )
 
-// PrefixWebhookEndpoint starts webhook endpoint IDs: "we_us-east_…".
-const PrefixWebhookEndpoint = "we"
+// ID prefixes of webhook endpoints ("we_us-east_…") and of their audit trail's entries.
+const (
+	PrefixWebhookEndpoint = "we"
+	PrefixEndpointEvent   = "wev"
+)
 
 // EventTypes lists every event type, in the order the API documents them. Every status
 // change of a payment and a refund raises one of them.

@@ -49,6 +49,18 @@ func scanEndpoint(row pgx.Row, now time.Time) (*core.WebhookEndpoint, error) {
 	return e, nil
 }
 
+// auditEndpoint appends to the merchant's webhook endpoint audit trail.
+func auditEndpoint(ctx context.Context, tx pgx.Tx, merchantID, region, endpointID, action, actor, detail string, now time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO webhook_endpoint_events (id, merchant_id, region, endpoint_id, action, actor, detail, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, core.NewID(core.PrefixEndpointEvent, region), merchantID, region, endpointID, action, actor, detail, now)
+	if err != nil {
+		return fmt.Errorf("audit webhook endpoint change: %w", err)
+	}
+	return nil
+}
+
+func merchantActor(merchantID string) string { return "merchant:" + merchantID }
+
 func endpointNotFound(param, id string) *core.Error {
 	return core.ParamError(core.CodeNotFound, param, "No such webhook endpoint: '%s'.", id)
 }
@@ -79,6 +91,10 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, merchantID string, 
 		if _, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, region, url, description, enabled_events,
 			status, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
 			id, merchantID, region, p.URL, p.Description, p.EnabledEvents, core.WebhookEnabled, sealed, now); err != nil {
+			return err
+		}
+		if err := auditEndpoint(ctx, tx, merchantID, region, id, "created", merchantActor(merchantID),
+			fmt.Sprintf("url=%s enabled_events=%s", p.URL, strings.Join(p.EnabledEvents, ",")), now); err != nil {
 			return err
 		}
 		out = &core.WebhookEndpoint{ID: id, Object: "webhook_endpoint", URL: p.URL, Description: p.Description,
@@ -155,9 +171,9 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, merchantID, id stri
 		return nil, err
 	}
 	err := s.db.WriteTx(ctx, "webhook.update_endpoint", func(tx pgx.Tx) error {
-		var status string
-		if err := tx.QueryRow(ctx, `SELECT status FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
-			id, merchantID).Scan(&status); err != nil {
+		var status, region string
+		if err := tx.QueryRow(ctx, `SELECT status, region FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
+			id, merchantID).Scan(&status, &region); err != nil {
 			if errNoRows(err) {
 				return endpointNotFound("id", id)
 			}
@@ -170,26 +186,35 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, merchantID, id stri
 			args = append(args, v)
 			sets = append(sets, fmt.Sprintf("%s = $%d", col, len(args)))
 		}
+		var changed []string
+		action := "updated"
 		if p.URL != nil {
 			set("url", *p.URL)
+			changed = append(changed, "url="+*p.URL)
 		}
 		if p.EnabledEvents != nil {
 			set("enabled_events", p.EnabledEvents)
+			changed = append(changed, "enabled_events="+strings.Join(p.EnabledEvents, ","))
 		}
 		if p.Description != nil {
 			set("description", *p.Description)
+			changed = append(changed, "description")
 		}
 		if p.Disabled != nil {
 			if *p.Disabled && status == core.WebhookEnabled {
 				set("status", core.WebhookDisabled)
 				set("disabled_reason", "Disabled by the merchant on "+now.Format(time.RFC3339)+".")
+				action = "disabled"
 			} else if !*p.Disabled && status == core.WebhookDisabled {
 				set("status", core.WebhookEnabled)
 				sets = append(sets, "disabled_reason = NULL", "failing_since = NULL")
+				action = "enabled"
 			}
 		}
-		_, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET `+strings.Join(sets, ", ")+` WHERE id = $1 AND merchant_id = $2`, args...)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET `+strings.Join(sets, ", ")+` WHERE id = $1 AND merchant_id = $2`, args...); err != nil {
+			return err
+		}
+		return auditEndpoint(ctx, tx, merchantID, region, id, action, merchantActor(merchantID), strings.Join(changed, " "), now)
 	})
 	if err != nil {
 		return nil, core.AsError(err)
@@ -201,16 +226,20 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, merchantID, id stri
 // attempts kept.
 func (s *Service) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) error {
 	return errOrNil(s.db.WriteTx(ctx, "webhook.delete_endpoint", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2`, id, merchantID)
+		var region string
+		err := tx.QueryRow(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2 RETURNING region`, id, merchantID).Scan(&region)
+		if errNoRows(err) {
+			return endpointNotFound("id", id)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return endpointNotFound("id", id)
+		now := s.now()
+		if _, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'canceled', claim_token = NULL, updated_at = $2,
+			last_error = 'The endpoint was deleted.' WHERE endpoint_id = $1 AND status = 'pending'`, id, now); err != nil {
+			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'canceled', claim_token = NULL, updated_at = $2,
-			last_error = 'The endpoint was deleted.' WHERE endpoint_id = $1 AND status = 'pending'`, id, s.now())
-		return err
+		return auditEndpoint(ctx, tx, merchantID, region, id, "deleted", merchantActor(merchantID), "", now)
 	}))
 }
 
@@ -233,16 +262,18 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, merchantID, id string
 			t := now.Add(overlap)
 			expires = &t
 		}
-		tag, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET previous_secret = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE secret END,
-			previous_secret_expires_at = $3, secret = $4, updated_at = $5 WHERE id = $1 AND merchant_id = $2`,
-			id, merchantID, expires, sealed, now)
+		var region string
+		err := tx.QueryRow(ctx, `UPDATE webhook_endpoints SET previous_secret = CASE WHEN $3::timestamptz IS NULL THEN NULL ELSE secret END,
+			previous_secret_expires_at = $3, secret = $4, updated_at = $5 WHERE id = $1 AND merchant_id = $2 RETURNING region`,
+			id, merchantID, expires, sealed, now).Scan(&region)
+		if errNoRows(err) {
+			return endpointNotFound("id", id)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return endpointNotFound("id", id)
-		}
-		return nil
+		return auditEndpoint(ctx, tx, merchantID, region, id, "secret_rotated", merchantActor(merchantID),
+			fmt.Sprintf("the previous secret signs for %s more", overlap), now)
 	})
 	if err != nil {
 		return nil, core.AsError(err)

@@ -433,8 +433,8 @@ func (d *WebhookDeliverer) endpointFailed(ctx context.Context, tx pgx.Tx, endpoi
 		return err
 	}
 	var since *time.Time
-	var status string
-	err := tx.QueryRow(ctx, `SELECT failing_since, status FROM webhook_endpoints WHERE id = $1`, endpointID).Scan(&since, &status)
+	var status, merchantID, region string
+	err := tx.QueryRow(ctx, `SELECT failing_since, status, merchant_id, region FROM webhook_endpoints WHERE id = $1`, endpointID).Scan(&since, &status, &merchantID, &region)
 	if errNoRows(err) {
 		return nil
 	}
@@ -459,7 +459,9 @@ func (d *WebhookDeliverer) endpointFailed(ctx context.Context, tx pgx.Tx, endpoi
 	default:
 		return nil
 	}
-	_, err = tx.Exec(ctx, `UPDATE webhook_endpoints SET status = $2, disabled_reason = $3, updated_at = $4 WHERE id = $1`,
-		endpointID, core.WebhookDisabled, reason, ts)
-	return err
+	if _, err = tx.Exec(ctx, `UPDATE webhook_endpoints SET status = $2, disabled_reason = $3, updated_at = $4 WHERE id = $1`,
+		endpointID, core.WebhookDisabled, reason, ts); err != nil {
+		return err
+	}
+	return auditEndpoint(ctx, tx, merchantID, region, endpointID, "disabled", "platform", reason, ts)
 }

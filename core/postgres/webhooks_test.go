@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
@@ -406,6 +408,21 @@ func TestWebhookEndpointsDisabledAndRetryAfter(t *testing.T) {
 	e.round(d)
 	if len(broken.requests()) != n+1 {
 		t.Fatalf("re-enabled endpoint: %d requests, want %d", len(broken.requests()), n+1)
+	}
+	// Every change is in the audit trail, with who made it.
+	for id, want := range map[string]string{
+		goneEP.ID:   "created by merchant, disabled by platform",
+		brokenEP.ID: "created by merchant, disabled by platform, enabled by merchant",
+	} {
+		rows, err := e.svc.DB().Pool.Query(ctx, `SELECT action || ' by ' || split_part(actor, ':', 1) FROM webhook_endpoint_events
+			WHERE endpoint_id = $1 ORDER BY created_at, action`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || strings.Join(got, ", ") != want {
+			t.Errorf("audit trail of %s: %q (%v), want %q", id, strings.Join(got, ", "), err, want)
+		}
 	}
 }
 

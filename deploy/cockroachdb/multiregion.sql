@@ -63,3 +63,6 @@ ALTER TABLE webhook_deliveries SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
 ALTER TABLE webhook_delivery_attempts ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE webhook_delivery_attempts SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE webhook_endpoint_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE webhook_endpoint_events SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -68,10 +68,24 @@ CREATE TABLE webhook_delivery_attempts (
 CREATE INDEX webhook_delivery_attempts_event ON webhook_delivery_attempts (event_id, attempted_at);
 CREATE INDEX webhook_delivery_attempts_endpoint ON webhook_delivery_attempts (endpoint_id, attempted_at);
 
+-- Append-only audit trail of every endpoint change, secrets included (never the secret).
+CREATE TABLE webhook_endpoint_events (
+    id           TEXT PRIMARY KEY,
+    merchant_id  TEXT NOT NULL REFERENCES merchants (id),
+    region       TEXT NOT NULL,
+    endpoint_id  TEXT NOT NULL,
+    action       TEXT NOT NULL,   -- created, updated, disabled, enabled, secret_rotated, deleted
+    actor        TEXT NOT NULL,   -- merchant:<id> (the API), or platform (410 Gone, three days of failures)
+    detail       TEXT NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX webhook_endpoint_events_merchant ON webhook_endpoint_events (merchant_id, created_at);
+
 CREATE INDEX outbox_events_merchant_created ON outbox_events (merchant_id, created_at DESC, id DESC);
 
 -- +goose Down
 DROP INDEX outbox_events_merchant_created;
+DROP TABLE webhook_endpoint_events;
 DROP TABLE webhook_delivery_attempts;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;
