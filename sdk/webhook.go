@@ -216,3 +216,35 @@ func (c *Client) RedeliverEvent(ctx context.Context, id, endpoint string) (*Even
 	}
 	return &out, nil
 }
+
+// EventFilter selects and pages events (GET /v1/events). Zero fields are not sent.
+type EventFilter struct {
+	Type string
+	// Undelivered keeps events with a delivery that has not succeeded (yet):
+	// delivery_success=false.
+	Undelivered   bool
+	Limit         int
+	StartingAfter string
+}
+
+// ListEvents reads one page of the merchant's events, newest first (GET /v1/events).
+func (c *Client) ListEvents(ctx context.Context, f EventFilter) (*List[*Event], error) {
+	q := url.Values{}
+	if f.Type != "" {
+		q.Set("type", f.Type)
+	}
+	if f.Undelivered {
+		q.Set("delivery_success", "false")
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.StartingAfter != "" {
+		q.Set("starting_after", f.StartingAfter)
+	}
+	var out List[*Event]
+	if err := c.get(ctx, "/v1/events", q, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
