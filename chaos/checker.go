@@ -87,6 +87,9 @@ type Evidence struct {
 	LedgerErr string
 	// SettleBound is the bound the platform had to settle in, for messages.
 	SettleBound time.Duration
+	// Webhooks are the deliveries the chaos receiver got; nil when no receiver ran (the
+	// delivery invariant is then not checked).
+	Webhooks []Delivery
 }
 
 // Invariant names, as violations report them.
@@ -98,6 +101,7 @@ const (
 	InvSettled      = "settles-within-bound"
 	InvOutbox       = "outbox-complete"
 	InvLinearizable = "linearizable"
+	InvDelivered    = "webhooks-delivered"
 )
 
 // Violation is one broken invariant.
@@ -129,6 +133,7 @@ type Verdict struct {
 	OutboxMissing    int                   `json:"outbox_missing"`
 	OutboxDuplicates int                   `json:"outbox_duplicates"`
 	ChannelCharges   int                   `json:"channel_charges"`
+	Webhooks         WebhookVerdict        `json:"webhooks"`
 	Linearizability  LinearizabilityReport `json:"linearizability"`
 	Violations       []Violation           `json:"violations,omitempty"`
 }
@@ -165,6 +170,7 @@ func Check(e Evidence) Verdict {
 	checkLedger(&e, &v)
 	checkSettled(&e, &v)
 	checkOutbox(&e, &v)
+	checkDelivered(&e, &v)
 	v.Linearizability = CheckLinearizable(e.History, 5*time.Second)
 	for _, id := range v.Linearizability.Illegal {
 		v.violate(InvLinearizable, "payment %s: its history is not linearizable (%s)", id, describeHistory(e.History, id))
@@ -463,9 +469,8 @@ var eventFor = map[core.Status]string{
 
 // checkOutbox: every settled payment has the event of its status (and a manually captured
 // one its requires_capture event too); every settled refund its event; no event twice.
-// Webhook delivery is not built, so "delivered at least once" is checked as "written
-// exactly once, in the same transaction as the change" — nothing can be lost before the
-// delivery worker exists to pick it up.
+// Events are written exactly once, in the same transaction as the change; that each reached
+// the chaos receiver, signed, is checked from the receiver's record (checker_webhooks.go).
 func checkOutbox(e *Evidence, v *Verdict) {
 	have := map[string]int{}
 	for _, ev := range e.Events {

@@ -391,3 +391,30 @@ func TestSelect(t *testing.T) {
 		t.Errorf("unknown name: %v", err)
 	}
 }
+
+func TestCheckDelivered(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	e := Evidence{Events: []EventRow{{ID: "evt_1", Type: "payment.requires_capture", ObjectID: "pay_1"},
+		{ID: "evt_2", Type: "payment.succeeded", ObjectID: "pay_1"}, {ID: "evt_3", Type: "payment.succeeded", ObjectID: "pay_2"}}}
+	e.Webhooks = []Delivery{
+		{EventID: "evt_2", ObjectID: "pay_1", UpdatedAt: at.Add(time.Second), Valid: true, Accepted: true, At: at},
+		{EventID: "evt_1", ObjectID: "pay_1", UpdatedAt: at, Valid: true, Accepted: false, At: at.Add(time.Second)},
+		{EventID: "evt_1", ObjectID: "pay_1", UpdatedAt: at, Valid: true, Accepted: true, At: at.Add(2 * time.Second)},
+		{EventID: "evt_3", ObjectID: "pay_2", UpdatedAt: at, Valid: false, At: at},
+	}
+	var v Verdict
+	checkDelivered(&e, &v)
+	w := v.Webhooks
+	if !w.Checked || w.Events != 3 || w.Delivered != 2 || w.Undelivered != 1 || w.BadSignatures != 1 || w.OutOfOrder != 1 || w.Attempts != 4 {
+		t.Fatalf("verdict %+v", w)
+	}
+	if len(v.Violations) != 2 || v.Violations[0].Invariant != InvDelivered {
+		t.Fatalf("violations %+v", v.Violations)
+	}
+	e.Webhooks = nil
+	v = Verdict{}
+	checkDelivered(&e, &v)
+	if v.Webhooks.Checked || len(v.Violations) != 0 {
+		t.Fatal("checked without a receiver")
+	}
+}

@@ -37,8 +37,12 @@
 // after the 30 s lease, and a payment whose client went away is left to the recovery
 // worker, which waits 2 × lease (60 s) and sweeps every 5 s.
 //
-// Webhook delivery is not built yet: "every outbox event delivered at least once" is
-// checked as "every event written exactly once, in the same transaction as its change".
+// Webhooks (invariant 5): every event is written exactly once, in the transaction of its
+// change (checkOutbox), and, with the suite's Receiver (receiver.go; on by default against
+// the local platform), delivered to its merchant's endpoint at least once with a valid
+// signature and the object's updated_at to order by (checkDelivered). The receiver refuses
+// a share of deliveries with 503 and Retry-After, and all of them for the first half of
+// every fault.
 //
 // cmd/chaos is the command; deploy/chaosmesh has the same experiments as Chaos Mesh
 // manifests for a Kubernetes deployment.

@@ -47,6 +47,13 @@ type RunConfig struct {
 	HistoryDir string
 	// Log receives progress. Default: nothing.
 	Log io.Writer
+	// Receiver, if set, is the merchants' webhook endpoint: each experiment registers one per
+	// merchant, the receiver is down for the first half of every fault, and the delivery
+	// invariant is checked. Nil: webhooks are not checked.
+	Receiver *Receiver
+	// DeliveryBound is how long after settling every event must have been delivered. Default
+	// 75s: a delivery claimed by a node that was killed is due again after its 60 s claim lease.
+	DeliveryBound time.Duration
 }
 
 // DefaultSettleBound is the default RunConfig.SettleBound: 2 × the 30 s lease (the recovery
@@ -71,6 +78,9 @@ func (c *RunConfig) withDefaults(t *Target) {
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
+	}
+	if c.DeliveryBound == 0 {
+		c.DeliveryBound = 75 * time.Second
 	}
 }
 
@@ -107,9 +117,12 @@ type Result struct {
 	P99FaultMS int64 `json:"p99_fault_ms"`
 	// SettleMS is the time from healing until every client had its answers and nothing was
 	// in doubt in the database.
-	SettleMS   int64 `json:"settle_ms"`
-	InjectAtMS int64 `json:"inject_at_ms"`
-	HealAtMS   int64 `json:"heal_at_ms"`
+	SettleMS int64 `json:"settle_ms"`
+	// DeliveredMS is the time from settling until every event had reached the receiver
+	// (-1: not within RunConfig.DeliveryBound).
+	DeliveredMS int64 `json:"delivered_ms,omitempty"`
+	InjectAtMS  int64 `json:"inject_at_ms"`
+	HealAtMS    int64 `json:"heal_at_ms"`
 	// ByRegion breaks the figures down by the clients' home region.
 	ByRegion map[string]RegionFigures `json:"by_region"`
 
@@ -224,6 +237,18 @@ func runOne(ctx context.Context, t *Target, x Experiment, cfg RunConfig, steady 
 		merchants = append(merchants, m)
 	}
 	res.Merchants = merchants
+	if cfg.Receiver != nil {
+		for _, m := range merchants {
+			c, err := paysdk.New(paysdk.Config{Endpoints: t.EndpointsFrom(m.Home), SecretKey: m.SecretKey})
+			if err == nil {
+				err = cfg.Receiver.Register(ctx, c, m.ID)
+			}
+			if err != nil {
+				res.Error = err.Error()
+				return res
+			}
+		}
+	}
 	logf("steady; merchants onboarded")
 
 	h = NewHistory()
@@ -254,6 +279,11 @@ func runOne(ctx context.Context, t *Target, x Experiment, cfg RunConfig, steady 
 	if err := x.Inject(ctx, env); err != nil {
 		res.Error = "inject: " + err.Error()
 		logf("inject: %v", err)
+	}
+	if cfg.Receiver != nil {
+		cfg.Receiver.SetDown(true)
+		sleep(ctx, inject+fault/2-h.Now())
+		cfg.Receiver.SetDown(false)
 	}
 	sleep(ctx, inject+fault-h.Now())
 	heal := h.Now()
@@ -316,6 +346,10 @@ func runOne(ctx context.Context, t *Target, x Experiment, cfg RunConfig, steady 
 		env.Note("%d requests were taken over from a recovery point after the fault (node logs)", n)
 	}
 
+	if cfg.Receiver != nil {
+		res.DeliveredMS = awaitDeliveries(ctx, t, cfg.Receiver, merchantIDs(merchants), cfg.DeliveryBound)
+		logf("webhooks delivered %d ms after settling", res.DeliveredMS)
+	}
 	finalReads(ctx, t, h, merchants)
 	ops := h.Ops()
 	if cfg.HistoryDir != "" {
@@ -327,6 +361,9 @@ func runOne(ctx context.Context, t *Target, x Experiment, cfg RunConfig, steady 
 		// Checking half the evidence would report what is missing as lost: report the failure.
 		res.Error = "gather evidence: " + err.Error()
 	} else {
+		if cfg.Receiver != nil {
+			ev.Webhooks = cfg.Receiver.For(merchantIDs(merchants))
+		}
 		res.Verdict = Check(ev)
 		logf("checked %d operations", res.Verdict.Operations)
 	}

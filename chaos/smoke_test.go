@@ -78,8 +78,13 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	var progress strings.Builder
+	rc, err := chaos.StartReceiver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
 	results := chaos.Run(ctx, target, exps, chaos.RunConfig{Duration: 12 * time.Second, Clients: 6, AbandonShare: -1,
-		SettleBound: 45 * time.Second, SteadyTimeout: 60 * time.Second, Log: &progress})
+		SettleBound: 45 * time.Second, SteadyTimeout: 60 * time.Second, Log: &progress, Receiver: rc})
 	var table strings.Builder
 	chaos.WriteTable(&table, results)
 	sum := chaos.Summarize(results)
@@ -93,6 +98,9 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("chaos smoke failed: %s", sum.Line())
 	}
 	for _, r := range results {
+		if w := r.Verdict.Webhooks; !w.Checked || w.Delivered == 0 || w.Delivered != w.Events {
+			t.Errorf("%s: webhooks %+v", r.Name, w)
+		}
 		if r.Acknowledged == 0 || r.Verdict.AckedPayments == 0 || r.Verdict.Linearizability.Checked == 0 {
 			t.Errorf("%s checked nothing: %+v", r.Name, r)
 		}

@@ -239,13 +239,21 @@ type List[T any] struct {
 }
 
 // Event is something that happened to a merchant's objects, written to the outbox in the
-// same transaction as the change and delivered to the merchant's webhooks.
+// same transaction as the change and delivered to the merchant's webhooks. Data.Object is the
+// payment or refund as the API rendered it at that moment; its updated_at orders the events
+// of one object.
 type Event struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	ObjectID  string          `json:"object_id"`
-	Data      json.RawMessage `json:"data"`
-	CreatedAt time.Time       `json:"created_at"`
+	ID        string    `json:"id"`
+	Object    string    `json:"object"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	Data      EventData `json:"data"`
+	ObjectID  string    `json:"-"`
+}
+
+// EventData carries the object an event is about.
+type EventData struct {
+	Object json.RawMessage `json:"object"`
 }
 
 // Event types.

@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		injectCmd   = fs.String("inject-cmd", "", "the external experiment's fault: a shell command (e.g. kubectl apply -f ...)")
 		healCmd     = fs.String("heal-cmd", "", "the external experiment's healing: a shell command (e.g. kubectl delete -f ...)")
 		name        = fs.String("name", "", "the external experiment's name in the results (e.g. node-kill)")
+		webhooks    = fs.Bool("webhooks", true, "run the suite's webhook receiver (on loopback; local platform only) and check that every event is delivered, signed")
 		failover    = fs.Bool("failover", false, "run the region-kill-inflight measurement (local platform) and print its failover: line; -clients (default 8), -region and -duration (default 13s: a quarter before the kill) apply")
 	)
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PAYCHAOS")); err != nil {
@@ -142,6 +143,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := chaos.RunConfig{Duration: *duration, Clients: *clients, AbandonShare: abandonShare, SettleBound: *settle, Region: *region,
 		InjectCmd: *injectCmd, HealCmd: *healCmd, ExternalName: *name, HistoryDir: *historyDir, Log: stderr}
+	if *webhooks && *endpoints == "" {
+		rc, err := chaos.StartReceiver()
+		if err != nil {
+			fmt.Fprintln(stderr, "chaos: webhook receiver:", err)
+			return 2
+		}
+		defer rc.Close()
+		cfg.Receiver = rc
+	}
 	started := time.Now()
 	results := chaos.Run(ctx, t, exps, cfg)
 	if ctx.Err() != nil {

@@ -9,6 +9,8 @@
 //	payctl channels list -merchant mer_…
 //	payctl channels set -merchant mer_… -channel alipay -enabled=false [-credential key=value …]
 //	payctl region drain|undrain|status us-east                  (Consul KV)
+//	payctl webhooks listen -secret-key sk_… -forward http://127.0.0.1:3000/hooks
+//	payctl events resend evt_… -secret-key sk_…
 //
 // Every subcommand has its own flags; payctl help lists them, payctl <command> -h explains
 // one. The operator routes go through the SDK's admin client; draining a region and merchant
@@ -94,7 +96,8 @@ type options struct {
 	credentials                           credentials
 	rate                                  float64
 	burst                                 int
-	regionArg                             string // the region of the region commands
+	regionArg                             string // the positional argument: a region, or an event ID
+	webhooks                              webhookOptions
 }
 
 // credentials is the repeatable -credential key=value flag.
@@ -398,7 +401,10 @@ func parse(args []string) (*invocation, error) {
 	if len(extra) > 0 {
 		return nil, &usageError{cmd: c, err: fmt.Errorf("unexpected argument %q", extra[0])}
 	}
-	if c.positional != "" && !core.RegionNameRE.MatchString(inv.opts.regionArg) {
+	if c.positional == "event" && !strings.HasPrefix(inv.opts.regionArg, core.PrefixEvent+"_") {
+		return nil, &usageError{cmd: c, err: errors.New("the event's ID is required, e.g. evt_us-east_…")}
+	}
+	if c.positional == "region" && !core.RegionNameRE.MatchString(inv.opts.regionArg) {
 		if inv.opts.regionArg == "" {
 			return nil, &usageError{cmd: c, err: errors.New("the region is required, e.g. us-east")}
 		}

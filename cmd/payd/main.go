@@ -37,6 +37,7 @@ import (
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/postgres"
+	"github.com/paycenter/paycenter/core/webhook"
 	"github.com/paycenter/paycenter/resilience"
 )
 
@@ -110,6 +111,11 @@ type Config struct {
 	// DetectorInterval is how often each abnormal-transaction detector runs platform-wide
 	// (on the node holding its lease); 0: no detectors on this node.
 	DetectorInterval time.Duration
+	// WebhooksInterval is how often the webhook worker fans out events and claims deliveries.
+	WebhooksInterval time.Duration
+	// WebhooksAllowPrivate lets webhooks reach loopback and private addresses (the local
+	// platform and tests); off, such deliveries are refused at connect time.
+	WebhooksAllowPrivate bool
 	// ChannelRate is each channel's call quota on this node, per second.
 	ChannelRate float64
 	// MerchantRate and MerchantBurst are each merchant's API quota on this node.
@@ -186,6 +192,8 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", "comma-separated CIDRs of the proxies (payedge) whose X-Forwarded-For names a request's source address for the failed-authentication limit (default: loopback and private networks, where payedge reaches the nodes; narrow it to payedge's addresses where clients can reach nodes directly)")
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
 	fs.DurationVar(&c.DetectorInterval, "detector-interval", 10*time.Second, "how often each abnormal-transaction detector runs, platform-wide, on the node that holds its lease (0: this node runs none)")
+	fs.DurationVar(&c.WebhooksInterval, "webhooks-interval", 250*time.Millisecond, "how often the webhook worker fans out new events and claims due deliveries")
+	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "let webhooks go to loopback, private and link-local addresses (local platform and tests only; off, they are refused at connect time)")
 	fs.StringVar(&c.Channels, "channels", "", "where channel calls go (required): sim (an in-process simulator, one node, development only), channelsim (the channel simulator at -channelsim-url) or live (only the real adapters configured, e.g. -card-acquirer-key)")
 	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
 	fs.StringVar(&c.CardAcquirerKey, "card-acquirer-key", "", "card acquirer's secret key: cards and debit cards go to this acquirer")
@@ -307,7 +315,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	api, err := httpapi.NewServer(payments, m.Service, m.Service, httpapi.Config{
 		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
-		Gateway: m.Service, Limiter: limiter, Ready: m.ready, Notifications: parsers,
+		Gateway: m.Service, Webhooks: m.Service, Limiter: limiter, Ready: m.ready, Notifications: parsers,
 		AuthFailures: httpapi.AuthFailureLimit{PerMinute: c.AuthFailuresPerMinute, TrustedProxies: proxies},
 	})
 	if err != nil {
@@ -324,11 +332,18 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Log.Error("serve", "err", err)
 		}
 	}()
+	sender := webhook.NewSender(webhook.SenderConfig{AllowPrivate: c.WebhooksAllowPrivate})
+	m.shutdown = append(m.shutdown, func(context.Context) error { sender.Close(); return nil })
+	webhooks, err := postgres.NewWebhookDeliverer(m.Service, postgres.WebhookConfig{Sender: sender, Interval: c.WebhooksInterval})
+	if err != nil {
+		return err
+	}
 	m.workers = []*postgres.Worker{
 		postgres.NewHeartbeater(m.Service),
 		postgres.NewKeyReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
+		webhooks.Worker(),
 	}
 	if c.DetectorInterval > 0 {
 		m.workers = append(m.workers, postgres.NewMonitor(m.Service, postgres.MonitorConfig{Interval: c.DetectorInterval}).Workers()...)

@@ -461,8 +461,8 @@ func TestPayerVerificationHooks(t *testing.T) {
 			t.Fatalf("code event: %+v %v", evs, err)
 		}
 		var body struct{ Code string }
-		if err := json.Unmarshal(evs[0].Data, &body); err != nil || len(body.Code) != 6 {
-			t.Fatalf("code event body: %s", evs[0].Data)
+		if err := json.Unmarshal(evs[0].Data.Object, &body); err != nil || len(body.Code) != 6 {
+			t.Fatalf("code event body: %s", evs[0].Data.Object)
 		}
 		return v.str("id"), body.Code
 	}

@@ -320,6 +320,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Balance", "Balance", oaBalance(), true},
 		{"PaymentList", "PaymentList", oaList(), true},
 		{"LedgerReport", "LedgerReport", oaLedgerReport(), true},
+		{"WebhookEndpoint/with secret", "WebhookEndpoint", oaEndpoint(true), true},
+		{"Event", "Event", oaEvent(), false},
+		{"CreateWebhookEndpointRequest", "CreateWebhookEndpointRequest", core.CreateWebhookEndpointParams{URL: "https://shop.example/hooks",
+			EnabledEvents: []string{"*"}, Description: "orders"}, true},
+		{"UpdateWebhookEndpointRequest", "UpdateWebhookEndpointRequest", core.UpdateWebhookEndpointParams{URL: oaPtr("https://shop.example/h"),
+			EnabledEvents: []string{"refund.failed"}, Description: oaPtr("d"), Disabled: oaPtr(true)}, true},
 		{"Error/every field", "Error", errorBody{Error: errorDetail{Type: typeCard, Code: core.CodeCardDeclined,
 			Message: "Your card was declined.", Param: "payment_method.card.number",
 			PaymentID: "pay_us-east_5z8kq3v0c2m9x1b7r4t6", RequestID: "req_3n7q1k9v5x2b8m4r6t0c"}}, true},
@@ -808,7 +814,7 @@ func oaServer(t *testing.T, pay *oaPayments, ops oaOps) *Server {
 	}
 	s, err := NewServer(pay, oaMerchants{}, ops, Config{AdminToken: oaAdminToken, Region: "us-east",
 		NodeID: "node-1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return oaTime },
-		Gateway: oaGateway{}, Notifications: map[core.Channel]NotificationParser{core.ChannelAlipay: oaParseNotification}})
+		Gateway: oaGateway{}, Webhooks: oaWebhooks{pay}, Notifications: map[core.Channel]NotificationParser{core.ChannelAlipay: oaParseNotification}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1133,6 +1139,28 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"alertmanager", "POST /v1/admin/alertmanager", oaCall{auth: oaAdminToken, body: oaAlertmanagerBody}, nil, nil, nil, 200},
 		{"alertmanager/other version", "POST /v1/admin/alertmanager", oaCall{auth: oaAdminToken, body: strings.Replace(oaAlertmanagerBody, `"4"`, `"3"`, 1)}, nil, nil, nil, 400},
 		{"alertmanager/unknown field", "POST /v1/admin/alertmanager", oaCall{auth: oaAdminToken, body: `{"version":"4","alerts":[],"x":1}`}, nil, nil, nil, 400},
+		{"create webhook endpoint", "POST /v1/webhook_endpoints", oaCall{body: `{"url":"https://shop.example/hooks","enabled_events":["*"]}`}, nil, nil, nil, 200},
+		{"create webhook endpoint/bad url", "POST /v1/webhook_endpoints", oaCall{body: `{"url":"ftp://shop.example","enabled_events":["*"]}`}, nil, nil, nil, 400},
+		{"create webhook endpoint/unknown event", "POST /v1/webhook_endpoints", oaCall{body: `{"url":"https://shop.example","enabled_events":["payment.exploded"]}`}, nil, nil, nil, 400},
+		{"list webhook endpoints", "GET /v1/webhook_endpoints", oaCall{path: "/v1/webhook_endpoints?limit=5"}, nil, nil, nil, 200},
+		{"list webhook endpoints/unknown start", "GET /v1/webhook_endpoints", oaCall{path: "/v1/webhook_endpoints?starting_after=we_missing"}, nil, nil, nil, 404},
+		{"get webhook endpoint", "GET /v1/webhook_endpoints/{id}", oaCall{path: "/v1/webhook_endpoints/we_us-east_x"}, nil, nil, nil, 200},
+		{"get webhook endpoint/not found", "GET /v1/webhook_endpoints/{id}", oaCall{path: "/v1/webhook_endpoints/we_missing"}, nil, nil, nil, 404},
+		{"update webhook endpoint", "POST /v1/webhook_endpoints/{id}", oaCall{path: "/v1/webhook_endpoints/we_us-east_x", body: `{"disabled":false}`}, nil, nil, nil, 200},
+		{"update webhook endpoint/unknown field", "POST /v1/webhook_endpoints/{id}", oaCall{path: "/v1/webhook_endpoints/we_us-east_x", body: `{"status":"on"}`}, nil, nil, nil, 400},
+		{"delete webhook endpoint", "DELETE /v1/webhook_endpoints/{id}", oaCall{path: "/v1/webhook_endpoints/we_us-east_x"}, nil, nil, nil, 200},
+		{"delete webhook endpoint/not found", "DELETE /v1/webhook_endpoints/{id}", oaCall{path: "/v1/webhook_endpoints/we_missing"}, nil, nil, nil, 404},
+		{"rotate webhook secret", "POST /v1/webhook_endpoints/{id}/rotate_secret", oaCall{path: "/v1/webhook_endpoints/we_us-east_x/rotate_secret", body: `{"expire_current_in":3600}`}, nil, nil, nil, 200},
+		{"rotate webhook secret/too long", "POST /v1/webhook_endpoints/{id}/rotate_secret", oaCall{path: "/v1/webhook_endpoints/we_us-east_x/rotate_secret", body: `{"expire_current_in":86401}`}, nil, nil, nil, 400},
+		{"list events", "GET /v1/events", oaCall{path: "/v1/events?type=payment.succeeded&delivery_success=false&created[gte]=1700000000"}, nil, nil, nil, 200},
+		{"list events/unknown type", "GET /v1/events", oaCall{path: "/v1/events?type=payment.exploded"}, nil, nil, nil, 400},
+		{"get event", "GET /v1/events/{id}", oaCall{path: "/v1/events/evt_us-east_x"}, nil, nil, nil, 200},
+		{"get event/not found", "GET /v1/events/{id}", oaCall{path: "/v1/events/evt_missing"}, nil, nil, nil, 404},
+		{"event deliveries", "GET /v1/events/{id}/deliveries", oaCall{path: "/v1/events/evt_us-east_x/deliveries"}, nil, nil, nil, 200},
+		{"event deliveries/internal", "GET /v1/events/{id}/deliveries", oaCall{path: "/v1/events/evt_us-east_x/deliveries"}, nil, errors.New("boom"), nil, 500},
+		{"redeliver event", "POST /v1/events/{id}/redeliver", oaCall{path: "/v1/events/evt_us-east_x/redeliver", body: `{"endpoint":"we_us-east_x"}`}, nil, nil, nil, 200},
+		{"redeliver event/no endpoint", "POST /v1/events/{id}/redeliver", oaCall{path: "/v1/events/evt_us-east_x/redeliver", body: `{}`}, nil, nil, nil, 400},
+		{"redeliver event/unknown endpoint", "POST /v1/events/{id}/redeliver", oaCall{path: "/v1/events/evt_us-east_x/redeliver", body: `{"endpoint":"we_missing"}`}, nil, nil, nil, 404},
 	}
 	succeeded := map[string]bool{}
 	for _, tt := range tests {

@@ -93,6 +93,8 @@ type Config struct {
 	// Notifications parses each channel's notifications, by channel. Channels without a
 	// parser have no notification endpoint (404).
 	Notifications map[core.Channel]NotificationParser
+	// Webhooks serves webhook endpoints and events. Default none: those routes answer 503.
+	Webhooks Webhooks
 	// Limiter rations merchants' calls (429 with Retry-After beyond it). Default: no limit.
 	Limiter MerchantLimiter
 	// AuthFailures bounds failed authentications per source address. Default: see
@@ -170,6 +172,7 @@ func (s *Server) routesSetup() {
 	s.handle("GET /v1/balance", s.merchant(s.noQuery(s.getBalance)))
 	s.riskRoutes()
 	s.verificationRoutes()
+	s.webhookRoutes()
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
 }
@@ -179,7 +182,7 @@ const notificationRoute = "POST /v1/notifications/{channel}"
 // unmatched answers requests no route takes: 405 when the path exists for other methods.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := s.mux.Handler(probe); pattern != "/" {

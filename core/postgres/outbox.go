@@ -27,8 +27,8 @@ func (s *Service) Events(ctx context.Context, merchantID, objectID string) ([]co
 	defer rows.Close()
 	out := []core.Event{}
 	for rows.Next() {
-		var e core.Event
-		if err := rows.Scan(&e.ID, &e.Type, &e.ObjectID, &e.Data, &e.CreatedAt); err != nil {
+		e := core.Event{Object: "event"}
+		if err := rows.Scan(&e.ID, &e.Type, &e.ObjectID, &e.Data.Object, &e.CreatedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

@@ -17,6 +17,9 @@ type Worker struct {
 	fn       func(context.Context) error
 	cancel   context.CancelFunc
 	done     chan struct{}
+	// drain, if set, is waited for on Stop after the last run: work a run started in the
+	// background (webhook attempts in flight).
+	drain func()
 }
 
 // NewWorker makes a worker that runs fn every interval once started.
@@ -50,6 +53,9 @@ func (w *Worker) Stop() {
 	if w.cancel != nil {
 		w.cancel()
 		<-w.done
+		if w.drain != nil {
+			w.drain()
+		}
 	}
 }
 

@@ -79,3 +79,16 @@ ALTER TABLE customer_cards ADD COLUMN crdb_region crdb_internal_region NOT VISIB
 ALTER TABLE customer_cards SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE verification_codes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE verification_codes SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Webhooks: endpoints, deliveries and their attempts live with the merchant.
+ALTER TABLE webhook_endpoints ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE webhook_endpoints SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE webhook_deliveries ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE webhook_deliveries SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE webhook_delivery_attempts ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE webhook_delivery_attempts SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+ALTER TABLE webhook_endpoint_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE webhook_endpoint_events SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -100,7 +100,7 @@ func (l *launcher) node(ctx context.Context, sec secrets, id, region, addr, dbUR
 }
 
 // singleNodeFlags are the flags of a node without Consul: the in-process channel simulator.
-var singleNodeFlags = []string{"-channels", "sim"}
+var singleNodeFlags = []string{"-channels", "sim", "-webhooks-allow-private"}
 
 // single is one region with one node per region and no Consul: each region's endpoint is
 // its first node.
@@ -424,7 +424,9 @@ func (l *launcher) nodeFlags(region, edgeURL string) []string {
 	keyDir, _ := filepath.Abs(filepath.Join(l.opt.Dir, "keys"))
 	flags := []string{"-consul-addr", l.c.ConsulAddr, "-shutdown-delay", "1s", "-metrics-addr", "127.0.0.1:0",
 		"-channels", "channelsim", "-channelsim-url", l.c.ChannelSim, "-channel-key-file", filepath.Join(keyDir, "platform.key"),
-		"-channelsim-key-file", filepath.Join(keyDir, "channelsim.pub"), "-notify-url", edgeURL}
+		"-channelsim-key-file", filepath.Join(keyDir, "channelsim.pub"), "-notify-url", edgeURL,
+		// Webhook receivers on this machine (payctl webhooks listen, the chaos suite's) are on loopback.
+		"-webhooks-allow-private"}
 	if l.c.Patroni != nil {
 		flags = append(flags, wanTimeouts(region)...)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
+	"github.com/paycenter/paycenter/core/webhook"
 )
 
 // Node defaults.
@@ -41,6 +42,9 @@ type Node struct {
 	Service *postgres.Service
 	// Channels is the simulator behind every channel.
 	Channels *inprocsim.Channel
+	// Webhooks delivers the node's webhooks (private addresses allowed, so receivers on
+	// loopback get them), every 20ms.
+	Webhooks *postgres.WebhookDeliverer
 }
 
 // Start starts a node on a database of its own; it stops when the test ends.
@@ -63,11 +67,19 @@ func Start(t testing.TB) *Node {
 		t.Fatal(err)
 	}
 	api, err := httpapi.NewServer(svc, svc, svc, httpapi.Config{AdminToken: AdminToken, Region: Region, NodeID: Region + "-1",
-		Logger: log, Gateway: svc})
+		Logger: log, Gateway: svc, Webhooks: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &Node{URL: srv.URL, DB: db, Service: svc, Channels: sim}
+	wh, err := postgres.NewWebhookDeliverer(svc, postgres.WebhookConfig{Interval: 20 * time.Millisecond,
+		Sender: webhook.NewSender(webhook.SenderConfig{AllowPrivate: true})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := wh.Worker()
+	worker.Start(ctx)
+	t.Cleanup(worker.Stop)
+	return &Node{URL: srv.URL, DB: db, Service: svc, Channels: sim, Webhooks: wh}
 }

@@ -78,6 +78,10 @@ func TestTypesMatchTheDomain(t *testing.T) {
 		{paysdk.ReconciliationReport{}, core.ReconciliationReport{}},
 		{paysdk.ReconciliationLine{}, core.ReconciliationLine{}},
 		{paysdk.ReconciliationMismatch{}, core.ReconciliationMismatch{}},
+		{paysdk.WebhookEndpoint{}, core.WebhookEndpoint{}},
+		{paysdk.WebhookEndpointParams{}, core.CreateWebhookEndpointParams{}},
+		{paysdk.WebhookDelivery{}, core.WebhookDelivery{}},
+		{paysdk.Event{}, core.Event{}},
 	} {
 		st, ct := reflect.TypeOf(tc.sdk), reflect.TypeOf(tc.core)
 		t.Run(st.Name(), func(t *testing.T) {
