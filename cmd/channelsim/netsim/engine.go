@@ -53,6 +53,7 @@ type order struct {
 	paidAt      time.Time
 	closedAt    time.Time
 	refunded    int64
+	hmacSecret  string // the bank client's secret, when it authenticated with HMAC
 }
 
 type refund struct {

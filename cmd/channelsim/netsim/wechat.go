@@ -3,6 +3,8 @@ package netsim
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,7 +15,7 @@ import (
 	"github.com/paycenter/paycenter/core"
 )
 
-// WeChat Pay API v3, simplified: see the package documentation.
+// WeChat Pay API v3: see the package documentation.
 
 func (s *Server) wechatProtocol() *protocol {
 	return &protocol{
@@ -22,7 +24,7 @@ func (s *Server) wechatProtocol() *protocol {
 		fail: func(status int, code, msg string) reply {
 			return jsonReply(status, map[string]string{"code": code, "message": msg})
 		},
-		sign: func(h http.Header, body []byte) { s.signHeaders(wechatScheme, h, body) },
+		sign: func(_ *http.Request, h http.Header, body []byte) { s.signHeaders(wechatScheme, h, body, "") },
 	}
 }
 
@@ -106,7 +108,116 @@ func (s *Server) wechatRoutes() {
 	s.mux.Handle("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.endpoint(p, mutating, s.wechatClose(p)))
 	s.mux.Handle("POST /v3/refund/domestic/refunds", s.endpoint(p, mutating, s.wechatRefund(p)))
 	s.mux.Handle("GET /v3/refund/domestic/refunds/{out_refund_no}", s.endpoint(p, reading, s.wechatRefundQuery(p)))
-	s.mux.Handle("GET /wechat_pay/statements", s.endpoint(p, reading, s.statementHandler(p, jsonStatement)))
+	s.mux.Handle("GET /v3/certificates", s.endpoint(p, reading, s.wechatCertificates(p)))
+	s.mux.Handle("GET /v3/bill/tradebill", s.endpoint(p, reading, s.wechatTradeBill(p)))
+	s.mux.Handle("GET /v3/billdownload/file", s.endpoint(p, reading, s.wechatBillFile(p)))
+}
+
+// wechatCertificates answers the platform certificate download: every certificate still
+// valid, each encrypted with the merchant's APIv3 key (associated data "certificate").
+func (s *Server) wechatCertificates(p *protocol) handlerFunc {
+	return func(r *http.Request, body []byte, client string) reply {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		key, ok := s.apiv3Key(client)
+		if !ok {
+			return p.fail(400, "PARAM_ERROR", "the merchant has not set its APIv3 key")
+		}
+		type item struct {
+			SerialNo           string      `json:"serial_no"`
+			EffectiveTime      string      `json:"effective_time"`
+			ExpireTime         string      `json:"expire_time"`
+			EncryptCertificate wxEncrypted `json:"encrypt_certificate"`
+		}
+		var data []item
+		for _, c := range s.certs {
+			data = append(data, item{SerialNo: c.serial, EffectiveTime: wxTime(c.notBefore), ExpireTime: wxTime(c.expires),
+				EncryptCertificate: wxEncrypt(key, []byte(c.pem), "certificate")})
+		}
+		return jsonReply(200, map[string]any{"data": data})
+	}
+}
+
+// wechatTradeBill answers the trade bill request with where to download the bill of a
+// China Standard Time day, and the bill's SHA-1.
+func (s *Server) wechatTradeBill(p *protocol) handlerFunc {
+	return func(r *http.Request, body []byte, client string) reply {
+		q := r.URL.Query()
+		day, err := time.ParseInLocation(time.DateOnly, q.Get("bill_date"), chinaZone)
+		if err != nil {
+			return p.fail(400, "PARAM_ERROR", "bill_date must be yyyy-MM-DD")
+		}
+		if bt := q.Get("bill_type"); bt != "" && bt != "ALL" && bt != "SUCCESS" && bt != "REFUND" {
+			return p.fail(400, "PARAM_ERROR", "bill_type must be ALL, SUCCESS or REFUND")
+		}
+		// WeChat Pay has a day's bill ready the next morning; the simulator serves the bill
+		// so far of any day, today's too, so tests need not wait a day.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		bill := s.wechatBillCSV(client, day, q.Get("bill_type"))
+		token := newNonce()
+		s.bills[token] = bill
+		sum := sha1.Sum(bill)
+		return jsonReply(200, map[string]string{"hash_type": "SHA1", "hash_value": hex.EncodeToString(sum[:]),
+			"download_url": s.publicURL(r) + "/v3/billdownload/file?token=" + token})
+	}
+}
+
+// wechatBillFile serves a bill by the token of its download_url. The file is not signed:
+// its hash_value is the check.
+func (s *Server) wechatBillFile(p *protocol) handlerFunc {
+	return func(r *http.Request, body []byte, client string) reply {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		bill, ok := s.bills[r.URL.Query().Get("token")]
+		if !ok {
+			return p.fail(400, "PARAM_ERROR", "no bill has this token")
+		}
+		return reply{status: 200, body: bill, contentType: "text/plain;charset=utf-8", unsigned: true}
+	}
+}
+
+// wxBillHeader is the header row of WeChat Pay's trade bill (bill_type ALL).
+const wxBillHeader = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类," +
+	"应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率," +
+	"订单金额,申请退款金额,费率备注"
+
+// wechatBillCSV renders a merchant's trade bill of a China Standard Time day, in WeChat Pay's
+// layout: a header row, one row per payment or refund with every field led by a backquote
+// and amounts in yuan, then a summary header and row. Call with s.mu held.
+func (s *Server) wechatBillCSV(client string, day time.Time, billType string) []byte {
+	var b strings.Builder
+	b.WriteString(wxBillHeader + "\n")
+	var count int
+	var paid, refunded int64
+	cur := "CNY"
+	for _, l := range s.lines {
+		at := l.entry.Time.In(chinaZone)
+		if l.channel != core.ChannelWeChatPay || l.client != client || at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+			continue
+		}
+		o := s.lookup(core.ChannelWeChatPay, l.entry.OutTradeNo)
+		if o == nil || (billType == "SUCCESS" && l.entry.Kind != "charge") || (billType == "REFUND" && l.entry.Kind != "refund") {
+			continue
+		}
+		cur = l.entry.Currency
+		amount := formatDecimal(l.entry.Amount, l.entry.Currency)
+		f := []string{at.Format(alipayTimeLayout), o.appID, client, "0", "", o.tradeNo, o.outTradeNo, "oSIMpayer", "NATIVE"}
+		if l.entry.Kind == "charge" {
+			paid += l.entry.Amount
+			f = append(f, "SUCCESS", "OTHERS", l.entry.Currency, amount, "0.00", "0", "0", "0.00", "0.00", "", "", o.description, "", "0.00", "0.60%", amount, "0.00", "")
+		} else {
+			refunded += l.entry.Amount
+			f = append(f, "REFUND", "OTHERS", l.entry.Currency, "0.00", "0.00", l.entry.Reference, l.entry.OutRefundNo, amount, "0.00",
+				"ORIGINAL", "SUCCESS", o.description, "", "0.00", "0.60%", "0.00", amount, "")
+		}
+		count++
+		b.WriteString("`" + strings.Join(f, ",`") + "\n")
+	}
+	b.WriteString("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\n")
+	b.WriteString(fmt.Sprintf("`%d,`%s,`%s,`0.00,`0.00,`%s,`%s\n", count, formatDecimal(paid, cur), formatDecimal(refunded, cur),
+		formatDecimal(paid, cur), formatDecimal(refunded, cur)))
+	return []byte(b.String())
 }
 
 func (s *Server) wechatCreate(p *protocol) handlerFunc {
@@ -149,6 +260,12 @@ func (s *Server) wechatCreate(p *protocol) handlerFunc {
 				return p.fail(400, "PARAM_ERROR", "time_expire must be an RFC 3339 time in the future")
 			}
 			expires = t
+		}
+		s.mu.Lock()
+		_, hasKey := s.apiv3Key(client)
+		s.mu.Unlock()
+		if !hasKey {
+			return p.fail(400, "PARAM_ERROR", "the merchant has not set its APIv3 key, so notifications cannot be encrypted")
 		}
 		key := idempotencyKey(r, "native/"+req.OutTradeNo)
 		fp := fmt.Sprint(req.MchID, "|", req.OutTradeNo, "|", req.Amount.Total, "|", req.Amount.Currency, "|", req.NotifyURL, "|", req.Description)
@@ -288,8 +405,8 @@ func (s *Server) wechatRefundQuery(p *protocol) handlerFunc {
 // wechatNotification builds one signed delivery of a WeChat Pay notification.
 func (s *Server) wechatNotification(ctx context.Context, ev event) (*http.Request, error) {
 	o := &ev.order
-	n := map[string]any{"id": ev.id, "create_time": wxTime(ev.at), "resource_type": "plaintext"}
-	res := map[string]any{"original_type": "transaction"}
+	n := map[string]any{"id": ev.id, "create_time": wxTime(ev.at), "resource_type": "encrypt-resource"}
+	originalType := "transaction"
 	switch ev.kind {
 	case KindPaid:
 		n["event_type"], n["summary"] = "TRANSACTION.SUCCESS", "支付成功 (payment succeeded)"
@@ -301,13 +418,26 @@ func (s *Server) wechatNotification(ctx context.Context, ev event) (*http.Reques
 		n["event_type"], n["summary"] = "TRANSACTION.NOTPAY", "未支付 (not paid)"
 	case KindRefund:
 		n["event_type"], n["summary"] = "REFUND.SUCCESS", "退款成功 (refund succeeded)"
-		res["original_type"] = "refund"
+		originalType = "refund"
 	}
+	var plain []byte
+	var err error
 	if ev.refund != nil {
-		res["data"] = wxRefundOf(ev.refund, o)
+		plain, err = json.Marshal(wxRefundOf(ev.refund, o))
 	} else {
-		res["data"] = wxTransactionOf(o)
+		plain, err = json.Marshal(wxTransactionOf(o))
 	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	key, ok := s.apiv3Key(o.client)
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("no APIv3 key for mchid %s", o.client)
+	}
+	res := wxEncrypt(key, plain, originalType)
+	res.OriginalType = originalType
 	n["resource"] = res
 	body, err := json.Marshal(n)
 	if err != nil {
@@ -318,7 +448,7 @@ func (s *Server) wechatNotification(ctx context.Context, ev event) (*http.Reques
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	s.signHeaders(wechatScheme, req.Header, body)
+	s.signHeaders(wechatScheme, req.Header, body, "")
 	return req, nil
 }
 
