@@ -1,7 +1,11 @@
 package netsim
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"io"
+
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -119,14 +125,76 @@ func (s *Server) alipayRoutes() {
 	s.mux.Handle("POST /gateway.do", s.endpoint(p, func(r *http.Request, body []byte) bool {
 		return alipayMutating[alipayParams(r, body).Get("method")]
 	}, s.alipayGateway(p)))
-	s.mux.Handle("GET /alipay/statements", s.endpoint(p, func(*http.Request, []byte) bool { return false },
-		s.statementHandler(p, func(st Statement) reply {
-			return s.alipayReply(200, "alipay.statement", struct {
-				Code string `json:"code"`
-				Msg  string `json:"msg"`
-				Statement
-			}{Code: "10000", Msg: "Success", Statement: st})
-		})))
+	// The bill file: no signature, no authentication, like Alipay's short-lived download URL.
+	s.mux.HandleFunc("GET /alipay/bill/{token}", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		bill, ok := s.bills[r.PathValue("token")]
+		s.mu.Unlock()
+		if !ok {
+			http.Error(w, "no such bill", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/zip")
+		w.Write(bill)
+	})
+}
+
+// alipayBillHeader is the column row of Alipay's trade bill (业务明细).
+const alipayBillHeader = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）," +
+	"商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）," +
+	"退款批次号/请求号,服务费（元）,分润（元）,备注"
+
+// alipayBill renders an application's trade bill of a China Standard Time day as Alipay
+// ships it: a zip holding <pid>_<yyyyMMdd>_业务明细.csv in GBK, with "#" comment lines around
+// the rows; refunds have negative amounts and their out_request_no. Call with s.mu held.
+func (s *Server) alipayBill(client string, day time.Time) ([]byte, error) {
+	var b strings.Builder
+	pid := "2088" + strings.Repeat("0", 12)
+	b.WriteString("#支付宝业务明细查询\r\n#账号：[" + pid + "0156]\r\n")
+	b.WriteString("#起始日期：[" + day.Format("2006年01月02日 15:04:05") + "]   终止日期：[" + day.AddDate(0, 0, 1).Format("2006年01月02日 15:04:05") + "]\r\n")
+	b.WriteString("#-----------------------------------------业务明细列表----------------------------------------\r\n")
+	b.WriteString(alipayBillHeader + "\r\n")
+	var trades, refunds int
+	for _, l := range s.lines {
+		at := l.entry.Time.In(chinaZone)
+		if l.channel != core.ChannelAlipay || l.client != client || at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+			continue
+		}
+		o := s.lookup(core.ChannelAlipay, l.entry.OutTradeNo)
+		if o == nil {
+			continue
+		}
+		amount := formatDecimal(l.entry.Amount, l.entry.Currency)
+		kind, requestNo, total := "交易", "", amount
+		if l.entry.Kind == "refund" {
+			kind, requestNo, amount, total = "退款", l.entry.OutRefundNo, "-"+amount, "-"+amount
+			refunds++
+		} else {
+			trades++
+		}
+		f := []string{o.tradeNo + "\t", o.outTradeNo + "\t", kind, o.description, alipayTime(o.createdAt), at.Format(alipayTimeLayout),
+			"", "", "", "", "sim***@example.com", total, amount, "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00", requestNo, "0.00", "0.00", ""}
+		b.WriteString(strings.Join(f, ",") + "\r\n")
+	}
+	b.WriteString("#-----------------------------------------业务明细列表结束------------------------------------\r\n")
+	b.WriteString(fmt.Sprintf("#交易合计：%d笔，退款合计：%d笔\r\n#导出时间：[%s]\r\n", trades, refunds, s.now().In(chinaZone).Format("2006年01月02日 15:04:05")))
+	gbk, err := simplifiedchinese.GBK.NewEncoder().String(b.String())
+	if err != nil {
+		return nil, err
+	}
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	f, err := zw.Create(pid + "0156_" + day.Format("20060102") + "_业务明细.csv")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(f, gbk); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return zbuf.Bytes(), nil
 }
 
 func (s *Server) alipayGateway(p *protocol) handlerFunc {
@@ -166,6 +234,26 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 			})
 		case "alipay.trade.refund":
 			return s.alipayRefund(r, p, method, client, biz)
+		case "alipay.data.dataservice.bill.downloadurl.query":
+			var bb struct {
+				BillType string `json:"bill_type"`
+				BillDate string `json:"bill_date"`
+			}
+			json.Unmarshal([]byte(params.Get("biz_content")), &bb)
+			day, err := time.ParseInLocation(time.DateOnly, bb.BillDate, chinaZone)
+			if bb.BillType != "trade" || err != nil {
+				return s.alipayInvalid(method, "bill_type must be trade and bill_date yyyy-MM-dd")
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			bill, err := s.alipayBill(client, day)
+			if err != nil {
+				return s.alipayReply(200, method, map[string]string{"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error", "sub_msg": err.Error()})
+			}
+			token := newNonce()
+			s.bills[token] = bill
+			return s.alipayReply(200, method, map[string]string{"code": "10000", "msg": "Success",
+				"bill_download_url": s.publicURL(r) + "/alipay/bill/" + token})
 		case "alipay.trade.fastpay.refund.query":
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -315,8 +403,18 @@ func alipayTrade(o *order, m map[string]string) map[string]string {
 // (trade_status_sync, form-encoded).
 func (s *Server) alipayNotification(ctx context.Context, ev event) (*http.Request, error) {
 	o := &ev.order
+	// Every delivery of a notify_id has a later notify_time than the one before (Alipay's
+	// redeliveries are minutes apart; the simulator's copies may follow within a second):
+	// the platform tells a redelivery from a replay by it.
+	s.mu.Lock()
+	at := s.now().Truncate(time.Second)
+	if last, ok := s.alipayStamps[ev.id]; ok && !at.After(last) {
+		at = last.Add(time.Second)
+	}
+	s.alipayStamps[ev.id] = at
+	s.mu.Unlock()
 	m := alipayTrade(o, map[string]string{"notify_id": ev.id, "notify_type": "trade_status_sync",
-		"notify_time": alipayTime(s.now()), "app_id": o.client, "charset": "utf-8", "version": "1.0",
+		"notify_time": alipayTime(at), "app_id": o.client, "charset": "utf-8", "version": "1.0",
 		"sign_type": alipaySignType})
 	if rf := ev.refund; rf != nil {
 		m["out_biz_no"], m["refund_id"] = rf.outRefundNo, rf.refundID

@@ -136,24 +136,25 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	closed   bool
-	clients  map[string]*rsa.PublicKey
-	apiv3    map[string]string
-	secrets  map[string]string
-	key      *rsa.PrivateKey      // the current signing key (Rotate changes it)
-	nonces   map[string]time.Time // client|nonce → when it may be forgotten
-	faults   map[core.Channel]*Faults
-	orders   map[string]*order  // channel/out_trade_no
-	refunds  map[string]*refund // channel/out_refund_no
-	answers  map[string]*answer // channel/idempotency key
-	bills    map[string][]byte  // WeChat Pay bill download token → file
-	payments map[string]*PaymentCharges
-	keyRuns  map[string]int
-	lines    []ledgerLine
-	st       stripeState
-	events   []*NotificationRecord
-	seq      int
+	mu           sync.Mutex
+	closed       bool
+	clients      map[string]*rsa.PublicKey
+	apiv3        map[string]string
+	secrets      map[string]string
+	key          *rsa.PrivateKey      // the current signing key (Rotate changes it)
+	nonces       map[string]time.Time // client|nonce → when it may be forgotten
+	faults       map[core.Channel]*Faults
+	orders       map[string]*order    // channel/out_trade_no
+	refunds      map[string]*refund   // channel/out_refund_no
+	answers      map[string]*answer   // channel/idempotency key
+	bills        map[string][]byte    // bill download token → file
+	alipayStamps map[string]time.Time // Alipay notify_id → notify_time of its last delivery
+	payments     map[string]*PaymentCharges
+	keyRuns      map[string]int
+	lines        []ledgerLine
+	st           stripeState
+	events       []*NotificationRecord
+	seq          int
 
 	httpSrv *http.Server
 	ln      net.Listener
@@ -167,21 +168,22 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		pub:      &cfg.PrivateKey.PublicKey,
-		key:      cfg.PrivateKey,
-		notify:   &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
-		clients:  map[string]*rsa.PublicKey{},
-		apiv3:    map[string]string{},
-		secrets:  map[string]string{},
-		nonces:   map[string]time.Time{},
-		faults:   map[core.Channel]*Faults{},
-		orders:   map[string]*order{},
-		refunds:  map[string]*refund{},
-		answers:  map[string]*answer{},
-		bills:    map[string][]byte{},
-		payments: map[string]*PaymentCharges{},
-		keyRuns:  map[string]int{},
+		cfg:          cfg,
+		pub:          &cfg.PrivateKey.PublicKey,
+		key:          cfg.PrivateKey,
+		notify:       &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		clients:      map[string]*rsa.PublicKey{},
+		apiv3:        map[string]string{},
+		secrets:      map[string]string{},
+		nonces:       map[string]time.Time{},
+		faults:       map[core.Channel]*Faults{},
+		orders:       map[string]*order{},
+		refunds:      map[string]*refund{},
+		answers:      map[string]*answer{},
+		bills:        map[string][]byte{},
+		alipayStamps: map[string]time.Time{},
+		payments:     map[string]*PaymentCharges{},
+		keyRuns:      map[string]int{},
 	}
 	s.st = stripeState{pms: map[string]*stripePM{}, intents: map[string]*stripeIntent{},
 		charges: map[string]*stripeCharge{}, refunds: map[string]*stripeRefund{}}

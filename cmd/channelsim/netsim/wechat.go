@@ -358,6 +358,8 @@ func (s *Server) wechatRefund(p *protocol) handlerFunc {
 			return p.fail(400, "PARAM_ERROR", "out_trade_no and out_refund_no are required")
 		case req.Amount.Refund < 1:
 			return p.fail(400, "PARAM_ERROR", "amount.refund must be at least 1")
+		case req.Amount.Total < 1 || req.Amount.Currency == "":
+			return p.fail(400, "PARAM_ERROR", "amount.total (the order's total) and amount.currency are required")
 		case req.NotifyURL != "" && !validURL(req.NotifyURL):
 			return p.fail(400, "PARAM_ERROR", "notify_url must be an absolute http(s) URL")
 		}
@@ -375,7 +377,7 @@ func (s *Server) wechatRefund(p *protocol) handlerFunc {
 				}
 				return jsonReply(200, wxRefundOf(rf, o))
 			}
-			if (req.Amount.Total != 0 && req.Amount.Total != o.amount) || (req.Amount.Currency != "" && req.Amount.Currency != o.currency) {
+			if req.Amount.Total != o.amount || req.Amount.Currency != o.currency {
 				return p.fail(400, "PARAM_ERROR", "amount.total and amount.currency must match the order")
 			}
 			rf, err := s.refundLocked(o, req.OutRefundNo, req.Amount.Refund, req.NotifyURL)
