@@ -111,9 +111,9 @@ func responseMessage(timestamp, nonce string, body []byte) []byte {
 }
 
 // authorization renders an Authorization header value of the scheme.
-func (sc headerScheme) authorization(clientID, nonce, timestamp, serial string, sig []byte) string {
-	return fmt.Sprintf(`%s %s="%s",%s="%s",timestamp="%s",serial_no="%s",signature="%s"`, sc.authType,
-		sc.idParam, clientID, sc.nonceParam, nonce, timestamp, serial, base64.StdEncoding.EncodeToString(sig))
+func (sc headerScheme) authorization(clientID, nonce, timestamp, serial string, sig string) string {
+	return fmt.Sprintf(`%s %s="%s",%s="%s",signature="%s",timestamp="%s",serial_no="%s"`, sc.authType,
+		sc.idParam, clientID, sc.nonceParam, nonce, sig, timestamp, serial)
 }
 
 // parseAuthorization splits `TYPE k1="v1",k2="v2"` into its parameters.
