@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on (port 0: any free port, printed)")
 	keyFile := fs.String("key-file", "", "the simulator's RSA private key (PKCS #8 PEM); an RSA-2048 key is generated and written there if missing; empty: a new key each run")
 	platformKey := fs.String("platform-key-file", "", "the platform's RSA public key (PKIX PEM, certificate or base64), accepted for every client ID")
-	apiv3File := fs.String("apiv3-key-file", "", "the WeChat Pay APIv3 key (32 bytes), accepted for every mchid")
+	apiv3File := fs.String("apiv3-key-file", "", "the WeChat Pay APIv3 key (32 bytes), accepted for every mchid (default with -platform-key-file: channelauth.SimulatorAPIv3Key of that key)")
 	hmacFile := fs.String("bank-hmac-secret-file", "", "the bank's HMAC-SHA256 secret, accepted for every client_id")
 	pubOut := fs.String("public-key-out", "", "write the simulator's public key (PKIX PEM) to this file")
 	orderTTL := fs.Duration("order-ttl", 30*time.Minute, "how long an order waits for the payer when the create call names no expiry")
@@ -94,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", *platformKey, err)
 		}
 		cfg.Clients = map[string]*rsa.PublicKey{"*": pub}
+		// Without -apiv3-key-file, the APIv3 key payd -channels channelsim derives too.
+		cfg.APIv3Keys = map[string]string{"*": channelauth.SimulatorAPIv3Key(pub)}
 	}
 	if *apiv3File != "" {
 		data, err := os.ReadFile(*apiv3File)

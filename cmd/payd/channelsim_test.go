@@ -2,8 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/cardacq"
 	"github.com/paycenter/paycenter/core/channelauth"
+	"github.com/paycenter/paycenter/core/channelauth/channeltest"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/wechatpay"
 )
@@ -35,11 +35,9 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := netsim.NewServer(netsim.Config{Clients: map[string]ed25519.PublicKey{"*": pub}})
+	priv := channeltest.MerchantKey()
+	sim, err := netsim.NewServer(netsim.Config{PrivateKey: channeltest.ChannelKey(), Clients: map[string]*rsa.PublicKey{"*": &priv.PublicKey},
+		APIv3Keys: map[string]string{"*": channeltest.APIv3Key}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +54,9 @@ func newSimEnv(t *testing.T) *simEnv {
 		target.Load().(http.Handler).ServeHTTP(w, r)
 	}))
 	t.Cleanup(fwd.Close)
-	wx, err := wechatpay.New(wechatpay.Config{MerchantID: "1900000109", BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(),
-		PrivateKey: priv, ChannelPublicKey: sim.PublicKey(), NotifyURL: fwd.URL + "/v1/notifications/wechat_pay"}})
+	wx, err := wechatpay.New(wechatpay.Config{MerchantID: "1900000109", MerchantSerialNo: "3775B6A45ACD588826D15E583A95F5DD2C0AF9EC",
+		APIv3Key: channeltest.APIv3Key, BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(), PrivateKey: priv,
+			NotifyURL: fwd.URL + "/v1/notifications/wechat_pay"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +225,7 @@ func TestLostCardResponseRecoveredAtTheChannel(t *testing.T) {
 func TestCardFailoverToSecondAcquirer(t *testing.T) {
 	ctx := context.Background()
 	start := func() *netsim.Server {
-		sim, err := netsim.NewServer(netsim.Config{})
+		sim, err := netsim.NewServer(netsim.Config{PrivateKey: channeltest.ChannelKey()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/alipay"
+	"github.com/paycenter/paycenter/core/banktransfer"
+	"github.com/paycenter/paycenter/core/channelauth"
+	"github.com/paycenter/paycenter/core/httpapi"
+	"github.com/paycenter/paycenter/core/wechatpay"
+)
+
+// channelAdapter is what payd needs of a wallet's or the bank's adapter.
+type channelAdapter interface {
+	core.Gateway
+	core.Querier
+	core.Statements
+	ParseNotification(r *http.Request) (core.Notification, error)
+}
+
+// walletChannels are the channels whose accounts a merchant may bring: their credentials are
+// checked when stored and used on the merchant's calls.
+var walletChannels = []core.Channel{core.ChannelWeChatPay, core.ChannelAlipay, core.ChannelBankTransfer}
+
+// channelAccount is one channel account: where its API is and its credentials, in the
+// fields of the adapter's ConfigFromCredentials.
+type channelAccount struct {
+	BaseURL     string
+	Credentials map[string]string
+}
+
+// buildAdapter makes the adapter of an account of ch whose notifications go to notifyURL.
+// An empty base URL takes the adapter's production gateway (Alipay's: the environment's);
+// the bank has no default.
+func buildAdapter(ch core.Channel, a channelAccount, notifyURL string) (channelAdapter, error) {
+	base := channelauth.BaseConfig{BaseURL: a.BaseURL, NotifyURL: notifyURL}
+	switch ch {
+	case core.ChannelWeChatPay:
+		cfg, err := wechatpay.ConfigFromCredentials(a.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		if base.BaseURL == "" {
+			base.BaseURL = wechatpay.Production
+		}
+		base.PrivateKey, base.ChannelPublicKey = cfg.PrivateKey, cfg.ChannelPublicKey
+		cfg.BaseConfig = base
+		return wechatpay.New(cfg)
+	case core.ChannelAlipay:
+		cfg, def, err := alipay.ConfigFromCredentials(a.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		if base.BaseURL == "" {
+			base.BaseURL = def
+		}
+		base.PrivateKey, base.ChannelPublicKey = cfg.PrivateKey, cfg.ChannelPublicKey
+		cfg.BaseConfig = base
+		return alipay.New(cfg)
+	case core.ChannelBankTransfer:
+		cfg, err := banktransfer.ConfigFromCredentials(a.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		if base.BaseURL == "" {
+			return nil, errors.New("the bank has no default base URL: set bank_transfer.base_url in -channel-config")
+		}
+		base.PrivateKey, base.ChannelPublicKey = cfg.PrivateKey, cfg.ChannelPublicKey
+		cfg.BaseConfig = base
+		return banktransfer.New(cfg)
+	}
+	return nil, fmt.Errorf("channel %s takes no account", ch)
+}
+
+// validateCredentials checks the shape of credentials for ch before they are stored:
+// 400 naming the field (credentials[<name>]) when a wallet's or the bank's are malformed.
+// Other channels' credentials are stored as they are.
+func validateCredentials(ch core.Channel, creds map[string]string) error {
+	var err error
+	switch ch {
+	case core.ChannelWeChatPay:
+		_, err = wechatpay.ConfigFromCredentials(creds)
+	case core.ChannelAlipay:
+		_, _, err = alipay.ConfigFromCredentials(creds)
+	case core.ChannelBankTransfer:
+		_, err = banktransfer.ConfigFromCredentials(creds)
+	}
+	return err
+}
+
+// checkedChannels checks credentials before the service stores them.
+type checkedChannels struct{ httpapi.GatewayOps }
+
+func (c checkedChannels) SetChannel(ctx context.Context, merchantID string, ch core.Channel, enabled bool, credentials map[string]string) (*core.ChannelAuthorization, error) {
+	if credentials != nil {
+		if err := validateCredentials(ch, credentials); err != nil {
+			return nil, err
+		}
+	}
+	return c.GatewayOps.SetChannel(ctx, merchantID, ch, enabled, credentials)
+}
+
+// loadChannelConfig reads -channel-config: a JSON object of the platform's own accounts by
+// channel, each an object of credential fields plus base_url (default: the channel's
+// production gateway; Alipay's environment field picks sandbox), where a field named
+// <name>_file is read from that file into <name> (for keys and secrets):
+//
+//	{"wechat_pay": {"mchid": "1900000109", "serial_no": "…", "private_key_file": "/etc/pc/wx.pem",
+//	                "apiv3_key_file": "/etc/pc/wx.apiv3"},
+//	 "alipay": {"environment": "sandbox", "app_id": "…", "private_key_file": "…", "alipay_public_key_file": "…"}}
+func loadChannelConfig(path string) (map[core.Channel]channelAccount, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-channel-config: %w", err)
+	}
+	var in map[string]map[string]string
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, fmt.Errorf("-channel-config %s: %w", path, err)
+	}
+	out := map[core.Channel]channelAccount{}
+	for name, fields := range in {
+		ch := core.Channel(name)
+		if !isWallet(ch) {
+			return nil, fmt.Errorf("-channel-config %s: unknown channel %q (want wechat_pay, alipay or bank_transfer)", path, name)
+		}
+		a := channelAccount{Credentials: map[string]string{}}
+		for k, v := range fields {
+			switch {
+			case k == "base_url":
+				a.BaseURL = v
+			case strings.HasSuffix(k, "_file"):
+				data, err := os.ReadFile(v)
+				if err != nil {
+					return nil, fmt.Errorf("-channel-config %s: %s.%s: %w", path, name, k, err)
+				}
+				a.Credentials[strings.TrimSuffix(k, "_file")] = strings.TrimSpace(string(data))
+			default:
+				a.Credentials[k] = v
+			}
+		}
+		if err := validateCredentials(ch, a.Credentials); err != nil {
+			return nil, fmt.Errorf("-channel-config %s: %s: %w", path, name, err)
+		}
+		out[ch] = a
+	}
+	return out, nil
+}
+
+func isWallet(ch core.Channel) bool {
+	for _, w := range walletChannels {
+		if w == ch {
+			return true
+		}
+	}
+	return false
+}
+
+// merchantStore is what merchantChannel reads from the database.
+type merchantStore interface {
+	ChannelCredentials(ctx context.Context, merchantID string, ch core.Channel) (map[string]string, error)
+	PaymentMerchant(ctx context.Context, paymentID string) (string, error)
+}
+
+// credentialsTTL is how long a merchant's credentials are used before they are read again:
+// an update takes at most this long to reach every node.
+const credentialsTTL = 30 * time.Second
+
+// merchantChannel routes one channel's calls to the account of the merchant they are for:
+// the merchant's own (its credentials in its channel authorisation) or, for merchants with
+// none, the platform's (nil: only merchants with their own account can use the channel).
+// Merchants' adapters notify NotifyURL?merchant=<id>, so that their notifications are
+// verified with their own keys.
+type merchantChannel struct {
+	ch        core.Channel
+	platform  channelAdapter
+	baseURL   string // the merchants' accounts' API base ("": the adapter's production gateway)
+	notifyURL string
+	store     func() merchantStore // late-bound: the service is made after the channels
+	now       func() time.Time
+
+	mu       sync.Mutex
+	accounts map[string]*merchantAccount
+	payments map[string]string // payment ID → merchant ID
+}
+
+type merchantAccount struct {
+	gw          channelAdapter // nil: the merchant has no account of its own
+	fingerprint string
+	checked     time.Time
+}
+
+var (
+	_ core.Gateway    = (*merchantChannel)(nil)
+	_ core.Querier    = (*merchantChannel)(nil)
+	_ core.Statements = (*merchantChannel)(nil)
+)
+
+func newMerchantChannel(ch core.Channel, platform channelAdapter, baseURL, notifyURL string, store func() merchantStore) *merchantChannel {
+	return &merchantChannel{ch: ch, platform: platform, baseURL: baseURL, notifyURL: notifyURL, store: store, now: time.Now,
+		accounts: map[string]*merchantAccount{}, payments: map[string]string{}}
+}
+
+// forMerchant is the adapter of merchant's account, or the platform's.
+func (r *merchantChannel) forMerchant(ctx context.Context, merchantID string) (channelAdapter, error) {
+	gw, err := r.merchantAdapter(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	if gw == nil {
+		gw = r.platform
+	}
+	if gw == nil {
+		return nil, fmt.Errorf("%s: merchant %s has no account of its own and the platform none: %w", r.ch, merchantID, core.ErrNotExecuted)
+	}
+	return gw, nil
+}
+
+func (r *merchantChannel) merchantAdapter(ctx context.Context, merchantID string) (channelAdapter, error) {
+	if merchantID == "" {
+		return nil, nil
+	}
+	r.mu.Lock()
+	acct := r.accounts[merchantID]
+	if acct != nil && r.now().Sub(acct.checked) < credentialsTTL {
+		r.mu.Unlock()
+		return acct.gw, nil
+	}
+	r.mu.Unlock()
+	creds, err := r.store().ChannelCredentials(ctx, merchantID, r.ch)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading merchant %s's credentials: %v: %w", r.ch, merchantID, err, core.ErrNotExecuted)
+	}
+	fp := fingerprint(creds)
+	next := &merchantAccount{fingerprint: fp, checked: r.now()}
+	switch {
+	case creds == nil:
+	case acct != nil && acct.fingerprint == fp:
+		next.gw = acct.gw // unchanged: keep the adapter (and its downloaded certificates)
+	default:
+		gw, err := buildAdapter(r.ch, channelAccount{BaseURL: r.baseURL, Credentials: creds},
+			r.notifyURL+"?merchant="+url.QueryEscape(merchantID))
+		if err != nil {
+			return nil, fmt.Errorf("%s: merchant %s's credentials: %v: %w", r.ch, merchantID, err, core.ErrNotExecuted)
+		}
+		next.gw = gw
+	}
+	r.mu.Lock()
+	r.accounts[merchantID] = next
+	r.mu.Unlock()
+	return next.gw, nil
+}
+
+// forPayment is the adapter of the account of payment's merchant.
+func (r *merchantChannel) forPayment(ctx context.Context, paymentID string) (channelAdapter, error) {
+	r.mu.Lock()
+	merchant, ok := r.payments[paymentID]
+	r.mu.Unlock()
+	if !ok {
+		var err error
+		if merchant, err = r.store().PaymentMerchant(ctx, paymentID); err != nil {
+			return nil, fmt.Errorf("%s: the merchant of payment %s: %v: %w", r.ch, paymentID, err, core.ErrNotExecuted)
+		}
+		r.mu.Lock()
+		if len(r.payments) > 100_000 {
+			r.payments = map[string]string{}
+		}
+		r.payments[paymentID] = merchant
+		r.mu.Unlock()
+	}
+	return r.forMerchant(ctx, merchant)
+}
+
+func fingerprint(creds map[string]string) string {
+	if creds == nil {
+		return ""
+	}
+	keys := make([]string, 0, len(creds))
+	for k := range creds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%q=%q\n", k, creds[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (r *merchantChannel) Authorize(ctx context.Context, req core.AuthorizeRequest) (core.AuthorizeResult, error) {
+	gw, err := r.forMerchant(ctx, req.MerchantID)
+	if err != nil {
+		return core.AuthorizeResult{}, err
+	}
+	r.mu.Lock()
+	r.payments[req.PaymentID] = req.MerchantID
+	r.mu.Unlock()
+	return gw.Authorize(ctx, req)
+}
+
+func (r *merchantChannel) Capture(ctx context.Context, req core.CaptureRequest) (core.OpResult, error) {
+	gw, err := r.forPayment(ctx, req.PaymentID)
+	if err != nil {
+		return core.OpResult{}, err
+	}
+	return gw.Capture(ctx, req)
+}
+
+func (r *merchantChannel) Void(ctx context.Context, req core.VoidRequest) (core.OpResult, error) {
+	gw, err := r.forPayment(ctx, req.PaymentID)
+	if err != nil {
+		return core.OpResult{}, err
+	}
+	return gw.Void(ctx, req)
+}
+
+func (r *merchantChannel) Refund(ctx context.Context, req core.RefundRequest) (core.OpResult, error) {
+	gw, err := r.forPayment(ctx, req.PaymentID)
+	if err != nil {
+		return core.OpResult{}, err
+	}
+	return gw.Refund(ctx, req)
+}
+
+func (r *merchantChannel) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.PaymentState, error) {
+	gw, err := r.forPayment(ctx, q.PaymentID)
+	if err != nil {
+		return core.PaymentState{}, err
+	}
+	return gw.QueryPayment(ctx, q)
+}
+
+// Statement is the platform account's statement: reconciliation covers the platform's
+// accounts, not merchants' own.
+func (r *merchantChannel) Statement(ctx context.Context, ch core.Channel, day time.Time) ([]core.StatementLine, error) {
+	if r.platform == nil {
+		return nil, fmt.Errorf("channel %s has no platform account to reconcile: %w", ch, errors.ErrUnsupported)
+	}
+	return r.platform.Statement(ctx, ch, day)
+}
+
+// ParseNotification verifies a notification with the keys of the account it names
+// (?merchant=<id>), or the platform's.
+func (r *merchantChannel) ParseNotification(req *http.Request) (core.Notification, error) {
+	gw, err := r.forMerchant(req.Context(), req.URL.Query().Get("merchant"))
+	if err != nil {
+		return core.Notification{}, err
+	}
+	return gw.ParseNotification(req)
+}
