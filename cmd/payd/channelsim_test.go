@@ -245,8 +245,13 @@ func TestCardFailoverToSecondAcquirer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := routes[core.ChannelWeChatPay]; ok {
-		t.Fatal("-channels live routed WeChat Pay without a WeChat Pay adapter")
+	// Without -channel-config, WeChat Pay serves only merchants with accounts of their own;
+	// the bank, which has no default URL, nobody.
+	if wx, ok := routes[core.ChannelWeChatPay].(*merchantChannel); !ok || wx.platform != nil {
+		t.Fatalf("-channels live routed WeChat Pay to %T, want merchants' own accounts only", routes[core.ChannelWeChatPay])
+	}
+	if _, ok := routes[core.ChannelBankTransfer]; ok {
+		t.Fatal("-channels live routed the bank without a bank URL")
 	}
 	card := routes[core.ChannelCard]
 	req := func(i int) core.AuthorizeRequest {
