@@ -93,8 +93,12 @@ type platformKeys struct {
 	lastErr   error
 }
 
-// downloadTimeout bounds a certificate download made while verifying an answer.
-const downloadTimeout = 10 * time.Second
+// downloadTimeout bounds a certificate download made while verifying an answer, and
+// failedDownloadGap is the least time before a failed one is tried again.
+const (
+	downloadTimeout   = 10 * time.Second
+	failedDownloadGap = 5 * time.Second
+)
 
 func (p *platformKeys) Verify(serial string, msg []byte, sig string) error {
 	if !p.keys.Has(serial) && p.download != nil {
@@ -109,7 +113,11 @@ func (p *platformKeys) Verify(serial string, msg []byte, sig string) error {
 func (p *platformKeys) refresh() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.lastFetch.IsZero() && p.now().Sub(p.lastFetch) < p.refreshGap {
+	gap := p.refreshGap
+	if p.lastErr != nil {
+		gap = min(gap, failedDownloadGap) // a failed download is tried again sooner
+	}
+	if !p.lastFetch.IsZero() && p.now().Sub(p.lastFetch) < gap {
 		return p.lastErr
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), downloadTimeout)
