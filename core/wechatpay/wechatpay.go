@@ -73,6 +73,14 @@ type Config struct {
 	// PublicKeyID is the ID of the WeChat Pay public key (PUB_KEY_ID_…) that
 	// ChannelPublicKey is; required with ChannelPublicKey.
 	PublicKeyID string
+	// SubMerchantID, when set, makes this a service provider's (服务商) adapter acting for
+	// the sub-merchant sub_mchid: MerchantID, the keys and the APIv3 key are the provider's,
+	// calls go to the partner endpoints (/v3/pay/partner/…) with sp_mchid and sub_mchid,
+	// and AppID is sent as sp_appid. Default: a direct merchant.
+	SubMerchantID string
+	// SubAppID is the sub-merchant's own appid (sub_appid), for partner orders. Default:
+	// none.
+	SubAppID string
 	// CertificateRefreshGap is the least time between two certificate downloads set off by
 	// unknown serials. Default DefaultCertificateRefreshGap.
 	CertificateRefreshGap time.Duration
@@ -164,6 +172,26 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
+// partner reports whether the adapter acts as a service provider for a sub-merchant.
+func (g *Gateway) partner() bool { return g.cfg.SubMerchantID != "" }
+
+// orderPath is the path of an order by out_trade_no, direct or partner.
+func (g *Gateway) orderPath(outTradeNo string) string {
+	if g.partner() {
+		return "/v3/pay/partner/transactions/out-trade-no/" + url.PathEscape(outTradeNo)
+	}
+	return "/v3/pay/transactions/out-trade-no/" + url.PathEscape(outTradeNo)
+}
+
+// merchantFields name the merchant in a close body or a query: mchid, or sp_mchid and
+// sub_mchid.
+func (g *Gateway) merchantFields() map[string]string {
+	if g.partner() {
+		return map[string]string{"sp_mchid": g.cfg.MerchantID, "sub_mchid": g.cfg.SubMerchantID}
+	}
+	return map[string]string{"mchid": g.cfg.MerchantID}
+}
+
 // call sends a signed request and returns the status and verified body of the answer.
 func (g *Gateway) call(ctx context.Context, method, path string, in any, key string) (int, []byte, error) {
 	return g.client.Call(ctx, method, path, in, key)
@@ -190,10 +218,20 @@ func (g *Gateway) Authorize(ctx context.Context, req core.AuthorizeRequest) (cor
 	if len(desc) > 127 {
 		desc = desc[:127]
 	}
-	body := map[string]any{"appid": g.cfg.AppID, "mchid": g.cfg.MerchantID, "description": desc,
+	body := map[string]any{"description": desc,
 		"out_trade_no": req.PaymentID, "time_expire": expires.In(chinaZone).Format(time.RFC3339),
 		"notify_url": g.cfg.NotifyURL, "amount": map[string]any{"total": req.Amount, "currency": strings.ToUpper(req.Currency)}}
-	status, raw, err := g.call(ctx, http.MethodPost, "/v3/pay/transactions/native", body, req.Key)
+	path := "/v3/pay/transactions/native"
+	if g.partner() {
+		path = "/v3/pay/partner/transactions/native"
+		body["sp_appid"], body["sp_mchid"], body["sub_mchid"] = g.cfg.AppID, g.cfg.MerchantID, g.cfg.SubMerchantID
+		if g.cfg.SubAppID != "" {
+			body["sub_appid"] = g.cfg.SubAppID
+		}
+	} else {
+		body["appid"], body["mchid"] = g.cfg.AppID, g.cfg.MerchantID
+	}
+	status, raw, err := g.call(ctx, http.MethodPost, path, body, req.Key)
 	if err != nil {
 		return core.AuthorizeResult{}, err
 	}
@@ -236,8 +274,7 @@ func (g *Gateway) Void(ctx context.Context, req core.VoidRequest) (core.OpResult
 	if err := checkChannel(req.Channel); err != nil {
 		return core.OpResult{}, err
 	}
-	status, raw, err := g.call(ctx, http.MethodPost, "/v3/pay/transactions/out-trade-no/"+url.PathEscape(req.PaymentID)+"/close",
-		map[string]string{"mchid": g.cfg.MerchantID}, req.Key)
+	status, raw, err := g.call(ctx, http.MethodPost, g.orderPath(req.PaymentID)+"/close", g.merchantFields(), req.Key)
 	if err != nil {
 		return core.OpResult{}, err
 	}
@@ -283,6 +320,9 @@ func (g *Gateway) Refund(ctx context.Context, req core.RefundRequest) (core.OpRe
 	}
 	body := map[string]any{"out_trade_no": req.PaymentID, "out_refund_no": refundID, "notify_url": g.cfg.NotifyURL,
 		"amount": map[string]any{"refund": req.Amount, "total": tx.Amount.Total, "currency": strings.ToUpper(req.Currency)}}
+	if g.partner() {
+		body["sub_mchid"] = g.cfg.SubMerchantID
+	}
 	status, raw, err := g.call(ctx, http.MethodPost, "/v3/refund/domestic/refunds", body, req.Key)
 	if err != nil {
 		return core.OpResult{}, err
@@ -294,7 +334,11 @@ func (g *Gateway) Refund(ctx context.Context, req core.RefundRequest) (core.OpRe
 		}
 		if ans.Status == "PROCESSING" {
 			// WeChat Pay usually answers PROCESSING and notifies the end; ask once.
-			if st, qraw, err := g.call(ctx, http.MethodGet, "/v3/refund/domestic/refunds/"+url.PathEscape(refundID), nil, ""); err == nil && st == http.StatusOK {
+			rq := "/v3/refund/domestic/refunds/" + url.PathEscape(refundID)
+			if g.partner() {
+				rq += "?sub_mchid=" + url.QueryEscape(g.cfg.SubMerchantID)
+			}
+			if st, qraw, err := g.call(ctx, http.MethodGet, rq, nil, ""); err == nil && st == http.StatusOK {
 				json.Unmarshal(qraw, &ans)
 			}
 		}
@@ -334,8 +378,11 @@ type transaction struct {
 
 // transaction queries an order by out_trade_no; found is false when WeChat Pay has none.
 func (g *Gateway) transaction(ctx context.Context, outTradeNo string) (tx transaction, found bool, err error) {
-	status, raw, err := g.call(ctx, http.MethodGet, "/v3/pay/transactions/out-trade-no/"+url.PathEscape(outTradeNo)+
-		"?mchid="+url.QueryEscape(g.cfg.MerchantID), nil, "")
+	q := url.Values{}
+	for k, v := range g.merchantFields() {
+		q.Set(k, v)
+	}
+	status, raw, err := g.call(ctx, http.MethodGet, g.orderPath(outTradeNo)+"?"+q.Encode(), nil, "")
 	if err != nil {
 		return tx, false, err
 	}
@@ -407,7 +454,11 @@ func (g *Gateway) Statement(ctx context.Context, channel core.Channel, day time.
 // TradeBill downloads and parses the trade bill of a China Standard Time day (YYYY-MM-DD),
 // checking the file against the SHA-1 WeChat Pay gives for it.
 func (g *Gateway) TradeBill(ctx context.Context, billDate string) ([]core.StatementLine, error) {
-	status, raw, err := g.call(ctx, http.MethodGet, "/v3/bill/tradebill?bill_date="+url.QueryEscape(billDate)+"&bill_type=ALL", nil, "")
+	billQuery := "/v3/bill/tradebill?bill_date=" + url.QueryEscape(billDate) + "&bill_type=ALL"
+	if g.partner() {
+		billQuery += "&sub_mchid=" + url.QueryEscape(g.cfg.SubMerchantID)
+	}
+	status, raw, err := g.call(ctx, http.MethodGet, billQuery, nil, "")
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,7 @@ type order struct {
 	closedAt    time.Time
 	refunded    int64
 	hmacSecret  string // the bank client's secret, when it authenticated with HMAC
+	subMchID    string // WeChat Pay partner orders: the sub-merchant (client is the sp_mchid)
 }
 
 type refund struct {

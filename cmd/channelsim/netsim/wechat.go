@@ -38,7 +38,10 @@ type wxAmount struct {
 
 type wxTransaction struct {
 	AppID          string   `json:"appid,omitempty"`
-	MchID          string   `json:"mchid"`
+	MchID          string   `json:"mchid,omitempty"`
+	SpAppID        string   `json:"sp_appid,omitempty"`
+	SpMchID        string   `json:"sp_mchid,omitempty"`
+	SubMchID       string   `json:"sub_mchid,omitempty"`
 	OutTradeNo     string   `json:"out_trade_no"`
 	TransactionID  string   `json:"transaction_id,omitempty"`
 	TradeType      string   `json:"trade_type"`
@@ -87,6 +90,9 @@ func wxTransactionOf(o *order) wxTransaction {
 	state, desc := wxTradeState(o)
 	tx := wxTransaction{AppID: o.appID, MchID: o.client, OutTradeNo: o.outTradeNo, TransactionID: o.tradeNo, TradeType: "NATIVE",
 		TradeState: state, TradeStateDesc: desc, Amount: wxAmount{Total: o.amount, Currency: o.currency, Refunded: o.refunded}}
+	if o.subMchID != "" {
+		tx.AppID, tx.MchID, tx.SpAppID, tx.SpMchID, tx.SubMchID = "", "", o.appID, o.client, o.subMchID
+	}
 	if o.state == StatePaid {
 		tx.SuccessTime, tx.Amount.PayerTotal = wxTime(o.paidAt), o.amount
 	}
@@ -103,9 +109,14 @@ func (s *Server) wechatRoutes() {
 	p := s.wechatProtocol()
 	mutating := func(*http.Request, []byte) bool { return true }
 	reading := func(*http.Request, []byte) bool { return false }
-	s.mux.Handle("POST /v3/pay/transactions/native", s.endpoint(p, mutating, s.wechatCreate(p)))
-	s.mux.Handle("GET /v3/pay/transactions/out-trade-no/{out_trade_no}", s.endpoint(p, reading, s.wechatQuery(p)))
-	s.mux.Handle("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.endpoint(p, mutating, s.wechatClose(p)))
+	s.mux.Handle("POST /v3/pay/transactions/native", s.endpoint(p, mutating, s.wechatCreate(p, false)))
+	s.mux.Handle("GET /v3/pay/transactions/out-trade-no/{out_trade_no}", s.endpoint(p, reading, s.wechatQuery(p, false)))
+	s.mux.Handle("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.endpoint(p, mutating, s.wechatClose(p, false)))
+	// The service provider's (服务商) partner endpoints: the provider signs as sp_mchid and
+	// acts for sub_mchid.
+	s.mux.Handle("POST /v3/pay/partner/transactions/native", s.endpoint(p, mutating, s.wechatCreate(p, true)))
+	s.mux.Handle("GET /v3/pay/partner/transactions/out-trade-no/{out_trade_no}", s.endpoint(p, reading, s.wechatQuery(p, true)))
+	s.mux.Handle("POST /v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close", s.endpoint(p, mutating, s.wechatClose(p, true)))
 	s.mux.Handle("POST /v3/refund/domestic/refunds", s.endpoint(p, mutating, s.wechatRefund(p)))
 	s.mux.Handle("GET /v3/refund/domestic/refunds/{out_refund_no}", s.endpoint(p, reading, s.wechatRefundQuery(p)))
 	s.mux.Handle("GET /v3/certificates", s.endpoint(p, reading, s.wechatCertificates(p)))
@@ -154,7 +165,7 @@ func (s *Server) wechatTradeBill(p *protocol) handlerFunc {
 		// so far of any day, today's too, so tests need not wait a day.
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		bill := s.wechatBillCSV(client, day, q.Get("bill_type"))
+		bill := s.wechatBillCSV(client, q.Get("sub_mchid"), day, q.Get("bill_type"))
 		token := newNonce()
 		s.bills[token] = bill
 		sum := sha1.Sum(bill)
@@ -185,7 +196,7 @@ const wxBillHeader = "交易时间,公众账号ID,商户号,特约商户号,设�
 // wechatBillCSV renders a merchant's trade bill of a China Standard Time day, in WeChat Pay's
 // layout: a header row, one row per payment or refund with every field led by a backquote
 // and amounts in yuan, then a summary header and row. Call with s.mu held.
-func (s *Server) wechatBillCSV(client string, day time.Time, billType string) []byte {
+func (s *Server) wechatBillCSV(client, sub string, day time.Time, billType string) []byte {
 	var b strings.Builder
 	b.WriteString(wxBillHeader + "\n")
 	var count int
@@ -197,12 +208,16 @@ func (s *Server) wechatBillCSV(client string, day time.Time, billType string) []
 			continue
 		}
 		o := s.lookup(core.ChannelWeChatPay, l.entry.OutTradeNo)
-		if o == nil || (billType == "SUCCESS" && l.entry.Kind != "charge") || (billType == "REFUND" && l.entry.Kind != "refund") {
+		if !owns(o, client, sub) || (billType == "SUCCESS" && l.entry.Kind != "charge") || (billType == "REFUND" && l.entry.Kind != "refund") {
 			continue
 		}
 		cur = l.entry.Currency
 		amount := formatDecimal(l.entry.Amount, l.entry.Currency)
-		f := []string{at.Format(alipayTimeLayout), o.appID, client, "0", "", o.tradeNo, o.outTradeNo, "oSIMpayer", "NATIVE"}
+		subCol := "0"
+		if o.subMchID != "" {
+			subCol = o.subMchID
+		}
+		f := []string{at.Format(alipayTimeLayout), o.appID, client, subCol, "", o.tradeNo, o.outTradeNo, "oSIMpayer", "NATIVE"}
 		if l.entry.Kind == "charge" {
 			paid += l.entry.Amount
 			f = append(f, "SUCCESS", "OTHERS", l.entry.Currency, amount, "0.00", "0", "0", "0.00", "0.00", "", "", o.description, "", "0.00", "0.60%", amount, "0.00", "")
@@ -220,11 +235,18 @@ func (s *Server) wechatBillCSV(client string, day time.Time, billType string) []
 	return []byte(b.String())
 }
 
-func (s *Server) wechatCreate(p *protocol) handlerFunc {
+// owns reports whether order o belongs to merchant client (for partner calls, to its
+// sub-merchant sub).
+func owns(o *order, client, sub string) bool { return o != nil && o.client == client && o.subMchID == sub }
+
+func (s *Server) wechatCreate(p *protocol, partner bool) handlerFunc {
 	return func(r *http.Request, body []byte, client string) reply {
 		var req struct {
 			AppID       string `json:"appid"`
 			MchID       string `json:"mchid"`
+			SpAppID     string `json:"sp_appid"`
+			SpMchID     string `json:"sp_mchid"`
+			SubMchID    string `json:"sub_mchid"`
 			Description string `json:"description"`
 			OutTradeNo  string `json:"out_trade_no"`
 			TimeExpire  string `json:"time_expire"`
@@ -241,6 +263,12 @@ func (s *Server) wechatCreate(p *protocol) handlerFunc {
 			req.Amount.Currency = "CNY"
 		}
 		expires := s.now().Add(s.cfg.OrderTTL)
+		if partner {
+			if req.SpMchID != client || req.SubMchID == "" || req.MchID != "" {
+				return p.fail(400, "PARAM_ERROR", "partner orders need sp_mchid (the signing provider) and sub_mchid, not mchid")
+			}
+			req.MchID, req.AppID = req.SpMchID, req.SpAppID
+		}
 		switch {
 		case req.MchID != client:
 			return p.fail(400, "PARAM_ERROR", "mchid does not match the signing merchant")
@@ -268,13 +296,13 @@ func (s *Server) wechatCreate(p *protocol) handlerFunc {
 			return p.fail(400, "PARAM_ERROR", "the merchant has not set its APIv3 key, so notifications cannot be encrypted")
 		}
 		key := idempotencyKey(r, "native/"+req.OutTradeNo)
-		fp := fmt.Sprint(req.MchID, "|", req.OutTradeNo, "|", req.Amount.Total, "|", req.Amount.Currency, "|", req.NotifyURL, "|", req.Description)
+		fp := fmt.Sprint(req.MchID, "|", req.SubMchID, "|", req.OutTradeNo, "|", req.Amount.Total, "|", req.Amount.Currency, "|", req.NotifyURL, "|", req.Description)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.once(core.ChannelWeChatPay, key, req.OutTradeNo, fp, keyConflict(p), func() reply {
 			o := s.lookup(core.ChannelWeChatPay, req.OutTradeNo)
 			if o != nil {
-				if o.client != client || o.amount != req.Amount.Total || o.currency != req.Amount.Currency {
+				if !owns(o, client, req.SubMchID) || o.amount != req.Amount.Total || o.currency != req.Amount.Currency {
 					return p.fail(400, "INVALID_REQUEST", "out_trade_no is already used by another order")
 				}
 				switch o.state {
@@ -287,7 +315,7 @@ func (s *Server) wechatCreate(p *protocol) handlerFunc {
 				o = &order{channel: core.ChannelWeChatPay, client: client, appID: req.AppID, outTradeNo: req.OutTradeNo,
 					tradeNo: s.nextID("4200", 28), amount: req.Amount.Total, currency: req.Amount.Currency,
 					description: req.Description, notifyURL: req.NotifyURL, token: newNonce()[:16],
-					createdAt: s.now(), expiresAt: expires}
+					createdAt: s.now(), expiresAt: expires, subMchID: req.SubMchID}
 				s.addOrder(o)
 			}
 			// transaction_id and time_expire are simulator extensions: WeChat Pay answers
@@ -298,27 +326,39 @@ func (s *Server) wechatCreate(p *protocol) handlerFunc {
 	}
 }
 
-func (s *Server) wechatQuery(p *protocol) handlerFunc {
+func (s *Server) wechatQuery(p *protocol, partner bool) handlerFunc {
 	return func(r *http.Request, body []byte, client string) reply {
-		if m := r.URL.Query().Get("mchid"); m != client {
+		q, sub := r.URL.Query(), ""
+		if partner {
+			if q.Get("sp_mchid") != client || q.Get("sub_mchid") == "" {
+				return p.fail(400, "PARAM_ERROR", "sp_mchid (the signing provider) and sub_mchid are required")
+			}
+			sub = q.Get("sub_mchid")
+		} else if q.Get("mchid") != client {
 			return p.fail(400, "PARAM_ERROR", "mchid does not match the signing merchant")
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		o := s.lookup(core.ChannelWeChatPay, r.PathValue("out_trade_no"))
-		if o == nil || o.client != client {
+		if !owns(o, client, sub) {
 			return p.fail(404, "ORDER_NOT_EXIST", "no such order")
 		}
 		return jsonReply(200, wxTransactionOf(o))
 	}
 }
 
-func (s *Server) wechatClose(p *protocol) handlerFunc {
+func (s *Server) wechatClose(p *protocol, partner bool) handlerFunc {
 	return func(r *http.Request, body []byte, client string) reply {
 		var req struct {
-			MchID string `json:"mchid"`
+			MchID    string `json:"mchid"`
+			SpMchID  string `json:"sp_mchid"`
+			SubMchID string `json:"sub_mchid"`
 		}
-		if err := json.Unmarshal(body, &req); err != nil || req.MchID != client {
+		err := json.Unmarshal(body, &req)
+		switch {
+		case partner && (err != nil || req.SpMchID != client || req.SubMchID == ""):
+			return p.fail(400, "PARAM_ERROR", "body must be {\"sp_mchid\": <the signing provider>, \"sub_mchid\": …}")
+		case !partner && (err != nil || req.MchID != client):
 			return p.fail(400, "PARAM_ERROR", "body must be {\"mchid\": <the signing merchant>}")
 		}
 		otn := r.PathValue("out_trade_no")
@@ -326,7 +366,7 @@ func (s *Server) wechatClose(p *protocol) handlerFunc {
 		defer s.mu.Unlock()
 		return s.once(core.ChannelWeChatPay, idempotencyKey(r, "close/"+otn), otn, otn, keyConflict(p), func() reply {
 			o := s.lookup(core.ChannelWeChatPay, otn)
-			if o == nil || o.client != client {
+			if !owns(o, client, req.SubMchID) {
 				return p.fail(404, "ORDER_NOT_EXIST", "no such order")
 			}
 			if err := s.closeLocked(o); err != nil {
@@ -340,6 +380,7 @@ func (s *Server) wechatClose(p *protocol) handlerFunc {
 func (s *Server) wechatRefund(p *protocol) handlerFunc {
 	return func(r *http.Request, body []byte, client string) reply {
 		var req struct {
+			SubMchID    string `json:"sub_mchid"`
 			OutTradeNo  string `json:"out_trade_no"`
 			OutRefundNo string `json:"out_refund_no"`
 			Reason      string `json:"reason"`
@@ -368,7 +409,7 @@ func (s *Server) wechatRefund(p *protocol) handlerFunc {
 		defer s.mu.Unlock()
 		return s.once(core.ChannelWeChatPay, idempotencyKey(r, "refund/"+req.OutRefundNo), req.OutTradeNo, fp, keyConflict(p), func() reply {
 			o := s.lookup(core.ChannelWeChatPay, req.OutTradeNo)
-			if o == nil || o.client != client {
+			if !owns(o, client, req.SubMchID) {
 				return p.fail(404, "ORDER_NOT_EXIST", "no such order")
 			}
 			if rf := s.refunds[orderKey(core.ChannelWeChatPay, req.OutRefundNo)]; rf != nil {
@@ -397,7 +438,7 @@ func (s *Server) wechatRefundQuery(p *protocol) handlerFunc {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		rf := s.refunds[orderKey(core.ChannelWeChatPay, r.PathValue("out_refund_no"))]
-		if rf == nil || rf.client != client {
+		if rf == nil || !owns(s.lookup(core.ChannelWeChatPay, rf.outTradeNo), client, r.URL.Query().Get("sub_mchid")) {
 			return p.fail(404, "RESOURCE_NOT_EXISTS", "no such refund")
 		}
 		return jsonReply(200, wxRefundOf(rf, s.lookup(core.ChannelWeChatPay, rf.outTradeNo)))
