@@ -210,6 +210,9 @@ func (m *Main) walletRoutes(routes byChannel, parsers map[core.Channel]httpapi.N
 			continue // no bank to send anyone to
 		}
 		r := newMerchantChannel(ch, platform, merchantsURL, notify, store)
+		if a, ok := accounts[ch]; ok {
+			r.platformAccount = &a
+		}
 		routes[ch], parsers[ch] = r, r.ParseNotification
 	}
 	return nil

@@ -92,7 +92,10 @@ func validateCredentials(ch core.Channel, creds map[string]string) error {
 	var err error
 	switch ch {
 	case core.ChannelWeChatPay:
-		_, err = wechatpay.ConfigFromCredentials(creds)
+		var sub bool
+		if sub, err = wechatpay.SubMerchantCredentials(creds); !sub && err == nil {
+			_, err = wechatpay.ConfigFromCredentials(creds)
+		}
 	case core.ChannelAlipay:
 		_, _, err = alipay.ConfigFromCredentials(creds)
 	case core.ChannelBankTransfer:
@@ -188,6 +191,9 @@ const credentialsTTL = 30 * time.Second
 type merchantChannel struct {
 	ch        core.Channel
 	platform  channelAdapter
+	// platformAccount is the platform's account, for WeChat Pay sub-merchants (a merchant
+	// whose credentials are sub_mchid alone is served through it, as its service provider).
+	platformAccount *channelAccount
 	baseURL   string // the merchants' accounts' API base ("": the adapter's production gateway)
 	notifyURL string
 	store     func() merchantStore // late-bound: the service is made after the channels
@@ -252,8 +258,20 @@ func (r *merchantChannel) merchantAdapter(ctx context.Context, merchantID string
 	case acct != nil && acct.fingerprint == fp:
 		next.gw = acct.gw // unchanged: keep the adapter (and its downloaded certificates)
 	default:
-		gw, err := buildAdapter(r.ch, channelAccount{BaseURL: r.baseURL, Credentials: creds},
-			r.notifyURL+"?merchant="+url.QueryEscape(merchantID))
+		acct := channelAccount{BaseURL: r.baseURL, Credentials: creds}
+		if sub, _ := wechatpay.SubMerchantCredentials(creds); sub && r.ch == core.ChannelWeChatPay {
+			if r.platformAccount == nil {
+				return nil, fmt.Errorf("%s: merchant %s is a sub-merchant, and the platform has no service-provider account: %w", r.ch, merchantID, core.ErrNotExecuted)
+			}
+			acct = channelAccount{BaseURL: r.platformAccount.BaseURL, Credentials: map[string]string{}}
+			for k, v := range r.platformAccount.Credentials {
+				acct.Credentials[k] = v
+			}
+			for k, v := range creds {
+				acct.Credentials[k] = v
+			}
+		}
+		gw, err := buildAdapter(r.ch, acct, r.notifyURL+"?merchant="+url.QueryEscape(merchantID))
 		if err != nil {
 			return nil, fmt.Errorf("%s: merchant %s's credentials: %v: %w", r.ch, merchantID, err, core.ErrNotExecuted)
 		}

@@ -20,7 +20,9 @@ import (
 // A merchant with its own WeChat Pay account: its credentials are checked when stored (400
 // naming the field, nothing stored), its orders are signed with its key under its mchid,
 // its notifications come to ?merchant=<id> and decrypt only with its APIv3 key, and its
-// refunds go to its account; a merchant without credentials stays on the platform's.
+// refunds go to its account; a merchant without credentials stays on the platform's; a
+// sub-merchant (sub_mchid alone) is served by the platform's account as its service
+// provider, over the partner endpoints.
 func TestMerchantsOwnWeChatPayAccount(t *testing.T) {
 	ctx := context.Background()
 	const (
@@ -50,14 +52,15 @@ func TestMerchantsOwnWeChatPayAccount(t *testing.T) {
 		return string(b)
 	}
 	notify := fwd.URL + "/v1/notifications/wechat_pay"
-	platform, err := buildAdapter(core.ChannelWeChatPay, channelAccount{BaseURL: sim.URL(), Credentials: map[string]string{
-		"mchid": platformMchID, "serial_no": "3775B6A45ACD588826D15E583A95F5DD2C0AF9EC", "private_key": pemOf(platformKey),
-		"apiv3_key": channeltest.APIv3Key}}, notify)
+	platformCreds := map[string]string{"mchid": platformMchID, "serial_no": "3775B6A45ACD588826D15E583A95F5DD2C0AF9EC",
+		"private_key": pemOf(platformKey), "apiv3_key": channeltest.APIv3Key}
+	platform, err := buildAdapter(core.ChannelWeChatPay, channelAccount{BaseURL: sim.URL(), Credentials: platformCreds}, notify)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var e *env
 	router := newMerchantChannel(core.ChannelWeChatPay, platform, sim.URL(), notify, func() merchantStore { return e.svc })
+	router.platformAccount = &channelAccount{BaseURL: sim.URL(), Credentials: platformCreds}
 	e = newEnvWith(t, envOptions{
 		gateway:       func(*inprocsim.Channel) core.Gateway { return byChannel{core.ChannelWeChatPay: router} },
 		notifications: map[core.Channel]httpapi.NotificationParser{core.ChannelWeChatPay: router.ParseNotification},
@@ -66,6 +69,12 @@ func TestMerchantsOwnWeChatPayAccount(t *testing.T) {
 	target.Store(e.srv.Config.Handler)
 	ownID, ownSecret := e.merchant("Own account")
 	_, platformSecret := e.merchant("Platform account")
+	subID, subSecret := e.merchant("Sub-merchant")
+	// A sub-merchant of the platform as service provider (服务商): its sub_mchid alone.
+	e.expect(e.call("POST", "/v1/admin/merchants/"+subID+"/channels/wechat_pay", testAdminToken, "",
+		map[string]any{"enabled": true, "credentials": map[string]string{"sub_mchid": "1900000201"}}), 200)
+	requireError(t, e.call("POST", "/v1/admin/merchants/"+subID+"/channels/wechat_pay", testAdminToken, "",
+		map[string]any{"enabled": true, "credentials": map[string]string{"sub_mchid": "12x"}}), 400, core.CodeParameterInvalid, "credentials[sub_mchid]")
 
 	creds := map[string]string{"mchid": ownMchID, "serial_no": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
 		"private_key": pemOf(ownKey), "apiv3_key": ownAPIv3Key}
@@ -105,14 +114,20 @@ func TestMerchantsOwnWeChatPayAccount(t *testing.T) {
 		})
 		return id
 	}
-	ownPay, platformPay := pay(ownSecret, "own-1"), pay(platformSecret, "platform-1")
+	ownPay, platformPay, subPay := pay(ownSecret, "own-1"), pay(platformSecret, "platform-1"), pay(subSecret, "sub-1")
+	for id, want := range map[string][2]string{ownPay: {ownMchID, ""}, platformPay: {platformMchID, ""}, subPay: {platformMchID, "1900000201"}} {
+		o, err := ctl.Order(ctx, core.ChannelWeChatPay, id)
+		if err != nil || o.Client != want[0] || o.SubMerchant != want[1] {
+			t.Fatalf("order %s: %+v %v, want mchid %s sub_mchid %q", id, o, err, want[0], want[1])
+		}
+	}
 	recs, err := ctl.Notifications(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range recs {
-		wantMerchant := r.OutTradeNo == ownPay
-		if strings.Contains(r.URL, "?merchant="+ownID) != wantMerchant {
+		wantMerchant := r.OutTradeNo == ownPay || r.OutTradeNo == subPay
+		if strings.Contains(r.URL, "?merchant=") != wantMerchant || (r.OutTradeNo == ownPay && !strings.Contains(r.URL, ownID)) {
 			t.Errorf("notification of %s went to %s", r.OutTradeNo, r.URL)
 		}
 	}
