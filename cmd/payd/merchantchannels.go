@@ -97,11 +97,29 @@ func validateCredentials(ch core.Channel, creds map[string]string) error {
 			_, err = wechatpay.ConfigFromCredentials(creds)
 		}
 	case core.ChannelAlipay:
-		_, _, err = alipay.ConfigFromCredentials(creds)
+		var tok bool
+		if tok, err = alipay.AuthorizedMerchantCredentials(creds); !tok && err == nil {
+			_, _, err = alipay.ConfigFromCredentials(creds)
+		}
 	case core.ChannelBankTransfer:
 		_, err = banktransfer.ConfigFromCredentials(creds)
 	}
 	return err
+}
+
+// delegated reports whether creds name a merchant the platform's own account serves on its
+// behalf: a WeChat Pay sub-merchant (sub_mchid; the platform is its service provider) or an
+// Alipay merchant that authorised the platform's application (app_auth_token).
+func delegated(ch core.Channel, creds map[string]string) bool {
+	switch ch {
+	case core.ChannelWeChatPay:
+		ok, _ := wechatpay.SubMerchantCredentials(creds)
+		return ok
+	case core.ChannelAlipay:
+		ok, _ := alipay.AuthorizedMerchantCredentials(creds)
+		return ok
+	}
+	return false
 }
 
 // checkedChannels checks credentials before the service stores them.
@@ -191,8 +209,8 @@ const credentialsTTL = 30 * time.Second
 type merchantChannel struct {
 	ch        core.Channel
 	platform  channelAdapter
-	// platformAccount is the platform's account, for WeChat Pay sub-merchants (a merchant
-	// whose credentials are sub_mchid alone is served through it, as its service provider).
+	// platformAccount is the platform's account, for merchants it serves on their behalf
+	// (see delegated): WeChat Pay sub-merchants, Alipay merchants that authorised it.
 	platformAccount *channelAccount
 	baseURL   string // the merchants' accounts' API base ("": the adapter's production gateway)
 	notifyURL string
@@ -259,9 +277,9 @@ func (r *merchantChannel) merchantAdapter(ctx context.Context, merchantID string
 		next.gw = acct.gw // unchanged: keep the adapter (and its downloaded certificates)
 	default:
 		acct := channelAccount{BaseURL: r.baseURL, Credentials: creds}
-		if sub, _ := wechatpay.SubMerchantCredentials(creds); sub && r.ch == core.ChannelWeChatPay {
+		if delegated(r.ch, creds) {
 			if r.platformAccount == nil {
-				return nil, fmt.Errorf("%s: merchant %s is a sub-merchant, and the platform has no service-provider account: %w", r.ch, merchantID, core.ErrNotExecuted)
+				return nil, fmt.Errorf("%s: merchant %s is served through the platform's account, and the platform has none: %w", r.ch, merchantID, core.ErrNotExecuted)
 			}
 			acct = channelAccount{BaseURL: r.platformAccount.BaseURL, Credentials: map[string]string{}}
 			for k, v := range r.platformAccount.Credentials {

@@ -47,3 +47,18 @@ func copyOf(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+func TestAuthorizedMerchantCredentials(t *testing.T) {
+	t.Parallel()
+	if ok, err := AuthorizedMerchantCredentials(map[string]string{"app_auth_token": appAuthToken}); !ok || err != nil {
+		t.Fatalf("token alone: %v %v", ok, err)
+	}
+	if ok, _ := AuthorizedMerchantCredentials(map[string]string{"app_auth_token": appAuthToken, "app_id": "2021000000000001"}); ok {
+		t.Fatal("a full account with a token counted as an authorising merchant's")
+	}
+	_, err := AuthorizedMerchantCredentials(map[string]string{"app_auth_token": "short"})
+	var ce *core.Error
+	if !errors.As(err, &ce) || ce.Param != "credentials[app_auth_token]" {
+		t.Fatalf("short token: %v", err)
+	}
+}

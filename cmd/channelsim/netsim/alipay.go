@@ -147,7 +147,7 @@ const alipayBillHeader = "支付宝交易号,商户订单号,业务类型,商品
 // alipayBill renders an application's trade bill of a China Standard Time day as Alipay
 // ships it: a zip holding <pid>_<yyyyMMdd>_业务明细.csv in GBK, with "#" comment lines around
 // the rows; refunds have negative amounts and their out_request_no. Call with s.mu held.
-func (s *Server) alipayBill(client string, day time.Time) ([]byte, error) {
+func (s *Server) alipayBill(client, sub string, day time.Time) ([]byte, error) {
 	var b strings.Builder
 	pid := "2088" + strings.Repeat("0", 12)
 	b.WriteString("#支付宝业务明细查询\r\n#账号：[" + pid + "0156]\r\n")
@@ -161,7 +161,7 @@ func (s *Server) alipayBill(client string, day time.Time) ([]byte, error) {
 			continue
 		}
 		o := s.lookup(core.ChannelAlipay, l.entry.OutTradeNo)
-		if o == nil {
+		if !owns(o, client, sub) {
 			continue
 		}
 		amount := formatDecimal(l.entry.Amount, l.entry.Currency)
@@ -201,6 +201,9 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 	return func(r *http.Request, body []byte, client string) reply {
 		params := alipayParams(r, body)
 		method := params.Get("method")
+		// An ISV (third-party application) acting for a merchant that authorised it names the
+		// merchant by app_auth_token; the trades are that merchant's.
+		sub := params.Get("app_auth_token")
 		var biz alipayBiz
 		if err := json.Unmarshal([]byte(params.Get("biz_content")), &biz); err != nil {
 			return s.alipayInvalid(method, "biz_content is not valid JSON")
@@ -210,12 +213,12 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 		}
 		switch method {
 		case "alipay.trade.precreate", "alipay.trade.page.pay":
-			return s.alipayCreate(r, p, method, client, params.Get("notify_url"), biz)
+			return s.alipayCreate(r, p, method, client, sub, params.Get("notify_url"), biz)
 		case "alipay.trade.query":
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			o := s.lookup(core.ChannelAlipay, biz.OutTradeNo)
-			if o == nil || o.client != client {
+			if !owns(o, client, sub) {
 				return s.alipayBizFail(method, "ACQ.TRADE_NOT_EXIST", "no such trade")
 			}
 			return s.alipayReply(200, method, alipayTrade(o, map[string]string{"code": "10000", "msg": "Success"}))
@@ -224,7 +227,7 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 			defer s.mu.Unlock()
 			return s.once(core.ChannelAlipay, idempotencyKey(r, "close/"+biz.OutTradeNo), biz.OutTradeNo, biz.OutTradeNo, keyConflict(p), func() reply {
 				o := s.lookup(core.ChannelAlipay, biz.OutTradeNo)
-				if o == nil || o.client != client {
+				if !owns(o, client, sub) {
 					return s.alipayBizFail(method, "ACQ.TRADE_NOT_EXIST", "no such trade")
 				}
 				if err := s.closeLocked(o); err != nil {
@@ -233,7 +236,7 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 				return s.alipayReply(200, method, map[string]string{"code": "10000", "msg": "Success", "trade_no": o.tradeNo, "out_trade_no": o.outTradeNo})
 			})
 		case "alipay.trade.refund":
-			return s.alipayRefund(r, p, method, client, biz)
+			return s.alipayRefund(r, p, method, client, sub, biz)
 		case "alipay.data.dataservice.bill.downloadurl.query":
 			var bb struct {
 				BillType string `json:"bill_type"`
@@ -246,7 +249,7 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			bill, err := s.alipayBill(client, day)
+			bill, err := s.alipayBill(client, sub, day)
 			if err != nil {
 				return s.alipayReply(200, method, map[string]string{"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error", "sub_msg": err.Error()})
 			}
@@ -258,7 +261,7 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			ans := map[string]string{"code": "10000", "msg": "Success", "out_trade_no": biz.OutTradeNo, "out_request_no": biz.OutRequestNo}
-			if rf := s.refunds[orderKey(core.ChannelAlipay, biz.OutRequestNo)]; rf != nil && rf.client == client && rf.outTradeNo == biz.OutTradeNo {
+			if rf := s.refunds[orderKey(core.ChannelAlipay, biz.OutRequestNo)]; rf != nil && owns(s.lookup(core.ChannelAlipay, rf.outTradeNo), client, sub) && rf.outTradeNo == biz.OutTradeNo {
 				o := s.lookup(core.ChannelAlipay, rf.outTradeNo)
 				ans["trade_no"], ans["total_amount"] = o.tradeNo, formatDecimal(o.amount, o.currency)
 				ans["refund_amount"], ans["refund_status"] = formatDecimal(rf.amount, rf.currency), "REFUND_SUCCESS"
@@ -270,7 +273,7 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 	}
 }
 
-func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, notifyURL string, biz alipayBiz) reply {
+func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, sub, notifyURL string, biz alipayBiz) reply {
 	amount, err := parseDecimal(biz.TotalAmount, biz.TransCurrency)
 	expires := s.now().Add(s.cfg.OrderTTL)
 	switch {
@@ -297,7 +300,7 @@ func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, noti
 	return s.once(core.ChannelAlipay, idempotencyKey(r, "create/"+biz.OutTradeNo), biz.OutTradeNo, fp, keyConflict(p), func() reply {
 		o := s.lookup(core.ChannelAlipay, biz.OutTradeNo)
 		if o != nil {
-			if o.client != client || o.amount != amount || o.currency != biz.TransCurrency {
+			if !owns(o, client, sub) || o.amount != amount || o.currency != biz.TransCurrency {
 				return s.alipayBizFail(method, "ACQ.CONTEXT_INCONSISTENT", "out_trade_no is already used by another trade")
 			}
 			switch o.state {
@@ -309,7 +312,7 @@ func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, noti
 		} else {
 			o = &order{channel: core.ChannelAlipay, client: client, outTradeNo: biz.OutTradeNo, tradeNo: s.nextID("", 28),
 				amount: amount, currency: biz.TransCurrency, description: biz.Subject, notifyURL: notifyURL,
-				token: newNonce()[:24], createdAt: s.now(), expiresAt: expires}
+				token: newNonce()[:24], createdAt: s.now(), expiresAt: expires, subMchID: sub}
 			s.addOrder(o)
 		}
 		// trade_no and time_expire are simulator extensions of precreate's answer.
@@ -324,7 +327,7 @@ func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, noti
 	})
 }
 
-func (s *Server) alipayRefund(r *http.Request, p *protocol, method, client string, biz alipayBiz) reply {
+func (s *Server) alipayRefund(r *http.Request, p *protocol, method, client, sub string, biz alipayBiz) reply {
 	if !validNo(biz.OutTradeNo) || !validNo(biz.OutRequestNo) {
 		return s.alipayInvalid(method, "out_trade_no and out_request_no are required")
 	}
@@ -341,7 +344,7 @@ func (s *Server) alipayRefund(r *http.Request, p *protocol, method, client strin
 	}
 	fp := fmt.Sprint(biz.OutTradeNo, "|", biz.OutRequestNo, "|", amount)
 	return s.once(core.ChannelAlipay, idempotencyKey(r, "refund/"+biz.OutRequestNo), biz.OutTradeNo, fp, keyConflict(p), func() reply {
-		if o == nil || o.client != client {
+		if !owns(o, client, sub) {
 			return s.alipayBizFail(method, "ACQ.TRADE_NOT_EXIST", "no such trade")
 		}
 		rf := s.refunds[orderKey(core.ChannelAlipay, biz.OutRequestNo)]
