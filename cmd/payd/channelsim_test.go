@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -318,4 +322,72 @@ func TestChannelsMustBeExplicit(t *testing.T) {
 	if err != nil || m.Channel == nil || len(routes) != len(core.Channels) {
 		t.Fatalf("-channels sim: %d routes, simulator %v, %v", len(routes), m.Channel != nil, err)
 	}
+}
+
+// Notifications that are tampered with, signed under a wrong serial, too old, or replayed
+// are refused with 401 at the node and change nothing; the same notification, genuine, is
+// applied once.
+func TestBadWeChatPayNotificationsChangeNothing(t *testing.T) {
+	se := newSimEnv(t)
+	p := se.expect(se.call("POST", "/v1/payments", se.key, newKey(), map[string]any{
+		"amount": 700, "currency": "cny", "channel": "wechat_pay", "merchant_reference": "wx-bad"}), 200)
+	id := p.str("id")
+	var info netsim.PublicKeyInfo
+	res, err := http.Get(se.ctl.BaseURL + "/sim/public-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(res.Body).Decode(&info)
+	res.Body.Close()
+
+	block, _ := aes.NewCipher([]byte(channeltest.APIv3Key))
+	gcm, _ := cipher.NewGCM(block)
+	data := `{"mchid":"1900000109","out_trade_no":"` + id + `","transaction_id":"4200000001","trade_type":"NATIVE","trade_state":"SUCCESS",` +
+		`"success_time":"` + time.Now().Format(time.RFC3339) + `","amount":{"total":700,"payer_total":700,"currency":"CNY"}}`
+	body := `{"id":"EV-bad-1","create_time":"` + time.Now().Format(time.RFC3339) + `","event_type":"TRANSACTION.SUCCESS","resource_type":"encrypt-resource",` +
+		`"resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"` + base64.StdEncoding.EncodeToString(gcm.Seal(nil, []byte("b4dn0t1f1c4t"), []byte(data), []byte("transaction"))) +
+		`","associated_data":"transaction","nonce":"b4dn0t1f1c4t","original_type":"transaction"}}`
+	send := func(ts time.Time, nonce, serial, signed, sent string) int {
+		tss := fmt.Sprint(ts.Unix())
+		sig, err := channelauth.SignRSA(channeltest.ChannelKey(), channelauth.ResponseMessage(tss, nonce, []byte(signed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("POST", se.srv.URL+"/v1/notifications/wechat_pay", strings.NewReader(sent))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Wechatpay-Timestamp", tss)
+		req.Header.Set("Wechatpay-Nonce", nonce)
+		req.Header.Set("Wechatpay-Serial", serial)
+		req.Header.Set("Wechatpay-Signature", sig)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	tampered := strings.Replace(body, `"EV-bad-1"`, `"EV-bad-2"`, 1)
+	for name, status := range map[string]int{
+		"tampered":          send(time.Now(), channelauth.NewNonce(), info.CertificateSerial, body, tampered),
+		"wrong serial":      send(time.Now(), channelauth.NewNonce(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", body, body),
+		"expired timestamp": send(time.Now().Add(-6*time.Minute), channelauth.NewNonce(), info.CertificateSerial, body, body),
+	} {
+		if status != 401 {
+			t.Errorf("%s: answered %d, want 401", name, status)
+		}
+	}
+	if got := se.payment(t, id); got.str("status") != "requires_action" || se.count("channel_events") != 0 {
+		t.Fatalf("refused notifications changed something: %s, %d events", got.Body, se.count("channel_events"))
+	}
+	nonce := channelauth.NewNonce()
+	if status := send(time.Now(), nonce, info.CertificateSerial, body, body); status != 200 {
+		t.Fatalf("the genuine notification answered %d", status)
+	}
+	if status := send(time.Now(), nonce, info.CertificateSerial, body, body); status != 401 {
+		t.Fatalf("its replay answered %d, want 401", status)
+	}
+	if got := se.payment(t, id); got.str("status") != "succeeded" || se.count("channel_events") != 1 {
+		t.Fatalf("after the genuine notification and its replay: %s, %d events", got.Body, se.count("channel_events"))
+	}
+	se.requireBalancedLedger()
 }
