@@ -207,15 +207,15 @@ const credentialsTTL = 30 * time.Second
 // Merchants' adapters notify NotifyURL?merchant=<id>, so that their notifications are
 // verified with their own keys.
 type merchantChannel struct {
-	ch        core.Channel
-	platform  channelAdapter
+	ch       core.Channel
+	platform channelAdapter
 	// platformAccount is the platform's account, for merchants it serves on their behalf
 	// (see delegated): WeChat Pay sub-merchants, Alipay merchants that authorised it.
 	platformAccount *channelAccount
-	baseURL   string // the merchants' accounts' API base ("": the adapter's production gateway)
-	notifyURL string
-	store     func() merchantStore // late-bound: the service is made after the channels
-	now       func() time.Time
+	baseURL         string // the merchants' accounts' API base ("": the adapter's production gateway)
+	notifyURL       string
+	store           func() merchantStore // late-bound: the service is made after the channels
+	now             func() time.Time
 
 	mu       sync.Mutex
 	accounts map[string]*merchantAccount

@@ -237,7 +237,9 @@ func (s *Server) wechatBillCSV(client, sub string, day time.Time, billType strin
 
 // owns reports whether order o belongs to merchant client (for partner calls, to its
 // sub-merchant sub).
-func owns(o *order, client, sub string) bool { return o != nil && o.client == client && o.subMchID == sub }
+func owns(o *order, client, sub string) bool {
+	return o != nil && o.client == client && o.subMchID == sub
+}
 
 func (s *Server) wechatCreate(p *protocol, partner bool) handlerFunc {
 	return func(r *http.Request, body []byte, client string) reply {
