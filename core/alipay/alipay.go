@@ -353,6 +353,13 @@ func (g *Gateway) Refund(ctx context.Context, req core.RefundRequest) (core.OpRe
 	cur := strings.ToUpper(req.Currency)
 	res, raw, err := g.call(ctx, "alipay.trade.refund", map[string]string{"out_trade_no": req.PaymentID,
 		"out_request_no": refundID, "refund_amount": formatAmount(req.Amount, cur)}, req.Key, false)
+	if err != nil && !errors.Is(err, core.ErrNotExecuted) && ctx.Err() == nil {
+		// The outcome is unknown: ask, as Alipay advises, with the refund query. A refund
+		// it does not (yet) know stays unknown; the platform repeats it with the same key.
+		if st, qerr := g.RefundStatus(ctx, req.PaymentID, refundID, cur); qerr == nil && st.OK {
+			return st, nil
+		}
+	}
 	if err != nil {
 		return core.OpResult{}, err
 	}
@@ -379,6 +386,38 @@ func (g *Gateway) Refund(ctx context.Context, req core.RefundRequest) (core.OpRe
 		return core.OpResult{FailureCode: core.CodeInvalidState, FailureMessage: "The Alipay trade is not paid: " + res.SubMsg}, nil
 	}
 	return core.OpResult{FailureCode: core.CodeProcessingError, FailureMessage: "Alipay refused the refund: " + res.String()}, nil
+}
+
+// RefundStatus asks Alipay about refund refundID of a payment
+// (alipay.trade.fastpay.refund.query): OK with the amount when it succeeded; not OK (no
+// failure code) when Alipay has no such refund, or not yet.
+func (g *Gateway) RefundStatus(ctx context.Context, paymentID, refundID, currency string) (core.OpResult, error) {
+	res, raw, err := g.call(ctx, "alipay.trade.fastpay.refund.query", map[string]string{"out_trade_no": paymentID, "out_request_no": refundID}, "", false)
+	if err != nil {
+		return core.OpResult{}, err
+	}
+	if res.Code != "10000" {
+		return core.OpResult{}, fmt.Errorf("alipay: refund query refused: %s", res)
+	}
+	var ans struct {
+		RefundStatus string `json:"refund_status"`
+		RefundAmount string `json:"refund_amount"`
+		RefundID     string `json:"refund_id"`
+		TradeNo      string `json:"trade_no"`
+	}
+	json.Unmarshal(raw, &ans)
+	if ans.RefundStatus != "REFUND_SUCCESS" {
+		return core.OpResult{}, nil
+	}
+	amount, err := parseAmount(ans.RefundAmount, currency)
+	if err != nil {
+		return core.OpResult{}, fmt.Errorf("alipay: refund query: %w", err)
+	}
+	ref := ans.RefundID
+	if ref == "" {
+		ref = ans.TradeNo
+	}
+	return core.OpResult{OK: true, Amount: amount, Reference: ref}, nil
 }
 
 // trade is Alipay's account of a trade.

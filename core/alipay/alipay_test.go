@@ -313,8 +313,9 @@ func TestLostResponse(t *testing.T) {
 			e.Authorize(t, id, 2500)
 			e.Pay(t, id)
 			e.Ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{LostResponses: 1, LostResponseMode: mode})
-			if _, err := e.GW.Refund(ctx, refundReq(id, "re_lost", 500)); err == nil || errors.Is(err, core.ErrNotExecuted) {
-				t.Fatalf("refund with a lost answer: %v", err)
+			// The refund executed and its answer was lost: the refund query finds it.
+			if r, err := e.GW.Refund(ctx, refundReq(id, "re_lost", 500)); err != nil || !r.OK || r.Amount != 500 {
+				t.Fatalf("refund with a lost answer, resolved by the refund query: %+v %v", r, err)
 			}
 			if r, err := e.GW.Refund(ctx, refundReq(id, "re_lost", 500)); err != nil || !r.OK || r.Amount != 500 {
 				t.Fatalf("refund repeated: %+v %v", r, err)
@@ -528,5 +529,27 @@ func TestConfigIsValidated(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("New(Config{}): %v; want it to say %q", err, want)
 		}
+	}
+}
+
+// A refund whose outcome is unknown and which Alipay did not execute stays unknown: the
+// refund query finds nothing, and nothing was refunded.
+func TestUnexecutedRefundStaysUnknown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "pay_refund_unknown"
+	e.Authorize(t, id, 800)
+	e.Pay(t, id)
+	if err := e.Ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{Errors: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.GW.Refund(ctx, refundReq(id, "re_unknown", 300)); err == nil || errors.Is(err, core.ErrNotExecuted) || r.OK {
+		t.Fatalf("refund answered 500: %+v %v; want an unknown outcome", r, err)
+	}
+	if c := e.Charges(t, id); c.Refunds != 0 {
+		t.Fatalf("refunded: %+v", c)
+	}
+	if st, err := e.GW.RefundStatus(ctx, id, "re_unknown", "CNY"); err != nil || st.OK {
+		t.Fatalf("refund query: %+v %v", st, err)
 	}
 }
