@@ -580,6 +580,12 @@ func ParseTradeBill(zipped []byte) ([]core.StatementLine, error) {
 		if len(f) < len(col) {
 			return nil, fmt.Errorf("alipay: bill line %d has %d fields, want %d", n+1, len(f), len(col))
 		}
+		if extra := len(f) - len(col); extra > 0 {
+			// The file is not quoted: a subject holding commas spans several fields.
+			if i, ok := col["商品名称"]; ok {
+				f = append(append(append([]string{}, f[:i]...), strings.Join(f[i:i+extra+1], ",")), f[i+extra+1:]...)
+			}
+		}
 		at, err := time.ParseInLocation(timeLayout, f[col["完成时间"]], chinaZone)
 		if err != nil {
 			return nil, fmt.Errorf("alipay: bill line %d: time %q", n+1, f[col["完成时间"]])

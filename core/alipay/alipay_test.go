@@ -553,3 +553,20 @@ func TestUnexecutedRefundStaysUnknown(t *testing.T) {
 		t.Fatalf("refund query: %+v %v", st, err)
 	}
 }
+
+// The bill is unquoted CSV: a subject with commas still parses.
+func TestBillWithCommasInTheSubject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "pay_commas"
+	req := authReq(id, 1250)
+	req.Reference = "cups, saucers, teapot"
+	if res, err := e.GW.Authorize(ctx, req); err != nil || res.Outcome != core.OutcomeActionRequired {
+		t.Fatalf("authorize: %+v %v", res, err)
+	}
+	e.Pay(t, id)
+	lines, err := e.GW.Statement(ctx, core.ChannelAlipay, e.Clock.Now())
+	if err != nil || len(lines) != 1 || lines[0].PaymentID != id || lines[0].Amount != 1250 || lines[0].Kind != "charge" {
+		t.Fatalf("bill: %+v %v", lines, err)
+	}
+}

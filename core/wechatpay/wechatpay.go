@@ -521,9 +521,11 @@ func ParseTradeBill(file []byte) ([]core.StatementLine, error) {
 		if strings.TrimSpace(row) == "" {
 			continue
 		}
-		f := strings.Split(row, ",")
+		// Every field is led by a backquote, so ",`" separates fields even when a product
+		// name holds a comma.
+		f := strings.Split(strings.TrimPrefix(strings.TrimSpace(row), "`"), ",`")
 		for i := range f {
-			f[i] = strings.TrimPrefix(strings.TrimSpace(f[i]), "`")
+			f[i] = strings.TrimSpace(f[i])
 		}
 		if len(f) < len(col) {
 			return nil, fmt.Errorf("wechatpay: trade bill row %d has %d fields, want %d", n+2, len(f), len(col))

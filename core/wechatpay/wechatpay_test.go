@@ -555,3 +555,24 @@ func TestConfigIsValidated(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTradeBill(t *testing.T) {
+	t.Parallel()
+	bill := "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\r\n" +
+		"`2031-03-14 17:00:00,`wx1,`1900000109,`0,`,`4200001,`pay_1,`oX,`NATIVE,`SUCCESS,`OTHERS,`CNY,`49.90,`0.00,`0,`0,`0.00,`0.00,`,`,`cups, saucers,`,`0.30,`0.60%,`49.90,`0.00,`\r\n" +
+		"`2031-03-14 18:00:00,`wx1,`1900000109,`0,`,`4200001,`pay_1,`oX,`NATIVE,`REFUND,`OTHERS,`CNY,`0.00,`0.00,`50300001,`re_1,`10.00,`0.00,`ORIGINAL,`SUCCESS,`cups, saucers,`,`0.00,`0.60%,`0.00,`10.00,`\r\n" +
+		"总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n`2,`49.90,`10.00,`0.00,`0.30,`49.90,`10.00\r\n"
+	lines, err := ParseTradeBill([]byte(bill))
+	if err != nil || len(lines) != 2 {
+		t.Fatalf("%+v %v", lines, err)
+	}
+	if l := lines[0]; l.Kind != "charge" || l.PaymentID != "pay_1" || l.Reference != "4200001" || l.Amount != 4990 || l.At != time.Date(2031, 3, 14, 9, 0, 0, 0, time.UTC) {
+		t.Errorf("charge %+v", l)
+	}
+	if l := lines[1]; l.Kind != "refund" || l.RefundID != "re_1" || l.Reference != "50300001" || l.Amount != 1000 {
+		t.Errorf("refund %+v", l)
+	}
+	if _, err := ParseTradeBill([]byte("交易时间,商户订单号\r\n")); err == nil {
+		t.Error("a bill without the columns parsed")
+	}
+}
