@@ -191,10 +191,12 @@ func isWallet(ch core.Channel) bool {
 	return false
 }
 
-// merchantStore is what merchantChannel reads from the database.
+// merchantStore is what merchantChannel reads from and records in the database.
 type merchantStore interface {
 	ChannelCredentials(ctx context.Context, merchantID string, ch core.Channel) (map[string]string, error)
 	PaymentMerchant(ctx context.Context, paymentID string) (string, error)
+	RecordPaymentAccount(ctx context.Context, paymentID, merchantID string, ch core.Channel, credentials map[string]string) (map[string]string, error)
+	PaymentAccount(ctx context.Context, paymentID string) (merchantID string, credentials map[string]string, found bool, err error)
 }
 
 // credentialsTTL is how long a merchant's credentials are used before they are read again:
@@ -204,6 +206,8 @@ const credentialsTTL = 30 * time.Second
 // merchantChannel routes one channel's calls to the account of the merchant they are for:
 // the merchant's own (its credentials in its channel authorisation) or, for merchants with
 // none, the platform's (nil: only merchants with their own account can use the channel).
+// The account a payment is authorised on is recorded with it (RecordPaymentAccount), and
+// the payment's later calls go there, whatever the merchant's credentials are by then.
 // Merchants' adapters notify NotifyURL?merchant=<id>, so that their notifications are
 // verified with their own keys.
 type merchantChannel struct {
@@ -218,14 +222,19 @@ type merchantChannel struct {
 	now             func() time.Time
 
 	mu       sync.Mutex
-	accounts map[string]*merchantAccount
-	payments map[string]string // payment ID → merchant ID
+	accounts map[string]*merchantAccount // merchant → its current credentials
+	built    map[string]channelAdapter   // merchant|credentials fingerprint → adapter
+	payments map[string]*paymentAccount  // payment → the account it was authorised on
 }
 
 type merchantAccount struct {
-	gw          channelAdapter // nil: the merchant has no account of its own
-	fingerprint string
-	checked     time.Time
+	creds   map[string]string // nil: the merchant has no account of its own
+	checked time.Time
+}
+
+type paymentAccount struct {
+	merchant string
+	creds    map[string]string
 }
 
 var (
@@ -236,89 +245,112 @@ var (
 
 func newMerchantChannel(ch core.Channel, platform channelAdapter, baseURL, notifyURL string, store func() merchantStore) *merchantChannel {
 	return &merchantChannel{ch: ch, platform: platform, baseURL: baseURL, notifyURL: notifyURL, store: store, now: time.Now,
-		accounts: map[string]*merchantAccount{}, payments: map[string]string{}}
+		accounts: map[string]*merchantAccount{}, built: map[string]channelAdapter{}, payments: map[string]*paymentAccount{}}
 }
 
-// forMerchant is the adapter of merchant's account, or the platform's.
+// forMerchant is the adapter of merchant's current account, or the platform's.
 func (r *merchantChannel) forMerchant(ctx context.Context, merchantID string) (channelAdapter, error) {
-	gw, err := r.merchantAdapter(ctx, merchantID)
+	creds, err := r.currentCredentials(ctx, merchantID)
 	if err != nil {
 		return nil, err
 	}
-	if gw == nil {
-		gw = r.platform
-	}
-	if gw == nil {
-		return nil, fmt.Errorf("%s: merchant %s has no account of its own and the platform none: %w", r.ch, merchantID, core.ErrNotExecuted)
-	}
-	return gw, nil
+	return r.adapterFor(merchantID, creds)
 }
 
-func (r *merchantChannel) merchantAdapter(ctx context.Context, merchantID string) (channelAdapter, error) {
+// currentCredentials are merchant's credentials for the channel (nil: none), read at most
+// every credentialsTTL.
+func (r *merchantChannel) currentCredentials(ctx context.Context, merchantID string) (map[string]string, error) {
 	if merchantID == "" {
 		return nil, nil
 	}
 	r.mu.Lock()
 	acct := r.accounts[merchantID]
-	if acct != nil && r.now().Sub(acct.checked) < credentialsTTL {
-		r.mu.Unlock()
-		return acct.gw, nil
-	}
 	r.mu.Unlock()
+	if acct != nil && r.now().Sub(acct.checked) < credentialsTTL {
+		return acct.creds, nil
+	}
 	creds, err := r.store().ChannelCredentials(ctx, merchantID, r.ch)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading merchant %s's credentials: %v: %w", r.ch, merchantID, err, core.ErrNotExecuted)
 	}
-	fp := fingerprint(creds)
-	next := &merchantAccount{fingerprint: fp, checked: r.now()}
-	switch {
-	case creds == nil:
-	case acct != nil && acct.fingerprint == fp:
-		next.gw = acct.gw // unchanged: keep the adapter (and its downloaded certificates)
-	default:
-		acct := channelAccount{BaseURL: r.baseURL, Credentials: creds}
-		if delegated(r.ch, creds) {
-			if r.platformAccount == nil {
-				return nil, fmt.Errorf("%s: merchant %s is served through the platform's account, and the platform has none: %w", r.ch, merchantID, core.ErrNotExecuted)
-			}
-			acct = channelAccount{BaseURL: r.platformAccount.BaseURL, Credentials: map[string]string{}}
-			for k, v := range r.platformAccount.Credentials {
-				acct.Credentials[k] = v
-			}
-			for k, v := range creds {
-				acct.Credentials[k] = v
-			}
-		}
-		gw, err := buildAdapter(r.ch, acct, r.notifyURL+"?merchant="+url.QueryEscape(merchantID))
-		if err != nil {
-			return nil, fmt.Errorf("%s: merchant %s's credentials: %v: %w", r.ch, merchantID, err, core.ErrNotExecuted)
-		}
-		next.gw = gw
-	}
 	r.mu.Lock()
-	r.accounts[merchantID] = next
+	r.accounts[merchantID] = &merchantAccount{creds: creds, checked: r.now()}
 	r.mu.Unlock()
-	return next.gw, nil
+	return creds, nil
 }
 
-// forPayment is the adapter of the account of payment's merchant.
+// adapterFor is the adapter of an account: the platform's for nil credentials, else one
+// built from them (once per merchant and credentials; it keeps its downloaded certificates).
+func (r *merchantChannel) adapterFor(merchantID string, creds map[string]string) (channelAdapter, error) {
+	if creds == nil {
+		if r.platform == nil {
+			return nil, fmt.Errorf("%s: merchant %s has no account of its own and the platform none: %w", r.ch, merchantID, core.ErrNotExecuted)
+		}
+		return r.platform, nil
+	}
+	key := merchantID + "|" + fingerprint(creds)
+	r.mu.Lock()
+	gw := r.built[key]
+	r.mu.Unlock()
+	if gw != nil {
+		return gw, nil
+	}
+	acct := channelAccount{BaseURL: r.baseURL, Credentials: creds}
+	if delegated(r.ch, creds) {
+		if r.platformAccount == nil {
+			return nil, fmt.Errorf("%s: merchant %s is served through the platform's account, and the platform has none: %w", r.ch, merchantID, core.ErrNotExecuted)
+		}
+		acct = channelAccount{BaseURL: r.platformAccount.BaseURL, Credentials: map[string]string{}}
+		for k, v := range r.platformAccount.Credentials {
+			acct.Credentials[k] = v
+		}
+		for k, v := range creds {
+			acct.Credentials[k] = v
+		}
+	}
+	gw, err := buildAdapter(r.ch, acct, r.notifyURL+"?merchant="+url.QueryEscape(merchantID))
+	if err != nil {
+		return nil, fmt.Errorf("%s: merchant %s's credentials: %v: %w", r.ch, merchantID, err, core.ErrNotExecuted)
+	}
+	r.mu.Lock()
+	if len(r.built) > 10_000 {
+		r.built = map[string]channelAdapter{}
+	}
+	r.built[key] = gw
+	r.mu.Unlock()
+	return gw, nil
+}
+
+// forPayment is the adapter of the account payment was authorised on (payments from before
+// accounts were recorded: its merchant's current one).
 func (r *merchantChannel) forPayment(ctx context.Context, paymentID string) (channelAdapter, error) {
 	r.mu.Lock()
-	merchant, ok := r.payments[paymentID]
+	pa := r.payments[paymentID]
 	r.mu.Unlock()
-	if !ok {
-		var err error
-		if merchant, err = r.store().PaymentMerchant(ctx, paymentID); err != nil {
-			return nil, fmt.Errorf("%s: the merchant of payment %s: %v: %w", r.ch, paymentID, err, core.ErrNotExecuted)
+	if pa == nil {
+		merchant, creds, found, err := r.store().PaymentAccount(ctx, paymentID)
+		if err != nil {
+			return nil, fmt.Errorf("%s: the channel account of payment %s: %v: %w", r.ch, paymentID, err, core.ErrNotExecuted)
 		}
-		r.mu.Lock()
-		if len(r.payments) > 100_000 {
-			r.payments = map[string]string{}
+		if !found {
+			if merchant, err = r.store().PaymentMerchant(ctx, paymentID); err != nil {
+				return nil, fmt.Errorf("%s: the merchant of payment %s: %v: %w", r.ch, paymentID, err, core.ErrNotExecuted)
+			}
+			return r.forMerchant(ctx, merchant)
 		}
-		r.payments[paymentID] = merchant
-		r.mu.Unlock()
+		pa = &paymentAccount{merchant: merchant, creds: creds}
+		r.remember(paymentID, pa)
 	}
-	return r.forMerchant(ctx, merchant)
+	return r.adapterFor(pa.merchant, pa.creds)
+}
+
+func (r *merchantChannel) remember(paymentID string, pa *paymentAccount) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.payments) > 100_000 {
+		r.payments = map[string]*paymentAccount{}
+	}
+	r.payments[paymentID] = pa
 }
 
 func fingerprint(creds map[string]string) string {
@@ -337,14 +369,25 @@ func fingerprint(creds map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// Authorize records the account the payment is authorised on before the first call, and
+// re-drives a payment's authorisation on the account recorded first.
 func (r *merchantChannel) Authorize(ctx context.Context, req core.AuthorizeRequest) (core.AuthorizeResult, error) {
-	gw, err := r.forMerchant(ctx, req.MerchantID)
+	creds, err := r.currentCredentials(ctx, req.MerchantID)
 	if err != nil {
 		return core.AuthorizeResult{}, err
 	}
-	r.mu.Lock()
-	r.payments[req.PaymentID] = req.MerchantID
-	r.mu.Unlock()
+	if _, err := r.adapterFor(req.MerchantID, creds); err != nil {
+		return core.AuthorizeResult{}, err // nothing recorded for an account that cannot be used
+	}
+	recorded, err := r.store().RecordPaymentAccount(ctx, req.PaymentID, req.MerchantID, r.ch, creds)
+	if err != nil {
+		return core.AuthorizeResult{}, fmt.Errorf("%s: recording the channel account of %s: %v: %w", r.ch, req.PaymentID, err, core.ErrNotExecuted)
+	}
+	r.remember(req.PaymentID, &paymentAccount{merchant: req.MerchantID, creds: recorded})
+	gw, err := r.adapterFor(req.MerchantID, recorded)
+	if err != nil {
+		return core.AuthorizeResult{}, err
+	}
 	return gw.Authorize(ctx, req)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
@@ -61,6 +62,8 @@ func TestMerchantsOwnWeChatPayAccount(t *testing.T) {
 	var e *env
 	router := newMerchantChannel(core.ChannelWeChatPay, platform, sim.URL(), notify, func() merchantStore { return e.svc })
 	router.platformAccount = &channelAccount{BaseURL: sim.URL(), Credentials: platformCreds}
+	var later atomic.Int64 // moves the router's clock past its credentials cache
+	router.now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
 	e = newEnvWith(t, envOptions{
 		gateway:       func(*inprocsim.Channel) core.Gateway { return byChannel{core.ChannelWeChatPay: router} },
 		notifications: map[core.Channel]httpapi.NotificationParser{core.ChannelWeChatPay: router.ParseNotification},
@@ -131,9 +134,17 @@ func TestMerchantsOwnWeChatPayAccount(t *testing.T) {
 			t.Errorf("notification of %s went to %s", r.OutTradeNo, r.URL)
 		}
 	}
+	// The merchant moves to another account: its payment's refund still goes to the account
+	// the payment was made on (the new mchid is unknown to the channel and would be refused).
+	e.expect(e.call("POST", "/v1/admin/merchants/"+ownID+"/channels/wechat_pay", testAdminToken, "",
+		map[string]any{"enabled": true, "credentials": with(creds, "mchid", "1230000999")}), 200)
+	later.Store(int64(2 * credentialsTTL))
 	r := e.expect(e.call("POST", "/v1/refunds", ownSecret, newKey(), map[string]any{"payment": ownPay, "amount": 1200}), 200)
 	if r.str("status") != "succeeded" {
-		t.Fatalf("refund on the merchant's own account: %s", r.Body)
+		t.Fatalf("refund on the account the payment was made on: %s", r.Body)
+	}
+	if n := e.count("payment_channel_accounts"); n != 3 {
+		t.Fatalf("%d payments' channel accounts recorded, want 3", n)
 	}
 	charges, err := ctl.Charges(ctx)
 	if err != nil {
