@@ -3,21 +3,27 @@
 // on one HTTP address, until SIGTERM or SIGINT.
 //
 //	channelsim [-addr 127.0.0.1:0] [-key-file FILE] [-platform-key-file FILE]
+//	           [-apiv3-key-file FILE] [-bank-hmac-secret-file FILE]
 //	           [-public-key-out FILE] [-order-ttl 30m] [-bank-auto-confirm 0] [-public-url URL] [-v]
 //
-// It prints the address it listens on and its public key:
+// It prints the address it listens on, its public key (RSA, base64 of the PKIX DER, as Alipay
+// shows its public key) and WeChat Pay's platform certificate serial:
 //
 //	channelsim listening on http://127.0.0.1:41234
-//	channelsim public key MCowBQYDK2VwAyEA... (serial 3F2A...)
+//	channelsim public key MIIBIjANBgkqh... (serial 3F2A...)
+//	channelsim WeChat Pay platform certificate 1F0E... (public key ID PUB_KEY_ID_03F2A...)
 //
-// The platform learns the simulator's key from -public-key-out, from that line, or from
-// GET /sim/public-key; the simulator learns the platform's from -platform-key-file
-// (accepted for every client ID) or PUT /sim/clients/{id}.
+// The platform learns the simulator's key from -public-key-out, from those lines, or from
+// GET /sim/public-key (WeChat Pay adapters download the certificate from /v3/certificates);
+// the simulator learns the platform's key from -platform-key-file, WeChat Pay's APIv3 key
+// from -apiv3-key-file and the bank's HMAC secret from -bank-hmac-secret-file (each
+// accepted for every client ID), or any of them from PUT /sim/clients/{id}.
 package main
 
 import (
 	"context"
-	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -26,6 +32,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,8 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("channelsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on (port 0: any free port, printed)")
-	keyFile := fs.String("key-file", "", "the simulator's Ed25519 private key (PKCS #8 PEM); generated and written there if missing; empty: a new key each run")
-	platformKey := fs.String("platform-key-file", "", "the platform's Ed25519 public key (PKIX PEM or base64), accepted for every client ID")
+	keyFile := fs.String("key-file", "", "the simulator's RSA private key (PKCS #8 PEM); an RSA-2048 key is generated and written there if missing; empty: a new key each run")
+	platformKey := fs.String("platform-key-file", "", "the platform's RSA public key (PKIX PEM, certificate or base64), accepted for every client ID")
+	apiv3File := fs.String("apiv3-key-file", "", "the WeChat Pay APIv3 key (32 bytes), accepted for every mchid (default with -platform-key-file: channelauth.SimulatorAPIv3Key of that key)")
+	hmacFile := fs.String("bank-hmac-secret-file", "", "the bank's HMAC-SHA256 secret, accepted for every client_id")
 	pubOut := fs.String("public-key-out", "", "write the simulator's public key (PKIX PEM) to this file")
 	orderTTL := fs.Duration("order-ttl", 30*time.Minute, "how long an order waits for the payer when the create call names no expiry")
 	bankAuto := fs.Duration("bank-auto-confirm", 0, "receive every pending bank transfer this long after it was created (0: only POST /sim/pay)")
@@ -84,7 +93,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", *platformKey, err)
 		}
-		cfg.Clients = map[string]ed25519.PublicKey{"*": pub}
+		cfg.Clients = map[string]*rsa.PublicKey{"*": pub}
+		// Without -apiv3-key-file, the APIv3 key payd -channels channelsim derives too.
+		cfg.APIv3Keys = map[string]string{"*": channelauth.SimulatorAPIv3Key(pub)}
+	}
+	if *apiv3File != "" {
+		data, err := os.ReadFile(*apiv3File)
+		if err != nil {
+			return err
+		}
+		cfg.APIv3Keys = map[string]string{"*": strings.TrimSpace(string(data))}
+	}
+	if *hmacFile != "" {
+		data, err := os.ReadFile(*hmacFile)
+		if err != nil {
+			return err
+		}
+		cfg.BankSecrets = map[string]string{"*": strings.TrimSpace(string(data))}
 	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
@@ -107,7 +132,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "channelsim listening on %s\n", srv.URL())
-	fmt.Fprintf(stdout, "channelsim public key %s (serial %s)\n", base64.StdEncoding.EncodeToString(srv.PublicKey()), srv.Serial())
+	der, err := x509.MarshalPKIXPublicKey(srv.PublicKey())
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "channelsim public key %s (serial %s)\n", base64.StdEncoding.EncodeToString(der), srv.Serial())
+	fmt.Fprintf(stdout, "channelsim WeChat Pay platform certificate %s (public key ID %s)\n", srv.CertificateSerial(), srv.WeChatPayPublicKeyID())
 	<-ctx.Done()
 	return srv.Close()
 }

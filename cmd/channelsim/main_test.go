@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core/channelauth"
+	"github.com/paycenter/paycenter/core/channelauth/channeltest"
 )
 
 // start runs the command in-process and returns its address and a stop function that
@@ -53,8 +52,7 @@ func start(t *testing.T, args ...string) (string, func() error) {
 func TestRunKeysAndShutdown(t *testing.T) {
 	dir := t.TempDir()
 	keyFile, pubOut, platform := filepath.Join(dir, "sim.key"), filepath.Join(dir, "sim.pub"), filepath.Join(dir, "platform.pub")
-	platformPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	pem, _ := channelauth.MarshalPublicKeyPEM(platformPub)
+	pem, _ := channelauth.MarshalPublicKeyPEM(&channeltest.MerchantKey().PublicKey)
 	os.WriteFile(platform, pem, 0o644)
 
 	url, stop := start(t, "-addr", "127.0.0.1:0", "-key-file", keyFile, "-public-key-out", pubOut, "-platform-key-file", platform)
@@ -64,7 +62,7 @@ func TestRunKeysAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored, _, err := channelauth.LoadOrCreateKey(keyFile)
-	if err != nil || !pub.Equal(stored.Public()) {
+	if err != nil || !pub.Equal(&stored.PublicKey) {
 		t.Fatalf("served key differs from the key file: %v", err)
 	}
 	written, _ := os.ReadFile(pubOut)

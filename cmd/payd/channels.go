@@ -8,12 +8,9 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
-	"github.com/paycenter/paycenter/core/alipay"
-	"github.com/paycenter/paycenter/core/banktransfer"
 	"github.com/paycenter/paycenter/core/cardacq"
 	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/core/httpapi"
-	"github.com/paycenter/paycenter/core/wechatpay"
 	"github.com/paycenter/paycenter/resilience"
 )
 
@@ -44,8 +41,8 @@ func (c *Config) checkChannels() error {
 		if c.ChannelSimURL != "" {
 			return errors.New("-channels live takes no -channelsim-url (use -channels channelsim)")
 		}
-		if c.CardAcquirerKey == "" {
-			return errors.New("-channels live needs at least one real adapter: -card-acquirer-key")
+		if c.CardAcquirerKey == "" && c.ChannelConfigFile == "" {
+			return errors.New("-channels live needs at least one real adapter: -card-acquirer-key or -channel-config")
 		}
 	case "":
 		return errNoChannels
@@ -59,8 +56,10 @@ func (c *Config) checkChannels() error {
 // simulator for every channel (sim), every channel over the network to the channel
 // simulator (channelsim: cards through the Stripe-API acquirer adapter, WeChat Pay, Alipay and
 // the bank through theirs), or none but the real ones configured (live); cards go to a real
-// acquirer whenever -card-acquirer-key is set. It returns the routes and the notification
-// parsers of the channels that send notifications.
+// acquirer whenever -card-acquirer-key is set. WeChat Pay, Alipay and the bank go, per
+// merchant, to the merchant's own account (its stored credentials) or to the platform's
+// (-channel-config; with channelsim, the simulator's test accounts by default). It returns
+// the routes and the notification parsers of the channels that send notifications.
 func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.NotificationParser, error) {
 	c := &m.Config
 	routes := byChannel{}
@@ -76,47 +75,44 @@ func (m *Main) channelGateways() (byChannel, map[core.Channel]httpapi.Notificati
 		}
 		m.Log.Warn("channels: the in-process simulator (-channels sim); test cards are approved and nothing reaches a real channel")
 	case ChannelsChannelSim:
-		keyPEM, err := os.ReadFile(c.ChannelKeyFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-channel-key-file: %w", err)
-		}
-		key, err := channelauth.ParsePrivateKeyPEM(keyPEM)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-channel-key-file: %w", err)
-		}
-		pubPEM, err := os.ReadFile(c.ChannelSimKeyFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-channelsim-key-file: %w", err)
-		}
-		pub, err := channelauth.ParsePublicKey(pubPEM)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-channelsim-key-file: %w", err)
-		}
-		base := func(ch core.Channel) channelauth.BaseConfig {
-			return channelauth.BaseConfig{BaseURL: c.ChannelSimURL, PrivateKey: key, ChannelPublicKey: pub,
-				NotifyURL: c.NotifyURL + "/v1/notifications/" + string(ch)}
-		}
-		wx, err := wechatpay.New(wechatpay.Config{BaseConfig: base(core.ChannelWeChatPay), MerchantID: "1900000109"})
+		accounts, err := c.simAccounts()
 		if err != nil {
 			return nil, nil, err
 		}
-		ali, err := alipay.New(alipay.Config{BaseConfig: base(core.ChannelAlipay), AppID: "2021000000000001"})
-		if err != nil {
-			return nil, nil, err
+		if c.ChannelConfigFile != "" {
+			if accounts, err = loadChannelConfig(c.ChannelConfigFile); err != nil {
+				return nil, nil, err
+			}
 		}
-		bank, err := banktransfer.New(banktransfer.Config{BaseConfig: base(core.ChannelBankTransfer), ClientID: "paycenter"})
-		if err != nil {
+		// Every account, the platform's and merchants', talks to the simulator.
+		for ch, a := range accounts {
+			a.BaseURL = c.ChannelSimURL
+			accounts[ch] = a
+		}
+		if err := m.walletRoutes(routes, parsers, accounts, c.ChannelSimURL); err != nil {
 			return nil, nil, err
 		}
 		card, err := cardacq.New(cardacq.Config{APIKey: "sk_test_channelsim", BackendURL: c.ChannelSimURL, TrustSearchMisses: true})
 		if err != nil {
 			return nil, nil, err
 		}
-		routes[core.ChannelWeChatPay], routes[core.ChannelAlipay], routes[core.ChannelBankTransfer] = wx, ali, bank
 		routes[core.ChannelCard], routes[core.ChannelDebitCard] = card, card
-		parsers[core.ChannelWeChatPay], parsers[core.ChannelAlipay], parsers[core.ChannelBankTransfer] =
-			wx.ParseNotification, ali.ParseNotification, bank.ParseNotification
 		m.Log.Info("channels at the channel simulator", "url", c.ChannelSimURL, "notify", c.NotifyURL)
+	case ChannelsLive:
+		accounts := map[core.Channel]channelAccount{}
+		if c.ChannelConfigFile != "" {
+			var err error
+			if accounts, err = loadChannelConfig(c.ChannelConfigFile); err != nil {
+				return nil, nil, err
+			}
+		}
+		bankURL := ""
+		if a, ok := accounts[core.ChannelBankTransfer]; ok {
+			bankURL = a.BaseURL
+		}
+		if err := m.walletRoutes(routes, parsers, accounts, bankURL); err != nil {
+			return nil, nil, err
+		}
 	}
 	if c.CardAcquirerKey != "" {
 		acq, err := cardacq.New(cardacq.Config{APIKey: c.CardAcquirerKey, BackendURL: c.CardAcquirerURL})
@@ -157,4 +153,67 @@ func (m *Main) cardFailover(primary core.Gateway) (core.Gateway, error) {
 		acquirers = append(acquirers, resilience.Acquirer{Name: a.name, Gateway: g})
 	}
 	return resilience.NewFailover(resilience.FailoverConfig{Acquirers: acquirers})
+}
+
+// simAccounts are the platform's accounts at the channel simulator: the platform's key
+// (-channel-key-file) signs for every channel, the simulator's (-channelsim-key-file) is
+// Alipay's and the bank's public key, WeChat Pay's platform certificate is downloaded, and
+// the APIv3 key is channelauth.SimulatorAPIv3Key, which channelsim -platform-key-file
+// derives too. The IDs are the simulator's test IDs.
+func (c *Config) simAccounts() (map[core.Channel]channelAccount, error) {
+	keyPEM, err := os.ReadFile(c.ChannelKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("-channel-key-file: %w", err)
+	}
+	key, err := channelauth.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("-channel-key-file: %w", err)
+	}
+	pubPEM, err := os.ReadFile(c.ChannelSimKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("-channelsim-key-file: %w", err)
+	}
+	if _, err := channelauth.ParsePublicKey(pubPEM); err != nil {
+		return nil, fmt.Errorf("-channelsim-key-file: %w", err)
+	}
+	priv := string(keyPEM)
+	return map[core.Channel]channelAccount{
+		core.ChannelWeChatPay: {Credentials: map[string]string{"mchid": "1900000109", "serial_no": channelauth.KeySerial(&key.PublicKey),
+			"private_key": priv, "apiv3_key": channelauth.SimulatorAPIv3Key(&key.PublicKey)}},
+		core.ChannelAlipay:       {Credentials: map[string]string{"app_id": "2021000000000001", "private_key": priv, "alipay_public_key": string(pubPEM)}},
+		core.ChannelBankTransfer: {Credentials: map[string]string{"client_id": "paycenter", "private_key": priv, "bank_public_key": string(pubPEM)}},
+	}, nil
+}
+
+// walletRoutes routes WeChat Pay, Alipay and the bank through merchantChannel: the
+// platform's account from accounts (none: merchants' own accounts only), merchants'
+// accounts at bankURL for the bank (wallets: their production gateways, or the simulator's
+// URL when accounts are the simulator's).
+func (m *Main) walletRoutes(routes byChannel, parsers map[core.Channel]httpapi.NotificationParser, accounts map[core.Channel]channelAccount, simOrBankURL string) error {
+	c := &m.Config
+	store := func() merchantStore { return m.Service }
+	for _, ch := range walletChannels {
+		notify := c.NotifyURL + "/v1/notifications/" + string(ch)
+		var platform channelAdapter
+		if a, ok := accounts[ch]; ok {
+			gw, err := buildAdapter(ch, a, notify)
+			if err != nil {
+				return fmt.Errorf("the platform's %s account: %w", ch, err)
+			}
+			platform = gw
+		}
+		merchantsURL := ""
+		if c.Channels == ChannelsChannelSim || ch == core.ChannelBankTransfer {
+			merchantsURL = simOrBankURL
+		}
+		if platform == nil && ch == core.ChannelBankTransfer && merchantsURL == "" {
+			continue // no bank to send anyone to
+		}
+		r := newMerchantChannel(ch, platform, merchantsURL, notify, store)
+		if a, ok := accounts[ch]; ok {
+			r.platformAccount = &a
+		}
+		routes[ch], parsers[ch] = r, r.ParseNotification
+	}
+	return nil
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +23,7 @@ import (
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/cardacq"
 	"github.com/paycenter/paycenter/core/channelauth"
+	"github.com/paycenter/paycenter/core/channelauth/channeltest"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/wechatpay"
 )
@@ -35,11 +39,9 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := netsim.NewServer(netsim.Config{Clients: map[string]ed25519.PublicKey{"*": pub}})
+	priv := channeltest.MerchantKey()
+	sim, err := netsim.NewServer(netsim.Config{PrivateKey: channeltest.ChannelKey(), Clients: map[string]*rsa.PublicKey{"*": &priv.PublicKey},
+		APIv3Keys: map[string]string{"*": channeltest.APIv3Key}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +58,9 @@ func newSimEnv(t *testing.T) *simEnv {
 		target.Load().(http.Handler).ServeHTTP(w, r)
 	}))
 	t.Cleanup(fwd.Close)
-	wx, err := wechatpay.New(wechatpay.Config{MerchantID: "1900000109", BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(),
-		PrivateKey: priv, ChannelPublicKey: sim.PublicKey(), NotifyURL: fwd.URL + "/v1/notifications/wechat_pay"}})
+	wx, err := wechatpay.New(wechatpay.Config{MerchantID: "1900000109", MerchantSerialNo: "3775B6A45ACD588826D15E583A95F5DD2C0AF9EC",
+		APIv3Key: channeltest.APIv3Key, BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(), PrivateKey: priv,
+			NotifyURL: fwd.URL + "/v1/notifications/wechat_pay"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +229,7 @@ func TestLostCardResponseRecoveredAtTheChannel(t *testing.T) {
 func TestCardFailoverToSecondAcquirer(t *testing.T) {
 	ctx := context.Background()
 	start := func() *netsim.Server {
-		sim, err := netsim.NewServer(netsim.Config{})
+		sim, err := netsim.NewServer(netsim.Config{PrivateKey: channeltest.ChannelKey()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,8 +249,13 @@ func TestCardFailoverToSecondAcquirer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := routes[core.ChannelWeChatPay]; ok {
-		t.Fatal("-channels live routed WeChat Pay without a WeChat Pay adapter")
+	// Without -channel-config, WeChat Pay serves only merchants with accounts of their own;
+	// the bank, which has no default URL, nobody.
+	if wx, ok := routes[core.ChannelWeChatPay].(*merchantChannel); !ok || wx.platform != nil {
+		t.Fatalf("-channels live routed WeChat Pay to %T, want merchants' own accounts only", routes[core.ChannelWeChatPay])
+	}
+	if _, ok := routes[core.ChannelBankTransfer]; ok {
+		t.Fatal("-channels live routed the bank without a bank URL")
 	}
 	card := routes[core.ChannelCard]
 	req := func(i int) core.AuthorizeRequest {
@@ -314,4 +322,72 @@ func TestChannelsMustBeExplicit(t *testing.T) {
 	if err != nil || m.Channel == nil || len(routes) != len(core.Channels) {
 		t.Fatalf("-channels sim: %d routes, simulator %v, %v", len(routes), m.Channel != nil, err)
 	}
+}
+
+// Notifications that are tampered with, signed under a wrong serial, too old, or replayed
+// are refused with 401 at the node and change nothing; the same notification, genuine, is
+// applied once.
+func TestBadWeChatPayNotificationsChangeNothing(t *testing.T) {
+	se := newSimEnv(t)
+	p := se.expect(se.call("POST", "/v1/payments", se.key, newKey(), map[string]any{
+		"amount": 700, "currency": "cny", "channel": "wechat_pay", "merchant_reference": "wx-bad"}), 200)
+	id := p.str("id")
+	var info netsim.PublicKeyInfo
+	res, err := http.Get(se.ctl.BaseURL + "/sim/public-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(res.Body).Decode(&info)
+	res.Body.Close()
+
+	block, _ := aes.NewCipher([]byte(channeltest.APIv3Key))
+	gcm, _ := cipher.NewGCM(block)
+	data := `{"mchid":"1900000109","out_trade_no":"` + id + `","transaction_id":"4200000001","trade_type":"NATIVE","trade_state":"SUCCESS",` +
+		`"success_time":"` + time.Now().Format(time.RFC3339) + `","amount":{"total":700,"payer_total":700,"currency":"CNY"}}`
+	body := `{"id":"EV-bad-1","create_time":"` + time.Now().Format(time.RFC3339) + `","event_type":"TRANSACTION.SUCCESS","resource_type":"encrypt-resource",` +
+		`"resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"` + base64.StdEncoding.EncodeToString(gcm.Seal(nil, []byte("b4dn0t1f1c4t"), []byte(data), []byte("transaction"))) +
+		`","associated_data":"transaction","nonce":"b4dn0t1f1c4t","original_type":"transaction"}}`
+	send := func(ts time.Time, nonce, serial, signed, sent string) int {
+		tss := fmt.Sprint(ts.Unix())
+		sig, err := channelauth.SignRSA(channeltest.ChannelKey(), channelauth.ResponseMessage(tss, nonce, []byte(signed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("POST", se.srv.URL+"/v1/notifications/wechat_pay", strings.NewReader(sent))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Wechatpay-Timestamp", tss)
+		req.Header.Set("Wechatpay-Nonce", nonce)
+		req.Header.Set("Wechatpay-Serial", serial)
+		req.Header.Set("Wechatpay-Signature", sig)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	tampered := strings.Replace(body, `"EV-bad-1"`, `"EV-bad-2"`, 1)
+	for name, status := range map[string]int{
+		"tampered":          send(time.Now(), channelauth.NewNonce(), info.CertificateSerial, body, tampered),
+		"wrong serial":      send(time.Now(), channelauth.NewNonce(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", body, body),
+		"expired timestamp": send(time.Now().Add(-6*time.Minute), channelauth.NewNonce(), info.CertificateSerial, body, body),
+	} {
+		if status != 401 {
+			t.Errorf("%s: answered %d, want 401", name, status)
+		}
+	}
+	if got := se.payment(t, id); got.str("status") != "requires_action" || se.count("channel_events") != 0 {
+		t.Fatalf("refused notifications changed something: %s, %d events", got.Body, se.count("channel_events"))
+	}
+	nonce := channelauth.NewNonce()
+	if status := send(time.Now(), nonce, info.CertificateSerial, body, body); status != 200 {
+		t.Fatalf("the genuine notification answered %d", status)
+	}
+	if status := send(time.Now(), nonce, info.CertificateSerial, body, body); status != 401 {
+		t.Fatalf("its replay answered %d, want 401", status)
+	}
+	if got := se.payment(t, id); got.str("status") != "succeeded" || se.count("channel_events") != 1 {
+		t.Fatalf("after the genuine notification and its replay: %s, %d events", got.Body, se.count("channel_events"))
+	}
+	se.requireBalancedLedger()
 }

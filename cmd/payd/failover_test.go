@@ -16,6 +16,7 @@ import (
 	"github.com/paycenter/paycenter/cmd/channelsim/netsim"
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/cardacq"
+	"github.com/paycenter/paycenter/core/channelauth/channeltest"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
 )
@@ -238,7 +239,7 @@ func (d *dyingCard) Authorize(ctx context.Context, req core.AuthorizeRequest) (c
 // recovery point, and the channel (the simulator, over its HTTP API) charged once.
 func TestRetryThroughAnotherNodeFinishesADeadNodesPayment(t *testing.T) {
 	ctx := context.Background()
-	sim, err := netsim.NewServer(netsim.Config{})
+	sim, err := netsim.NewServer(netsim.Config{PrivateKey: channeltest.ChannelKey()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,6 +145,9 @@ type Config struct {
 	ChannelKeyFile    string
 	ChannelSimKeyFile string
 	NotifyURL         string
+	// ChannelConfigFile holds the platform's own WeChat Pay, Alipay and bank accounts (see
+	// loadChannelConfig), the defaults for merchants without credentials of their own.
+	ChannelConfigFile string
 	// ConsulAddr is the local Consul agent's HTTP address; empty: no Consul.
 	ConsulAddr string
 	// ShutdownDelay is how long the node fails readiness before it stops serving.
@@ -200,8 +203,9 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.StringVar(&c.CardAcquirer2URL, "card-acquirer2-url", "", "a second card acquirer cards fail over to while the first's breaker is open")
 	fs.StringVar(&c.CardAcquirer2Key, "card-acquirer2-key", "", "the second card acquirer's secret key")
 	fs.StringVar(&c.ChannelSimURL, "channelsim-url", "", "the channel simulator (cmd/channelsim) every channel goes to, with -channels channelsim")
-	fs.StringVar(&c.ChannelKeyFile, "channel-key-file", "", "the platform's Ed25519 private key (PEM) that signs channel requests")
-	fs.StringVar(&c.ChannelSimKeyFile, "channelsim-key-file", "", "the channel simulator's public key (PEM) that verifies its answers and notifications")
+	fs.StringVar(&c.ChannelKeyFile, "channel-key-file", "", "the platform's RSA private key (PEM) that signs requests to the channel simulator")
+	fs.StringVar(&c.ChannelSimKeyFile, "channelsim-key-file", "", "the channel simulator's RSA public key (PEM) that verifies its answers and notifications")
+	fs.StringVar(&c.ChannelConfigFile, "channel-config", "", "JSON file of the platform's own WeChat Pay, Alipay and bank accounts (docs/channels.md)")
 	fs.StringVar(&c.NotifyURL, "notify-url", "", "base URL channels send notifications to (the regional endpoint)")
 	fs.StringVar(&c.ConsulAddr, "consul-addr", "", "the local Consul agent (host:port): register there, follow the region's drain switch and merchant limits")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 2*time.Second, "on SIGTERM, how long to fail readiness before stopping, so routers move away")
@@ -315,7 +319,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	api, err := httpapi.NewServer(payments, m.Service, m.Service, httpapi.Config{
 		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
-		Gateway: m.Service, Webhooks: m.Service, Limiter: limiter, Ready: m.ready, Notifications: parsers,
+		Gateway: checkedChannels{m.Service}, Webhooks: m.Service, Limiter: limiter, Ready: m.ready, Notifications: parsers,
 		AuthFailures: httpapi.AuthFailureLimit{PerMinute: c.AuthFailuresPerMinute, TrustedProxies: proxies},
 	})
 	if err != nil {

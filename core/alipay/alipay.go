@@ -1,14 +1,21 @@
 // Package alipay is the Alipay channel adapter: face-to-face (QR) and page payments over the
-// Alipay open API shape that cmd/channelsim/netsim speaks (documented there): one gateway
-// endpoint taking signed form parameters and a JSON biz_content, answering a JSON response
-// object signed inside the body, and trade_status_sync notifications as signed forms. The
-// signature is Ed25519 (sign_type ED25519) in place of RSA2.
+// Alipay open API as Alipay publishes it (opendocs.alipay.com), which cmd/channelsim/netsim
+// also speaks: one gateway endpoint (…/gateway.do) taking the common parameters (app_id,
+// method, format, charset, sign_type RSA2, timestamp, version, notify_url, biz_content)
+// signed with the application's private key (SHA256withRSA over the sorted k=v&k=v of every
+// parameter but sign), answering a JSON object whose <method>_response is verified with
+// Alipay's public key over its exact bytes, and trade_status_sync notifications as forms
+// verified over every parameter but sign and sign_type and answered with the literal
+// "success". Methods: alipay.trade.precreate, alipay.trade.page.pay, alipay.trade.query,
+// alipay.trade.close, alipay.trade.refund, alipay.trade.fastpay.refund.query and
+// alipay.data.dataservice.bill.downloadurl.query (the bill for reconciliation).
 //
 // A payment is a trade whose out_trade_no is the payment ID; Authorize precreates it and
 // sends the payer to its qr_code URL (or, with Config.PagePay, to a pay page); Alipay
 // notifies NotifyURL when they paid. Every create, close and refund also carries the
-// platform's channel key as Idempotency-Key. Notifications whose sign, app_id,
-// notify_time or nonce do not check out are refused with an error wrapping
+// platform's channel key as Idempotency-Key (Alipay ignores it: it is idempotent on
+// out_trade_no and out_request_no). Notifications whose sign, app_id or notify_time do not
+// check out, or that repeat a delivery already seen, are refused with an error wrapping
 // core.ErrBadSignature.
 //
 // Errors: a refused connection, a 503 or a refused signature wrap core.ErrNotExecuted; a
@@ -18,6 +25,8 @@
 package alipay
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +41,8 @@ import (
 
 	"github.com/paycenter/paycenter/core"
 	"github.com/paycenter/paycenter/core/channelauth"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
 )
 
 // DefaultOrderTTL is Config.OrderTTL's default.
@@ -42,15 +53,29 @@ const DefaultOrderTTL = 2 * time.Hour
 // of Alipay's gateway, which serves /gateway.do; keys; NotifyURL; OrderTTL, default
 // DefaultOrderTTL; MaxClockSkew, which bounds a notification's notify_time; HTTPClient;
 // Now); there is no per-call timeout: resilience.Gateway bounds each call.
+//
+// BaseConfig.PrivateKey is the application private key and BaseConfig.ChannelPublicKey
+// Alipay's public key ("支付宝公钥", public-key mode, not the certificate mode); both are
+// required. BaseURL is the gateway's base: Sandbox or Production.
 type Config struct {
 	channelauth.BaseConfig
 	// AppID is the Alipay application the requests are signed as. Required.
 	AppID string
+	// AppAuthToken, when set, makes this an ISV's (third-party application's) adapter acting
+	// for the merchant that authorised it: the token goes with every call as
+	// app_auth_token, and the trades are the merchant's. Default: the application's own.
+	AppAuthToken string
 	// PagePay creates trades with alipay.trade.page.pay and redirects the payer to the pay
 	// page; default false: alipay.trade.precreate, redirecting to the qr_code URL (which
 	// opens Alipay on a phone, and which a desktop page can render as a QR code).
 	PagePay bool
 }
+
+// Alipay's gateways: BaseURL + "/gateway.do".
+const (
+	Sandbox    = "https://openapi-sandbox.dl.alipaydev.com"
+	Production = "https://openapi.alipay.com"
+)
 
 func (c Config) withDefaults() Config {
 	c.BaseConfig = c.BaseConfig.WithDefaults(DefaultOrderTTL)
@@ -61,6 +86,12 @@ func (c Config) validate() error {
 	errs := []error{c.BaseConfig.Validate()}
 	if c.AppID == "" {
 		errs = append(errs, errors.New("AppID is required"))
+	}
+	if c.PrivateKey == nil {
+		errs = append(errs, errors.New("PrivateKey (the application private key) is required"))
+	}
+	if c.ChannelPublicKey == nil {
+		errs = append(errs, errors.New("ChannelPublicKey (Alipay's public key) is required"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("alipay: invalid config: %w", err)
@@ -104,9 +135,12 @@ func (r result) String() string {
 
 // common returns the common request parameters, timestamped and with a fresh nonce.
 func (g *Gateway) common(method string) url.Values {
-	return url.Values{"app_id": {g.cfg.AppID}, "method": {method}, "format": {"JSON"}, "charset": {"utf-8"},
-		"sign_type": {signType}, "timestamp": {g.cfg.Now().In(chinaZone).Format(timeLayout)}, "version": {"1.0"},
-		"nonce": {newNonce()}}
+	p := url.Values{"app_id": {g.cfg.AppID}, "method": {method}, "format": {"JSON"}, "charset": {"utf-8"},
+		"sign_type": {SignType}, "timestamp": {g.cfg.Now().In(chinaZone).Format(timeLayout)}, "version": {"1.0"}}
+	if g.cfg.AppAuthToken != "" {
+		p.Set("app_auth_token", g.cfg.AppAuthToken)
+	}
+	return p
 }
 
 // call invokes a gateway method and returns its verified response object (already checked
@@ -121,7 +155,9 @@ func (g *Gateway) call(ctx context.Context, method string, biz any, key string, 
 	if notify {
 		params.Set("notify_url", g.cfg.NotifyURL)
 	}
-	g.sign(params)
+	if err := g.sign(params); err != nil {
+		return result{}, nil, fmt.Errorf("alipay %s: signing: %v: %w", method, err, core.ErrNotExecuted)
+	}
 	return g.send(ctx, http.MethodPost, "/gateway.do", params, strings.ReplaceAll(method, ".", "_")+"_response", key)
 }
 
@@ -144,7 +180,7 @@ func (g *Gateway) send(ctx context.Context, httpMethod, path string, params url.
 		return result{}, nil, fmt.Errorf("alipay %s: %v: %w", what, err, core.ErrNotExecuted)
 	}
 	// No GetBody: net/http would silently resend a request carrying Idempotency-Key after a
-	// dropped connection, with the same nonce, which the channel refuses as a replay.
+	// dropped connection; a lost answer is for the caller to resolve, with the same key.
 	req.GetBody = nil
 	if httpMethod == http.MethodPost {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
@@ -317,6 +353,13 @@ func (g *Gateway) Refund(ctx context.Context, req core.RefundRequest) (core.OpRe
 	cur := strings.ToUpper(req.Currency)
 	res, raw, err := g.call(ctx, "alipay.trade.refund", map[string]string{"out_trade_no": req.PaymentID,
 		"out_request_no": refundID, "refund_amount": formatAmount(req.Amount, cur)}, req.Key, false)
+	if err != nil && !errors.Is(err, core.ErrNotExecuted) && ctx.Err() == nil {
+		// The outcome is unknown: ask, as Alipay advises, with the refund query. A refund
+		// it does not (yet) know stays unknown; the platform repeats it with the same key.
+		if st, qerr := g.RefundStatus(ctx, req.PaymentID, refundID, cur); qerr == nil && st.OK {
+			return st, nil
+		}
+	}
 	if err != nil {
 		return core.OpResult{}, err
 	}
@@ -343,6 +386,38 @@ func (g *Gateway) Refund(ctx context.Context, req core.RefundRequest) (core.OpRe
 		return core.OpResult{FailureCode: core.CodeInvalidState, FailureMessage: "The Alipay trade is not paid: " + res.SubMsg}, nil
 	}
 	return core.OpResult{FailureCode: core.CodeProcessingError, FailureMessage: "Alipay refused the refund: " + res.String()}, nil
+}
+
+// RefundStatus asks Alipay about refund refundID of a payment
+// (alipay.trade.fastpay.refund.query): OK with the amount when it succeeded; not OK (no
+// failure code) when Alipay has no such refund, or not yet.
+func (g *Gateway) RefundStatus(ctx context.Context, paymentID, refundID, currency string) (core.OpResult, error) {
+	res, raw, err := g.call(ctx, "alipay.trade.fastpay.refund.query", map[string]string{"out_trade_no": paymentID, "out_request_no": refundID}, "", false)
+	if err != nil {
+		return core.OpResult{}, err
+	}
+	if res.Code != "10000" {
+		return core.OpResult{}, fmt.Errorf("alipay: refund query refused: %s", res)
+	}
+	var ans struct {
+		RefundStatus string `json:"refund_status"`
+		RefundAmount string `json:"refund_amount"`
+		RefundID     string `json:"refund_id"`
+		TradeNo      string `json:"trade_no"`
+	}
+	json.Unmarshal(raw, &ans)
+	if ans.RefundStatus != "REFUND_SUCCESS" {
+		return core.OpResult{}, nil
+	}
+	amount, err := parseAmount(ans.RefundAmount, currency)
+	if err != nil {
+		return core.OpResult{}, fmt.Errorf("alipay: refund query: %w", err)
+	}
+	ref := ans.RefundID
+	if ref == "" {
+		ref = ans.TradeNo
+	}
+	return core.OpResult{OK: true, Amount: amount, Reference: ref}, nil
 }
 
 // trade is Alipay's account of a trade.
@@ -396,39 +471,141 @@ func (g *Gateway) QueryPayment(ctx context.Context, q core.PaymentQuery) (core.P
 	return st, nil
 }
 
-// Statement lists the day's charges and refunds (UTC day).
+// Statement lists the day's charges and refunds (UTC day) from Alipay's trade bills
+// (alipay.data.dataservice.bill.downloadurl.query, bill_type trade). Bills are by China
+// Standard Time day, so a UTC day takes the bills of two days, filtered by completion time.
 func (g *Gateway) Statement(ctx context.Context, channel core.Channel, day time.Time) ([]core.StatementLine, error) {
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
-	params := g.common("alipay.statement")
-	params.Set("date", day.UTC().Format(time.DateOnly))
-	g.sign(params)
-	res, raw, err := g.send(ctx, http.MethodGet, "/alipay/statements", params, "alipay_statement_response", "")
+	u := day.UTC()
+	from := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 0, 1)
+	var out []core.StatementLine
+	for _, d := range []time.Time{from.In(chinaZone), to.Add(-time.Second).In(chinaZone)} {
+		lines, err := g.TradeBill(ctx, d.Format(time.DateOnly))
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			if !l.At.Before(from) && l.At.Before(to) {
+				out = append(out, l)
+			}
+		}
+	}
+	return out, nil
+}
+
+// TradeBill fetches the download URL of the trade bill of a China Standard Time day
+// (YYYY-MM-DD), downloads the zip and parses its 业务明细 file.
+func (g *Gateway) TradeBill(ctx context.Context, billDate string) ([]core.StatementLine, error) {
+	method := "alipay.data.dataservice.bill.downloadurl.query"
+	res, raw, err := g.call(ctx, method, map[string]string{"bill_type": "trade", "bill_date": billDate}, "", false)
 	if err != nil {
 		return nil, err
 	}
 	if res.Code != "10000" {
-		return nil, fmt.Errorf("alipay: statement refused: %s", res)
+		return nil, fmt.Errorf("alipay: bill of %s refused: %s", billDate, res)
 	}
-	var st struct {
-		Lines []struct {
-			Kind        string    `json:"kind"`
-			OutTradeNo  string    `json:"out_trade_no"`
-			OutRefundNo string    `json:"out_refund_no"`
-			Reference   string    `json:"reference"`
-			Amount      int64     `json:"amount"`
-			Currency    string    `json:"currency"`
-			Time        time.Time `json:"time"`
-		} `json:"lines"`
+	var ans struct {
+		URL string `json:"bill_download_url"`
 	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, fmt.Errorf("alipay: malformed statement: %w", err)
+	if err := json.Unmarshal(raw, &ans); err != nil || ans.URL == "" {
+		return nil, fmt.Errorf("alipay: bill answer without bill_download_url: %q", raw)
 	}
-	out := make([]core.StatementLine, 0, len(st.Lines))
-	for _, l := range st.Lines {
-		out = append(out, core.StatementLine{Kind: l.Kind, PaymentID: l.OutTradeNo, RefundID: l.OutRefundNo,
-			Reference: l.Reference, Amount: l.Amount, Currency: l.Currency, At: l.Time})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ans.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("alipay: bill_download_url %q: %w", ans.URL, err)
+	}
+	resp, err := g.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("alipay: downloading the bill of %s: %w", billDate, err)
+	}
+	defer resp.Body.Close()
+	file, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("alipay: downloading the bill of %s: status %d %v", billDate, resp.StatusCode, err)
+	}
+	return ParseTradeBill(file)
+}
+
+// ParseTradeBill reads Alipay's trade bill: a zip whose file named …_业务明细.csv (not the
+// 汇总 summary) is GBK text, "#" lines around a header row and one row per trade (业务类型
+// 交易) or refund (退款, negative amounts, 退款批次号/请求号 the out_request_no). Long numbers
+// carry a trailing tab, which is dropped. Amounts are 订单金额（元）, in yuan.
+func ParseTradeBill(zipped []byte) ([]core.StatementLine, error) {
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil {
+		return nil, fmt.Errorf("alipay: the bill is not a zip: %w", err)
+	}
+	var detail *zip.File
+	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, "_业务明细.csv") {
+			detail = f
+		}
+	}
+	if detail == nil {
+		return nil, errors.New("alipay: the bill has no 业务明细 file")
+	}
+	rc, err := detail.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	text, err := io.ReadAll(transform.NewReader(io.LimitReader(rc, 256<<20), simplifiedchinese.GBK.NewDecoder()))
+	if err != nil {
+		return nil, fmt.Errorf("alipay: the bill is not GBK text: %w", err)
+	}
+	col := map[string]int{}
+	out := []core.StatementLine{}
+	for n, row := range strings.Split(strings.ReplaceAll(string(text), "\r\n", "\n"), "\n") {
+		if strings.HasPrefix(row, "#") || strings.TrimSpace(row) == "" {
+			continue
+		}
+		f := strings.Split(row, ",")
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		if len(col) == 0 {
+			for i, name := range f {
+				col[name] = i
+			}
+			for _, need := range []string{"支付宝交易号", "商户订单号", "业务类型", "完成时间", "订单金额（元）", "退款批次号/请求号"} {
+				if _, ok := col[need]; !ok {
+					return nil, fmt.Errorf("alipay: bill without the column %s", need)
+				}
+			}
+			continue
+		}
+		if len(f) < len(col) {
+			return nil, fmt.Errorf("alipay: bill line %d has %d fields, want %d", n+1, len(f), len(col))
+		}
+		if extra := len(f) - len(col); extra > 0 {
+			// The file is not quoted: a subject holding commas spans several fields.
+			if i, ok := col["商品名称"]; ok {
+				f = append(append(append([]string{}, f[:i]...), strings.Join(f[i:i+extra+1], ",")), f[i+extra+1:]...)
+			}
+		}
+		at, err := time.ParseInLocation(timeLayout, f[col["完成时间"]], chinaZone)
+		if err != nil {
+			return nil, fmt.Errorf("alipay: bill line %d: time %q", n+1, f[col["完成时间"]])
+		}
+		l := core.StatementLine{PaymentID: f[col["商户订单号"]], Reference: f[col["支付宝交易号"]], Currency: "CNY", At: at.UTC()}
+		switch f[col["业务类型"]] {
+		case "交易":
+			l.Kind = "charge"
+		case "退款":
+			l.Kind, l.RefundID = "refund", f[col["退款批次号/请求号"]]
+		default:
+			continue
+		}
+		if l.Amount, err = parseAmount(strings.TrimPrefix(f[col["订单金额（元）"]], "-"), "CNY"); err != nil {
+			return nil, fmt.Errorf("alipay: bill line %d: %w", n+1, err)
+		}
+		out = append(out, l)
+	}
+	if len(col) == 0 {
+		return nil, errors.New("alipay: the bill has no header row")
 	}
 	return out, nil
 }
@@ -458,7 +635,7 @@ func (g *Gateway) ParseNotification(r *http.Request) (core.Notification, error) 
 	}
 	n := core.Notification{Channel: core.ChannelAlipay, EventID: params.Get("notify_id"), PaymentID: params.Get("out_trade_no"),
 		Reference: params.Get("trade_no"), Currency: cur,
-		Nonce: params.Get("nonce"), NonceExpires: g.cfg.Now().Add(2 * g.cfg.MaxClockSkew)}
+		Nonce: deliveryNonce(params), NonceExpires: g.cfg.Now().Add(2 * g.cfg.MaxClockSkew)}
 	if n.EventID == "" || n.PaymentID == "" {
 		return core.Notification{}, fmt.Errorf("alipay: notification without notify_id or out_trade_no")
 	}

@@ -3,9 +3,7 @@ package alipay
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
+	"crypto/rsa"
 	"errors"
 	"io"
 	"net"
@@ -192,9 +190,13 @@ func TestSameKeyExecutesOnce(t *testing.T) {
 	}
 }
 
-// signForm signs notification parameters as the simulator would, with key.
-func signForm(key ed25519.PrivateKey, params url.Values) *http.Request {
-	params.Set("sign", base64.StdEncoding.EncodeToString(ed25519.Sign(key, []byte(signContent(params, "sign", "sign_type")))))
+// signForm signs notification parameters as Alipay would, with key.
+func signForm(key *rsa.PrivateKey, params url.Values) *http.Request {
+	sig, err := channelauth.SignRSA(key, []byte(SignContent(params, "sign", "sign_type")))
+	if err != nil {
+		panic(err)
+	}
+	params.Set("sign", sig)
 	return httptest.NewRequest(http.MethodPost, "/notify", strings.NewReader(params.Encode()))
 }
 
@@ -206,15 +208,16 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 	e.Pay(t, id)
 	real := e.Recv.Raw()[0]
 	genuine, _ := url.ParseQuery(string(real.Body))
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	if genuine.Get("sign_type") != "RSA2" {
+		t.Fatalf("notification sign_type %q", genuine.Get("sign_type"))
+	}
 
-	resigned := func(key ed25519.PrivateKey, change func(url.Values)) *http.Request {
+	resigned := func(key *rsa.PrivateKey, change func(url.Values)) *http.Request {
 		p := url.Values{}
 		for k, v := range genuine {
 			p[k] = append([]string{}, v...)
 		}
-		p.Set("nonce", newNonce())
-		p.Set("notify_time", e.Clock.Now().In(chinaZone).Format(timeLayout))
+		p.Set("notify_time", e.Clock.Now().Add(time.Second).In(chinaZone).Format(timeLayout))
 		if change != nil {
 			change(p)
 		}
@@ -228,14 +231,14 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 		name string
 		req  *http.Request
 	}{
-		{"replayed nonce", httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.Body))},
-		{"wrong key", resigned(other, nil)},
+		{"replayed delivery", httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.Body))},
+		{"wrong key", resigned(channeltest.OtherKey(), nil)},
 		{"tampered body", httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(tampered))},
 		{"stale timestamp", resigned(e.Sim.Private(), func(p url.Values) {
 			p.Set("notify_time", e.Clock.Now().Add(-10*time.Minute).In(chinaZone).Format(timeLayout))
 		})},
 		{"another app", resigned(e.Sim.Private(), func(p url.Values) { p.Set("app_id", "2021999999999999") })},
-		{"no nonce", resigned(e.Sim.Private(), func(p url.Values) { p.Del("nonce") })},
+		{"no notify_id", resigned(e.Sim.Private(), func(p url.Values) { p.Del("notify_id") })},
 		{"unsigned", httptest.NewRequest(http.MethodPost, "/notify", strings.NewReader("out_trade_no=pay_forged&trade_status=TRADE_SUCCESS"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,66 +248,42 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 			}
 		})
 	}
-	t.Run("genuine, freshly signed", func(t *testing.T) {
+	t.Run("genuine redelivery, freshly stamped", func(t *testing.T) {
 		n, err := e.GW.ParseNotification(resigned(e.Sim.Private(), nil))
-		if err != nil || n.PaymentID != id || n.Outcome != core.OutcomeCaptured || n.Amount != 100 {
+		if err != nil || n.PaymentID != id || n.Outcome != core.OutcomeCaptured || n.Amount != 100 || n.EventID != genuine.Get("notify_id") {
 			t.Fatalf("%+v %v", n, err)
 		}
 	})
 }
 
-func TestSignatures(t *testing.T) {
+func TestRequestSignatureCoversParameters(t *testing.T) {
 	t.Parallel()
-	_, chanKey, _ := ed25519.GenerateKey(rand.Reader)
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	_, ours, _ := ed25519.GenerateKey(rand.Reader)
-	g, err := New(Config{AppID: "app", BaseConfig: channelauth.BaseConfig{BaseURL: "http://127.0.0.1:1", PrivateKey: ours,
-		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"}})
+	g, err := New(Config{AppID: "app", BaseConfig: channelauth.BaseConfig{BaseURL: "http://127.0.0.1:1", PrivateKey: channeltest.MerchantKey(),
+		ChannelPublicKey: &channeltest.ChannelKey().PublicKey, NotifyURL: "http://127.0.0.1:1/n"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj := []byte(`{"code":"10000","msg":"Success","out_trade_no":"pay_1","qr_code":"https://x/pay/abc"}`)
-	for _, tc := range []struct {
-		name string
-		key  ed25519.PrivateKey
-		obj  []byte
-		ok   bool
-	}{
-		{"good", chanKey, obj, true},
-		{"tampered", chanKey, bytes.Replace(obj, []byte("pay_1"), []byte("pay_2"), 1), false},
-		{"wrong key", other, obj, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sig := base64.StdEncoding.EncodeToString(ed25519.Sign(tc.key, obj))
-			err := g.verifyBytes(tc.obj, sig)
-			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, core.ErrBadSignature)) {
-				t.Fatalf("verify: %v, want ok=%v", err, tc.ok)
-			}
-		})
+	p := g.common("alipay.trade.query")
+	p.Set("biz_content", `{"out_trade_no":"pay_1"}`)
+	if err := g.sign(p); err != nil {
+		t.Fatal(err)
 	}
-	t.Run("request signature", func(t *testing.T) {
-		p := g.common("alipay.trade.query")
-		p.Set("biz_content", `{"out_trade_no":"pay_1"}`)
-		g.sign(p)
-		content := signContent(p, "sign")
-		if !strings.HasPrefix(content, "app_id=app&biz_content={") || !strings.Contains(content, "&sign_type=ED25519&") || strings.Contains(content, "sign=") {
-			t.Fatalf("sign content %q", content)
-		}
-		sig, _ := base64.StdEncoding.DecodeString(p.Get("sign"))
-		if !ed25519.Verify(ours.Public().(ed25519.PublicKey), []byte(content), sig) {
-			t.Fatal("our request signature does not verify")
-		}
-		p.Set("biz_content", `{"out_trade_no":"pay_2"}`)
-		if ed25519.Verify(ours.Public().(ed25519.PublicKey), []byte(signContent(p, "sign")), sig) {
-			t.Fatal("the signature does not cover biz_content")
-		}
-	})
+	content := SignContent(p, "sign")
+	if !strings.HasPrefix(content, "app_id=app&biz_content={") || !strings.Contains(content, "&sign_type=RSA2&") || strings.Contains(content, "sign=") {
+		t.Fatalf("sign content %q", content)
+	}
+	if err := channelauth.VerifyRSA(&channeltest.MerchantKey().PublicKey, []byte(content), p.Get("sign")); err != nil {
+		t.Fatalf("our request signature does not verify: %v", err)
+	}
+	p.Set("biz_content", `{"out_trade_no":"pay_2"}`)
+	if channelauth.VerifyRSA(&channeltest.MerchantKey().PublicKey, []byte(SignContent(p, "sign")), p.Get("sign")) == nil {
+		t.Fatal("the signature does not cover biz_content")
+	}
 }
 
 func TestRequestsSignedWithAnotherKeyAreRefused(t *testing.T) {
 	t.Parallel()
-	_, wrong, _ := ed25519.GenerateKey(rand.Reader)
-	e := newEnv(t, func(c *Config) { c.PrivateKey = wrong })
+	e := newEnv(t, func(c *Config) { c.PrivateKey = channeltest.OtherKey() })
 	_, err := e.GW.Authorize(ctx, authReq("pay_wrongkey", 100))
 	if !errors.Is(err, core.ErrNotExecuted) || !strings.Contains(err.Error(), "isv.invalid-signature") {
 		t.Fatalf("authorize signed with a wrong key: %v", err)
@@ -334,8 +313,9 @@ func TestLostResponse(t *testing.T) {
 			e.Authorize(t, id, 2500)
 			e.Pay(t, id)
 			e.Ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{LostResponses: 1, LostResponseMode: mode})
-			if _, err := e.GW.Refund(ctx, refundReq(id, "re_lost", 500)); err == nil || errors.Is(err, core.ErrNotExecuted) {
-				t.Fatalf("refund with a lost answer: %v", err)
+			// The refund executed and its answer was lost: the refund query finds it.
+			if r, err := e.GW.Refund(ctx, refundReq(id, "re_lost", 500)); err != nil || !r.OK || r.Amount != 500 {
+				t.Fatalf("refund with a lost answer, resolved by the refund query: %+v %v", r, err)
 			}
 			if r, err := e.GW.Refund(ctx, refundReq(id, "re_lost", 500)); err != nil || !r.OK || r.Amount != 500 {
 				t.Fatalf("refund repeated: %+v %v", r, err)
@@ -549,5 +529,44 @@ func TestConfigIsValidated(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("New(Config{}): %v; want it to say %q", err, want)
 		}
+	}
+}
+
+// A refund whose outcome is unknown and which Alipay did not execute stays unknown: the
+// refund query finds nothing, and nothing was refunded.
+func TestUnexecutedRefundStaysUnknown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "pay_refund_unknown"
+	e.Authorize(t, id, 800)
+	e.Pay(t, id)
+	if err := e.Ctl.SetFaults(ctx, core.ChannelAlipay, netsim.Faults{Errors: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.GW.Refund(ctx, refundReq(id, "re_unknown", 300)); err == nil || errors.Is(err, core.ErrNotExecuted) || r.OK {
+		t.Fatalf("refund answered 500: %+v %v; want an unknown outcome", r, err)
+	}
+	if c := e.Charges(t, id); c.Refunds != 0 {
+		t.Fatalf("refunded: %+v", c)
+	}
+	if st, err := e.GW.RefundStatus(ctx, id, "re_unknown", "CNY"); err != nil || st.OK {
+		t.Fatalf("refund query: %+v %v", st, err)
+	}
+}
+
+// The bill is unquoted CSV: a subject with commas still parses.
+func TestBillWithCommasInTheSubject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "pay_commas"
+	req := authReq(id, 1250)
+	req.Reference = "cups, saucers, teapot"
+	if res, err := e.GW.Authorize(ctx, req); err != nil || res.Outcome != core.OutcomeActionRequired {
+		t.Fatalf("authorize: %+v %v", res, err)
+	}
+	e.Pay(t, id)
+	lines, err := e.GW.Statement(ctx, core.ChannelAlipay, e.Clock.Now())
+	if err != nil || len(lines) != 1 || lines[0].PaymentID != id || lines[0].Amount != 1250 || lines[0].Kind != "charge" {
+		t.Fatalf("bill: %+v %v", lines, err)
 	}
 }

@@ -1,8 +1,6 @@
 package alipay
 
 import (
-	"crypto/ed25519"
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"sort"
@@ -13,17 +11,19 @@ import (
 	"github.com/paycenter/paycenter/core/channelauth"
 )
 
-// signType is sent as sign_type: Alipay's RSA2 with Ed25519 in its place.
-const signType = "ED25519"
+// SignType is sent as sign_type: RSA2, SHA256withRSA with an RSA-2048 key.
+const SignType = "RSA2"
 
 // timeLayout is Alipay's timestamp layout, in China Standard Time.
 const timeLayout = "2006-01-02 15:04:05"
 
 var chinaZone = time.FixedZone("CST", 8*60*60)
 
-// signContent is what Alipay signs: the parameters other than those excluded, with
-// non-empty values, sorted by name and joined as k=v&k=v, values not URL-encoded.
-func signContent(params url.Values, exclude ...string) string {
+// SignContent is what Alipay signs: the parameters other than those excluded, with
+// non-empty values, sorted by name and joined as k=v&k=v, values as they are (not
+// URL-encoded). Requests exclude sign alone; asynchronous notifications exclude sign and
+// sign_type.
+func SignContent(params url.Values, exclude ...string) string {
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		skip := params.Get(k) == ""
@@ -44,28 +44,32 @@ func signContent(params url.Values, exclude ...string) string {
 
 // sign adds the sign parameter to a request (which signs every other parameter, sign_type
 // included).
-func (g *Gateway) sign(params url.Values) {
-	params.Set("sign", base64.StdEncoding.EncodeToString(ed25519.Sign(g.cfg.PrivateKey, []byte(signContent(params, "sign")))))
+func (g *Gateway) sign(params url.Values) error {
+	sig, err := channelauth.SignRSA(g.cfg.PrivateKey, []byte(SignContent(params, "sign")))
+	if err != nil {
+		return err
+	}
+	params.Set("sign", sig)
+	return nil
 }
 
 // verifyBytes checks an answer's sign over the exact bytes of its response object.
 func (g *Gateway) verifyBytes(raw []byte, sig string) error {
-	s, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || !ed25519.Verify(g.cfg.ChannelPublicKey, raw, s) {
+	if err := channelauth.VerifyRSA(g.cfg.ChannelPublicKey, raw, sig); err != nil {
 		return fmt.Errorf("%w: the answer's sign does not verify", core.ErrBadSignature)
 	}
 	return nil
 }
 
-// verifyNotification checks a notification's sign (over every parameter but sign and
-// sign_type), its app_id, its notify_time (within MaxClockSkew) and its nonce (not seen
-// before). Errors wrap core.ErrBadSignature.
+// verifyNotification checks a notification's sign (RSA2 over every parameter but sign and
+// sign_type), its app_id, its notify_time (within MaxClockSkew) and that this very delivery
+// (notify_id at notify_time: Alipay stamps every redelivery anew) was not seen before.
+// Errors wrap core.ErrBadSignature.
 func (g *Gateway) verifyNotification(params url.Values) error {
-	if params.Get("sign_type") != signType {
-		return fmt.Errorf("%w: sign_type %q, want %s", core.ErrBadSignature, params.Get("sign_type"), signType)
+	if params.Get("sign_type") != SignType {
+		return fmt.Errorf("%w: sign_type %q, want %s", core.ErrBadSignature, params.Get("sign_type"), SignType)
 	}
-	sig, err := base64.StdEncoding.DecodeString(params.Get("sign"))
-	if err != nil || !ed25519.Verify(g.cfg.ChannelPublicKey, []byte(signContent(params, "sign", "sign_type")), sig) {
+	if err := channelauth.VerifyRSA(g.cfg.ChannelPublicKey, []byte(SignContent(params, "sign", "sign_type")), params.Get("sign")); err != nil {
 		return fmt.Errorf("%w: sign does not verify", core.ErrBadSignature)
 	}
 	if params.Get("app_id") != g.cfg.AppID {
@@ -78,14 +82,17 @@ func (g *Gateway) verifyNotification(params url.Values) error {
 	if d := g.cfg.Now().Sub(at); d > g.cfg.MaxClockSkew || d < -g.cfg.MaxClockSkew {
 		return fmt.Errorf("%w: stale notify_time (%v from our clock)", core.ErrBadSignature, d.Round(time.Second))
 	}
-	nonce := params.Get("nonce")
-	if nonce == "" {
-		return fmt.Errorf("%w: missing nonce", core.ErrBadSignature)
+	if params.Get("notify_id") == "" {
+		return fmt.Errorf("%w: missing notify_id", core.ErrBadSignature)
 	}
-	if !g.nonces.Use(nonce, g.cfg.Now()) {
-		return fmt.Errorf("%w (%w): nonce %q", core.ErrReplayedNotification, core.ErrBadSignature, nonce)
+	if !g.nonces.Use(deliveryNonce(params), g.cfg.Now()) {
+		return fmt.Errorf("%w (%w): notify_id %q at %s", core.ErrReplayedNotification, core.ErrBadSignature, params.Get("notify_id"), params.Get("notify_time"))
 	}
 	return nil
 }
 
-func newNonce() string { return channelauth.NewNonce() }
+// deliveryNonce names one delivery of a notification: Alipay has no nonce, but stamps each
+// delivery with its notify_time, so the same notify_id at the same time is a replay.
+func deliveryNonce(params url.Values) string {
+	return params.Get("notify_id") + "@" + params.Get("notify_time")
+}

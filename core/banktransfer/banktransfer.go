@@ -1,10 +1,16 @@
-// Package banktransfer is the bank-transfer channel adapter, for the bank API that
-// cmd/channelsim/netsim speaks ("Simbank", documented there): the platform opens a pending
-// transfer and tells the payer which account to pay into, quoting which reference; the
-// bank notifies NotifyURL when the money arrived (or the transfer expired). Requests carry
-// an Authorization header (client ID, nonce, timestamp, Ed25519 signature over method, URI,
-// timestamp, nonce and body) and the channel key as Idempotency-Key; answers and
+// Package banktransfer is the bank-transfer channel adapter, for a generic virtual-account
+// collections API that cmd/channelsim/netsim speaks ("Simbank", documented there and in
+// docs/channels.md): the platform opens a pending transfer and tells the payer which
+// account to pay into, quoting which reference; the bank notifies NotifyURL when the money
+// arrived (or the transfer expired). Requests carry an Authorization header (client ID,
+// nonce, timestamp, key serial and a signature over method, URI, timestamp, nonce and body:
+// SHA256withRSA by default, HMAC-SHA256 with Config.HMACSecret; mutual TLS goes in
+// BaseConfig.HTTPClient's transport) and the channel key as Idempotency-Key; answers and
 // notifications carry Simbank-Timestamp/-Nonce/-Signature/-Serial headers and are verified.
+//
+// Banks' APIs differ: this is one honest shape, not any bank's. Connecting a real bank means
+// changing this package (paths, field names, the signature scheme in sign.go) and keeping
+// its tests and the conformance suite passing.
 //
 // Errors: a refused connection, a 503 or a refused signature wrap core.ErrNotExecuted; a
 // timeout, another 5xx, a dropped connection or an answer that does not verify are plain
@@ -37,6 +43,10 @@ type Config struct {
 	channelauth.BaseConfig
 	// ClientID is the platform's client ID at the bank. Required.
 	ClientID string
+	// HMACSecret, when set, authenticates with HMAC-SHA256 under this secret instead of
+	// RSA (BaseConfig.PrivateKey and ChannelPublicKey are then unused). Default: RSA, and
+	// both keys are required.
+	HMACSecret string
 }
 
 func (c Config) withDefaults() Config {
@@ -48,6 +58,12 @@ func (c Config) validate() error {
 	errs := []error{c.BaseConfig.Validate()}
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("ClientID is required"))
+	}
+	if c.HMACSecret == "" && (c.PrivateKey == nil || c.ChannelPublicKey == nil) {
+		errs = append(errs, errors.New("PrivateKey and ChannelPublicKey are required (or HMACSecret)"))
+	}
+	if c.HMACSecret != "" && len(c.HMACSecret) < 16 {
+		errs = append(errs, errors.New("HMACSecret must have at least 16 bytes"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("banktransfer: invalid config: %w", err)
@@ -75,7 +91,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	signer := channelauth.NewSigner(scheme, cfg.ClientID, cfg.PrivateKey, cfg.ChannelPublicKey, cfg.MaxClockSkew, cfg.Now)
+	signer := newSigner(cfg)
 	return &Gateway{cfg: cfg, signer: signer, client: &channelauth.Client{Name: "banktransfer", BaseURL: cfg.BaseURL,
 		HTTP: cfg.HTTPClient, Signer: signer, ParseError: parseError}}, nil
 }
@@ -307,7 +323,7 @@ func (g *Gateway) ParseNotification(r *http.Request) (core.Notification, error) 
 	if err != nil {
 		return core.Notification{}, fmt.Errorf("banktransfer: reading the notification: %w", err)
 	}
-	if err := g.verify(r.Header, body, true); err != nil {
+	if err := g.signer.Verify(r.Header, body, true); err != nil {
 		return core.Notification{}, fmt.Errorf("banktransfer notification: %w", err)
 	}
 	var ev struct {

@@ -3,9 +3,7 @@ package banktransfer
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
+	"crypto/rsa"
 	"errors"
 	"net"
 	"net/http"
@@ -142,13 +140,14 @@ func TestSameKeyExecutesOnce(t *testing.T) {
 }
 
 // signedNotification signs body as the simulator would, with key.
-func signedNotification(key ed25519.PrivateKey, ts time.Time, nonce string, body []byte) *http.Request {
+func signedNotification(key *rsa.PrivateKey, ts time.Time, nonce string, body []byte) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(body))
 	tss := strconv.FormatInt(ts.Unix(), 10)
+	sig, _ := channelauth.SignRSA(key, channelauth.ResponseMessage(tss, nonce, body))
 	r.Header.Set("Simbank-Timestamp", tss)
 	r.Header.Set("Simbank-Nonce", nonce)
-	r.Header.Set("Simbank-Serial", keySerial(key.Public().(ed25519.PublicKey)))
-	r.Header.Set("Simbank-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, channelauth.ResponseMessage(tss, nonce, body))))
+	r.Header.Set("Simbank-Serial", channelauth.KeySerial(&key.PublicKey))
+	r.Header.Set("Simbank-Signature", sig)
 	return r
 }
 
@@ -159,14 +158,14 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 	e.Authorize(t, id, 100)
 	e.Pay(t, id)
 	real := e.Recv.Raw()[0] // the genuine captured notification, as delivered
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	other := channeltest.OtherKey()
 
 	replay := func() *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.Body))
 		r.Header = real.Header.Clone()
 		return r
 	}
-	forged := func(key ed25519.PrivateKey, ts time.Time, body []byte) *http.Request {
+	forged := func(key *rsa.PrivateKey, ts time.Time, body []byte) *http.Request {
 		r := signedNotification(key, ts, newNonce(), body)
 		r.Header.Set("Simbank-Serial", real.Header.Get("Simbank-Serial"))
 		return r
@@ -210,61 +209,9 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 	})
 }
 
-func TestSignatures(t *testing.T) {
-	t.Parallel()
-	_, chanKey, _ := ed25519.GenerateKey(rand.Reader)
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	_, ours, _ := ed25519.GenerateKey(rand.Reader)
-	g, err := New(Config{ClientID: "m", BaseConfig: channelauth.BaseConfig{BaseURL: "http://127.0.0.1:1", PrivateKey: ours,
-		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := []byte(`{"transfer_id":"TRF1","status":"pending"}`)
-	for _, tc := range []struct {
-		name string
-		key  ed25519.PrivateKey
-		body []byte
-		ok   bool
-	}{
-		{"good", chanKey, body, true},
-		{"tampered", chanKey, append(append([]byte{}, body...), ' '), false},
-		{"wrong key", other, body, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := signedNotification(tc.key, time.Now(), newNonce(), body)
-			r.Header.Set("Simbank-Serial", keySerial(chanKey.Public().(ed25519.PublicKey)))
-			err := g.verify(r.Header, tc.body, false)
-			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, core.ErrBadSignature)) {
-				t.Fatalf("verify: %v, want ok=%v", err, tc.ok)
-			}
-		})
-	}
-	t.Run("request signature", func(t *testing.T) {
-		h := g.authorization("POST", "/bank/v1/transfers", body)
-		if !strings.HasPrefix(h, scheme.AuthType+` client_id="m",nonce="`) {
-			t.Fatalf("Authorization %q", h)
-		}
-		params := map[string]string{}
-		for _, p := range strings.Split(strings.TrimPrefix(h, scheme.AuthType+" "), ",") {
-			k, v, _ := strings.Cut(p, "=")
-			params[k] = strings.Trim(v, `"`)
-		}
-		sig, _ := base64.StdEncoding.DecodeString(params["signature"])
-		msg := channelauth.RequestMessage("POST", "/bank/v1/transfers", params["timestamp"], params["nonce"], body)
-		if !ed25519.Verify(ours.Public().(ed25519.PublicKey), msg, sig) {
-			t.Fatal("our request signature does not verify")
-		}
-		if ed25519.Verify(ours.Public().(ed25519.PublicKey), channelauth.RequestMessage("POST", "/bank/v1/other", params["timestamp"], params["nonce"], body), sig) {
-			t.Fatal("the signature does not cover the path")
-		}
-	})
-}
-
 func TestRequestsSignedWithAnotherKeyAreRefused(t *testing.T) {
 	t.Parallel()
-	_, wrong, _ := ed25519.GenerateKey(rand.Reader)
-	e := newEnv(t, func(c *Config) { c.PrivateKey = wrong })
+	e := newEnv(t, func(c *Config) { c.PrivateKey = channeltest.OtherKey() })
 	_, err := e.GW.Authorize(ctx, authReq("pay_wrongkey", 100))
 	if !errors.Is(err, core.ErrNotExecuted) || !strings.Contains(err.Error(), "signature does not verify") {
 		t.Fatalf("authorize signed with a wrong key: %v", err)
@@ -272,6 +219,41 @@ func TestRequestsSignedWithAnotherKeyAreRefused(t *testing.T) {
 	if c := e.Charges(t, "pay_wrongkey"); c.Orders != 0 {
 		t.Fatalf("a transfer was created: %+v", c)
 	}
+}
+
+// TestHMAC runs a payment with HMAC-SHA256 authentication: requests, answers and
+// notifications are signed with the shared secret, and a wrong secret is refused.
+func TestHMAC(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.HMACSecret = channeltest.HMACSecret })
+	const id = "pay_hmac"
+	e.Authorize(t, id, 1500)
+	n := e.Pay(t, id)
+	if n.Amount != 1500 {
+		t.Fatalf("notification: %+v", n)
+	}
+	raw := e.Recv.Raw()[0]
+	if raw.Header.Get("Simbank-Serial") != hmacSerial || raw.Header.Get("Simbank-Signature-Type") != hmacScheme.AuthType {
+		t.Fatalf("notification headers %v", raw.Header)
+	}
+	if r, err := e.GW.Refund(ctx, refundReq(id, "re_hmac", 500)); err != nil || !r.OK {
+		t.Fatalf("refund: %+v %v", r, err)
+	}
+	t.Run("wrong secret", func(t *testing.T) {
+		g, err := New(Config{ClientID: clientID, HMACSecret: "not-the-shared-secret", BaseConfig: channelauth.BaseConfig{BaseURL: e.Sim.URL(),
+			NotifyURL: "http://127.0.0.1:1/n", Now: e.Clock.Now}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Authorize(ctx, authReq("pay_hmac_wrong", 100)); !errors.Is(err, core.ErrNotExecuted) || !strings.Contains(err.Error(), "signature does not verify") {
+			t.Fatalf("authorize with a wrong secret: %v", err)
+		}
+		r := httptest.NewRequest(http.MethodPost, "/n", bytes.NewReader(raw.Body))
+		r.Header = raw.Header.Clone()
+		if _, err := g.ParseNotification(r); !errors.Is(err, core.ErrBadSignature) || !strings.Contains(err.Error(), "does not verify") {
+			t.Fatalf("a notification checked with a wrong secret: %v", err)
+		}
+	})
 }
 
 func TestLostResponse(t *testing.T) {

@@ -47,3 +47,5 @@ func refundReq(payID, refundID string, amount int64) core.RefundRequest {
 }
 
 func query(id string) core.PaymentQuery { return channel.Query(id) }
+
+func newNonce() string { return channelauth.NewNonce() }

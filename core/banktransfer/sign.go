@@ -1,26 +1,31 @@
 package banktransfer
 
 import (
-	"crypto/ed25519"
-	"net/http"
+	"crypto/rsa"
 
 	"github.com/paycenter/paycenter/core/channelauth"
 )
 
-// scheme is the Authorization scheme: the bank API's scheme, shaped like WeChat Pay API v3's.
-var scheme = channelauth.Scheme{AuthType: "SIMBANK-ED25519", HeaderPrefix: "Simbank", IDField: "client_id", NonceField: "nonce"}
+// The Authorization schemes of the bank API: SHA256withRSA with the client's key (the
+// default), or HMAC-SHA256 with a secret shared with the bank (Config.HMACSecret). Both are
+// shaped like WeChat Pay API v3's; answers and notifications carry Simbank-Timestamp, -Nonce,
+// -Signature and -Serial, signed the same way (HMAC answers name the serial "HMAC").
+var (
+	rsaScheme  = channelauth.Scheme{AuthType: "SIMBANK-SHA256-RSA2048", HeaderPrefix: "Simbank", IDField: "client_id", NonceField: "nonce"}
+	hmacScheme = channelauth.Scheme{AuthType: "SIMBANK-HMAC-SHA256", HeaderPrefix: "Simbank", IDField: "client_id", NonceField: "nonce"}
+)
 
-func keySerial(pub ed25519.PublicKey) string { return channelauth.KeySerial(pub) }
+// hmacSerial is the serial HMAC-signed answers name.
+const hmacSerial = "HMAC"
 
-func newNonce() string { return channelauth.NewNonce() }
-
-// authorization signs a request and renders its Authorization header.
-func (g *Gateway) authorization(method, uri string, body []byte) string {
-	return g.signer.Authorization(method, uri, body)
-}
-
-// verify checks the signature headers of an answer or notification (see
-// channelauth.Signer.Verify). Errors wrap core.ErrBadSignature.
-func (g *Gateway) verify(h http.Header, body []byte, notification bool) error {
-	return g.signer.Verify(h, body, notification)
+// newSigner makes the signer of cfg's authentication.
+func newSigner(cfg Config) *channelauth.Signer {
+	if cfg.HMACSecret != "" {
+		secret := []byte(cfg.HMACSecret)
+		return channelauth.NewSigner(hmacScheme, cfg.ClientID, hmacSerial, channelauth.HMACSign(secret),
+			channelauth.HMACVerifier{Serial: hmacSerial, Secret: secret}, cfg.MaxClockSkew, cfg.Now)
+	}
+	serial := channelauth.KeySerial(&cfg.PrivateKey.PublicKey)
+	bank := channelauth.NewKeySet(map[string]*rsa.PublicKey{channelauth.KeySerial(cfg.ChannelPublicKey): cfg.ChannelPublicKey})
+	return channelauth.NewSigner(rsaScheme, cfg.ClientID, serial, channelauth.RSASign(cfg.PrivateKey), bank, cfg.MaxClockSkew, cfg.Now)
 }

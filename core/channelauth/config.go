@@ -1,7 +1,7 @@
 package channelauth
 
 import (
-	"crypto/ed25519"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,10 +38,14 @@ type BaseConfig struct {
 	// BaseURL is the channel API's base, e.g. a channelsim URL; a trailing "/" is dropped.
 	// Required.
 	BaseURL string
-	// PrivateKey signs our requests. Required.
-	PrivateKey ed25519.PrivateKey
-	// ChannelPublicKey verifies the channel's answers and notifications. Required.
-	ChannelPublicKey ed25519.PublicKey
+	// PrivateKey (RSA-2048 or larger) signs our requests: WeChat Pay's merchant API key
+	// (apiclient_key.pem), Alipay's application private key, the bank's client key. Each
+	// adapter says whether it is required.
+	PrivateKey *rsa.PrivateKey
+	// ChannelPublicKey verifies the channel's answers and notifications: the WeChat Pay
+	// public key, Alipay's public key, the bank's key. Each adapter says whether it is
+	// required (WeChat Pay can download its platform certificates instead).
+	ChannelPublicKey *rsa.PublicKey
 	// NotifyURL is where the channel sends payment and refund notifications. Required.
 	NotifyURL string
 	// OrderTTL is how long the payer has to pay, rounded up to a whole second. Default: the
@@ -81,7 +85,7 @@ func (c BaseConfig) WithDefaults(orderTTL time.Duration) BaseConfig {
 }
 
 // Validate reports every missing or malformed field of a BaseConfig that went through
-// WithDefaults, joined in one error.
+// WithDefaults, joined in one error. The keys are the adapter's to require.
 func (c BaseConfig) Validate() error {
 	var errs []error
 	if u, err := url.Parse(c.BaseURL); c.BaseURL == "" {
@@ -89,11 +93,8 @@ func (c BaseConfig) Validate() error {
 	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("BaseURL %q: want http(s)://host[:port][/path]", c.BaseURL))
 	}
-	if len(c.PrivateKey) != ed25519.PrivateKeySize {
-		errs = append(errs, errors.New("PrivateKey must be an Ed25519 private key"))
-	}
-	if len(c.ChannelPublicKey) != ed25519.PublicKeySize {
-		errs = append(errs, errors.New("ChannelPublicKey must be an Ed25519 public key"))
+	if c.PrivateKey != nil && c.PrivateKey.N.BitLen() < RSAKeyBits {
+		errs = append(errs, fmt.Errorf("PrivateKey has %d bits, want at least %d", c.PrivateKey.N.BitLen(), RSAKeyBits))
 	}
 	if c.NotifyURL == "" {
 		errs = append(errs, errors.New("NotifyURL is required"))

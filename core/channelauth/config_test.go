@@ -1,8 +1,8 @@
 package channelauth
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,8 +11,12 @@ import (
 
 func TestBaseConfig(t *testing.T) {
 	t.Parallel()
-	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	good := BaseConfig{BaseURL: "http://127.0.0.1:1/api/", PrivateKey: key, ChannelPublicKey: pub, NotifyURL: "http://127.0.0.1:2/n"}
+	key := testKey(t, "merchant")
+	good := BaseConfig{BaseURL: "http://127.0.0.1:1/api/", PrivateKey: key, ChannelPublicKey: &key.PublicKey, NotifyURL: "http://127.0.0.1:2/n"}
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("defaults", func(t *testing.T) {
 		c := good.WithDefaults(72 * time.Hour)
@@ -46,8 +50,7 @@ func TestBaseConfig(t *testing.T) {
 	}{
 		{"no BaseURL", func(c *BaseConfig) { c.BaseURL = "" }, "BaseURL is required"},
 		{"BaseURL without scheme", func(c *BaseConfig) { c.BaseURL = "127.0.0.1:1" }, "want http(s)://"},
-		{"no private key", func(c *BaseConfig) { c.PrivateKey = nil }, "PrivateKey must be an Ed25519 private key"},
-		{"short channel key", func(c *BaseConfig) { c.ChannelPublicKey = pub[:5] }, "ChannelPublicKey must be an Ed25519 public key"},
+		{"small private key", func(c *BaseConfig) { c.PrivateKey = small }, "PrivateKey has 1024 bits, want at least 2048"},
 		{"no NotifyURL", func(c *BaseConfig) { c.NotifyURL = "" }, "NotifyURL is required"},
 		{"negative OrderTTL", func(c *BaseConfig) { c.OrderTTL = -time.Second }, "OrderTTL -1s must be positive"},
 		{"negative skew", func(c *BaseConfig) { c.MaxClockSkew = -time.Second }, "MaxClockSkew -1s must be positive"},
@@ -63,7 +66,7 @@ func TestBaseConfig(t *testing.T) {
 	}
 	t.Run("every problem at once", func(t *testing.T) {
 		err := BaseConfig{}.WithDefaults(time.Hour).Validate()
-		for _, want := range []string{"BaseURL", "PrivateKey", "ChannelPublicKey", "NotifyURL"} {
+		for _, want := range []string{"BaseURL", "NotifyURL"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("got %v, want it to name %s", err, want)
 			}

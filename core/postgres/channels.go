@@ -164,3 +164,69 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	}
 	return cipher.NewGCM(block)
 }
+
+// PaymentMerchant names the merchant of a payment ("" when there is no such payment): the
+// channel wiring uses it to pick the merchant's own channel account for calls that carry a
+// payment ID but no merchant (captures, voids, refunds, queries).
+func (s *Service) PaymentMerchant(ctx context.Context, paymentID string) (string, error) {
+	var merchant string
+	err := s.db.Pool.QueryRow(ctx, `SELECT merchant_id FROM payments WHERE id = $1`, paymentID).Scan(&merchant)
+	if errNoRows(err) {
+		return "", nil
+	}
+	return merchant, err
+}
+
+// RecordPaymentAccount records, once, the channel account a payment is authorised on: the
+// merchant's credentials (nil: the platform's account). It returns the account recorded
+// first, which a re-driven authorisation must use even if the merchant's credentials
+// changed meanwhile.
+func (s *Service) RecordPaymentAccount(ctx context.Context, paymentID, merchantID string, ch core.Channel, credentials map[string]string) (map[string]string, error) {
+	var sealed []byte
+	if credentials != nil {
+		plain, err := json.Marshal(credentials)
+		if err != nil {
+			return nil, err
+		}
+		if sealed, err = seal(s.credentialsKey, plain, []byte(paymentID+"/"+string(ch))); err != nil {
+			return nil, err
+		}
+	}
+	region := core.RegionOfID(paymentID)
+	if region == "" {
+		region = s.cfg.Region
+	}
+	err := s.db.WriteTx(ctx, "payment.record_channel_account", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO payment_channel_accounts (payment_id, merchant_id, channel, region, credentials, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (payment_id) DO NOTHING`, paymentID, merchantID, ch, region, sealed, s.now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	_, creds, _, err := s.PaymentAccount(ctx, paymentID)
+	return creds, err
+}
+
+// PaymentAccount reads the channel account a payment was authorised on: its merchant, the
+// credentials (nil: the platform's account) and whether one was recorded at all.
+func (s *Service) PaymentAccount(ctx context.Context, paymentID string) (merchantID string, credentials map[string]string, found bool, err error) {
+	var ch core.Channel
+	var sealed []byte
+	err = s.db.Pool.QueryRow(ctx, `SELECT merchant_id, channel, credentials FROM payment_channel_accounts WHERE payment_id = $1`, paymentID).
+		Scan(&merchantID, &ch, &sealed)
+	if errNoRows(err) {
+		return "", nil, false, nil
+	}
+	if err != nil || sealed == nil {
+		return merchantID, nil, err == nil, err
+	}
+	plain, err := open(s.credentialsKey, sealed, []byte(paymentID+"/"+string(ch)))
+	if err != nil {
+		return "", nil, false, fmt.Errorf("channel account of %s: %w", paymentID, err)
+	}
+	if err := json.Unmarshal(plain, &credentials); err != nil {
+		return "", nil, false, fmt.Errorf("channel account of %s: %w", paymentID, err)
+	}
+	return merchantID, credentials, true, nil
+}

@@ -9,7 +9,12 @@ import (
 	"github.com/paycenter/paycenter/core/channelauth/channeltest"
 )
 
-const merchantID = "1900000109"
+const (
+	merchantID = "1900000109"
+	// merchantSerial is the serial of the (notional) merchant API certificate of the kit's
+	// MerchantKey; the simulator does not check it.
+	merchantSerial = "3775B6A45ACD588826D15E583A95F5DD2C0AF9EC"
+)
 
 // channel describes WeChat Pay to the shared test kit.
 var channel = channeltest.Options{Channel: core.ChannelWeChatPay, ClientID: merchantID, Currency: "CNY",
@@ -21,7 +26,10 @@ type env = channeltest.Env[*Gateway]
 func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 	t.Helper()
 	return channeltest.New(t, channel, func(base channelauth.BaseConfig) (*Gateway, error) {
-		cfg := Config{BaseConfig: base, MerchantID: merchantID, AppID: "wxsimapp"}
+		// Certificate mode: the adapter downloads the simulator's platform certificate.
+		base.ChannelPublicKey = nil
+		cfg := Config{BaseConfig: base, MerchantID: merchantID, MerchantSerialNo: merchantSerial,
+			APIv3Key: channeltest.APIv3Key, AppID: "wxsimapp"}
 		for _, f := range tweak {
 			f(&cfg)
 		}
@@ -38,3 +46,5 @@ func refundReq(payID, refundID string, amount int64) core.RefundRequest {
 }
 
 func query(id string) core.PaymentQuery { return channel.Query(id) }
+
+func newNonce() string { return channelauth.NewNonce() }

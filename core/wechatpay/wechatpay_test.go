@@ -3,10 +3,13 @@ package wechatpay
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -140,15 +143,39 @@ func TestSameKeyExecutesOnce(t *testing.T) {
 	}
 }
 
-// signedNotification signs body as the simulator would, with key.
-func signedNotification(key ed25519.PrivateKey, ts time.Time, nonce string, body []byte) *http.Request {
+// signedNotification signs body as WeChat Pay would, with key, naming serial.
+func signedNotification(key *rsa.PrivateKey, serial string, ts time.Time, nonce string, body []byte) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(body))
 	tss := strconv.FormatInt(ts.Unix(), 10)
+	sig, err := channelauth.SignRSA(key, channelauth.ResponseMessage(tss, nonce, body))
+	if err != nil {
+		panic(err)
+	}
 	r.Header.Set("Wechatpay-Timestamp", tss)
 	r.Header.Set("Wechatpay-Nonce", nonce)
-	r.Header.Set("Wechatpay-Serial", keySerial(key.Public().(ed25519.PublicKey)))
-	r.Header.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(key, channelauth.ResponseMessage(tss, nonce, body))))
+	r.Header.Set("Wechatpay-Serial", serial)
+	r.Header.Set("Wechatpay-Signature", sig)
 	return r
+}
+
+// reseal re-encrypts a notification's resource after change alters its plain text, as
+// someone knowing the APIv3 key (but not WeChat Pay's private key) could.
+func reseal(t *testing.T, body []byte, change func([]byte) []byte) []byte {
+	t.Helper()
+	var n map[string]any
+	if err := json.Unmarshal(body, &n); err != nil {
+		t.Fatal(err)
+	}
+	res := n["resource"].(map[string]any)
+	plain, err := DecryptResource(channeltest.APIv3Key, res["nonce"].(string), res["associated_data"].(string), res["ciphertext"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := aes.NewCipher([]byte(channeltest.APIv3Key))
+	gcm, _ := cipher.NewGCM(block)
+	res["ciphertext"] = base64.StdEncoding.EncodeToString(gcm.Seal(nil, []byte(res["nonce"].(string)), change(plain), []byte(res["associated_data"].(string))))
+	out, _ := json.Marshal(n)
+	return out
 }
 
 func TestForgedNotificationsAreRefused(t *testing.T) {
@@ -158,40 +185,53 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 	e.Authorize(t, id, 100)
 	e.Pay(t, id)
 	real := e.Recv.Raw()[0] // the genuine captured notification, as delivered
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	serial := real.Header.Get("Wechatpay-Serial")
+	if serial != e.Sim.CertificateSerial() {
+		t.Fatalf("notification signed by serial %s, want the platform certificate's %s", serial, e.Sim.CertificateSerial())
+	}
 
 	replay := func() *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.Body))
 		r.Header = real.Header.Clone()
 		return r
 	}
-	forged := func(key ed25519.PrivateKey, ts time.Time, body []byte) *http.Request {
-		r := signedNotification(key, ts, newNonce(), body)
-		r.Header.Set("Wechatpay-Serial", real.Header.Get("Wechatpay-Serial"))
-		return r
+	forged := func(key *rsa.PrivateKey, ts time.Time, body []byte) *http.Request {
+		return signedNotification(key, serial, ts, newNonce(), body)
 	}
-	tampered := bytes.Replace(real.Body, []byte(`"total":100`), []byte(`"total":999999`), 1)
+	// Tampered in transit: the signature no longer covers the body.
+	tampered := bytes.Replace(real.Body, []byte(`"event_type":"TRANSACTION.SUCCESS"`), []byte(`"event_type":"TRANSACTION.CLOSED"`), 1)
 	if bytes.Equal(tampered, real.Body) {
 		t.Fatal("tampering changed nothing")
 	}
 	tamperedReq := replay()
-	tamperedReq.Body = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(tampered)).Body
+	tamperedReq.Body = io.NopCloser(bytes.NewReader(tampered))
 	tamperedReq.Header.Set("Wechatpay-Nonce", newNonce())
+	// Signed by the platform key but with a resource someone re-encrypted: it decrypts, so
+	// only the signature over the whole body stops it; and one whose ciphertext was flipped
+	// after signing, which the signature and the GCM tag both refuse.
+	resealed := reseal(t, real.Body, func(p []byte) []byte { return bytes.Replace(p, []byte(`"total":100`), []byte(`"total":999999`), 1) })
+	var env map[string]any
+	json.Unmarshal(real.Body, &env)
+	env["resource"].(map[string]any)["ciphertext"] = "AAAA" + env["resource"].(map[string]any)["ciphertext"].(string)[4:]
+	flipped, _ := json.Marshal(env)
 
 	for _, tc := range []struct {
 		name string
 		req  *http.Request
 	}{
 		{"replayed nonce", replay()},
-		{"wrong key", forged(other, e.Clock.Now(), real.Body)},
+		{"wrong key", forged(channeltest.OtherKey(), e.Clock.Now(), real.Body)},
 		{"tampered body", tamperedReq},
-		{"stale timestamp", forged(e.Sim.Private(), e.Clock.Now().Add(-10*time.Minute), real.Body)},
-		{"future timestamp", forged(e.Sim.Private(), e.Clock.Now().Add(10*time.Minute), real.Body)},
-		{"unknown serial", func() *http.Request {
-			r := forged(e.Sim.Private(), e.Clock.Now(), real.Body)
-			r.Header.Set("Wechatpay-Serial", "0000000000000000")
+		{"re-encrypted resource, old signature", func() *http.Request {
+			r := replay()
+			r.Body = io.NopCloser(bytes.NewReader(resealed))
+			r.Header.Set("Wechatpay-Nonce", newNonce())
 			return r
 		}()},
+		{"flipped ciphertext, re-signed with another key", forged(channeltest.OtherKey(), e.Clock.Now(), flipped)},
+		{"stale timestamp", forged(e.Sim.Private(), e.Clock.Now().Add(-10*time.Minute), real.Body)},
+		{"future timestamp", forged(e.Sim.Private(), e.Clock.Now().Add(10*time.Minute), real.Body)},
+		{"wrong serial", signedNotification(e.Sim.Private(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", e.Clock.Now(), newNonce(), real.Body)},
 		{"unsigned", httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(real.Body))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,69 +241,70 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 			}
 		})
 	}
+	t.Run("flipped ciphertext, signed by the platform key", func(t *testing.T) {
+		// Only WeChat Pay could sign it; the GCM tag still refuses it.
+		n, err := e.GW.ParseNotification(forged(e.Sim.Private(), e.Clock.Now(), flipped))
+		if !errors.Is(err, core.ErrBadSignature) || !strings.Contains(err.Error(), "decrypt") {
+			t.Fatalf("got %+v, %v; want a decryption failure", n, err)
+		}
+	})
 	t.Run("genuine, freshly signed", func(t *testing.T) {
 		n, err := e.GW.ParseNotification(forged(e.Sim.Private(), e.Clock.Now(), real.Body))
-		if err != nil || n.PaymentID != id || n.Outcome != core.OutcomeCaptured {
+		if err != nil || n.PaymentID != id || n.Outcome != core.OutcomeCaptured || n.Amount != 100 {
 			t.Fatalf("%+v %v", n, err)
 		}
 	})
+	if st, err := e.GW.QueryPayment(ctx, query(id)); err != nil || st.Outcome != core.OutcomeCaptured || st.AmountCaptured != 100 {
+		t.Fatalf("the refused notifications changed the order: %+v %v", st, err)
+	}
 }
 
-func TestSignatures(t *testing.T) {
+func TestCertificateRotation(t *testing.T) {
 	t.Parallel()
-	_, chanKey, _ := ed25519.GenerateKey(rand.Reader)
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	_, ours, _ := ed25519.GenerateKey(rand.Reader)
-	g, err := New(Config{MerchantID: "m", BaseConfig: channelauth.BaseConfig{BaseURL: "http://127.0.0.1:1", PrivateKey: ours,
-		ChannelPublicKey: chanKey.Public().(ed25519.PublicKey), NotifyURL: "http://127.0.0.1:1/n"}})
+	e := newEnv(t)
+	e.Authorize(t, "pay_rot1", 100)
+	first := e.Sim.CertificateSerial()
+	if err := e.Sim.Rotate(channeltest.Channel2Key()); err != nil {
+		t.Fatal(err)
+	}
+	if e.Sim.CertificateSerial() == first {
+		t.Fatal("the rotation kept the serial")
+	}
+	// Answers now come signed by the new certificate: the adapter downloads the list again.
+	e.Clock.Shift(2 * DefaultCertificateRefreshGap)
+	e.Authorize(t, "pay_rot2", 100)
+	n := e.Pay(t, "pay_rot2")
+	if n.Amount != 100 {
+		t.Fatalf("notification after the rotation: %+v", n)
+	}
+	if raw := e.Recv.Raw(); raw[len(raw)-1].Header.Get("Wechatpay-Serial") != e.Sim.CertificateSerial() {
+		t.Fatalf("notification signed by %s, want the new certificate", raw[len(raw)-1].Header.Get("Wechatpay-Serial"))
+	}
+}
+
+func TestPublicKeyMode(t *testing.T) {
+	t.Parallel()
+	sim := newEnv(t).Sim
+	g, err := New(Config{MerchantID: merchantID, MerchantSerialNo: merchantSerial, APIv3Key: channeltest.APIv3Key,
+		PublicKeyID: sim.WeChatPayPublicKeyID(), BaseConfig: channelauth.BaseConfig{BaseURL: sim.URL(), PrivateKey: channeltest.MerchantKey(),
+			ChannelPublicKey: sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := []byte(`{"code_url":"weixin://wxpay/bizpayurl?pr=abc"}`)
-	for _, tc := range []struct {
-		name string
-		key  ed25519.PrivateKey
-		body []byte
-		ok   bool
-	}{
-		{"good", chanKey, body, true},
-		{"tampered", chanKey, append(append([]byte{}, body...), ' '), false},
-		{"wrong key", other, body, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := signedNotification(tc.key, time.Now(), newNonce(), body)
-			r.Header.Set("Wechatpay-Serial", keySerial(chanKey.Public().(ed25519.PublicKey)))
-			err := g.verify(r.Header, tc.body, false)
-			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, core.ErrBadSignature)) {
-				t.Fatalf("verify: %v, want ok=%v", err, tc.ok)
-			}
-		})
+	body := []byte(`{"id":"EV-1"}`)
+	r := signedNotification(sim.Private(), sim.WeChatPayPublicKeyID(), time.Now(), newNonce(), body)
+	if err := g.signer.Verify(r.Header, body, false); err != nil {
+		t.Fatalf("a notification signed with the WeChat Pay public key: %v", err)
 	}
-	t.Run("request signature", func(t *testing.T) {
-		h := g.authorization("POST", "/v3/pay/transactions/native", body)
-		if !strings.HasPrefix(h, scheme.AuthType+` mchid="m",nonce_str="`) {
-			t.Fatalf("Authorization %q", h)
-		}
-		params := map[string]string{}
-		for _, p := range strings.Split(strings.TrimPrefix(h, scheme.AuthType+" "), ",") {
-			k, v, _ := strings.Cut(p, "=")
-			params[k] = strings.Trim(v, `"`)
-		}
-		sig, _ := base64.StdEncoding.DecodeString(params["signature"])
-		msg := channelauth.RequestMessage("POST", "/v3/pay/transactions/native", params["timestamp"], params["nonce_str"], body)
-		if !ed25519.Verify(ours.Public().(ed25519.PublicKey), msg, sig) {
-			t.Fatal("our request signature does not verify")
-		}
-		if ed25519.Verify(ours.Public().(ed25519.PublicKey), channelauth.RequestMessage("POST", "/v3/other", params["timestamp"], params["nonce_str"], body), sig) {
-			t.Fatal("the signature does not cover the path")
-		}
-	})
+	r = signedNotification(sim.Private(), sim.CertificateSerial(), time.Now(), newNonce(), body)
+	if err := g.signer.Verify(r.Header, body, false); !errors.Is(err, core.ErrBadSignature) {
+		t.Fatalf("in public-key mode, a certificate serial: %v", err)
+	}
 }
 
 func TestRequestsSignedWithAnotherKeyAreRefused(t *testing.T) {
 	t.Parallel()
-	_, wrong, _ := ed25519.GenerateKey(rand.Reader)
-	e := newEnv(t, func(c *Config) { c.PrivateKey = wrong })
+	e := newEnv(t, func(c *Config) { c.PrivateKey = channeltest.OtherKey() })
 	_, err := e.GW.Authorize(ctx, authReq("pay_wrongkey", 100))
 	if !errors.Is(err, core.ErrNotExecuted) || !strings.Contains(err.Error(), "signature does not verify") {
 		t.Fatalf("authorize signed with a wrong key: %v", err)
@@ -328,8 +369,8 @@ func TestOutageIsNotExecuted(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := ln.Addr().String()
 		ln.Close()
-		g, _ := New(Config{MerchantID: merchantID, BaseConfig: channelauth.BaseConfig{BaseURL: "http://" + addr, PrivateKey: e.Key,
-			ChannelPublicKey: e.Sim.PublicKey(), NotifyURL: "http://127.0.0.1:1/n"}})
+		g, _ := New(Config{MerchantID: merchantID, MerchantSerialNo: merchantSerial, APIv3Key: channeltest.APIv3Key,
+			BaseConfig: channelauth.BaseConfig{BaseURL: "http://" + addr, PrivateKey: e.Key, NotifyURL: "http://127.0.0.1:1/n"}})
 		if _, err := g.Authorize(ctx, authReq(id, 100)); !errors.Is(err, core.ErrNotExecuted) {
 			t.Fatalf("authorize against a closed port: %v", err)
 		}
@@ -507,9 +548,31 @@ func TestStatements(t *testing.T) {
 func TestConfigIsValidated(t *testing.T) {
 	t.Parallel()
 	_, err := New(Config{})
-	for _, want := range []string{"wechatpay: invalid config", "BaseURL is required", "MerchantID is required", "NotifyURL is required"} {
+	for _, want := range []string{"wechatpay: invalid config", "BaseURL is required", "MerchantID is required", "NotifyURL is required",
+		"MerchantSerialNo is required", "PrivateKey", "APIv3Key must be 32 bytes"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("New(Config{}): %v; want it to say %q", err, want)
 		}
+	}
+}
+
+func TestParseTradeBill(t *testing.T) {
+	t.Parallel()
+	bill := "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\r\n" +
+		"`2031-03-14 17:00:00,`wx1,`1900000109,`0,`,`4200001,`pay_1,`oX,`NATIVE,`SUCCESS,`OTHERS,`CNY,`49.90,`0.00,`0,`0,`0.00,`0.00,`,`,`cups, saucers,`,`0.30,`0.60%,`49.90,`0.00,`\r\n" +
+		"`2031-03-14 18:00:00,`wx1,`1900000109,`0,`,`4200001,`pay_1,`oX,`NATIVE,`REFUND,`OTHERS,`CNY,`0.00,`0.00,`50300001,`re_1,`10.00,`0.00,`ORIGINAL,`SUCCESS,`cups, saucers,`,`0.00,`0.60%,`0.00,`10.00,`\r\n" +
+		"总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n`2,`49.90,`10.00,`0.00,`0.30,`49.90,`10.00\r\n"
+	lines, err := ParseTradeBill([]byte(bill))
+	if err != nil || len(lines) != 2 {
+		t.Fatalf("%+v %v", lines, err)
+	}
+	if l := lines[0]; l.Kind != "charge" || l.PaymentID != "pay_1" || l.Reference != "4200001" || l.Amount != 4990 || l.At != time.Date(2031, 3, 14, 9, 0, 0, 0, time.UTC) {
+		t.Errorf("charge %+v", l)
+	}
+	if l := lines[1]; l.Kind != "refund" || l.RefundID != "re_1" || l.Reference != "50300001" || l.Amount != 1000 {
+		t.Errorf("refund %+v", l)
+	}
+	if _, err := ParseTradeBill([]byte("交易时间,商户订单号\r\n")); err == nil {
+		t.Error("a bill without the columns parsed")
 	}
 }

@@ -49,6 +49,9 @@ ALTER TABLE notification_nonces SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE merchant_channels ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE merchant_channels SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
+ALTER TABLE payment_channel_accounts ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE payment_channel_accounts SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
 -- Node heartbeats: each node writes its own row a few times a second, so the row lives in the
 -- node's region (a local write); only a take-over reads another region's rows.
 ALTER TABLE nodes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;

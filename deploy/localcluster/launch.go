@@ -2,7 +2,6 @@ package localcluster
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -301,7 +300,7 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 	if err != nil {
 		return err
 	}
-	pubPEM, err := channelauth.MarshalPublicKeyPEM(platformKey.Public().(ed25519.PublicKey))
+	pubPEM, err := channelauth.MarshalPublicKeyPEM(&platformKey.PublicKey)
 	if err != nil {
 		return err
 	}

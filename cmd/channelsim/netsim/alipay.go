@@ -1,8 +1,11 @@
 package netsim
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
-	"crypto/ed25519"
+	"io"
+
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,12 +14,15 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
 	"github.com/paycenter/paycenter/core"
 )
 
-// Alipay open API, simplified: see the package documentation.
+// Alipay open API: see the package documentation.
 
-const alipaySignType = "ED25519"
+// alipaySignType is RSA2: SHA256withRSA.
+const alipaySignType = "RSA2"
 
 func (s *Server) alipayProtocol() *protocol {
 	p := &protocol{channel: core.ChannelAlipay, authenticate: s.alipayAuth}
@@ -36,14 +42,14 @@ func (s *Server) alipayProtocol() *protocol {
 }
 
 // alipayReply renders {"<method>_response": inner, "sign": sig}, sig signing inner's exact
-// bytes.
+// bytes with RSA2.
 func (s *Server) alipayReply(status int, method string, inner any) reply {
 	raw, err := json.Marshal(inner)
 	if err != nil {
 		panic(err)
 	}
 	name := strings.ReplaceAll(method, ".", "_") + "_response"
-	sig := encodeSig(ed25519.Sign(s.cfg.PrivateKey, raw))
+	sig := rsaSign(s.cfg.PrivateKey, raw)
 	body := fmt.Sprintf(`{"%s":%s,"sign":"%s"}`, name, raw, sig)
 	return reply{status: status, body: []byte(body), contentType: "application/json;charset=utf-8"}
 }
@@ -89,17 +95,13 @@ func (s *Server) alipayAuth(r *http.Request, body []byte) (string, *errAuth) {
 	if !s.fresh(ts) {
 		return "", &errAuth{"isv.invalid-timestamp", fmt.Sprintf("stale timestamp: more than %v from the channel's clock", s.cfg.MaxClockSkew)}
 	}
-	sig, err := decodeSig(params.Get("sign"))
-	if err != nil || !ed25519.Verify(key, []byte(alipaySignContent(params, "sign")), sig) {
+	// Requests sign every parameter but sign itself (sign_type included); notifications
+	// leave sign_type out too.
+	if !rsaVerify(key, []byte(alipaySignContent(params, "sign")), params.Get("sign")) {
 		return "", &errAuth{"isv.invalid-signature", "sign does not verify"}
 	}
-	nonce := params.Get("nonce")
-	if nonce == "" {
-		return "", &errAuth{"isv.missing-nonce", "nonce is required"}
-	}
-	if !s.useNonce(appID, nonce) {
-		return "", &errAuth{"isv.replayed-nonce", "replayed nonce: " + nonce}
-	}
+	// Alipay's requests carry no nonce: a replay within the timestamp window repeats an
+	// idempotent call (out_trade_no, out_request_no), which executes once.
 	return appID, nil
 }
 
@@ -123,20 +125,85 @@ func (s *Server) alipayRoutes() {
 	s.mux.Handle("POST /gateway.do", s.endpoint(p, func(r *http.Request, body []byte) bool {
 		return alipayMutating[alipayParams(r, body).Get("method")]
 	}, s.alipayGateway(p)))
-	s.mux.Handle("GET /alipay/statements", s.endpoint(p, func(*http.Request, []byte) bool { return false },
-		s.statementHandler(p, func(st Statement) reply {
-			return s.alipayReply(200, "alipay.statement", struct {
-				Code string `json:"code"`
-				Msg  string `json:"msg"`
-				Statement
-			}{Code: "10000", Msg: "Success", Statement: st})
-		})))
+	// The bill file: no signature, no authentication, like Alipay's short-lived download URL.
+	s.mux.HandleFunc("GET /alipay/bill/{token}", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		bill, ok := s.bills[r.PathValue("token")]
+		s.mu.Unlock()
+		if !ok {
+			http.Error(w, "no such bill", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/zip")
+		w.Write(bill)
+	})
+}
+
+// alipayBillHeader is the column row of Alipay's trade bill (业务明细).
+const alipayBillHeader = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）," +
+	"商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）," +
+	"退款批次号/请求号,服务费（元）,分润（元）,备注"
+
+// alipayBill renders an application's trade bill of a China Standard Time day as Alipay
+// ships it: a zip holding <pid>_<yyyyMMdd>_业务明细.csv in GBK, with "#" comment lines around
+// the rows; refunds have negative amounts and their out_request_no. Call with s.mu held.
+func (s *Server) alipayBill(client, sub string, day time.Time) ([]byte, error) {
+	var b strings.Builder
+	pid := "2088" + strings.Repeat("0", 12)
+	b.WriteString("#支付宝业务明细查询\r\n#账号：[" + pid + "0156]\r\n")
+	b.WriteString("#起始日期：[" + day.Format("2006年01月02日 15:04:05") + "]   终止日期：[" + day.AddDate(0, 0, 1).Format("2006年01月02日 15:04:05") + "]\r\n")
+	b.WriteString("#-----------------------------------------业务明细列表----------------------------------------\r\n")
+	b.WriteString(alipayBillHeader + "\r\n")
+	var trades, refunds int
+	for _, l := range s.lines {
+		at := l.entry.Time.In(chinaZone)
+		if l.channel != core.ChannelAlipay || l.client != client || at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+			continue
+		}
+		o := s.lookup(core.ChannelAlipay, l.entry.OutTradeNo)
+		if !owns(o, client, sub) {
+			continue
+		}
+		amount := formatDecimal(l.entry.Amount, l.entry.Currency)
+		kind, requestNo, total := "交易", "", amount
+		if l.entry.Kind == "refund" {
+			kind, requestNo, amount, total = "退款", l.entry.OutRefundNo, "-"+amount, "-"+amount
+			refunds++
+		} else {
+			trades++
+		}
+		f := []string{o.tradeNo + "\t", o.outTradeNo + "\t", kind, o.description, alipayTime(o.createdAt), at.Format(alipayTimeLayout),
+			"", "", "", "", "sim***@example.com", total, amount, "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00", requestNo, "0.00", "0.00", ""}
+		b.WriteString(strings.Join(f, ",") + "\r\n")
+	}
+	b.WriteString("#-----------------------------------------业务明细列表结束------------------------------------\r\n")
+	b.WriteString(fmt.Sprintf("#交易合计：%d笔，退款合计：%d笔\r\n#导出时间：[%s]\r\n", trades, refunds, s.now().In(chinaZone).Format("2006年01月02日 15:04:05")))
+	gbk, err := simplifiedchinese.GBK.NewEncoder().String(b.String())
+	if err != nil {
+		return nil, err
+	}
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	f, err := zw.Create(pid + "0156_" + day.Format("20060102") + "_业务明细.csv")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(f, gbk); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return zbuf.Bytes(), nil
 }
 
 func (s *Server) alipayGateway(p *protocol) handlerFunc {
 	return func(r *http.Request, body []byte, client string) reply {
 		params := alipayParams(r, body)
 		method := params.Get("method")
+		// An ISV (third-party application) acting for a merchant that authorised it names the
+		// merchant by app_auth_token; the trades are that merchant's.
+		sub := params.Get("app_auth_token")
 		var biz alipayBiz
 		if err := json.Unmarshal([]byte(params.Get("biz_content")), &biz); err != nil {
 			return s.alipayInvalid(method, "biz_content is not valid JSON")
@@ -146,12 +213,12 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 		}
 		switch method {
 		case "alipay.trade.precreate", "alipay.trade.page.pay":
-			return s.alipayCreate(r, p, method, client, params.Get("notify_url"), biz)
+			return s.alipayCreate(r, p, method, client, sub, params.Get("notify_url"), biz)
 		case "alipay.trade.query":
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			o := s.lookup(core.ChannelAlipay, biz.OutTradeNo)
-			if o == nil || o.client != client {
+			if !owns(o, client, sub) {
 				return s.alipayBizFail(method, "ACQ.TRADE_NOT_EXIST", "no such trade")
 			}
 			return s.alipayReply(200, method, alipayTrade(o, map[string]string{"code": "10000", "msg": "Success"}))
@@ -160,7 +227,7 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 			defer s.mu.Unlock()
 			return s.once(core.ChannelAlipay, idempotencyKey(r, "close/"+biz.OutTradeNo), biz.OutTradeNo, biz.OutTradeNo, keyConflict(p), func() reply {
 				o := s.lookup(core.ChannelAlipay, biz.OutTradeNo)
-				if o == nil || o.client != client {
+				if !owns(o, client, sub) {
 					return s.alipayBizFail(method, "ACQ.TRADE_NOT_EXIST", "no such trade")
 				}
 				if err := s.closeLocked(o); err != nil {
@@ -169,12 +236,32 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 				return s.alipayReply(200, method, map[string]string{"code": "10000", "msg": "Success", "trade_no": o.tradeNo, "out_trade_no": o.outTradeNo})
 			})
 		case "alipay.trade.refund":
-			return s.alipayRefund(r, p, method, client, biz)
+			return s.alipayRefund(r, p, method, client, sub, biz)
+		case "alipay.data.dataservice.bill.downloadurl.query":
+			var bb struct {
+				BillType string `json:"bill_type"`
+				BillDate string `json:"bill_date"`
+			}
+			json.Unmarshal([]byte(params.Get("biz_content")), &bb)
+			day, err := time.ParseInLocation(time.DateOnly, bb.BillDate, chinaZone)
+			if bb.BillType != "trade" || err != nil {
+				return s.alipayInvalid(method, "bill_type must be trade and bill_date yyyy-MM-dd")
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			bill, err := s.alipayBill(client, sub, day)
+			if err != nil {
+				return s.alipayReply(200, method, map[string]string{"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error", "sub_msg": err.Error()})
+			}
+			token := newNonce()
+			s.bills[token] = bill
+			return s.alipayReply(200, method, map[string]string{"code": "10000", "msg": "Success",
+				"bill_download_url": s.publicURL(r) + "/alipay/bill/" + token})
 		case "alipay.trade.fastpay.refund.query":
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			ans := map[string]string{"code": "10000", "msg": "Success", "out_trade_no": biz.OutTradeNo, "out_request_no": biz.OutRequestNo}
-			if rf := s.refunds[orderKey(core.ChannelAlipay, biz.OutRequestNo)]; rf != nil && rf.client == client && rf.outTradeNo == biz.OutTradeNo {
+			if rf := s.refunds[orderKey(core.ChannelAlipay, biz.OutRequestNo)]; rf != nil && owns(s.lookup(core.ChannelAlipay, rf.outTradeNo), client, sub) && rf.outTradeNo == biz.OutTradeNo {
 				o := s.lookup(core.ChannelAlipay, rf.outTradeNo)
 				ans["trade_no"], ans["total_amount"] = o.tradeNo, formatDecimal(o.amount, o.currency)
 				ans["refund_amount"], ans["refund_status"] = formatDecimal(rf.amount, rf.currency), "REFUND_SUCCESS"
@@ -186,7 +273,7 @@ func (s *Server) alipayGateway(p *protocol) handlerFunc {
 	}
 }
 
-func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, notifyURL string, biz alipayBiz) reply {
+func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, sub, notifyURL string, biz alipayBiz) reply {
 	amount, err := parseDecimal(biz.TotalAmount, biz.TransCurrency)
 	expires := s.now().Add(s.cfg.OrderTTL)
 	switch {
@@ -213,7 +300,7 @@ func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, noti
 	return s.once(core.ChannelAlipay, idempotencyKey(r, "create/"+biz.OutTradeNo), biz.OutTradeNo, fp, keyConflict(p), func() reply {
 		o := s.lookup(core.ChannelAlipay, biz.OutTradeNo)
 		if o != nil {
-			if o.client != client || o.amount != amount || o.currency != biz.TransCurrency {
+			if !owns(o, client, sub) || o.amount != amount || o.currency != biz.TransCurrency {
 				return s.alipayBizFail(method, "ACQ.CONTEXT_INCONSISTENT", "out_trade_no is already used by another trade")
 			}
 			switch o.state {
@@ -225,7 +312,7 @@ func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, noti
 		} else {
 			o = &order{channel: core.ChannelAlipay, client: client, outTradeNo: biz.OutTradeNo, tradeNo: s.nextID("", 28),
 				amount: amount, currency: biz.TransCurrency, description: biz.Subject, notifyURL: notifyURL,
-				token: newNonce()[:24], createdAt: s.now(), expiresAt: expires}
+				token: newNonce()[:24], createdAt: s.now(), expiresAt: expires, subMchID: sub}
 			s.addOrder(o)
 		}
 		// trade_no and time_expire are simulator extensions of precreate's answer.
@@ -240,7 +327,7 @@ func (s *Server) alipayCreate(r *http.Request, p *protocol, method, client, noti
 	})
 }
 
-func (s *Server) alipayRefund(r *http.Request, p *protocol, method, client string, biz alipayBiz) reply {
+func (s *Server) alipayRefund(r *http.Request, p *protocol, method, client, sub string, biz alipayBiz) reply {
 	if !validNo(biz.OutTradeNo) || !validNo(biz.OutRequestNo) {
 		return s.alipayInvalid(method, "out_trade_no and out_request_no are required")
 	}
@@ -257,7 +344,7 @@ func (s *Server) alipayRefund(r *http.Request, p *protocol, method, client strin
 	}
 	fp := fmt.Sprint(biz.OutTradeNo, "|", biz.OutRequestNo, "|", amount)
 	return s.once(core.ChannelAlipay, idempotencyKey(r, "refund/"+biz.OutRequestNo), biz.OutTradeNo, fp, keyConflict(p), func() reply {
-		if o == nil || o.client != client {
+		if !owns(o, client, sub) {
 			return s.alipayBizFail(method, "ACQ.TRADE_NOT_EXIST", "no such trade")
 		}
 		rf := s.refunds[orderKey(core.ChannelAlipay, biz.OutRequestNo)]
@@ -319,9 +406,19 @@ func alipayTrade(o *order, m map[string]string) map[string]string {
 // (trade_status_sync, form-encoded).
 func (s *Server) alipayNotification(ctx context.Context, ev event) (*http.Request, error) {
 	o := &ev.order
+	// Every delivery of a notify_id has a later notify_time than the one before (Alipay's
+	// redeliveries are minutes apart; the simulator's copies may follow within a second):
+	// the platform tells a redelivery from a replay by it.
+	s.mu.Lock()
+	at := s.now().Truncate(time.Second)
+	if last, ok := s.alipayStamps[ev.id]; ok && !at.After(last) {
+		at = last.Add(time.Second)
+	}
+	s.alipayStamps[ev.id] = at
+	s.mu.Unlock()
 	m := alipayTrade(o, map[string]string{"notify_id": ev.id, "notify_type": "trade_status_sync",
-		"notify_time": alipayTime(s.now()), "app_id": o.client, "charset": "utf-8", "version": "1.0",
-		"sign_type": alipaySignType, "nonce": newNonce()})
+		"notify_time": alipayTime(at), "app_id": o.client, "charset": "utf-8", "version": "1.0",
+		"sign_type": alipaySignType})
 	if rf := ev.refund; rf != nil {
 		m["out_biz_no"], m["refund_id"] = rf.outRefundNo, rf.refundID
 		m["refund_fee"], m["send_back_fee"] = formatDecimal(o.refunded, o.currency), formatDecimal(rf.amount, rf.currency)
@@ -331,7 +428,7 @@ func (s *Server) alipayNotification(ctx context.Context, ev event) (*http.Reques
 	for k, v := range m {
 		params.Set(k, v)
 	}
-	params.Set("sign", encodeSig(ed25519.Sign(s.cfg.PrivateKey, []byte(alipaySignContent(params, "sign", "sign_type")))))
+	params.Set("sign", rsaSign(s.cfg.PrivateKey, []byte(alipaySignContent(params, "sign", "sign_type"))))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ev.url, strings.NewReader(params.Encode()))
 	if err != nil {
 		return nil, err

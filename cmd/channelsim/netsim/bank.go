@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/paycenter/paycenter/core"
@@ -20,7 +21,9 @@ func (s *Server) bankProtocol() *protocol {
 		fail: func(status int, code, msg string) reply {
 			return jsonReply(status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 		},
-		sign: func(h http.Header, body []byte) { s.signHeaders(bankScheme, h, body) },
+		sign: func(r *http.Request, h http.Header, body []byte) {
+			s.signHeaders(bankScheme, h, body, s.requestSecret(r))
+		},
 	}
 }
 
@@ -163,6 +166,7 @@ func (s *Server) bankCreate(p *protocol) handlerFunc {
 			expires = t
 		}
 		fp := fmt.Sprint(req.OutTradeNo, "|", req.Amount, "|", req.Currency, "|", req.NotifyURL, "|", req.Description)
+		secret := s.requestSecret(r)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.once(core.ChannelBankTransfer, idempotencyKey(r, "transfer/"+req.OutTradeNo), req.OutTradeNo, fp, keyConflict(p), func() reply {
@@ -175,7 +179,7 @@ func (s *Server) bankCreate(p *protocol) handlerFunc {
 			}
 			o = &order{channel: core.ChannelBankTransfer, client: client, outTradeNo: req.OutTradeNo, tradeNo: s.nextID("TRF", 24),
 				amount: req.Amount, currency: req.Currency, description: req.Description, notifyURL: req.NotifyURL,
-				token: "SIM-" + newNonce()[:10], createdAt: s.now(), expiresAt: expires}
+				token: "SIM-" + newNonce()[:10], createdAt: s.now(), expiresAt: expires, hmacSecret: secret}
 			s.addOrder(o)
 			return jsonReply(201, s.bankTransferOf(o))
 		})
@@ -249,6 +253,21 @@ func (s *Server) bankNotification(ctx context.Context, ev event) (*http.Request,
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	s.signHeaders(bankScheme, req.Header, body)
+	s.signHeaders(bankScheme, req.Header, body, o.hmacSecret)
 	return req, nil
+}
+
+// requestSecret is the HMAC secret of the client of an HMAC-signed bank request ("" for an
+// RSA-signed one): the bank answers it in kind.
+func (s *Server) requestSecret(r *http.Request) string {
+	header := r.Header.Get("Authorization")
+	if !strings.HasPrefix(header, bankHMACType+" ") {
+		return ""
+	}
+	params, err := parseAuthorization(header, bankHMACType)
+	if err != nil {
+		return ""
+	}
+	secret, _ := s.bankSecret(params[bankScheme.idParam])
+	return secret
 }

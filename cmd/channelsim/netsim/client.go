@@ -3,8 +3,7 @@ package netsim
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -78,7 +77,7 @@ func (c Control) do(ctx context.Context, method, path string, in, out any) error
 }
 
 // PublicKey fetches the key the simulator signs with.
-func (c Control) PublicKey(ctx context.Context) (ed25519.PublicKey, error) {
+func (c Control) PublicKey(ctx context.Context) (*rsa.PublicKey, error) {
 	var info PublicKeyInfo
 	if err := c.do(ctx, http.MethodGet, "/sim/public-key", nil, &info); err != nil {
 		return nil, err
@@ -86,10 +85,9 @@ func (c Control) PublicKey(ctx context.Context) (ed25519.PublicKey, error) {
 	return channelauth.ParsePublicKey([]byte(info.PublicKey))
 }
 
-// RegisterClient registers the public key that verifies client id's requests ("*": any).
-func (c Control) RegisterClient(ctx context.Context, id string, pub ed25519.PublicKey) error {
-	return c.do(ctx, http.MethodPut, "/sim/clients/"+url.PathEscape(id),
-		map[string]string{"public_key": base64.StdEncoding.EncodeToString(pub)}, nil)
+// RegisterClient registers what the simulator learns about client id ("*": any client).
+func (c Control) RegisterClient(ctx context.Context, id string, reg ClientRegistration) error {
+	return c.do(ctx, http.MethodPut, "/sim/clients/"+url.PathEscape(id), reg, nil)
 }
 
 // SetFaults replaces one channel's faults.

@@ -1,6 +1,7 @@
 package netsim
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -48,9 +49,23 @@ type PayRequest struct {
 
 // PublicKeyInfo is the answer of GET /sim/public-key.
 type PublicKeyInfo struct {
-	PublicKey string `json:"public_key"` // standard base64 of the 32 key bytes
-	Serial    string `json:"serial"`
+	PublicKey string `json:"public_key"` // standard base64 of the PKIX DER, as Alipay shows its public key
+	Serial    string `json:"serial"`     // channelauth.KeySerial of the key: the bank's Simbank-Serial
 	PEM       string `json:"pem"`
+	// WeChatPayPublicKeyID names the key for WeChat Pay merchants in public-key mode.
+	WeChatPayPublicKeyID string `json:"wechatpay_public_key_id"`
+	// CertificateSerial and Certificate are WeChat Pay's newest platform certificate
+	// (GET /v3/certificates lists every one, encrypted).
+	CertificateSerial string `json:"certificate_serial"`
+	Certificate       string `json:"certificate"`
+}
+
+// ClientRegistration is the body of PUT /sim/clients/{id}: what the simulator learns about
+// a client (any field may be left out).
+type ClientRegistration struct {
+	PublicKey  string `json:"public_key,omitempty"`  // PEM, or base64 of the PKIX DER
+	APIv3Key   string `json:"apiv3_key,omitempty"`   // a WeChat Pay merchant's APIv3 key
+	HMACSecret string `json:"hmac_secret,omitempty"` // a bank client's HMAC secret
 }
 
 var simChannels = map[core.Channel]bool{core.ChannelWeChatPay: true, core.ChannelAlipay: true, core.ChannelBankTransfer: true,
@@ -61,22 +76,39 @@ func (s *Server) controlRoutes() {
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /sim/public-key", func(w http.ResponseWriter, r *http.Request) {
 		p, _ := channelauth.MarshalPublicKeyPEM(s.pub)
-		writeJSON(w, 200, PublicKeyInfo{PublicKey: base64.StdEncoding.EncodeToString(s.pub), Serial: s.serial, PEM: string(p)})
+		der, _ := x509.MarshalPKIXPublicKey(s.pub)
+		s.mu.Lock()
+		cert, _ := s.signingCert()
+		s.mu.Unlock()
+		writeJSON(w, 200, PublicKeyInfo{PublicKey: base64.StdEncoding.EncodeToString(der), Serial: s.serial, PEM: string(p),
+			WeChatPayPublicKeyID: s.WeChatPayPublicKeyID(), CertificateSerial: cert.serial, Certificate: cert.pem})
 	})
 	m.HandleFunc("PUT /sim/clients/{id}", func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			PublicKey string `json:"public_key"`
-		}
+		var req ClientRegistration
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeControlError(w, 400, "body must be {\"public_key\": base64 or PEM}: %v", err)
+			writeControlError(w, 400, "body must be {\"public_key\": base64 or PEM, \"apiv3_key\": 32 bytes, \"hmac_secret\": text}: %v", err)
 			return
 		}
-		pub, err := channelauth.ParsePublicKey([]byte(req.PublicKey))
-		if err != nil {
-			writeControlError(w, 400, "public_key: %v", err)
-			return
+		id := r.PathValue("id")
+		if req.PublicKey != "" {
+			pub, err := channelauth.ParsePublicKey([]byte(req.PublicKey))
+			if err != nil {
+				writeControlError(w, 400, "public_key: %v", err)
+				return
+			}
+			s.RegisterClient(id, pub)
 		}
-		s.RegisterClient(r.PathValue("id"), pub)
+		if req.APIv3Key != "" {
+			if err := s.RegisterAPIv3Key(id, req.APIv3Key); err != nil {
+				writeControlError(w, 400, "apiv3_key: %v", err)
+				return
+			}
+		}
+		if req.HMACSecret != "" {
+			s.mu.Lock()
+			s.secrets[id] = req.HMACSecret
+			s.mu.Unlock()
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	m.HandleFunc("GET /sim/faults", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.allFaults()) })

@@ -1,43 +1,60 @@
-// Package netsim is the network payment-channel simulator that speaks, over HTTP, simplified
-// versions of the WeChat Pay API v3, the Alipay open API, a bank-transfer API and a subset
-// of Stripe's API (for the card acquirer), so that the real channel adapters
-// (core/wechatpay, core/alipay, core/banktransfer, core/cardacq) can be tested end to end: signatures both ways, pay-then-notify flows, order expiry, idempotent
-// creates and refunds, daily statements and injected faults. cmd/channelsim runs it as a
-// process; tests run it in-process (NewServer, Start, Close) on a loopback port and drive it
-// with the typed control client Control.
+// Package netsim is the network payment-channel simulator that speaks, over HTTP, the
+// WeChat Pay API v3 and the Alipay open API as those channels publish them (their
+// signatures, encryption, endpoint paths, field names and bill files), a generic
+// bank-transfer API and a subset of Stripe's API (for the card acquirer), so that the real
+// channel adapters (core/wechatpay, core/alipay, core/banktransfer, core/cardacq) are
+// tested end to end against the real wire formats: signatures both ways, pay-then-notify
+// flows, order expiry, idempotent creates and refunds, bills and injected faults.
+// cmd/channelsim runs it as a process; tests run it in-process (NewServer, Start, Close) on
+// a loopback port and drive it with the typed control client Control. Where it departs
+// from a channel, the departure is named below.
 //
 // # Keys and signatures
 //
-// Both sides have an Ed25519 key pair (Ed25519 stands in for the channels' RSA). The
-// simulator verifies the platform's requests with the public key registered for the
-// client (Config.Clients, PUT /sim/clients/{id}, cmd/channelsim -platform-key-file; "*"
-// matches any client) and signs every answer and notification with its own key (GET
-// /sim/public-key). A key's serial is the upper-case hex of the first 8 bytes of its
-// SHA-256. Requests are refused with 401 and a message saying why when the signature is
-// missing or does not verify, the client has no key, the timestamp is more than
-// Config.MaxClockSkew (5 min) from the simulator's clock, or the nonce was already used
-// (nonces are remembered for twice the skew). A refused request executes nothing.
+// The simulator has one RSA key (Config.PrivateKey, RSA-2048 generated at start unless
+// given): the key of the WeChat Pay platform certificate it makes for itself at start
+// (self-signed, a random 20-byte serial, Server.Rotate adds another), of the WeChat Pay
+// public key (ID Server.WeChatPayPublicKeyID), of Alipay's public key and of the bank's key
+// (serial channelauth.KeySerial). It verifies the platform's requests with the RSA public
+// key registered for the client (Config.Clients, PUT /sim/clients/{id}, cmd/channelsim
+// -platform-key-file; "*" matches any client). Requests are refused with 401 and a message
+// saying why when the signature is missing or does not verify, the client has no key, the
+// timestamp is more than Config.MaxClockSkew (5 min) from the simulator's clock, or (WeChat
+// Pay, bank) the nonce was already used (nonces are remembered for twice the skew). A
+// refused request executes nothing.
 //
-// WeChat Pay and the bank sign requests with an Authorization header:
+// WeChat Pay and the bank sign requests with an Authorization header, SHA256withRSA
+// (RSASSA-PKCS1-v1_5, SHA-256, base64) or, for bank clients with a secret
+// (Config.BankSecrets), HMAC-SHA256:
 //
-//	Authorization: WECHATPAY2-ED25519 mchid="1900000109",nonce_str="…",timestamp="1554208460",serial_no="…",signature="<base64>"
-//	Authorization: SIMBANK-ED25519 client_id="…",nonce="…",timestamp="…",serial_no="…",signature="<base64>"
+//	Authorization: WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="…",signature="…",timestamp="1554208460",serial_no="…"
+//	Authorization: SIMBANK-SHA256-RSA2048 client_id="…",nonce="…",signature="…",timestamp="…",serial_no="…"
+//	Authorization: SIMBANK-HMAC-SHA256 client_id="…",nonce="…",signature="…",timestamp="…",serial_no="…"
 //
 // signing "METHOD\nREQUEST-URI\nTIMESTAMP\nNONCE\nBODY\n" (REQUEST-URI is path and query).
-// Answers and notifications carry Wechatpay-Timestamp, -Nonce, -Signature, -Serial and
-// -Signature-Type headers (Simbank-… for the bank), the signature covering
-// "TIMESTAMP\nNONCE\nBODY\n". A receiver checks the serial, the signature, the timestamp
-// (staleness) and, for notifications, that the nonce is new. Each delivery of a
-// notification, retries and injected duplicates included, is signed afresh.
+// Answers and notifications carry Wechatpay-Timestamp, -Nonce, -Signature, -Serial (the
+// newest platform certificate's serial) and -Signature-Type headers (Simbank-… for the
+// bank, serial "HMAC" for HMAC clients, answered in kind), the signature covering
+// "TIMESTAMP\nNONCE\nBODY\n". Each delivery of a notification, retries and injected
+// duplicates included, is signed afresh.
 //
-// Alipay signs parameters: a request's parameters other than sign, with non-empty values,
-// sorted by name and joined as "k=v&k=v" (values not URL-encoded), are signed into sign
-// (standard base64), with sign_type=ED25519. The common parameters are app_id, method,
-// format=JSON, charset=utf-8, sign_type, timestamp ("yyyy-MM-dd HH:mm:ss", UTC+8),
-// version=1.0, nonce (a simulator addition: Alipay has none) and biz_content (JSON). An
-// answer is {"<method with _ for .>_response": {…}, "sign": "…"} (or "error_response"),
-// sign covering the exact bytes of the response object. Notifications are signed like
-// requests, but without sign and sign_type in the signed content.
+// WeChat Pay's notification resources and downloaded certificates are AEAD_AES_256_GCM:
+// AES-256-GCM under the merchant's APIv3 key (Config.APIv3Keys, PUT /sim/clients/{id}
+// apiv3_key, cmd/channelsim -apiv3-key-file or, by default, channelauth.SimulatorAPIv3Key of
+// -platform-key-file), a 12-character nonce, associated data "transaction", "refund" or
+// "certificate", ciphertext base64 with the tag at its end. A merchant without an APIv3 key
+// cannot create orders.
+//
+// Alipay signs parameters with RSA2 (SHA256withRSA): a request's parameters other than
+// sign, with non-empty values, sorted by name and joined as "k=v&k=v" (values not
+// URL-encoded), are signed into sign (base64), with sign_type=RSA2. The common parameters
+// are app_id, method, format=JSON, charset=utf-8, sign_type, timestamp ("yyyy-MM-dd
+// HH:mm:ss", UTC+8), version=1.0, notify_url and biz_content (JSON). Alipay's requests
+// carry no nonce: a request repeated within the timestamp window is executed again, which
+// the idempotent methods make harmless. An answer is {"<method with _ for .>_response": {…},
+// "sign": "…"} (or "error_response"), sign covering the exact bytes of the response object.
+// Notifications are signed like requests, but without sign and sign_type in the signed
+// content; every delivery of a notify_id has a later notify_time than the one before.
 //
 // # Idempotency
 //
@@ -58,24 +75,31 @@
 //	GET  /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=  → 200 transaction | 404 ORDER_NOT_EXIST
 //	POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close   {mchid} → 204 | 400 ORDERPAID | 404
 //	POST /v3/refund/domestic/refunds                              → 200 refund (status SUCCESS)
-//	     {out_trade_no, out_refund_no, reason?, notify_url?, amount: {refund, total?, currency?}}
+//	     {out_trade_no, out_refund_no, reason?, notify_url?, amount: {refund, total, currency}}
 //	     | 400 REFUND_AMOUNT_EXCEEDED | 400 TRADE_STATE_ERROR (not paid) | 404 ORDER_NOT_EXIST
 //	GET  /v3/refund/domestic/refunds/{out_refund_no}              → 200 refund | 404 RESOURCE_NOT_EXISTS
-//	GET  /wechat_pay/statements?date=YYYY-MM-DD                   → 200 statement
+//	GET  /v3/certificates                                         → 200 {data: [{serial_no, effective_time, expire_time,
+//	                                                                encrypt_certificate: {algorithm, nonce, associated_data, ciphertext}}]}
+//	GET  /v3/bill/tradebill?bill_date=YYYY-MM-DD&bill_type=ALL    → 200 {hash_type: SHA1, hash_value, download_url}
+//	GET  /v3/billdownload/file?token=…                            → the bill (CSV, unsigned: the hash is the check)
 //
 // Amounts are integers in minor units (fen for CNY, the default currency). A transaction is
 // {appid, mchid, out_trade_no, transaction_id, trade_type: NATIVE, trade_state: NOTPAY |
 // SUCCESS | REFUND | PAYERROR | CLOSED, trade_state_desc, success_time, amount: {total,
 // payer_total, currency, refunded}}. Errors are {code, message}. Times are RFC 3339 in UTC+8.
 // Departures from WeChat Pay: transaction_id exists from creation and is answered with
-// code_url and time_expire; amount.refunded is added; amount.total is optional in refunds;
-// out_trade_no may have up to 64 characters; refunds succeed at once; closing by the
-// merchant sends no notification. Notifications are POSTed as JSON
-// {id, create_time, event_type, resource_type: "plaintext", summary, resource:
-// {original_type: "transaction" | "refund", data: <transaction or refund>}} (in plain text:
-// WeChat Pay encrypts resource with AES-256-GCM), event_type being TRANSACTION.SUCCESS,
-// TRANSACTION.PAYERROR, TRANSACTION.CLOSED (expired), TRANSACTION.NOTPAY (only as an
-// injected stale notification) or REFUND.SUCCESS.
+// code_url and time_expire; amount.refunded is added; appid is optional; out_trade_no may
+// have up to 64 characters; refunds succeed at once (WeChat Pay usually answers
+// PROCESSING); closing by the merchant sends no notification; a day's bill is served at
+// once (WeChat Pay has it the next morning) and bills are of Native payments only; the
+// Idempotency-Key header is honoured (WeChat Pay ignores it). The bill is WeChat Pay's
+// bill_type ALL CSV: the header row 交易时间,公众账号ID,商户号,…,订单金额,申请退款金额,费率备注, one
+// row per payment or refund with every field led by a backquote and amounts in yuan, then
+// the summary rows. Notifications are POSTed as JSON {id, create_time, event_type,
+// resource_type: "encrypt-resource", summary, resource: {algorithm: AEAD_AES_256_GCM,
+// ciphertext, associated_data, nonce, original_type: "transaction" | "refund"}}, event_type
+// being TRANSACTION.SUCCESS, TRANSACTION.PAYERROR, TRANSACTION.CLOSED (expired),
+// TRANSACTION.NOTPAY (only as an injected stale notification) or REFUND.SUCCESS.
 //
 // # Alipay (open API)
 //
@@ -90,21 +114,26 @@
 //	alipay.trade.refund      {out_trade_no, refund_amount, out_request_no, refund_reason?}
 //	                         → {trade_no, out_trade_no, out_request_no, refund_id, fund_change, refund_fee, send_back_fee, gmt_refund_pay}
 //	alipay.trade.fastpay.refund.query {out_trade_no, out_request_no} → {refund_status: REFUND_SUCCESS, refund_amount, …}
+//	alipay.data.dataservice.bill.downloadurl.query {bill_type: trade, bill_date: yyyy-MM-dd} → {bill_download_url}
 //
-// plus GET /alipay/statements?date=YYYY-MM-DD&<signed common parameters>, answered as
-// {"alipay_statement_response": {code, msg, channel, date, lines}, "sign"}. Amounts are
+// The bill_download_url (GET /alipay/bill/{token}, unauthenticated like Alipay's) serves a
+// zip holding <pid>_<yyyyMMdd>_业务明细.csv in GBK: "#" comment lines, the header row
+// 支付宝交易号,商户订单号,业务类型,…,订单金额（元）,…,退款批次号/请求号,…, one row per trade (业务类型
+// 交易) or refund (退款, negative amounts), long numbers followed by a tab. Amounts are
 // decimal strings in major units of trans_currency (CNY by default): "88.88". Results:
 // code 10000 success; 40004 business failure with sub_code ACQ.TRADE_NOT_EXIST,
 // ACQ.TRADE_STATUS_ERROR (closing a paid trade, refunding an unpaid one),
 // ACQ.REFUND_AMT_NOT_EQUAL_TOTAL (refund exceeds what is left), ACQ.TRADE_HAS_SUCCESS,
 // ACQ.TRADE_HAS_CLOSE, ACQ.CONTEXT_INCONSISTENT, ACQ.DISCORDANT_REPEAT_REQUEST; 40002
 // invalid arguments (HTTP 200), or, with HTTP 401, isv.invalid-signature,
-// isv.invalid-timestamp, isv.replayed-nonce, isv.invalid-app-id; 20000 (HTTP 5xx) unknown.
+// isv.invalid-timestamp, isv.invalid-signature-type, isv.invalid-app-id; 20000 (HTTP 5xx)
+// unknown. (Alipay answers refused signatures with HTTP 200 and 40002; the simulator's 401
+// is a departure the adapter treats the same.)
 // trade_status is WAIT_BUYER_PAY, TRADE_SUCCESS, TRADE_CLOSED or TRADE_FAILED (a simulator
 // addition for a failed payment; a refunded trade stays TRADE_SUCCESS, with refund_fee).
 // qr_code and page_url lead to the simulator's payer page, /pay/{token}. Notifications
 // (notify_type trade_status_sync) are POSTed as forms with notify_id, notify_time, app_id,
-// nonce, sign_type, sign, trade_no, out_trade_no, trade_status, total_amount,
+// sign_type, sign, trade_no, out_trade_no, trade_status, total_amount,
 // trans_currency, gmt_create/gmt_payment/gmt_close and, for refunds, out_biz_no (the
 // out_request_no), refund_id, refund_fee (total refunded), send_back_fee (this refund) and
 // gmt_refund.
@@ -169,12 +198,12 @@
 //
 // # Statements
 //
-// GET /<channel>/statements?date=YYYY-MM-DD (channel: wechat_pay, alipay, bank_transfer),
-// signed like the channel's other calls, lists the calling client's money movements whose
-// time falls on that UTC day, oldest first, as JSON {channel, date, lines: [{kind: charge |
-// refund, out_trade_no, out_refund_no, reference, amount (minor units), currency, time}]}
-// (for Alipay wrapped in its signed response envelope). A charge is a payer's payment
-// (reference: the transaction ID), a refund a refund (reference: the refund ID).
+// WeChat Pay's and Alipay's are their bills (above), by China Standard Time day. The bank's
+// is GET /bank_transfer/statements?date=YYYY-MM-DD, signed like its other calls: the
+// calling client's money movements whose time falls on that UTC day, oldest first, as JSON
+// {channel, date, lines: [{kind: charge | refund, out_trade_no, out_refund_no, reference,
+// amount (minor units), currency, time}]}. A charge is a payer's payment (reference: the
+// transaction ID), a refund a refund (reference: the refund ID).
 //
 // # Control API (unauthenticated: the simulator is a test tool)
 //
@@ -184,8 +213,8 @@
 //	GET    /sim/charges        per payment: orders, charges, amounts, refunds, key executions
 //	GET    /sim/notifications  delivery jobs: event ID, kind, copy, stale, attempts, delivered, finished
 //	GET    /sim/faults, POST /sim/faults {"<channel>": Faults, …} (replaces those channels'), DELETE /sim/faults
-//	GET    /sim/public-key     {public_key (base64), serial, pem}
-//	PUT    /sim/clients/{id}   {public_key (base64 or PEM)}: trust a client's key ("*": any client)
+//	GET    /sim/public-key     {public_key (base64 PKIX DER), serial, pem, wechatpay_public_key_id, certificate_serial, certificate}
+//	PUT    /sim/clients/{id}   {public_key?, apiv3_key?, hmac_secret?}: a client's key, APIv3 key, HMAC secret ("*": any client)
 //	GET    /pay/{token}, POST /pay/{token} action=pay|fail: the payer's page behind QR codes and redirects
 //
 // Faults (per channel, see Faults): latency with jitter; outage (503 at once, nothing

@@ -53,6 +53,8 @@ type order struct {
 	paidAt      time.Time
 	closedAt    time.Time
 	refunded    int64
+	hmacSecret  string // the bank client's secret, when it authenticated with HMAC
+	subMchID    string // WeChat Pay partner orders: the sub-merchant (client is the sp_mchid)
 }
 
 type refund struct {
@@ -84,14 +86,18 @@ type Order struct {
 	CloseReason string       `json:"close_reason,omitempty"`
 	FailReason  string       `json:"fail_reason,omitempty"`
 	Refunded    int64        `json:"refunded"`
-	CreatedAt   time.Time    `json:"created_at"`
-	ExpiresAt   time.Time    `json:"expires_at"`
-	PaidAt      *time.Time   `json:"paid_at,omitempty"`
-	ClosedAt    *time.Time   `json:"closed_at,omitempty"`
+	// Client is the merchant (mchid, app_id, client_id) the order was created by, and
+	// SubMerchant the sub-merchant a WeChat Pay service provider created it for.
+	Client      string     `json:"client"`
+	SubMerchant string     `json:"sub_mchid,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	PaidAt      *time.Time `json:"paid_at,omitempty"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
 }
 
 func (o *order) view() Order {
-	v := Order{Channel: o.channel, OutTradeNo: o.outTradeNo, TradeNo: o.tradeNo, Amount: o.amount,
+	v := Order{Channel: o.channel, OutTradeNo: o.outTradeNo, TradeNo: o.tradeNo, Amount: o.amount, Client: o.client, SubMerchant: o.subMchID,
 		Currency: o.currency, State: o.state, CloseReason: o.closeReason, FailReason: o.failReason,
 		Refunded: o.refunded, CreatedAt: o.createdAt, ExpiresAt: o.expiresAt}
 	if !o.paidAt.IsZero() {

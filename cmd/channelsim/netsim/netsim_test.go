@@ -3,8 +3,7 @@ package netsim
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,22 +11,49 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/channelauth"
 	"github.com/paycenter/paycenter/internal/eventually"
 )
 
 var ctx = context.Background()
 
-// testSim runs a simulator on loopback that trusts key for every client.
-func testSim(t *testing.T, tweak ...func(*Config)) (*Server, ed25519.PrivateKey) {
+// The fixed test keys of core/channelauth/channeltest (which imports this package, so its
+// tests read the files): generating RSA keys under -race is slow.
+var (
+	keysOnce                  sync.Once
+	clientKey, simKey, badKey *rsa.PrivateKey
+)
+
+func testKeys(t *testing.T) (client, sim, other *rsa.PrivateKey) {
 	t.Helper()
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	cfg := Config{Clients: map[string]ed25519.PublicKey{"*": key.Public().(ed25519.PublicKey)},
+	keysOnce.Do(func() {
+		for name, to := range map[string]**rsa.PrivateKey{"merchant": &clientKey, "channel": &simKey, "other": &badKey} {
+			data, err := os.ReadFile("../../../core/channelauth/channeltest/testdata/" + name + ".key.pem")
+			if err != nil {
+				panic(err)
+			}
+			if *to, err = channelauth.ParsePrivateKeyPEM(data); err != nil {
+				panic(err)
+			}
+		}
+	})
+	return clientKey, simKey, badKey
+}
+
+const testAPIv3Key = "netsimTestAPIv3Key32bytes0000000"
+
+// testSim runs a simulator on loopback that trusts key for every client.
+func testSim(t *testing.T, tweak ...func(*Config)) (*Server, *rsa.PrivateKey) {
+	t.Helper()
+	key, sk, _ := testKeys(t)
+	cfg := Config{Clients: map[string]*rsa.PublicKey{"*": &key.PublicKey}, PrivateKey: sk, APIv3Keys: map[string]string{"*": testAPIv3Key},
 		NotifyBackoff: 5 * time.Millisecond, NotifyMaxBackoff: 20 * time.Millisecond}
 	for _, f := range tweak {
 		f(&cfg)
@@ -44,14 +70,14 @@ func testSim(t *testing.T, tweak ...func(*Config)) (*Server, ed25519.PrivateKey)
 }
 
 // signed builds a request signed with a header scheme.
-func signed(t *testing.T, sc headerScheme, key ed25519.PrivateKey, client, method, rawURL string, body []byte, ts time.Time, nonce string) *http.Request {
+func signed(t *testing.T, sc headerScheme, key *rsa.PrivateKey, client, method, rawURL string, body []byte, ts time.Time, nonce string) *http.Request {
 	t.Helper()
 	r, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tss := fmt.Sprint(ts.Unix())
-	sig := ed25519.Sign(key, requestMessage(method, r.URL.RequestURI(), tss, nonce, body))
+	sig := rsaSign(key, requestMessage(method, r.URL.RequestURI(), tss, nonce, body))
 	r.Header.Set("Authorization", sc.authorization(client, nonce, tss, "x", sig))
 	r.Header.Set("Content-Type", "application/json")
 	return r
@@ -77,7 +103,7 @@ func do(t *testing.T, r *http.Request) httpAnswer {
 func TestHeaderSchemeAuthentication(t *testing.T) {
 	t.Parallel()
 	s, key := testSim(t)
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	_, _, other := testKeys(t)
 	for _, sc := range []struct {
 		scheme headerScheme
 		path   string
@@ -115,8 +141,11 @@ func TestHeaderSchemeAuthentication(t *testing.T) {
 				}
 				// Every answer is signed, refusals included.
 				ts, nonce := a.header.Get(sc.scheme.prefix+"Timestamp"), a.header.Get(sc.scheme.prefix+"Nonce")
-				sig, _ := decodeSig(a.header.Get(sc.scheme.prefix + "Signature"))
-				if !ed25519.Verify(s.PublicKey(), responseMessage(ts, nonce, a.body), sig) || a.header.Get(sc.scheme.prefix+"Serial") != s.Serial() {
+				serial := s.Serial()
+				if sc.scheme.prefix == wechatScheme.prefix {
+					serial = s.CertificateSerial()
+				}
+				if !rsaVerify(s.PublicKey(), responseMessage(ts, nonce, a.body), a.header.Get(sc.scheme.prefix+"Signature")) || a.header.Get(sc.scheme.prefix+"Serial") != serial {
 					t.Fatalf("answer not signed: %v", a.header)
 				}
 			})
@@ -125,22 +154,22 @@ func TestHeaderSchemeAuthentication(t *testing.T) {
 }
 
 // alipayRequest signs Alipay parameters.
-func alipayRequest(key ed25519.PrivateKey, base string, p url.Values) *http.Request {
-	p.Set("sign", encodeSig(ed25519.Sign(key, []byte(alipaySignContent(p, "sign")))))
+func alipayRequest(key *rsa.PrivateKey, base string, p url.Values) *http.Request {
+	p.Set("sign", rsaSign(key, []byte(alipaySignContent(p, "sign"))))
 	r, _ := http.NewRequest("POST", base+"/gateway.do", strings.NewReader(p.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return r
 }
 
 func testAlipayParams(now time.Time, method, biz string) url.Values {
-	return url.Values{"app_id": {"2021"}, "method": {method}, "charset": {"utf-8"}, "sign_type": {"ED25519"},
-		"timestamp": {now.In(chinaZone).Format(alipayTimeLayout)}, "version": {"1.0"}, "nonce": {newNonce()}, "biz_content": {biz}}
+	return url.Values{"app_id": {"2021"}, "method": {method}, "charset": {"utf-8"}, "sign_type": {"RSA2"},
+		"timestamp": {now.In(chinaZone).Format(alipayTimeLayout)}, "version": {"1.0"}, "biz_content": {biz}}
 }
 
 func TestAlipayAuthentication(t *testing.T) {
 	t.Parallel()
 	s, key := testSim(t)
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	_, _, other := testKeys(t)
 	now := time.Now()
 	good := testAlipayParams(now, "alipay.trade.query", `{"out_trade_no":"pay_x"}`)
 	goodReq := alipayRequest(key, s.URL(), good)
@@ -155,10 +184,15 @@ func TestAlipayAuthentication(t *testing.T) {
 			r, _ := http.NewRequest("POST", s.URL()+"/gateway.do", bytes.NewReader(goodBody))
 			return r
 		}(), 200, "ACQ.TRADE_NOT_EXIST"},
-		{"replayed nonce", func() *http.Request {
+		{"repeated (Alipay has no request nonce)", func() *http.Request {
 			r, _ := http.NewRequest("POST", s.URL()+"/gateway.do", bytes.NewReader(goodBody))
 			return r
-		}(), 401, "isv.replayed-nonce"},
+		}(), 200, "ACQ.TRADE_NOT_EXIST"},
+		{"sign_type RSA", alipayRequest(key, s.URL(), func() url.Values {
+			p := testAlipayParams(now, "alipay.trade.query", `{}`)
+			p.Set("sign_type", "RSA")
+			return p
+		}()), 401, "isv.invalid-signature-type"},
 		{"wrong key", alipayRequest(other, s.URL(), testAlipayParams(now, "alipay.trade.query", `{}`)), 401, "isv.invalid-signature"},
 		{"stale", alipayRequest(key, s.URL(), testAlipayParams(now.Add(-time.Hour), "alipay.trade.query", `{}`)), 401, "isv.invalid-timestamp"},
 		{"tampered", func() *http.Request {
@@ -182,12 +216,11 @@ func TestAlipayAuthentication(t *testing.T) {
 			}
 			var sign string
 			json.Unmarshal(env["sign"], &sign)
-			sig, _ := decodeSig(sign)
 			obj := env["alipay_trade_query_response"]
 			if obj == nil {
 				obj = env["error_response"]
 			}
-			if !ed25519.Verify(s.PublicKey(), obj, sig) {
+			if !rsaVerify(s.PublicKey(), obj, sign) {
 				t.Fatalf("answer not signed: %s", a.body)
 			}
 		})
@@ -413,11 +446,15 @@ func TestControlErrors(t *testing.T) {
 	if err != nil || !pub.Equal(s.PublicKey()) {
 		t.Fatalf("public key: %v", err)
 	}
-	_, k, _ := ed25519.GenerateKey(rand.Reader)
-	if err := ctl.RegisterClient(ctx, "newclient", k.Public().(ed25519.PublicKey)); err != nil {
+	_, _, k := testKeys(t)
+	pemKey, _ := channelauth.MarshalPublicKeyPEM(&k.PublicKey)
+	if err := ctl.RegisterClient(ctx, "newclient", ClientRegistration{PublicKey: string(pemKey), APIv3Key: "newclientAPIv3Key32bytes00000000"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.clientKey("newclient"); err != nil || !got.Equal(k.Public().(ed25519.PublicKey)) {
+	if got, err := s.clientKey("newclient"); err != nil || !got.Equal(&k.PublicKey) {
 		t.Fatalf("registered key: %v", err)
+	}
+	if err := ctl.RegisterClient(ctx, "newclient", ClientRegistration{APIv3Key: "short"}); err == nil {
+		t.Fatal("an APIv3 key of 5 bytes was accepted")
 	}
 }

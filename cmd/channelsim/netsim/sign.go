@@ -1,7 +1,13 @@
 package netsim
 
 import (
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -13,23 +19,86 @@ import (
 
 // headerScheme is the WeChat Pay API v3 signature scheme (also used, under other names, by
 // the bank): the request carries an Authorization header with a client ID, nonce, Unix
-// timestamp and an Ed25519 signature over
+// timestamp, the key's serial_no and a SHA256withRSA signature (or, for the bank's HMAC
+// clients, HMAC-SHA256) over
 //
 //	METHOD \n REQUEST-URI \n TIMESTAMP \n NONCE \n BODY \n
 //
 // and every answer and notification carries <Prefix>Timestamp, <Prefix>Nonce,
 // <Prefix>Signature (over TIMESTAMP \n NONCE \n BODY \n) and <Prefix>Serial headers.
 type headerScheme struct {
-	authType   string // the Authorization scheme, e.g. WECHATPAY2-ED25519
+	authType   string // the Authorization scheme, e.g. WECHATPAY2-SHA256-RSA2048
 	idParam    string // the parameter naming the client: mchid or client_id
 	nonceParam string // nonce_str or nonce
 	prefix     string // response header prefix: Wechatpay- or Simbank-
 }
 
 var (
-	wechatScheme = headerScheme{authType: "WECHATPAY2-ED25519", idParam: "mchid", nonceParam: "nonce_str", prefix: "Wechatpay-"}
-	bankScheme   = headerScheme{authType: "SIMBANK-ED25519", idParam: "client_id", nonceParam: "nonce", prefix: "Simbank-"}
+	wechatScheme = headerScheme{authType: "WECHATPAY2-SHA256-RSA2048", idParam: "mchid", nonceParam: "nonce_str", prefix: "Wechatpay-"}
+	bankScheme   = headerScheme{authType: "SIMBANK-SHA256-RSA2048", idParam: "client_id", nonceParam: "nonce", prefix: "Simbank-"}
 )
+
+// bankHMACType is the bank's Authorization scheme for clients with a shared secret, and
+// hmacSerial the serial its answers name.
+const (
+	bankHMACType = "SIMBANK-HMAC-SHA256"
+	hmacSerial   = "HMAC"
+)
+
+// rsaSign is SHA256withRSA (PKCS #1 v1.5), base64.
+func rsaSign(key *rsa.PrivateKey, msg []byte) string {
+	sum := sha256.Sum256(msg)
+	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, sum[:])
+	if err != nil {
+		panic("channelsim: RSA signing: " + err.Error())
+	}
+	return base64.StdEncoding.EncodeToString(sig)
+}
+
+// rsaVerify checks a base64 SHA256withRSA signature.
+func rsaVerify(pub *rsa.PublicKey, msg []byte, sig string) bool {
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(msg)
+	return rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], raw) == nil
+}
+
+func hmacSign(secret, msg []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(msg)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+func hmacEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
+
+// wxEncrypted is WeChat Pay's AEAD_AES_256_GCM envelope: a notification's resource, a
+// certificate in the certificate download.
+type wxEncrypted struct {
+	Algorithm      string `json:"algorithm"`
+	Ciphertext     string `json:"ciphertext"`
+	AssociatedData string `json:"associated_data"`
+	Nonce          string `json:"nonce"`
+	OriginalType   string `json:"original_type,omitempty"`
+}
+
+// wxEncrypt seals plain with AES-256-GCM under the APIv3 key, a fresh 12-character nonce
+// and associated data ad; the ciphertext is base64 of the sealed bytes with the 16-byte tag
+// at their end.
+func wxEncrypt(apiv3Key string, plain []byte, ad string) wxEncrypted {
+	block, err := aes.NewCipher([]byte(apiv3Key))
+	if err != nil {
+		panic("channelsim: APIv3 key: " + err.Error())
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	nonce := newNonce()[:12]
+	ct := gcm.Seal(nil, []byte(nonce), plain, []byte(ad))
+	return wxEncrypted{Algorithm: "AEAD_AES_256_GCM", Ciphertext: base64.StdEncoding.EncodeToString(ct), AssociatedData: ad, Nonce: nonce}
+}
 
 // requestMessage is what a client signs for a request.
 func requestMessage(method, requestURI, timestamp, nonce string, body []byte) []byte {
@@ -42,9 +111,9 @@ func responseMessage(timestamp, nonce string, body []byte) []byte {
 }
 
 // authorization renders an Authorization header value of the scheme.
-func (sc headerScheme) authorization(clientID, nonce, timestamp, serial string, sig []byte) string {
-	return fmt.Sprintf(`%s %s="%s",%s="%s",timestamp="%s",serial_no="%s",signature="%s"`, sc.authType,
-		sc.idParam, clientID, sc.nonceParam, nonce, timestamp, serial, base64.StdEncoding.EncodeToString(sig))
+func (sc headerScheme) authorization(clientID, nonce, timestamp, serial string, sig string) string {
+	return fmt.Sprintf(`%s %s="%s",%s="%s",signature="%s",timestamp="%s",serial_no="%s"`, sc.authType,
+		sc.idParam, clientID, sc.nonceParam, nonce, sig, timestamp, serial)
 }
 
 // parseAuthorization splits `TYPE k1="v1",k2="v2"` into its parameters.
@@ -119,7 +188,3 @@ type errAuth struct{ code, msg string }
 func (e *errAuth) Error() string { return e.code + ": " + e.msg }
 
 var errNoKey = errors.New("no key registered")
-
-func encodeSig(sig []byte) string { return base64.StdEncoding.EncodeToString(sig) }
-
-func decodeSig(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }

@@ -106,7 +106,7 @@ func (s *Server) stripeProtocol() *protocol {
 			}
 			return stripeErr(status, "invalid_request_error", code, msg, nil)
 		},
-		sign: func(h http.Header, _ []byte) { h.Set("Request-Id", "req_"+newNonce()[:14]) },
+		sign: func(_ *http.Request, h http.Header, _ []byte) { h.Set("Request-Id", "req_"+newNonce()[:14]) },
 	}
 }
 

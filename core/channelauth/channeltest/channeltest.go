@@ -27,8 +27,8 @@ package channeltest
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/rsa"
+	_ "embed"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -43,6 +43,55 @@ import (
 	"github.com/paycenter/paycenter/core/gatewaytest"
 	"github.com/paycenter/paycenter/internal/eventually"
 )
+
+// The kit's fixed RSA-2048 keys (testdata/*.key.pem), parsed once: generating RSA keys
+// under -race takes seconds on a busy machine, and known-answer tests need fixed keys.
+var (
+	//go:embed testdata/merchant.key.pem
+	merchantPEM []byte
+	//go:embed testdata/channel.key.pem
+	channelPEM []byte
+	//go:embed testdata/channel2.key.pem
+	channel2PEM []byte
+	//go:embed testdata/other.key.pem
+	otherPEM []byte
+
+	keysOnce                                       sync.Once
+	merchantKey, channelKey, channel2Key, otherKey *rsa.PrivateKey
+)
+
+func loadKeys() {
+	keysOnce.Do(func() {
+		for _, k := range []struct {
+			pem []byte
+			to  **rsa.PrivateKey
+		}{{merchantPEM, &merchantKey}, {channelPEM, &channelKey}, {channel2PEM, &channel2Key}, {otherPEM, &otherKey}} {
+			key, err := channelauth.ParsePrivateKeyPEM(k.pem)
+			if err != nil {
+				panic("channeltest: " + err.Error())
+			}
+			*k.to = key
+		}
+	})
+}
+
+// MerchantKey is the fixed key the adapter under test signs with (testdata/merchant.key.pem).
+func MerchantKey() *rsa.PrivateKey { loadKeys(); return merchantKey }
+
+// ChannelKey is the fixed key the simulator signs with (testdata/channel.key.pem).
+func ChannelKey() *rsa.PrivateKey { loadKeys(); return channelKey }
+
+// Channel2Key is a second channel key, for certificate rotations (testdata/channel2.key.pem).
+func Channel2Key() *rsa.PrivateKey { loadKeys(); return channel2Key }
+
+// OtherKey is a key nobody trusts, for forgeries (testdata/other.key.pem).
+func OtherKey() *rsa.PrivateKey { loadKeys(); return otherKey }
+
+// APIv3Key is the WeChat Pay APIv3 key the simulator and the adapter share in tests.
+const APIv3Key = "paycenterTestAPIv3Key32bytes0000"
+
+// HMACSecret is the bank HMAC secret the simulator knows for Options.ClientID in tests.
+const HMACSecret = "paycenter-test-bank-hmac-secret"
 
 // Adapter is what the kit needs of the adapter under test.
 type Adapter interface {
@@ -91,34 +140,34 @@ func (o Options) Query(id string) core.PaymentQuery {
 // Env is one test's simulator, receiver and adapter.
 type Env[G Adapter] struct {
 	Sim   *netsim.Server
-	Ctl   netsim.Control // the simulator's control API: pay, faults, charges, deliveries
-	GW    G              // the adapter under test
-	Clock *Clock         // the clock of the simulator and the adapter
-	Recv  *Receiver      // where the simulator delivers notifications
-	Key   ed25519.PrivateKey
+	Ctl   netsim.Control  // the simulator's control API: pay, faults, charges, deliveries
+	GW    G               // the adapter under test
+	Clock *Clock          // the clock of the simulator and the adapter
+	Recv  *Receiver       // where the simulator delivers notifications
+	Key   *rsa.PrivateKey // the adapter's key (MerchantKey)
 
 	opts Options
 }
 
 // New starts a simulator and a receiver for t (both stopped in t.Cleanup) and builds the
 // adapter with build, from a BaseConfig that points it at them: the simulator's URL and
-// key, a fresh key of our own that the simulator trusts for opts.ClientID, the receiver's
-// URL (path /notify/<channel>) and the Env's clock.
+// public key (ChannelKey; a WeChat Pay adapter may leave it out and download certificates),
+// our key (MerchantKey), which the simulator trusts for opts.ClientID together with APIv3Key
+// and HMACSecret, the receiver's URL (path /notify/<channel>) and the Env's clock.
 func New[G Adapter](t *testing.T, opts Options, build func(channelauth.BaseConfig) (G, error)) *Env[G] {
 	t.Helper()
 	if opts.Channel == "" || opts.ClientID == "" || opts.Currency == "" {
 		t.Fatalf("channeltest: Options need Channel, ClientID and Currency: %+v", opts)
 	}
 	clock := NewClock()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := MerchantKey()
 	// A delivery attempt may take seconds on a busy machine: an attempt that timed out after
 	// the receiver accepted it would be redelivered, and tests that count deliveries would
 	// see a copy they did not cause. Attempts here end on the receiver's answer.
 	simCfg := netsim.Config{Now: clock.Now, NotifyBackoff: 10 * time.Millisecond, NotifyMaxBackoff: 50 * time.Millisecond,
-		NotifyAttempts: 5, NotifyTimeout: eventually.Patience, Clients: map[string]ed25519.PublicKey{opts.ClientID: key.Public().(ed25519.PublicKey)}}
+		NotifyAttempts: 5, NotifyTimeout: eventually.Patience, PrivateKey: ChannelKey(),
+		Clients: map[string]*rsa.PublicKey{opts.ClientID: &key.PublicKey}, APIv3Keys: map[string]string{opts.ClientID: APIv3Key},
+		BankSecrets: map[string]string{opts.ClientID: HMACSecret}}
 	if opts.Sim != nil {
 		opts.Sim(&simCfg)
 	}
