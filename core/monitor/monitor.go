@@ -36,11 +36,12 @@ const (
 	DetectorStuck        = "stuck_payments"
 	DetectorNotifyLag    = "notification_lag"
 	DetectorLedger       = "ledger_check"
+	DetectorWebhooks     = "webhook_failures"
 )
 
 // Detectors lists every detector, in the order they are documented.
 var Detectors = []string{DetectorSuccessRate, DetectorDeclineBurst, DetectorRefundRate, DetectorVolume,
-	DetectorStuck, DetectorNotifyLag, DetectorLedger}
+	DetectorStuck, DetectorNotifyLag, DetectorWebhooks, DetectorLedger}
 
 // Finding is one abnormal condition a detector found.
 type Finding struct {
@@ -455,6 +456,61 @@ func DetectNotificationLag(cfg LagConfig, samples []LagSample) []Finding {
 		out = append(out, Finding{Detector: DetectorNotifyLag, Severity: Warning, Labels: s.Labels, Value: p90.Seconds(),
 			Summary: fmt.Sprintf("notifications %s: p90 %s from payment to notification over the last %s (%d notifications), bound %s",
 				describe(s.Labels), p90.Round(time.Second), cfg.Recent, len(s.Lags), cfg.P90)})
+	}
+	return out
+}
+
+// WebhookConfig tunes DetectWebhookFailures.
+type WebhookConfig struct {
+	// Recent is the window of delivery attempts looked at. Default 15 minutes.
+	Recent time.Duration
+	// MinAttempts is the fewest attempts to an endpoint in the window to judge. Default 10.
+	MinAttempts int64
+	// MaxFailureRate is the largest tolerated share of failed attempts. Default 0.5.
+	MaxFailureRate float64
+}
+
+// WithDefaults fills in the documented defaults.
+func (c WebhookConfig) WithDefaults() WebhookConfig {
+	c.Recent = orDuration(c.Recent, 15*time.Minute)
+	if c.MinAttempts == 0 {
+		c.MinAttempts = 10
+	}
+	c.MaxFailureRate = orFloat(c.MaxFailureRate, 0.5)
+	return c
+}
+
+// WebhookSample is one endpoint's delivery attempts in the recent window.
+type WebhookSample struct {
+	Labels   map[string]string
+	Attempts int64
+	Failures int64
+}
+
+// DetectWebhookFailures finds webhook endpoints whose deliveries fail: more than half of
+// the attempts to one endpoint over the last 15 minutes failed (no answer, or not a 2xx),
+// with at least 10 attempts. Baseline: a fixed bound (a healthy endpoint answers nearly
+// every attempt; retries of one failing event alone stay under the minimum). Every attempt
+// failing is critical (the endpoint is down, and is disabled after three days); fewer is a
+// warning.
+func DetectWebhookFailures(cfg WebhookConfig, samples []WebhookSample) []Finding {
+	cfg = cfg.WithDefaults()
+	var out []Finding
+	for _, s := range samples {
+		if s.Attempts < cfg.MinAttempts {
+			continue
+		}
+		rate := float64(s.Failures) / float64(s.Attempts)
+		if rate <= cfg.MaxFailureRate {
+			continue
+		}
+		sev := Warning
+		if s.Failures == s.Attempts {
+			sev = Critical
+		}
+		out = append(out, Finding{Detector: DetectorWebhooks, Severity: sev, Labels: s.Labels, Value: rate,
+			Summary: fmt.Sprintf("webhook deliveries %s: %.0f %% of %d attempts failed over the last %s (bound %.0f %%)",
+				describe(s.Labels), 100*rate, s.Attempts, cfg.Recent, 100*cfg.MaxFailureRate)})
 	}
 	return out
 }

@@ -131,6 +131,18 @@ func TestStuckAndLagAndLedger(t *testing.T) {
 	if got := DetectNotificationLag(LagConfig{}, []LagSample{{map[string]string{"channel": "wechat_pay"}, slow[:4]}}); len(got) != 0 {
 		t.Errorf("lag below the minimum count: %v", got)
 	}
+	webhooks := []WebhookSample{
+		{map[string]string{"endpoint": "we_ok"}, 40, 1},
+		{map[string]string{"endpoint": "we_retrying"}, 3, 3},
+		{map[string]string{"endpoint": "we_flaky"}, 20, 12},
+		{map[string]string{"endpoint": "we_down"}, 12, 12},
+		{map[string]string{"endpoint": "we_half"}, 20, 10},
+	}
+	if got := DetectWebhookFailures(WebhookConfig{}, webhooks); len(got) != 2 ||
+		got[0].Labels["endpoint"] != "we_flaky" || got[0].Severity != Warning || got[0].Value != 0.6 ||
+		got[1].Labels["endpoint"] != "we_down" || got[1].Severity != Critical {
+		t.Errorf("webhook failures: %v", got)
+	}
 	if DetectLedger(LedgerResult{Balanced: true}) != nil {
 		t.Errorf("a balanced ledger fired")
 	}

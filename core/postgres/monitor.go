@@ -20,7 +20,7 @@ type MonitorConfig struct {
 	// random ID.
 	Holder string
 	// Interval is how often each fast detector (success rate, decline bursts, stuck
-	// payments, notification lag) runs platform-wide. Default 10s.
+	// payments, notification lag, webhook failures) runs platform-wide. Default 10s.
 	Interval time.Duration
 	// SlowInterval is how often the refund-rate and volume detectors run. Default 1 minute.
 	SlowInterval time.Duration
@@ -34,6 +34,7 @@ type MonitorConfig struct {
 	Volume      monitor.VolumeConfig
 	Stuck       monitor.StuckConfig
 	Lag         monitor.LagConfig
+	Webhooks    monitor.WebhookConfig
 }
 
 func (c *MonitorConfig) withDefaults(s *Service) {
@@ -52,6 +53,7 @@ func (c *MonitorConfig) withDefaults(s *Service) {
 	c.Volume = c.Volume.WithDefaults()
 	c.Stuck = c.Stuck.WithDefaults()
 	c.Lag = c.Lag.WithDefaults()
+	c.Webhooks = c.Webhooks.WithDefaults()
 }
 
 func orDuration(d, def time.Duration) time.Duration {
@@ -278,6 +280,8 @@ func (m *Monitor) detect(ctx context.Context, detector string) ([]monitor.Findin
 		return m.stuck(ctx)
 	case monitor.DetectorNotifyLag:
 		return m.notificationLag(ctx)
+	case monitor.DetectorWebhooks:
+		return m.webhookFailures(ctx)
 	case monitor.DetectorLedger:
 		r, err := m.s.CheckLedger(ctx)
 		if err != nil {

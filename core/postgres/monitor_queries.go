@@ -231,3 +231,31 @@ func (m *Monitor) notificationLag(ctx context.Context) ([]monitor.Finding, func(
 			sqlString(f.Labels["channel"]), sqlInterval(c.Recent))
 	}, nil
 }
+
+// webhookFailures counts each webhook endpoint's delivery attempts and failures over the
+// recent window (webhook_delivery_attempts, indexed by endpoint and time).
+func (m *Monitor) webhookFailures(ctx context.Context) ([]monitor.Finding, func(monitor.Finding) string, error) {
+	c := m.cfg.Webhooks
+	rows, err := m.s.db.Pool.Query(ctx, `
+		SELECT merchant_id, endpoint_id, count(*), count(*) FILTER (WHERE status <> 'succeeded')
+		FROM webhook_delivery_attempts
+		WHERE attempted_at >= now() - $1::FLOAT8 * interval '1 second'
+		GROUP BY merchant_id, endpoint_id`, c.Recent.Seconds())
+	if err != nil {
+		return nil, nil, err
+	}
+	var samples []monitor.WebhookSample
+	var merchant, endpoint string
+	var attempts, failures int64
+	if _, err := pgx.ForEachRow(rows, []any{&merchant, &endpoint, &attempts, &failures}, func() error {
+		samples = append(samples, monitor.WebhookSample{Labels: map[string]string{"merchant": merchant, "endpoint": endpoint},
+			Attempts: attempts, Failures: failures})
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	return monitor.DetectWebhookFailures(c, samples), func(f monitor.Finding) string {
+		return fmt.Sprintf("SELECT event_id, attempt, attempted_at, status, http_status, duration_ms, error FROM webhook_delivery_attempts WHERE endpoint_id = %s AND attempted_at >= now() - %s ORDER BY attempted_at DESC LIMIT 100",
+			sqlString(f.Labels["endpoint"]), sqlInterval(c.Recent))
+	}, nil
+}

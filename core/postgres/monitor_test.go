@@ -55,6 +55,18 @@ func newMonitorEnv(t *testing.T) *monitorEnv {
 		e.payments(m, "card", 28, "succeeded", "", 290*time.Second, 10*time.Second)
 		e.payments(m, "card", 2, "failed", "card_declined", 290*time.Second, 10*time.Second)
 	}
+	// Webhooks as usual: an endpoint answering all but one of 40 attempts, and another whose
+	// one event is being retried (3 failed attempts, below the minimum to judge).
+	e.exec(`INSERT INTO webhook_delivery_attempts (delivery_id, attempt, event_id, endpoint_id, merchant_id, region, status,
+			attempted_at, http_status, duration_ms, error, node_id)
+		SELECT 'evt_ok' || i || ':we_us-east_ok', 1, 'evt_ok' || i, 'we_us-east_ok', 'mer_b', 'us-east',
+			CASE WHEN i = 1 THEN 'failed' ELSE 'succeeded' END, now() - i * interval '10 seconds',
+			CASE WHEN i = 1 THEN 500 ELSE 200 END, 20, NULL, 'us-east-1'
+		FROM generate_series(1, 40) AS i
+		UNION ALL
+		SELECT 'evt_retry:we_us-east_flaky', i, 'evt_retry', 'we_us-east_flaky', 'mer_a', 'us-east', 'failed',
+			now() - i * interval '1 minute', NULL, 15000, 'timeout', 'us-east-1'
+		FROM generate_series(1, 3) AS i`)
 	return e
 }
 
@@ -155,6 +167,13 @@ func TestDetectorsFireOnAbnormalData(t *testing.T) {
 			e.exec(`INSERT INTO channel_events (channel, event_id, region, payment_id, outcome, applied, received_at)
 				SELECT 'alipay', 'ev_' || id, 'us-east', id, 'succeeded', true, now() - interval '10 seconds'
 				FROM payments WHERE channel = 'alipay' AND created_at BETWEEN now() - interval '21 minutes' AND now() - interval '14 minutes'`)
+		}},
+		{monitor.DetectorWebhooks, map[string]string{"merchant": "mer_a", "endpoint": "we_us-east_down"}, "critical", func(e *monitorEnv) {
+			e.exec(`INSERT INTO webhook_delivery_attempts (delivery_id, attempt, event_id, endpoint_id, merchant_id, region, status,
+					attempted_at, http_status, duration_ms, error, node_id)
+				SELECT 'evt_' || i || ':we_us-east_down', 1, 'evt_' || i, 'we_us-east_down', 'mer_a', 'us-east', 'failed',
+					now() - i * interval '10 seconds', 503, 12, 'HTTP 503', 'us-east-1'
+				FROM generate_series(1, 12) AS i`)
 		}},
 		{monitor.DetectorLedger, map[string]string{}, "critical", func(e *monitorEnv) {
 			e.exec(`INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, created_at)
