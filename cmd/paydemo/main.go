@@ -1,7 +1,11 @@
 // Command paydemo walks through the merchant API against a running local cluster (make up):
-// onboarding, a card payment with manual capture, a replayed retry, a partial capture, a
-// partial refund, a declined card, a WeChat Pay payment waiting for the payer, the balance
-// and a whole-ledger check. It exits non-zero if anything answers unexpectedly.
+// onboarding, a webhook endpoint, a card payment with manual capture, a replayed retry, a
+// partial capture, a partial refund, a declined card, a WeChat Pay payment the payer pays at
+// the channel simulator (its notification completes it and its webhook reaches the
+// endpoint, signature verified), the balance, a whole-ledger check, a risk rule blocking a
+// payment, the alerts and the local Prometheus, then the regions: a payment through each,
+// a region's death mid-request and the retry that finds the payment. It exits non-zero if
+// anything answers unexpectedly.
 package main
 
 import (
@@ -65,6 +69,11 @@ func run(ctx context.Context, path, bin string) error {
 	if err != nil {
 		return err
 	}
+	hooks, err := subscribe(ctx, client)
+	if err != nil {
+		return err
+	}
+	defer hooks.close()
 	suffix := time.Now().Format("150405.000")
 	card := func(number string) *paysdk.PaymentMethodData {
 		return &paysdk.PaymentMethodData{Type: "card", Card: &paysdk.CardData{Number: number, ExpMonth: 12, ExpYear: time.Now().Year() + 3, CVC: "123"}}
@@ -140,7 +149,9 @@ func run(ctx context.Context, path, bin string) error {
 		return err
 	}
 	show("payment %s: %s, next action %s: %s", w.ID, w.Status, w.NextAction.Type, w.NextAction.QRCode)
-	show("(the payer's notification that completes it comes with the channel gateway)")
+	if err := payWeChat(ctx, c, client, hooks, w); err != nil {
+		return err
+	}
 
 	say("The merchant's balance, from the ledger")
 	b, err := client.Balance(ctx)
@@ -159,6 +170,12 @@ func run(ctx context.Context, path, bin string) error {
 	show("balanced: %v (%d journals, %d entries, every journal sums to zero)", rep.Balanced, rep.Journals, rep.Entries)
 	if !rep.Balanced {
 		return fmt.Errorf("ledger does not balance: %+v", rep)
+	}
+	if err := riskRule(ctx, c, region.Endpoint, client, m.ID, suffix, card); err != nil {
+		return err
+	}
+	if err := monitoring(ctx, c, region.Endpoint, hooks); err != nil {
+		return err
 	}
 	if len(c.Regions) > 1 {
 		if err := multiRegion(ctx, c, dir, bin, m.SecretKey); err != nil {
