@@ -478,22 +478,9 @@ func (g *Gateway) Statement(ctx context.Context, channel core.Channel, day time.
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
-	u := day.UTC()
-	from := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
-	to := from.AddDate(0, 0, 1)
-	var out []core.StatementLine
-	for _, d := range []time.Time{from.In(chinaZone), to.Add(-time.Second).In(chinaZone)} {
-		lines, err := g.TradeBill(ctx, d.Format(time.DateOnly))
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range lines {
-			if !l.At.Before(from) && l.At.Before(to) {
-				out = append(out, l)
-			}
-		}
-	}
-	return out, nil
+	return channelauth.UTCDayFromChinaBills(day, func(date string) ([]core.StatementLine, error) {
+		return g.TradeBill(ctx, date)
+	})
 }
 
 // TradeBill fetches the download URL of the trade bill of a China Standard Time day

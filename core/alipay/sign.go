@@ -17,7 +17,7 @@ const SignType = "RSA2"
 // timeLayout is Alipay's timestamp layout, in China Standard Time.
 const timeLayout = "2006-01-02 15:04:05"
 
-var chinaZone = time.FixedZone("CST", 8*60*60)
+var chinaZone = channelauth.ChinaStandardTime
 
 // SignContent is what Alipay signs: the parameters other than those excluded, with
 // non-empty values, sorted by name and joined as k=v&k=v, values as they are (not
