@@ -1,0 +1,65 @@
+-- +goose Up
+-- Customers: a merchant's payers. Personal fields (email, phone, name, metadata) are
+-- redacted by a delete; the row stays so the money trail (wallets, balance transactions,
+-- payments naming it) keeps its owner.
+CREATE TABLE customers (
+    id          TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    email       TEXT,
+    phone       TEXT,
+    name        TEXT,
+    language    TEXT NOT NULL DEFAULT 'en',
+    metadata    JSONB NOT NULL DEFAULT '{}',
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    deleted_at  TIMESTAMPTZ
+);
+CREATE INDEX customers_merchant ON customers (merchant_id, created_at DESC, id DESC);
+
+-- A customer's stored value per currency, held by the merchant: the projection of the
+-- ledger's customer_wallet postings (balance = -sum), written in the same transaction as
+-- them. It is never negative.
+CREATE TABLE customer_wallets (
+    merchant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    balance     INT8 NOT NULL CHECK (balance >= 0),
+    updated_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (customer_id, currency)
+);
+
+-- Every change of a wallet's balance, with the balance after it.
+CREATE TABLE customer_balance_transactions (
+    id            TEXT PRIMARY KEY,
+    merchant_id   TEXT NOT NULL,
+    customer_id   TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    amount        INT8 NOT NULL,
+    balance_after INT8 NOT NULL,
+    type          TEXT NOT NULL,
+    payment_id    TEXT,
+    refund_id     TEXT,
+    journal_id    TEXT NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX customer_balance_transactions_customer ON customer_balance_transactions (customer_id, created_at DESC, id DESC);
+-- One credit per top-up, one debit per wallet payment, one credit per refund.
+CREATE UNIQUE INDEX customer_balance_transactions_once ON customer_balance_transactions (type, payment_id, COALESCE(refund_id, ''));
+
+-- Top-ups: payments whose success credits a customer's wallet, once (credited_at).
+CREATE TABLE top_ups (
+    payment_id  TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    credited_at TIMESTAMPTZ
+);
+
+-- +goose Down
+DROP TABLE top_ups;
+DROP TABLE customer_balance_transactions;
+DROP TABLE customer_wallets;
+DROP TABLE customers;
