@@ -20,11 +20,15 @@ const (
 	ChannelWallet Channel = "wallet"
 )
 
-// Channels lists every channel, in a stable order.
-var Channels = []Channel{ChannelCard, ChannelDebitCard, ChannelWeChatPay, ChannelAlipay, ChannelBankTransfer, ChannelWallet}
+// Channels lists every channel that is a payment channel behind the gateway, in a stable
+// order. ChannelWallet is not one: it is the platform's own ledger.
+var Channels = []Channel{ChannelCard, ChannelDebitCard, ChannelWeChatPay, ChannelAlipay, ChannelBankTransfer}
 
 // Valid reports whether c is a known channel.
 func (c Channel) Valid() bool {
+	if c == ChannelWallet {
+		return true
+	}
 	for _, k := range Channels {
 		if c == k {
 			return true

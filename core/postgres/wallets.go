@@ -34,8 +34,8 @@ import (
 // payerStep finishes create's first phase for wallet payments, and records top-ups.
 func (s *Service) payerStep(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, pay *core.Payment, p *core.CreatePaymentParams) (string, error) {
 	if p.TopUpFor != "" {
-		w.queue(`INSERT INTO top_ups (payment_id, merchant_id, customer_id, region, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			pay.ID, pay.MerchantID, p.TopUpFor, pay.Region, pay.Currency, pay.CreatedAt)
+		w.queue(`INSERT INTO top_ups (payment_id, merchant_id, customer_id, customer_region, region, currency, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			pay.ID, pay.MerchantID, p.TopUpFor, core.RegionOfID(p.TopUpFor), pay.Region, pay.Currency, pay.CreatedAt)
 	}
 	cus := pay.WalletCustomer()
 	if cus == "" {
@@ -97,24 +97,25 @@ func (s *Service) postWallet(w *writeBatch, j core.Journal, journalID string) er
 		}
 		change := -p.Amount
 		now := s.now()
-		upsert := `INSERT INTO customer_wallets (merchant_id, customer_id, currency, balance, updated_at)
-			VALUES ($1, $2, $3, $4::INT8, $5)
+		upsert := `INSERT INTO customer_wallets (merchant_id, customer_id, currency, balance, updated_at, region)
+			VALUES ($1, $2, $3, $4::INT8, $5, $11)
 			ON CONFLICT (customer_id, currency) DO UPDATE SET balance = customer_wallets.balance + excluded.balance,
 				updated_at = excluded.updated_at
 			RETURNING balance`
 		if change < 0 {
 			upsert = `UPDATE customer_wallets SET balance = balance + $4::INT8, updated_at = $5
-				WHERE merchant_id = $1 AND customer_id = $2 AND currency = $3 RETURNING balance`
+				WHERE merchant_id = $1 AND customer_id = $2 AND currency = $3 AND region = $11 RETURNING balance`
 		}
 		// The INSERT … SELECT inserts nothing if the wallet is missing: the count check fails
 		// the transaction instead of losing the movement.
 		w.queue(`WITH w AS (`+upsert+`),
 			t AS (INSERT INTO customer_balance_transactions (id, merchant_id, customer_id, currency, amount,
-				balance_after, type, payment_id, refund_id, journal_id, created_at)
-				SELECT $6, $1, $2, $3, $4::INT8, balance, $7, $8, $9, $10, $5 FROM w RETURNING 1)
+				balance_after, type, payment_id, refund_id, journal_id, created_at, region)
+				SELECT $6, $1, $2, $3, $4::INT8, balance, $7, $8, $9, $10, $5, $11 FROM w RETURNING 1)
 			SELECT 1 / (SELECT count(*) FROM t)::INT8`,
 			j.MerchantID, j.Customer, j.Currency, change, now,
-			core.NewID(core.PrefixBalanceTransaction, j.Region), balanceTxType(j.Kind), j.PaymentID, j.RefundID, journalID)
+			core.NewID(core.PrefixBalanceTransaction, j.Region), balanceTxType(j.Kind), j.PaymentID, j.RefundID, journalID,
+			core.RegionOfID(j.Customer))
 	}
 	return nil
 }
@@ -140,19 +141,19 @@ func (s *Service) creditTopUp(w *writeBatch, pay *core.Payment, j core.Journal) 
 	jid := core.NewID(core.PrefixJournal, j.Region)
 	w.queue(`
 		WITH t AS (UPDATE top_ups SET credited_at = $5 WHERE payment_id = $1 AND credited_at IS NULL
-				RETURNING customer_id),
+				RETURNING customer_id, customer_region),
 			l AS (INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, payment_id, refund_id, created_at)
 				SELECT $6 || '.0', $6, $2, $3, $9, $4, $7::INT8, $11, $1, NULL, $5 FROM t
 				UNION ALL
 				SELECT $6 || '.1', $6, $2, $3, $10, $4, -$7::INT8, $11, $1, NULL, $5 FROM t),
-			w AS (INSERT INTO customer_wallets (merchant_id, customer_id, currency, balance, updated_at)
-				SELECT $2, customer_id, $4, $7::INT8, $5 FROM t
+			w AS (INSERT INTO customer_wallets (merchant_id, customer_id, currency, balance, updated_at, region)
+				SELECT $2, customer_id, $4, $7::INT8, $5, customer_region FROM t
 				ON CONFLICT (customer_id, currency) DO UPDATE SET balance = customer_wallets.balance + excluded.balance,
 					updated_at = excluded.updated_at
-				RETURNING customer_id, balance)
+				RETURNING customer_id, balance, region)
 		INSERT INTO customer_balance_transactions (id, merchant_id, customer_id, currency, amount, balance_after,
-			type, payment_id, refund_id, journal_id, created_at)
-		SELECT $8, $2, customer_id, $4, $7::INT8, balance, $11, $1, NULL, $6, $5 FROM w`,
+			type, payment_id, refund_id, journal_id, created_at, region)
+		SELECT $8, $2, customer_id, $4, $7::INT8, balance, $11, $1, NULL, $6, $5, region FROM w`,
 		pay.ID, pay.MerchantID, j.Region, j.Currency, s.now(), jid, amount,
 		core.NewID(core.PrefixBalanceTransaction, j.Region),
 		core.AccountMerchantAvailable, core.AccountCustomerWallet, core.JournalTopUp)

@@ -19,9 +19,10 @@ CREATE INDEX customers_merchant ON customers (merchant_id, created_at DESC, id D
 
 -- A customer's stored value per currency, held by the merchant: the projection of the
 -- ledger's customer_wallet postings (balance = -sum), written in the same transaction as
--- them. It is never negative.
+-- them. It is never negative. Wallet rows live in the customer's home region (region).
 CREATE TABLE customer_wallets (
     merchant_id TEXT NOT NULL,
+    region      TEXT NOT NULL,
     customer_id TEXT NOT NULL,
     currency    TEXT NOT NULL,
     balance     INT8 NOT NULL CHECK (balance >= 0),
@@ -33,6 +34,7 @@ CREATE TABLE customer_wallets (
 CREATE TABLE customer_balance_transactions (
     id            TEXT PRIMARY KEY,
     merchant_id   TEXT NOT NULL,
+    region        TEXT NOT NULL,
     customer_id   TEXT NOT NULL,
     currency      TEXT NOT NULL,
     amount        INT8 NOT NULL,
@@ -52,6 +54,7 @@ CREATE TABLE top_ups (
     payment_id  TEXT PRIMARY KEY,
     merchant_id TEXT NOT NULL,
     customer_id TEXT NOT NULL,
+    customer_region TEXT NOT NULL,
     region      TEXT NOT NULL,
     currency    TEXT NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
