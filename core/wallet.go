@@ -26,7 +26,13 @@ type Payer struct {
 	Language string            `json:"language"`
 	Metadata map[string]string `json:"metadata"`
 	// Balances is the wallet balance per currency, in minor units.
-	Balances   map[string]int64 `json:"balances"`
+	Balances map[string]int64 `json:"balances"`
+	// LowBalanceThreshold per currency (minor units): a reminder is sent when a wallet
+	// falls below it, once until the balance is back at or above it.
+	LowBalanceThreshold map[string]int64 `json:"low_balance_threshold"`
+	// Opt-outs of notices, per channel.
+	EmailOptOut bool `json:"email_opt_out"`
+	SMSOptOut   bool `json:"sms_opt_out"`
 	Deleted    bool             `json:"deleted,omitempty"`
 	CreatedAt  time.Time        `json:"created_at"`
 	UpdatedAt  time.Time        `json:"updated_at"`
@@ -40,6 +46,38 @@ type CustomerParams struct {
 	Name     *string           `json:"name"`
 	Language *string           `json:"language"`
 	Metadata map[string]string `json:"metadata"`
+	// LowBalanceThreshold replaces the thresholds per currency (minor units).
+	LowBalanceThreshold map[string]int64 `json:"low_balance_threshold"`
+	EmailOptOut         *bool            `json:"email_opt_out"`
+	SMSOptOut           *bool            `json:"sms_opt_out"`
+}
+
+// Apply sets the fields p names on c.
+func (p *CustomerParams) Apply(c *Payer) {
+	if p.Email != nil {
+		c.Email = p.Email
+	}
+	if p.Phone != nil {
+		c.Phone = p.Phone
+	}
+	if p.Name != nil {
+		c.Name = p.Name
+	}
+	if p.Language != nil {
+		c.Language = *p.Language
+	}
+	if p.Metadata != nil {
+		c.Metadata = p.Metadata
+	}
+	if p.LowBalanceThreshold != nil {
+		c.LowBalanceThreshold = p.LowBalanceThreshold
+	}
+	if p.EmailOptOut != nil {
+		c.EmailOptOut = *p.EmailOptOut
+	}
+	if p.SMSOptOut != nil {
+		c.SMSOptOut = *p.SMSOptOut
+	}
 }
 
 // E164RE is what a phone number in E.164 looks like: +, a country code, at most 15 digits.
@@ -67,6 +105,20 @@ func (p *CustomerParams) Validate() error {
 	}
 	if p.Language != nil && *p.Language != Languages[0] && *p.Language != Languages[1] {
 		return ParamError(CodeParameterInvalid, "language", "language must be \"en\" or \"zh\".")
+	}
+	if p.LowBalanceThreshold != nil {
+		norm := map[string]int64{}
+		for cur, v := range p.LowBalanceThreshold {
+			c, ok := NormalizeCurrency(cur)
+			if !ok {
+				return ParamError(CodeParameterInvalid, "low_balance_threshold", "Unsupported currency %q in low_balance_threshold.", cur)
+			}
+			if v < 0 {
+				return ParamError(CodeParameterInvalid, "low_balance_threshold", "low_balance_threshold amounts are minor units, 0 or more.")
+			}
+			norm[c] = v
+		}
+		p.LowBalanceThreshold = norm
 	}
 	if p.Metadata != nil {
 		return ValidateMetadata(p.Metadata)
@@ -166,4 +218,37 @@ type BalanceTransaction struct {
 	Payment      *string   `json:"payment"`
 	Refund       *string   `json:"refund"`
 	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Notice is a notice sent (or to be sent) to a customer.
+type Notice struct {
+	ID        string     `json:"id"`
+	Object    string     `json:"object"`
+	Customer  string     `json:"customer"`
+	Event     *string    `json:"event"`
+	Template  string     `json:"template"`
+	Channel   string     `json:"channel"` // email or sms
+	Language  string     `json:"language"`
+	Status    string     `json:"status"` // pending, sent, failed, skipped
+	Attempts  int        `json:"attempts"`
+	LastError *string    `json:"last_error"`
+	SentAt    *time.Time `json:"sent_at"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// NoticePreviewParams renders a template: in a language (default en) with data (default a
+// sample payment).
+type NoticePreviewParams struct {
+	Language string         `json:"language"`
+	Data     map[string]any `json:"data"`
+}
+
+// NoticePreview is a rendered template.
+type NoticePreview struct {
+	Object   string `json:"object"`
+	Template string `json:"template"`
+	Language string `json:"language"`
+	Subject  string `json:"subject"`
+	Body     string `json:"body"`
 }

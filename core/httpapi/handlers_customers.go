@@ -19,11 +19,13 @@ type Customers interface {
 	Customers(ctx context.Context, merchantID string, limit int) (*core.List[*core.Payer], error)
 	TopUp(ctx context.Context, req core.IdempotentRequest, customerID string, p core.TopUpParams) (core.Reply, error)
 	BalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.BalanceTransaction], error)
+	Notifications(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.Notice], error)
+	PreviewNotice(ctx context.Context, name string, p core.NoticePreviewParams) (*core.NoticePreview, error)
 }
 
 // customerRoutes registers the customer and wallet routes.
 func (s *Server) customerRoutes() {
-	co, ok := s.payments.(Customers)
+	co, ok := s.ops.(Customers)
 	if !ok {
 		return
 	}
@@ -88,6 +90,25 @@ func (s *Server) customerRoutes() {
 		l, err := co.BalanceTransactions(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("id"), limit)
 		s.answer(w, r, l, err)
 	}))
+	s.handle("GET /v1/customers/{id}/notifications", s.merchant(func(w http.ResponseWriter, r *http.Request) {
+		if !id(w, r) {
+			return
+		}
+		limit, err := listLimit(r.URL.Query())
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		l, err := co.Notifications(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("id"), limit)
+		s.answer(w, r, l, err)
+	}))
+	s.handle("POST /v1/notification_templates/{name}/preview", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
+		var p core.NoticePreviewParams
+		if s.decodeOK(w, r, &p) {
+			v, err := co.PreviewNotice(r.Context(), r.PathValue("name"), p)
+			s.answer(w, r, v, err)
+		}
+	})))
 }
 
 func (s *Server) validOK(w http.ResponseWriter, r *http.Request, err error) bool {

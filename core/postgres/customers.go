@@ -9,11 +9,13 @@ import (
 	"github.com/paycenter/paycenter/core"
 )
 
-const customerColumns = `id, merchant_id, email, phone, name, language, metadata, created_at, updated_at, deleted_at IS NOT NULL`
+const customerColumns = `id, merchant_id, email, phone, name, language, metadata, email_opt_out, sms_opt_out,
+	low_balance_threshold, created_at, updated_at, deleted_at IS NOT NULL`
 
 func scanCustomer(row pgx.Row) (*core.Payer, error) {
 	c := &core.Payer{Object: "customer", Balances: map[string]int64{}}
-	err := row.Scan(&c.ID, &c.MerchantID, &c.Email, &c.Phone, &c.Name, &c.Language, &c.Metadata, &c.CreatedAt, &c.UpdatedAt, &c.Deleted)
+	err := row.Scan(&c.ID, &c.MerchantID, &c.Email, &c.Phone, &c.Name, &c.Language, &c.Metadata, &c.EmailOptOut, &c.SMSOptOut,
+		&c.LowBalanceThreshold, &c.CreatedAt, &c.UpdatedAt, &c.Deleted)
 	return c, err
 }
 
@@ -58,9 +60,13 @@ func (s *Service) CreateCustomer(ctx context.Context, merchantID string, p core.
 		md = map[string]string{}
 	}
 	c := &core.Payer{ID: core.NewID(core.PrefixCustomer, s.cfg.Region), Object: "customer", Email: p.Email, Phone: p.Phone,
-		Name: p.Name, Language: lang, Metadata: md, Balances: map[string]int64{}, CreatedAt: now, UpdatedAt: now, MerchantID: merchantID}
-	_, err := s.db.Pool.Exec(ctx, `INSERT INTO customers (id, merchant_id, region, email, phone, name, language, metadata, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, c.ID, merchantID, s.cfg.Region, c.Email, c.Phone, c.Name, lang, md, now)
+		Name: p.Name, Language: lang, Metadata: md, Balances: map[string]int64{}, CreatedAt: now, UpdatedAt: now, MerchantID: merchantID,
+		LowBalanceThreshold: map[string]int64{}}
+	p.Apply(c)
+	_, err := s.db.Pool.Exec(ctx, `INSERT INTO customers (id, merchant_id, region, email, phone, name, language, metadata,
+			email_opt_out, sms_opt_out, low_balance_threshold, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`, c.ID, merchantID, s.cfg.Region, c.Email, c.Phone, c.Name, lang, md,
+		c.EmailOptOut, c.SMSOptOut, c.LowBalanceThreshold, now)
 	if err != nil {
 		return nil, s.dbError(ctx, fmt.Errorf("insert customer: %w", err))
 	}
@@ -83,24 +89,11 @@ func (s *Service) UpdateCustomer(ctx context.Context, merchantID, id string, p c
 		if err != nil {
 			return err
 		}
-		if p.Email != nil {
-			c.Email = p.Email
-		}
-		if p.Phone != nil {
-			c.Phone = p.Phone
-		}
-		if p.Name != nil {
-			c.Name = p.Name
-		}
-		if p.Language != nil {
-			c.Language = *p.Language
-		}
-		if p.Metadata != nil {
-			c.Metadata = p.Metadata
-		}
+		p.Apply(c)
 		c.UpdatedAt = s.now()
-		if _, err := tx.Exec(ctx, `UPDATE customers SET email = $2, phone = $3, name = $4, language = $5, metadata = $6, updated_at = $7 WHERE id = $1`,
-			id, c.Email, c.Phone, c.Name, c.Language, c.Metadata, c.UpdatedAt); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE customers SET email = $2, phone = $3, name = $4, language = $5, metadata = $6,
+				email_opt_out = $8, sms_opt_out = $9, low_balance_threshold = $10, updated_at = $7 WHERE id = $1`,
+			id, c.Email, c.Phone, c.Name, c.Language, c.Metadata, c.UpdatedAt, c.EmailOptOut, c.SMSOptOut, c.LowBalanceThreshold); err != nil {
 			return err
 		}
 		out = c

@@ -108,14 +108,19 @@ func (s *Service) postWallet(w *writeBatch, j core.Journal, journalID string) er
 		}
 		// The INSERT … SELECT inserts nothing if the wallet is missing: the count check fails
 		// the transaction instead of losing the movement.
+		txID := core.NewID(core.PrefixBalanceTransaction, j.Region)
 		w.queue(`WITH w AS (`+upsert+`),
 			t AS (INSERT INTO customer_balance_transactions (id, merchant_id, customer_id, currency, amount,
 				balance_after, type, payment_id, refund_id, journal_id, created_at, region)
 				SELECT $6, $1, $2, $3, $4::INT8, balance, $7, $8, $9, $10, $5, $11 FROM w RETURNING 1)
 			SELECT 1 / (SELECT count(*) FROM t)::INT8`,
 			j.MerchantID, j.Customer, j.Currency, change, now,
-			core.NewID(core.PrefixBalanceTransaction, j.Region), balanceTxType(j.Kind), j.PaymentID, j.RefundID, journalID,
-			core.RegionOfID(j.Customer))
+			txID, balanceTxType(j.Kind), j.PaymentID, j.RefundID, journalID, core.RegionOfID(j.Customer))
+		if change < 0 {
+			lowBalance(w, j.Customer, j.Currency, txID, now)
+		} else {
+			rearm(w, j.Customer, j.Currency)
+		}
 	}
 	return nil
 }
@@ -157,6 +162,9 @@ func (s *Service) creditTopUp(w *writeBatch, pay *core.Payment, j core.Journal) 
 		pay.ID, pay.MerchantID, j.Region, j.Currency, s.now(), jid, amount,
 		core.NewID(core.PrefixBalanceTransaction, j.Region),
 		core.AccountMerchantAvailable, core.AccountCustomerWallet, core.JournalTopUp)
+	w.queue(`UPDATE customer_wallets cw SET low_armed = true FROM customers c, top_ups t
+		WHERE t.payment_id = $1 AND cw.customer_id = t.customer_id AND cw.currency = $2 AND c.id = cw.customer_id
+			AND NOT cw.low_armed AND cw.balance >= COALESCE((c.low_balance_threshold->>$2)::INT8, 0)`, pay.ID, j.Currency)
 }
 
 // TopUp tops a customer's wallet up: a payment through p.Channel, exactly once per

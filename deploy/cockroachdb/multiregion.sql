@@ -107,3 +107,5 @@ ALTER TABLE customer_balance_transactions ADD COLUMN crdb_region crdb_internal_r
 ALTER TABLE customer_balance_transactions SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE top_ups ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE top_ups SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE payer_notices ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE payer_notices SET LOCALITY REGIONAL BY ROW AS crdb_region;

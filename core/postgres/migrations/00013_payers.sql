@@ -11,6 +11,11 @@ CREATE TABLE customers (
     name        TEXT,
     language    TEXT NOT NULL DEFAULT 'en',
     metadata    JSONB NOT NULL DEFAULT '{}',
+    -- Opt-outs per notice channel, and the wallet balance (per currency, minor units) below
+    -- which a low-balance reminder is sent.
+    email_opt_out BOOL NOT NULL DEFAULT false,
+    sms_opt_out   BOOL NOT NULL DEFAULT false,
+    low_balance_threshold JSONB NOT NULL DEFAULT '{}',
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL,
     deleted_at  TIMESTAMPTZ
@@ -26,6 +31,9 @@ CREATE TABLE customer_wallets (
     customer_id TEXT NOT NULL,
     currency    TEXT NOT NULL,
     balance     INT8 NOT NULL CHECK (balance >= 0),
+    -- low_armed: a low-balance reminder may be sent when the balance falls below the
+    -- threshold; cleared when one is, set again once the balance is back at or above it.
+    low_armed   BOOL NOT NULL DEFAULT true,
     updated_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (customer_id, currency)
 );
@@ -61,7 +69,37 @@ CREATE TABLE top_ups (
     credited_at TIMESTAMPTZ
 );
 
+-- Notices to payers (email, SMS): made by the webhook fan-out from outbox events in the
+-- same transaction that marks the events fanned out (payment results, top-up receipts), or
+-- in the transaction of the wallet debit that crossed the low-balance threshold. The ID is
+-- deterministic (<event or balance transaction>:<template>:<channel>), so one event makes a
+-- notice at most once; it is the email's Message-ID and the SMS provider's idempotency key.
+CREATE TABLE payer_notices (
+    id              TEXT PRIMARY KEY,
+    merchant_id     TEXT NOT NULL,
+    customer_id     TEXT NOT NULL,
+    region          TEXT NOT NULL,
+    event_id        TEXT,
+    template        TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    language        TEXT NOT NULL,
+    data            JSONB NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INT4 NOT NULL DEFAULT 0,
+    max_attempts    INT4 NOT NULL,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    claim_token     TEXT,
+    last_error      TEXT,
+    sent_at         TIMESTAMPTZ,
+    created_at      TIMESTAMPTZ NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX payer_notices_due ON payer_notices (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX payer_notices_customer ON payer_notices (customer_id, created_at DESC);
+
 -- +goose Down
+DROP TABLE payer_notices;
 DROP TABLE top_ups;
 DROP TABLE customer_balance_transactions;
 DROP TABLE customer_wallets;
