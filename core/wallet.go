@@ -31,12 +31,12 @@ type Payer struct {
 	// falls below it, once until the balance is back at or above it.
 	LowBalanceThreshold map[string]int64 `json:"low_balance_threshold"`
 	// Opt-outs of notices, per channel.
-	EmailOptOut bool `json:"email_opt_out"`
-	SMSOptOut   bool `json:"sms_opt_out"`
-	Deleted    bool             `json:"deleted,omitempty"`
-	CreatedAt  time.Time        `json:"created_at"`
-	UpdatedAt  time.Time        `json:"updated_at"`
-	MerchantID string           `json:"-"`
+	EmailOptOut bool      `json:"email_opt_out"`
+	SMSOptOut   bool      `json:"sms_opt_out"`
+	Deleted     bool      `json:"deleted,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	MerchantID  string    `json:"-"`
 }
 
 // CustomerParams creates or updates a customer. On update, absent fields stay as they are.

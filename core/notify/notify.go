@@ -54,7 +54,9 @@ type Message struct {
 }
 
 // MessageID is the email Message-ID of a notice: the same on every attempt.
-func MessageID(noticeID string) string { return "<" + strings.ReplaceAll(noticeID, ":", ".") + "@notices.paycenter>" }
+func MessageID(noticeID string) string {
+	return "<" + strings.ReplaceAll(noticeID, ":", ".") + "@notices.paycenter>"
+}
 
 type text struct{ subject, body string }
 
