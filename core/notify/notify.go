@@ -39,10 +39,11 @@ const (
 	TemplateRefundSucceeded  = "refund_succeeded"
 	TemplateTopUpReceipt     = "top_up_receipt"
 	TemplateLowBalance       = "low_balance"
+	TemplateVerification     = "verification_code"
 )
 
 // Templates lists the template names.
-var Templates = []string{TemplatePaymentSucceeded, TemplatePaymentFailed, TemplateRefundSucceeded, TemplateTopUpReceipt, TemplateLowBalance}
+var Templates = []string{TemplatePaymentSucceeded, TemplatePaymentFailed, TemplateRefundSucceeded, TemplateTopUpReceipt, TemplateLowBalance, TemplateVerification}
 
 // Message is one notice, rendered, for one recipient.
 type Message struct {
@@ -78,6 +79,10 @@ var shipped = map[string]map[string]text{
 	TemplateTopUpReceipt: {
 		"en": {"Top-up received: {{money .amount .currency}}", "Your wallet was topped up with {{money .amount .currency}} (payment {{.id}})."},
 		"zh": {"充值成功：{{money .amount .currency}}", "您的钱包已充值 {{money .amount .currency}}（支付 {{.id}}）。"},
+	},
+	TemplateVerification: {
+		"en": {"Your verification code", "Your verification code is {{.code}}. It expires in 10 minutes."},
+		"zh": {"验证码", "您的验证码是 {{.code}}，10 分钟内有效。"},
 	},
 	TemplateLowBalance: {
 		"en": {"Your balance is low: {{money .balance .currency}}", "Your wallet holds {{money .balance .currency}}, below {{money .threshold .currency}}. Top it up to keep paying from it."},

@@ -86,6 +86,17 @@ func rearm(w *writeBatch, customerID, currency string) {
 			AND cw.balance >= COALESCE((c.low_balance_threshold->>$2)::INT8, 0)`, customerID, currency)
 }
 
+// verificationNotice queues the SMS that carries a phone verification's code, in the
+// transaction that issues it.
+func verificationNotice(w *writeBatch, verificationID string, m *core.Merchant, customerID, phone, code string, now time.Time) {
+	w.queue(`INSERT INTO payer_notices (id, merchant_id, customer_id, region, event_id, template, channel, recipient,
+			language, data, status, attempts, max_attempts, next_attempt_at, created_at, updated_at)
+		SELECT $1 || ':verification_code:sms', $2, $3, $4, NULL, 'verification_code', 'sms', $5,
+			COALESCE((SELECT language FROM customers WHERE id = $3 AND merchant_id = $2), 'en'),
+			jsonb_build_object('code', $6::TEXT), 'pending', 0, $7, $8, $8, $8`,
+		verificationID, m.ID, customerID, m.HomeRegion, phone, code, noticeMaxAttempts, now)
+}
+
 // Notice is a notice to a payer as GET /v1/customers/{id}/notifications shows it.
 type Notice = core.Notice
 
@@ -129,7 +140,7 @@ func (s *Service) PreviewNotice(_ context.Context, name string, p core.NoticePre
 	data := p.Data
 	if data == nil {
 		data = map[string]any{"id": "pay_us-east_example", "payment": "pay_us-east_example", "amount": 12345.0,
-			"currency": "CNY", "balance": 800.0, "threshold": 1000.0, "failure_message": "The card was declined."}
+			"currency": "CNY", "balance": 800.0, "threshold": 1000.0, "failure_message": "The card was declined.", "code": "123456"}
 	}
 	subject, body, err := notify.Render(name, lang, data)
 	if errors.Is(err, notify.ErrUnknownTemplate) {
@@ -273,8 +284,11 @@ func (n *PayerNotifier) channels() []string {
 // send renders and sends one notice. An opted-out customer's notice is not sent (errOptedOut).
 func (n *PayerNotifier) send(ctx context.Context, c claimedNotice) error {
 	var optedOut bool
-	if err := n.s.db.Pool.QueryRow(ctx, `SELECT CASE $2 WHEN 'email' THEN c.email_opt_out OR c.email IS NULL ELSE c.sms_opt_out OR c.phone IS NULL END
-		FROM payer_notices p JOIN customers c ON c.id = p.customer_id WHERE p.id = $1`, c.id, c.channel).Scan(&optedOut); err != nil {
+	// A verification code is sent to the phone being verified, whatever the opt-outs.
+	if err := n.s.db.Pool.QueryRow(ctx, `SELECT COALESCE((SELECT CASE $2 WHEN 'email' THEN c.email_opt_out OR c.email IS NULL
+			ELSE c.sms_opt_out OR c.phone IS NULL END
+		FROM payer_notices p JOIN customers c ON c.id = p.customer_id WHERE p.id = $1 AND p.template <> 'verification_code'), false)`,
+		c.id, c.channel).Scan(&optedOut); err != nil {
 		return err
 	}
 	if optedOut {
@@ -313,7 +327,10 @@ func (n *PayerNotifier) record(ctx context.Context, c claimedNotice, sendErr err
 		next = now.Add(n.cfg.Backoff[min(c.attempt-1, len(n.cfg.Backoff)-1)])
 		n.log.WarnContext(ctx, "payer notice not sent; retried later", "notice", c.id, "attempt", c.attempt, "err", sendErr)
 	}
+	// A verification code is erased once it is sent (or will never be).
 	_, err := n.s.db.Pool.Exec(ctx, `UPDATE payer_notices SET status = $3, next_attempt_at = $4, last_error = $5, sent_at = $6,
-		claim_token = NULL, updated_at = $7 WHERE id = $1 AND claim_token = $2`, c.id, c.token, status, next, lastErr, sentAt, now)
+			claim_token = NULL, updated_at = $7,
+			data = CASE WHEN template = 'verification_code' AND $3 <> 'pending' THEN '{}' ELSE data END
+		WHERE id = $1 AND claim_token = $2`, c.id, c.token, status, next, lastErr, sentAt, now)
 	return err
 }
