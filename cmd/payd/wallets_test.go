@@ -177,6 +177,10 @@ func TestPayerBadInputWritesNothing(t *testing.T) {
 		}
 	}
 	e.expect(e.call("POST", "/v1/customers/"+theirs+"/top_ups", key, newKey(), cardTopUp(10)), 404)
+	// The risk verification routes know customers too: another merchant's cus_ ID is 404.
+	e.expect(e.call("POST", "/v1/customers/"+theirs+"/phone_verifications", key, "", map[string]any{"phone": "+8613800138000"}), 404)
+	e.expect(e.call("GET", "/v1/customers/"+theirs+"/verification", key, "", nil), 404)
+	e.expect(e.call("GET", "/v1/customers/"+mine+"/verification", key, "", nil), 200)
 	if got := before(); got != want {
 		t.Fatalf("rows (customers, payments, balance transactions, keys) %v after bad input, want %v", got, want)
 	}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -156,4 +157,21 @@ func (s *Service) Customers(ctx context.Context, merchantID string, limit int) (
 		c.Balances = full.Balances
 	}
 	return out, nil
+}
+
+// knownCustomer refuses, with 404, a customer ID of the platform's (cus_…) that names none of
+// the merchant's customers. Other IDs are the merchant's own, as payments' customer.id may be.
+func (s *Service) knownCustomer(ctx context.Context, merchantID, id string) error {
+	if !strings.HasPrefix(id, core.PrefixCustomer+"_") {
+		return nil
+	}
+	var n int
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM customers WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL`,
+		id, merchantID).Scan(&n); err != nil {
+		return s.dbError(ctx, err)
+	}
+	if n == 0 {
+		return customerNotFound(id)
+	}
+	return nil
 }

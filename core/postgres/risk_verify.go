@@ -44,6 +44,9 @@ func (s *Service) RequestPhoneVerification(ctx context.Context, m *core.Merchant
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.knownCustomer(ctx, m.ID, customerID); err != nil { // customers.go
+		return nil, err
+	}
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {
 		return nil, err
@@ -81,6 +84,9 @@ func (s *Service) RequestPhoneVerification(ctx context.Context, m *core.Merchant
 // code uses up an attempt; the right one verifies the phone.
 func (s *Service) ConfirmPhoneVerification(ctx context.Context, m *core.Merchant, customerID string, p risk.ConfirmParams) (*risk.PhoneVerification, error) {
 	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.knownCustomer(ctx, m.ID, customerID); err != nil { // customers.go
 		return nil, err
 	}
 	var (
@@ -134,6 +140,9 @@ func (s *Service) BindCard(ctx context.Context, m *core.Merchant, customerID str
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.knownCustomer(ctx, m.ID, customerID); err != nil { // customers.go
+		return nil, err
+	}
 	err := s.db.WriteTx(ctx, "verification.bind_card", func(tx pgx.Tx) error {
 		pay, err := getPayment(ctx, tx, m.ID, p.Payment, false)
 		if err != nil {
@@ -159,6 +168,9 @@ func (s *Service) BindCard(ctx context.Context, m *core.Merchant, customerID str
 
 // CustomerVerification is what the platform knows of the customer's verification.
 func (s *Service) CustomerVerification(ctx context.Context, m *core.Merchant, customerID string) (*risk.Verification, error) {
+	if err := s.knownCustomer(ctx, m.ID, customerID); err != nil { // customers.go
+		return nil, err
+	}
 	v := &risk.Verification{Object: "customer_verification", Customer: customerID, Cards: []string{}}
 	err := s.db.Pool.QueryRow(ctx, `SELECT phone, phone_verified_at FROM customer_verifications WHERE merchant_id = $1 AND customer_id = $2`,
 		m.ID, customerID).Scan(&v.Phone, &v.VerifiedAt)
