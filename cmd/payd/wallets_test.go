@@ -95,9 +95,13 @@ func TestConcurrentWalletPaymentsNeverOverdraw(t *testing.T) {
 	e := newEnv(t)
 	_, key := e.merchant("Acme")
 	cus := e.customer(key, map[string]any{"email": "payer@example.com"})
-	e.expect(e.call("POST", "/v1/customers/"+cus+"/top_ups", key, newKey(), cardTopUp(100)), 200)
+	top := e.expect(e.call("POST", "/v1/customers/"+cus+"/top_ups", key, newKey(), cardTopUp(100)), 200)
 	if b := e.walletBalance(key, cus, "CNY"); b != 100 {
 		t.Fatalf("balance %d after a card top-up of 100, want 100", b)
+	}
+	// A top-up's money is in the wallet: it is not refunded through the channel.
+	if r := e.call("POST", "/v1/refunds", key, newKey(), map[string]any{"payment": top.str("id"), "amount": 10}); r.Status != 400 || r.str("error.param") != "payment" {
+		t.Fatalf("refund of a top-up: %d %s", r.Status, r.Body)
 	}
 	nodes := []*env{e, e.secondNode(), e.secondNode()}
 	var wg sync.WaitGroup

@@ -68,6 +68,9 @@ func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, w *writeBatch, k
 		}
 		return "", err
 	}
+	if err := refusedTopUpRefund(ctx, tx, pay); err != nil { // wallets.go
+		return finishRefused(k, err)
+	}
 	ch, err := pay.ReserveRefund(core.NewID(core.PrefixRefund, pay.Region), params.Amount, params.Reason, s.now())
 	if err != nil {
 		return finishRefused(k, err)

@@ -267,3 +267,20 @@ func (s *Service) checkWallets(ctx context.Context, r *core.LedgerReport) error 
 	}
 	return rows.Err()
 }
+
+// refusedTopUpRefund refuses refunds of top-ups: the money is in the customer's wallet, and
+// a refund through the channel would leave it there too. The customer spends it, or a
+// wallet withdrawal (not built yet) returns it.
+func refusedTopUpRefund(ctx context.Context, tx pgx.Tx, pay *core.Payment) error {
+	if pay.Customer == nil || !strings.HasPrefix(pay.Customer.ID, core.PrefixCustomer+"_") {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM top_ups WHERE payment_id = $1`, pay.ID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return core.ParamError(core.CodeParameterInvalid, "payment", "Payment %s is a wallet top-up: its money is in the customer's wallet and cannot be refunded through the channel.", pay.ID)
+	}
+	return nil
+}
