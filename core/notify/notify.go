@@ -69,8 +69,8 @@ var shipped = map[string]map[string]text{
 		"zh": {"支付成功：{{money .amount .currency}}", "您的支付 {{.id}}（{{money .amount .currency}}）已成功。"},
 	},
 	TemplatePaymentFailed: {
-		"en": {"Payment failed: {{money .amount .currency}}", "Your payment {{.id}} of {{money .amount .currency}} failed{{with .failure_message}}: {{.}}{{end}}."},
-		"zh": {"支付失败：{{money .amount .currency}}", "您的支付 {{.id}}（{{money .amount .currency}}）未成功{{with .failure_message}}：{{.}}{{end}}。"},
+		"en": {"Payment failed: {{money .amount .currency}}", "Your payment {{.id}} of {{money .amount .currency}} failed{{with .failure_message}}: {{clause .}}{{end}}."},
+		"zh": {"支付失败：{{money .amount .currency}}", "您的支付 {{.id}}（{{money .amount .currency}}）未成功{{with .failure_message}}：{{clause .}}{{end}}。"},
 	},
 	TemplateRefundSucceeded: {
 		"en": {"Refund of {{money .amount .currency}}", "A refund {{.id}} of {{money .amount .currency}} for payment {{.payment}} succeeded."},
@@ -91,6 +91,8 @@ var shipped = map[string]map[string]text{
 }
 
 var funcs = template.FuncMap{
+	// clause drops a sentence's final punctuation, for quoting it inside another.
+	"clause": func(s any) string { return strings.TrimRight(fmt.Sprint(s), ".。!！ ") },
 	// money shows minor units with two decimals and the currency: "12.34 CNY".
 	"money": func(amount any, currency any) string {
 		var n int64
