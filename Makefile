@@ -43,9 +43,10 @@ ensure-prometheus: ## install Prometheus and Alertmanager (Debian packages prome
 		exit $$rc; \
 	else echo "Prometheus or Alertmanager is missing: install the packages prometheus and prometheus-alertmanager (as root, 'make' does it for you)"; exit 1; fi
 
-tools: ## build the pinned Consul and stripe-mock from the Go module proxy into .local/bin (once)
+tools: ## build the pinned Consul, stripe-mock and Mailpit from the Go module proxy into .local/bin (once)
 	@deploy/tools/consul/build.sh >/dev/null
 	@deploy/tools/stripemock/build.sh >/dev/null
+	@deploy/tools/mailpit/build.sh >/dev/null
 
 deploy-tools: ## build the pinned helm (v3.22.0) and terraform (v1.5.7) from the Go module proxy into .local/bin (once)
 	@deploy/verify/tools/build-helm.sh >/dev/null
@@ -76,7 +77,7 @@ test: ensure-patroni ensure-prometheus tools deploy-tools ## every test (-race):
 	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
 	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
 	echo "test PostgreSQL: $$url"; \
-	export PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1 PAY_REQUIRE_PROMETHEUS=1; \
+	export PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1 PAY_REQUIRE_PROMETHEUS=1 PAY_REQUIRE_MAILPIT=1; \
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -x -F $(PLATFORM_TESTS:%=-e $(MODULE)/%)) && \
 	echo "the packages that run whole platforms, one at a time: $(PLATFORM_TESTS)" && \
 	$(GO) test -race -count=1 -timeout 20m -p 1 $(PLATFORM_TESTS:%=./%) && (cd sdk && $(GO) test -race -count=1 ./...) && \

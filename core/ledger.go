@@ -13,11 +13,18 @@ import "fmt"
 //	               channel_receivable +C     merchant_available -C (money owed to the merchant)
 //	void a hold H: channel_holds -H          merchant_holds +H
 //	refund R:      merchant_available +R     channel_receivable -R
+//
+// Wallets (stored value a customer holds with the merchant; the balance is -sum):
+//
+//	top-up A succeeded (after its sale):   merchant_available +A   customer_wallet -A
+//	wallet payment A (a sale from the balance): customer_wallet +A  merchant_available -A
+//	refund R of a wallet payment:          merchant_available +R   customer_wallet -R
 const (
 	AccountChannelHolds      = "channel_holds"
 	AccountMerchantHolds     = "merchant_holds"
 	AccountChannelReceivable = "channel_receivable"
 	AccountMerchantAvailable = "merchant_available"
+	AccountCustomerWallet    = "customer_wallet"
 )
 
 // Journal kinds.
@@ -27,6 +34,7 @@ const (
 	JournalCapture   = "capture"
 	JournalVoid      = "void"
 	JournalRefund    = "refund"
+	JournalTopUp     = "top_up"
 )
 
 // Posting is one entry of a journal: an amount on one account.
@@ -44,7 +52,9 @@ type Journal struct {
 	Currency   string
 	PaymentID  string
 	RefundID   *string
-	Postings   []Posting
+	// Customer owns the journal's customer_wallet postings, if it has any.
+	Customer string
+	Postings []Posting
 }
 
 // Balanced reports an error unless the journal's postings sum to zero.
@@ -60,8 +70,24 @@ func (j Journal) Balanced() error {
 }
 
 func paymentJournal(p *Payment, kind string, postings ...Posting) Journal {
-	return Journal{Kind: kind, MerchantID: p.MerchantID, Region: p.Region, Currency: p.Currency,
+	j := Journal{Kind: kind, MerchantID: p.MerchantID, Region: p.Region, Currency: p.Currency,
 		PaymentID: p.ID, Postings: postings}
+	if c := p.WalletCustomer(); c != "" {
+		j.Customer = c
+		for i := range j.Postings {
+			if j.Postings[i].Account == AccountChannelReceivable {
+				j.Postings[i].Account = AccountCustomerWallet // the wallet is the channel
+			}
+		}
+	}
+	return j
+}
+
+// TopUpJournal credits a top-up's captured amount to its customer's wallet.
+func TopUpJournal(p *Payment, customer string, amount int64) Journal {
+	return Journal{Kind: JournalTopUp, MerchantID: p.MerchantID, Region: p.Region, Currency: p.Currency,
+		PaymentID: p.ID, Customer: customer,
+		Postings: []Posting{{AccountMerchantAvailable, amount}, {AccountCustomerWallet, -amount}}}
 }
 
 // AuthorizeJournal holds amount of p's money at the channel.

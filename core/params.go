@@ -20,12 +20,15 @@ type CreatePaymentParams struct {
 	Customer          *Customer          `json:"customer"`
 	PaymentMethod     *PaymentMethodData `json:"payment_method"`
 	Metadata          map[string]string  `json:"metadata"`
+	// TopUpFor is the customer whose wallet the payment tops up (set by top-ups only).
+	TopUpFor string `json:"-"`
 }
 
 // PaymentMethodData is how the payer pays, as sent by the merchant.
 type PaymentMethodData struct {
-	Type string    `json:"type"`
-	Card *CardData `json:"card"`
+	Type   string      `json:"type"`
+	Card   *CardData   `json:"card"`
+	Wallet *WalletData `json:"wallet"`
 }
 
 // CardData is a card as sent by the merchant. It is passed to the channel and never stored.
@@ -108,6 +111,9 @@ func (p *CreatePaymentParams) Validate() error {
 
 func (p *CreatePaymentParams) validatePaymentMethod() error {
 	pm := p.PaymentMethod
+	if err := p.validateWallet(); err != nil {
+		return err
+	}
 	if !p.Channel.IsCard() {
 		if pm != nil && pm.Card != nil {
 			return ParamError(CodeParameterUnknown, "payment_method.card", "Card details are only accepted on the card and debit_card channels.")

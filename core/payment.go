@@ -16,13 +16,19 @@ const (
 	ChannelWeChatPay    Channel = "wechat_pay"
 	ChannelAlipay       Channel = "alipay"
 	ChannelBankTransfer Channel = "bank_transfer"
+	// ChannelWallet pays from a customer's stored-value wallet (core/wallet.go).
+	ChannelWallet Channel = "wallet"
 )
 
-// Channels lists every channel, in a stable order.
+// Channels lists every channel that is a payment channel behind the gateway, in a stable
+// order. ChannelWallet is not one: it is the platform's own ledger.
 var Channels = []Channel{ChannelCard, ChannelDebitCard, ChannelWeChatPay, ChannelAlipay, ChannelBankTransfer}
 
 // Valid reports whether c is a known channel.
 func (c Channel) Valid() bool {
+	if c == ChannelWallet {
+		return true
+	}
 	for _, k := range Channels {
 		if c == k {
 			return true
@@ -162,6 +168,8 @@ type PaymentMethod struct {
 	ExpMonth    int    `json:"exp_month,omitempty"`
 	ExpYear     int    `json:"exp_year,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Customer is the wallet's owner, for wallet payments.
+	Customer string `json:"customer,omitempty"`
 }
 
 // NextAction tells the merchant what the payer must do for a requires_action payment.
@@ -279,6 +287,9 @@ type LedgerReport struct {
 	UnbalancedJournals []string `json:"unbalanced_journals"`
 	// PaymentMismatches lists payments whose amounts disagree with their postings.
 	PaymentMismatches []string `json:"payment_mismatches"`
+	// WalletMismatches lists customer wallets whose balance disagrees with their balance
+	// transactions, or merchants whose wallets disagree with the customer_wallet postings.
+	WalletMismatches []string `json:"wallet_mismatches"`
 }
 
 // ChannelAuthorization says whether a merchant may use a channel, and whether it has its own

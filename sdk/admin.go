@@ -102,6 +102,9 @@ type LedgerReport struct {
 	UnbalancedJournals []string `json:"unbalanced_journals"`
 	// PaymentMismatches lists payments whose amounts disagree with their postings.
 	PaymentMismatches []string `json:"payment_mismatches"`
+	// WalletMismatches lists customer wallets that disagree with their balance
+	// transactions or with the ledger's customer_wallet postings.
+	WalletMismatches []string `json:"wallet_mismatches"`
 }
 
 // ReconciliationReport compares a channel's statement for a day with the platform's records.

@@ -18,6 +18,8 @@ const (
 	ChannelWeChatPay    Channel = "wechat_pay"
 	ChannelAlipay       Channel = "alipay"
 	ChannelBankTransfer Channel = "bank_transfer"
+	// ChannelWallet pays from a customer's stored-value wallet.
+	ChannelWallet Channel = "wallet"
 )
 
 // CaptureMethod says whether funds are captured with the authorisation or later.
@@ -131,6 +133,8 @@ type PaymentMethod struct {
 	ExpMonth    int    `json:"exp_month,omitempty"`
 	ExpYear     int    `json:"exp_year,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Customer is the wallet's owner, for wallet payments.
+	Customer string `json:"customer,omitempty"`
 }
 
 // Next action types.
@@ -228,8 +232,14 @@ type CreatePaymentParams struct {
 // PaymentMethodData is how the payer pays, as sent by the merchant.
 type PaymentMethodData struct {
 	// Type is "card" on the card channels (the default there), else the channel's name.
-	Type string    `json:"type"`
-	Card *CardData `json:"card"`
+	Type   string      `json:"type"`
+	Card   *CardData   `json:"card"`
+	Wallet *WalletData `json:"wallet"`
+}
+
+// WalletData names the customer whose wallet a wallet payment pays from.
+type WalletData struct {
+	Customer string `json:"customer"`
 }
 
 // CardData is a card as sent by the merchant; the platform passes it to the channel and

@@ -116,6 +116,9 @@ type Config struct {
 	// WebhooksAllowPrivate lets webhooks reach loopback and private addresses (the local
 	// platform and tests); off, such deliveries are refused at connect time.
 	WebhooksAllowPrivate bool
+	// Payer notices (notices.go): SMTP server and sender address for email, an HTTP SMS
+	// provider's URL for SMS; a channel without its setting is not sent.
+	SMTPAddr, SMTPFrom, SMTPTLS, SMSURL string
 	// ChannelRate is each channel's call quota on this node, per second.
 	ChannelRate float64
 	// MerchantRate and MerchantBurst are each merchant's API quota on this node.
@@ -196,6 +199,7 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", 5*time.Second, "how often the in-doubt recovery worker looks for payments to finish")
 	fs.DurationVar(&c.DetectorInterval, "detector-interval", 10*time.Second, "how often each abnormal-transaction detector runs, platform-wide, on the node that holds its lease (0: this node runs none)")
 	fs.DurationVar(&c.WebhooksInterval, "webhooks-interval", 250*time.Millisecond, "how often the webhook worker fans out new events and claims due deliveries")
+	payerNoticeFlags(fs, c)
 	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "let webhooks go to loopback, private and link-local addresses (local platform and tests only; off, they are refused at connect time)")
 	fs.StringVar(&c.Channels, "channels", "", "where channel calls go (required): sim (an in-process simulator, one node, development only), channelsim (the channel simulator at -channelsim-url) or live (only the real adapters configured, e.g. -card-acquirer-key)")
 	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
@@ -348,6 +352,7 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 		webhooks.Worker(),
+		m.payerNotifier().Worker(),
 	}
 	if c.DetectorInterval > 0 {
 		m.workers = append(m.workers, postgres.NewMonitor(m.Service, postgres.MonitorConfig{Interval: c.DetectorInterval}).Workers()...)

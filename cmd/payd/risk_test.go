@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/notify"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/risk"
 )
@@ -449,7 +452,21 @@ func TestPayerVerificationHooks(t *testing.T) {
 	e.expect(e.call("POST", "/v1/payments", key, newKey(), wallet("w-1")), 402)
 	e.expect(e.call("POST", "/v1/payments", key, newKey(), card("c-1", 150000)), 402)
 
-	// Phone verification: the code travels in the outbox event, never in the answer.
+	// Phone verification: the code goes to the phone by SMS (the payer notifier, an SMS
+	// provider on loopback), never in the answer nor in the outbox event.
+	texts := make(chan [2]string, 10) // phone, body
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ To, Body string }
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		texts <- [2]string{m.To, m.Body}
+	}))
+	t.Cleanup(provider.Close)
+	notifier := postgres.NewPayerNotifier(e.svc, postgres.NotifierConfig{
+		Senders: map[string]notify.Sender{notify.ChannelSMS: &notify.SMS{Provider: &notify.HTTPSMS{URL: provider.URL}}}})
+	codeRE := regexp.MustCompile(`\b[0-9]{6}\b`)
 	issue := func() (string, string) {
 		t.Helper()
 		v := e.expect(e.call("POST", "/v1/customers/cus-9/phone_verifications", key, "", map[string]any{"phone": "+86 138 0000 0000"}), 200)
@@ -457,14 +474,18 @@ func TestPayerVerificationHooks(t *testing.T) {
 			t.Fatalf("issued: %s", v.Body)
 		}
 		evs, err := e.svc.Events(context.Background(), mid, v.str("id"))
-		if err != nil || len(evs) != 1 || evs[0].Type != risk.EventCodeIssued {
+		if err != nil || len(evs) != 1 || evs[0].Type != risk.EventCodeIssued || strings.Contains(string(evs[0].Data.Object), `"code"`) {
 			t.Fatalf("code event: %+v %v", evs, err)
 		}
-		var body struct{ Code string }
-		if err := json.Unmarshal(evs[0].Data.Object, &body); err != nil || len(body.Code) != 6 {
-			t.Fatalf("code event body: %s", evs[0].Data.Object)
+		if n, err := notifier.Round(context.Background()); err != nil || n != 1 {
+			t.Fatalf("notifier sent %d (err %v), want the code's SMS", n, err)
 		}
-		return v.str("id"), body.Code
+		sms := <-texts
+		code := codeRE.FindString(sms[1])
+		if code == "" {
+			t.Fatalf("SMS %q carries no code", sms)
+		}
+		return v.str("id"), code
 	}
 	wrong := func(code string) string {
 		if code == "000000" {

@@ -202,7 +202,7 @@ func oaFullPayment() *core.Payment {
 		MerchantReference: "order-1042", Description: "Two coffees",
 		Customer: &core.Customer{ID: "cus-77", Name: "Ana", Email: "ana@example.com", Phone: "+1 555 0100", IP: "203.0.113.7"},
 		PaymentMethod: &core.PaymentMethod{Type: "card", Brand: "visa", Last4: "4242", ExpMonth: 12,
-			ExpYear: 2034, Fingerprint: "0f1e2d3c4b5a69788796a5b4"},
+			ExpYear: 2034, Fingerprint: "0f1e2d3c4b5a69788796a5b4", Customer: "cus_us-east_5z8k"},
 		Metadata:       map[string]string{"cart": "8812"},
 		Region:         "us-east",
 		FailureCode:    oaPtr(core.CodeCardDeclined),

@@ -66,6 +66,7 @@ func (s *Service) persistRest(w *writeBatch, ch core.Change) error {
 		if err := s.post(w, j); err != nil {
 			return err
 		}
+		s.creditTopUp(w, ch.Payment, j) // wallets.go
 	}
 	for _, e := range ch.Events {
 		s.emit(w, e)

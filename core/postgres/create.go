@@ -23,6 +23,9 @@ import (
 //     transaction with the stored reply. A timed-out channel call leaves the payment
 //     processing and the key open; a retry repeats the call with the same channel key.
 func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error) {
+	if err := s.checkWalletCustomer(ctx, req.MerchantID, &p); err != nil {
+		return core.Reply{}, err
+	}
 	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
 	// The risk screening's reads that need no transaction, made before it (see screen).
 	pre, err := s.prelude(ctx, s.newPayment(&idemKey{req: req, paymentID: new(string)}, &p))
@@ -42,7 +45,11 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 	// settle ends the insert phase from what the payment's INSERT did.
 	settle := func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, tag pgconn.CommandTag) (string, error) {
 		if tag.RowsAffected() == 1 {
-			return s.screen(ctx, tx, w, k, created, pre) // risk rules, before any channel call
+			next, err := s.screen(ctx, tx, w, k, created, pre) // risk rules, before any channel call
+			if err != nil || next != pointPaymentCreated {
+				return next, err
+			}
+			return s.payerStep(ctx, tx, w, k, created, &p) // wallets and top-ups (wallets.go)
 		}
 		created = nil
 		return s.notInserted(ctx, tx, k, &p)
@@ -90,6 +97,8 @@ func (s *Service) newPayment(k *idemKey, p *core.CreatePaymentParams) *core.Paym
 	switch {
 	case p.Channel.IsCard():
 		pm = core.StoredCard(s.fingerprintKey, k.req.MerchantID, p.PaymentMethod.Card)
+	case p.Channel == core.ChannelWallet:
+		pm = &core.PaymentMethod{Type: string(p.Channel), Customer: p.PaymentMethod.Wallet.Customer}
 	default:
 		pm = &core.PaymentMethod{Type: string(p.Channel)}
 	}

@@ -28,7 +28,7 @@ func (s *Service) post(w *writeBatch, j core.Journal) error {
 		args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.MerchantID, j.Region, p.Account, j.Currency, p.Amount, j.Kind, j.PaymentID, j.RefundID, now)
 	}
 	w.queue(sb.String(), args...)
-	return nil
+	return s.postWallet(w, j, id) // wallets.go
 }
 
 // Balance sums a merchant's ledger per currency.
@@ -79,7 +79,7 @@ func (s *Service) CheckLedger(ctx context.Context) (*core.LedgerReport, error) {
 		SELECT p.id, p.amount_captured - p.amount_refunded, p.amount_capturable,
 			COALESCE(-SUM(e.amount) FILTER (WHERE e.account = $1), 0),
 			COALESCE(-SUM(e.amount) FILTER (WHERE e.account = $2), 0)
-		FROM payments p LEFT JOIN ledger_entries e ON e.payment_id = p.id
+		FROM payments p LEFT JOIN ledger_entries e ON e.payment_id = p.id AND e.kind <> 'top_up'
 		GROUP BY p.id, p.amount_captured, p.amount_refunded, p.amount_capturable
 		HAVING p.amount_captured - p.amount_refunded <> COALESCE(-SUM(e.amount) FILTER (WHERE e.account = $1), 0)
 			OR p.amount_capturable <> COALESCE(-SUM(e.amount) FILTER (WHERE e.account = $2), 0)
@@ -100,6 +100,9 @@ func (s *Service) CheckLedger(ctx context.Context) (*core.LedgerReport, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	r.Balanced = len(r.UnbalancedJournals) == 0 && len(r.PaymentMismatches) == 0
+	if err := s.checkWallets(ctx, r); err != nil {
+		return nil, err
+	}
+	r.Balanced = len(r.UnbalancedJournals) == 0 && len(r.PaymentMismatches) == 0 && len(r.WalletMismatches) == 0
 	return r, nil
 }

@@ -68,6 +68,9 @@ func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, w *writeBatch, k
 		}
 		return "", err
 	}
+	if err := refusedTopUpRefund(ctx, tx, pay); err != nil { // wallets.go
+		return finishRefused(k, err)
+	}
 	ch, err := pay.ReserveRefund(core.NewID(core.PrefixRefund, pay.Region), params.Amount, params.Reason, s.now())
 	if err != nil {
 		return finishRefused(k, err)
@@ -113,7 +116,9 @@ func (s *Service) refundWork(ctx context.Context, k *idemKey) (channelWork[core.
 			return k.finish(ch.Refund, nil), nil
 		}
 	}}
-	if ref.Status == core.RefundPending {
+	if ref.Status == core.RefundPending && pay.Channel == core.ChannelWallet {
+		wk.call = walletRefund(ref) // the wallet is in the ledger: the apply phase moves the money
+	} else if ref.Status == core.RefundPending {
 		wk.call = func(ctx context.Context) (core.OpResult, error) {
 			return s.gw.Refund(ctx, core.RefundRequest{Key: core.RefundKey(ref.ID), PaymentID: pay.ID,
 				RefundID: ref.ID, Channel: pay.Channel, Reference: deref(pay.ChannelReference),

@@ -19,9 +19,10 @@ import (
 // Payer verification: a one-time code for a customer's phone, and cards bound to a customer.
 // Rules see the state as customer.phone_verified and customer.card_bound.
 //
-// The code reaches the payer through the outbox: the event customer.verification_code
-// carries it, for the notifier that sends payers messages (or, until one exists, for the
-// merchant's webhook to relay). Only the code's keyed hash is stored.
+// The code reaches the payer by SMS: the transaction that issues it makes a payer notice
+// (notices.go, template verification_code) that the notifier sends; the notice's data, the
+// code, is erased once sent. The outbox event customer.verification_code says a code was
+// issued, without it. Only the code's keyed hash is kept.
 
 func (s *Service) codeHash(id, code string) string {
 	m := hmac.New(sha256.New, deriveKey(s.cfg.SecretKey, "verification-code-v1"))
@@ -34,7 +35,6 @@ type codeEvent struct {
 	Object    string    `json:"object"`
 	Customer  string    `json:"customer"`
 	Phone     string    `json:"phone"`
-	Code      string    `json:"code"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
@@ -42,6 +42,9 @@ type codeEvent struct {
 // risk.CodesPerHour an hour per customer): valid for risk.CodeTTL, risk.CodeAttempts tries.
 func (s *Service) RequestPhoneVerification(ctx context.Context, m *core.Merchant, customerID string, p risk.PhoneParams) (*risk.PhoneVerification, error) {
 	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.knownCustomer(ctx, m.ID, customerID); err != nil { // customers.go
 		return nil, err
 	}
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
@@ -67,7 +70,8 @@ func (s *Service) RequestPhoneVerification(ctx context.Context, m *core.Merchant
 		w.queue(`INSERT INTO verification_codes (id, merchant_id, region, customer_id, phone, code_hash, attempts, expires_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)`, v.ID, m.ID, m.HomeRegion, customerID, p.Phone, s.codeHash(v.ID, code), v.ExpiresAt, now)
 		s.emit(&w, core.OutboxEvent{Type: risk.EventCodeIssued, MerchantID: m.ID, Region: m.HomeRegion, ObjectID: v.ID,
-			Object: codeEvent{Object: "verification_code", Customer: customerID, Phone: p.Phone, Code: code, ExpiresAt: v.ExpiresAt}})
+			Object: codeEvent{Object: "verification_code", Customer: customerID, Phone: p.Phone, ExpiresAt: v.ExpiresAt}})
+		verificationNotice(&w, v.ID, m, customerID, p.Phone, code, now)
 		return w.commit(ctx, tx)
 	})
 	if err != nil {
@@ -80,6 +84,9 @@ func (s *Service) RequestPhoneVerification(ctx context.Context, m *core.Merchant
 // code uses up an attempt; the right one verifies the phone.
 func (s *Service) ConfirmPhoneVerification(ctx context.Context, m *core.Merchant, customerID string, p risk.ConfirmParams) (*risk.PhoneVerification, error) {
 	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.knownCustomer(ctx, m.ID, customerID); err != nil { // customers.go
 		return nil, err
 	}
 	var (
@@ -133,6 +140,9 @@ func (s *Service) BindCard(ctx context.Context, m *core.Merchant, customerID str
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.knownCustomer(ctx, m.ID, customerID); err != nil { // customers.go
+		return nil, err
+	}
 	err := s.db.WriteTx(ctx, "verification.bind_card", func(tx pgx.Tx) error {
 		pay, err := getPayment(ctx, tx, m.ID, p.Payment, false)
 		if err != nil {
@@ -158,6 +168,9 @@ func (s *Service) BindCard(ctx context.Context, m *core.Merchant, customerID str
 
 // CustomerVerification is what the platform knows of the customer's verification.
 func (s *Service) CustomerVerification(ctx context.Context, m *core.Merchant, customerID string) (*risk.Verification, error) {
+	if err := s.knownCustomer(ctx, m.ID, customerID); err != nil { // customers.go
+		return nil, err
+	}
 	v := &risk.Verification{Object: "customer_verification", Customer: customerID, Cards: []string{}}
 	err := s.db.Pool.QueryRow(ctx, `SELECT phone, phone_verified_at FROM customer_verifications WHERE merchant_id = $1 AND customer_id = $2`,
 		m.ID, customerID).Scan(&v.Phone, &v.VerifiedAt)

@@ -204,6 +204,9 @@ func (d *WebhookDeliverer) fanOut(ctx context.Context) (int, error) {
 			ON CONFLICT (id) DO NOTHING`, ids, len(d.cfg.Schedule)+1, now); err != nil {
 			return err
 		}
+		if err := fanOutNotices(ctx, tx, ids, now); err != nil { // the payers' notices (notices.go)
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE outbox_events SET delivered_at = $2, attempts = attempts + 1 WHERE id = ANY($1)`, ids, now)
 		n = len(ids)
 		return err

@@ -95,3 +95,17 @@ ALTER TABLE webhook_delivery_attempts SET LOCALITY REGIONAL BY ROW AS crdb_regio
 
 ALTER TABLE webhook_endpoint_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE webhook_endpoint_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Payers (00013_payers.sql): customers and their top-ups in the home region of the row;
+-- wallets and their balance transactions in the customer's home region (the region in the
+-- customer's ID), so spending from one wallet locks one regional row.
+ALTER TABLE customers ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE customers SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE customer_wallets ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE customer_wallets SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE customer_balance_transactions ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE customer_balance_transactions SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE top_ups ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE top_ups SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE payer_notices ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE payer_notices SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -323,6 +323,9 @@ func (l *launcher) multi(ctx context.Context, sec secrets, pgPort int) error {
 		return err
 	}
 	say("channel simulator on %s (WeChat Pay, Alipay, bank, card acquirer)", l.c.ChannelSim)
+	if err := l.mailpit(ctx); err != nil {
+		return err
+	}
 	edgeAddr := map[string]string{}
 	for _, r := range l.opt.Regions {
 		if edgeAddr[r], err = freeAddr(); err != nil {
@@ -426,6 +429,7 @@ func (l *launcher) nodeFlags(region, edgeURL string) []string {
 		"-channelsim-key-file", filepath.Join(keyDir, "channelsim.pub"), "-notify-url", edgeURL,
 		// Webhook receivers on this machine (payctl webhooks listen, the chaos suite's) are on loopback.
 		"-webhooks-allow-private"}
+	flags = append(flags, l.noticeFlags()...)
 	if l.c.Patroni != nil {
 		flags = append(flags, wanTimeouts(region)...)
 	}

@@ -33,9 +33,12 @@ type Cluster struct {
 	WANAPI      string `json:"wan_api,omitempty"`    // Toxiproxy's REST API of the WAN emulator
 	ChannelSim  string `json:"channelsim,omitempty"` // the shared channel simulator (its /sim control API)
 	// Prometheus and Alertmanager are their base URLs, when monitoring runs (monitoring.go).
-	Prometheus   string   `json:"prometheus,omitempty"`
-	Alertmanager string   `json:"alertmanager,omitempty"`
-	Regions      []Region `json:"regions"`
+	Prometheus   string `json:"prometheus,omitempty"`
+	Alertmanager string `json:"alertmanager,omitempty"`
+	// Mailpit is its web UI and API, MailpitSMTP its SMTP server (mailpit.go).
+	Mailpit     string   `json:"mailpit,omitempty"`
+	MailpitSMTP string   `json:"mailpit_smtp,omitempty"`
+	Regions     []Region `json:"regions"`
 	// Postgres is the single server, or with Patroni the first region's member (whose
 	// PostgreSQL may be a primary or a standby).
 	Postgres Process `json:"postgres"`

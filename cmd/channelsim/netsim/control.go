@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	s.bankRoutes()
 	s.stripeRoutes()
 	s.controlRoutes()
+	s.smsRoutes()
 }
 
 // controlError is the body of a failed control call.

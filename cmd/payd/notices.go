@@ -1,0 +1,28 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/paycenter/paycenter/core/notify"
+	"github.com/paycenter/paycenter/core/postgres"
+)
+
+func payerNoticeFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", "", "SMTP server (host:port) payer notices are emailed through; empty: no email notices are sent")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", "notices@paycenter.local", "the From address of payer notice emails")
+	fs.StringVar(&c.SMTPTLS, "smtp-tls", "starttls", `"starttls" (required) or "none" (a local server such as Mailpit)`)
+	fs.StringVar(&c.SMSURL, "sms-url", "", "HTTP SMS provider URL payer notices are texted through (POST {to, body}, Idempotency-Key); empty: no SMS notices are sent")
+}
+
+// payerNotifier is the node's sender of payer notices, by the channels configured.
+func (m *Main) payerNotifier() *postgres.PayerNotifier {
+	c := &m.Config
+	senders := map[string]notify.Sender{}
+	if c.SMTPAddr != "" {
+		senders[notify.ChannelEmail] = &notify.SMTP{Addr: c.SMTPAddr, From: c.SMTPFrom, TLS: c.SMTPTLS}
+	}
+	if c.SMSURL != "" {
+		senders[notify.ChannelSMS] = &notify.SMS{Provider: &notify.HTTPSMS{URL: c.SMSURL}}
+	}
+	return postgres.NewPayerNotifier(m.Service, postgres.NotifierConfig{Senders: senders})
+}
