@@ -16,6 +16,7 @@ const (
 	PrefixJournal  = "jnl"
 	PrefixRequest  = "req"
 	PrefixKeyEvent = "kev"
+	PrefixOpsEvent = "moe"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

@@ -1,0 +1,59 @@
+-- +goose Up
+-- Merchant operations: fees, T+N availability and the balance transactions read from the
+-- ledger.
+--
+-- A payment carries the terms it was made under (fee schedule, T+N delay, settlement time
+-- zone), fixed at creation so that every later transition (capture, refund, recovery) posts
+-- the same fee. NULL for payments made before: no fee, available at once.
+ALTER TABLE payments ADD COLUMN terms JSONB;
+
+-- When a merchant_available posting becomes available; NULL (postings made before) means at
+-- once. Pending and available are sums over this column: no balance row to keep in step.
+ALTER TABLE ledger_entries ADD COLUMN available_on TIMESTAMPTZ;
+CREATE INDEX ledger_entries_available ON ledger_entries (merchant_id, account, currency, available_on);
+-- Balance transactions are the merchant_available postings, newest first.
+CREATE INDEX ledger_entries_merchant_created ON ledger_entries (merchant_id, account, created_at DESC, journal_id DESC);
+
+-- Fee schedules set by operators, per merchant and channel; channel '*' is the merchant's
+-- default and merchant '*' the platform's.
+CREATE TABLE fee_schedules (
+    merchant_id  TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    region       TEXT NOT NULL,
+    percent_bps  INT8 NOT NULL CHECK (percent_bps >= 0 AND percent_bps <= 10000),
+    fixed        INT8 NOT NULL CHECK (fixed >= 0),
+    refund_fees  BOOL NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (merchant_id, channel)
+);
+
+-- A merchant's settlement terms: T+N delay and the time zone of its settlement day.
+CREATE TABLE merchant_settlement_terms (
+    merchant_id  TEXT PRIMARY KEY REFERENCES merchants (id),
+    region       TEXT NOT NULL,
+    delay_days   INT4 NOT NULL CHECK (delay_days >= 0 AND delay_days <= 30),
+    time_zone    TEXT NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL
+);
+
+-- Every operator action on a merchant's operations (fees, settlement terms), append-only:
+-- who, when, what.
+CREATE TABLE merchant_ops_events (
+    id           TEXT PRIMARY KEY,
+    merchant_id  TEXT NOT NULL,
+    region       TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    detail       JSONB NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX merchant_ops_events_merchant ON merchant_ops_events (merchant_id, created_at);
+
+-- +goose Down
+DROP TABLE merchant_ops_events;
+DROP TABLE merchant_settlement_terms;
+DROP TABLE fee_schedules;
+DROP INDEX ledger_entries_merchant_created;
+DROP INDEX ledger_entries_available;
+ALTER TABLE ledger_entries DROP COLUMN available_on;
+ALTER TABLE payments DROP COLUMN terms;
