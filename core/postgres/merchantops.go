@@ -123,7 +123,10 @@ func (s *Service) SetSettlementTerms(ctx context.Context, merchantID string, del
 		return auditOps(ctx, tx, merchantID, region, opsSettlementSet, actorOperator,
 			map[string]any{"delay_days": delayDays, "time_zone": zone}, now)
 	})
-	return core.AsError(err)
+	if err != nil {
+		return core.AsError(err)
+	}
+	return nil
 }
 
 // BalanceTransactions lists a merchant's balance transactions, newest first: one per journal
