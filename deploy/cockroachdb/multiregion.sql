@@ -95,3 +95,12 @@ ALTER TABLE webhook_delivery_attempts SET LOCALITY REGIONAL BY ROW AS crdb_regio
 
 ALTER TABLE webhook_endpoint_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE webhook_endpoint_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Merchant operations (00014): fee schedules, settlement terms and their audit trail live in
+-- the merchant's region (the platform's default fee schedule in the region that set it).
+ALTER TABLE fee_schedules ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE fee_schedules SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_settlement_terms ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_settlement_terms SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_ops_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_ops_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
