@@ -273,6 +273,8 @@ const (
 	EventRefundFailed           = "refund.failed"
 	EventReviewOpened           = "review.opened"
 	EventReviewClosed           = "review.closed"
+	EventKYCVerified            = "kyc.verified"
+	EventKYCRejected            = "kyc.rejected"
 )
 
 // LedgerReport is the result of a whole-ledger check.

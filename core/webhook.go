@@ -19,6 +19,7 @@ var EventTypes = []string{
 	EventPaymentProcessing, EventPaymentRequiresAction, EventPaymentRequiresCapture,
 	EventPaymentSucceeded, EventPaymentFailed, EventPaymentCanceled,
 	EventRefundSucceeded, EventRefundFailed,
+	EventKYCVerified, EventKYCRejected,
 }
 
 // Webhook endpoint statuses.

@@ -15,6 +15,9 @@ type MerchantOps interface {
 	SetFeeSchedule(ctx context.Context, merchantID string, p core.FeeScheduleParams) (*core.FeeScheduleSet, error)
 	SetSettlementTerms(ctx context.Context, merchantID string, delayDays int, zone string) error
 	BalanceTransactions(ctx context.Context, merchantID string, f core.BalanceTransactionFilter) (*core.List[*core.BalanceTransaction], error)
+	SubmitKYC(ctx context.Context, merchantID string, p core.KYCParams) (*core.KYC, error)
+	KYC(ctx context.Context, merchantID string) (*core.KYC, error)
+	DecideKYC(ctx context.Context, merchantID string, approve bool, reason string) (*core.KYC, error)
 }
 
 // merchantOpsRoutes registers the merchant operations routes.
@@ -23,6 +26,95 @@ func (s *Server) merchantOpsRoutes() {
 	s.handle("POST /v1/admin/merchants/{id}/fees", s.admin(s.noQuery(s.setFees)))
 	s.handle("POST /v1/admin/fees", s.admin(s.noQuery(s.setFees)))
 	s.handle("POST /v1/admin/merchants/{id}/settlement_terms", s.admin(s.noQuery(s.setSettlementTerms)))
+	s.handle("GET /v1/merchant/kyc", s.merchant(s.noQuery(s.getKYC)))
+	s.handle("POST /v1/merchant/kyc", s.merchant(s.noQuery(s.submitKYC)))
+	s.handle("GET /v1/admin/merchants/{id}/kyc", s.admin(s.noQuery(s.getKYC)))
+	s.handle("POST /v1/admin/merchants/{id}/kyc/approve", s.admin(s.noQuery(s.decideKYC(true))))
+	s.handle("POST /v1/admin/merchants/{id}/kyc/reject", s.admin(s.noQuery(s.decideKYC(false))))
+}
+
+// kycMerchant is the merchant a KYC route is about: the path's for operators, else the caller.
+func (s *Server) kycMerchant(r *http.Request) (string, error) {
+	if r.PathValue("id") == "" {
+		return merchantID(r.Context()), nil
+	}
+	if err := pathID(r, "merchant"); err != nil {
+		return "", err
+	}
+	return r.PathValue("id"), nil
+}
+
+func (s *Server) getKYC(w http.ResponseWriter, r *http.Request) {
+	mo, ok := s.merchantOps(w, r)
+	if !ok {
+		return
+	}
+	id, err := s.kycMerchant(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, err := mo.KYC(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
+	s.writeJSON(w, r, k)
+}
+
+func (s *Server) submitKYC(w http.ResponseWriter, r *http.Request) {
+	mo, ok := s.merchantOps(w, r)
+	if !ok {
+		return
+	}
+	var in core.KYCParams
+	if err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.Representative.IDLast4 != "" || in.BankAccount.Last4 != "" {
+		s.writeError(w, r, core.ParamError(core.CodeParameterUnknown, "last4", "last4 fields are shown, not submitted."))
+		return
+	}
+	k, err := mo.SubmitKYC(r.Context(), merchantID(r.Context()), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
+	s.writeJSON(w, r, k)
+}
+
+func (s *Server) decideKYC(approve bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		mo, ok := s.merchantOps(w, r)
+		if !ok {
+			return
+		}
+		if err := pathID(r, "merchant"); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var in struct {
+			Reason string `json:"reason"`
+		}
+		if err := s.decode(w, r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if approve && in.Reason != "" {
+			s.writeError(w, r, core.ParamError(core.CodeParameterUnknown, "reason", "An approval takes no reason."))
+			return
+		}
+		k, err := mo.DecideKYC(r.Context(), r.PathValue("id"), approve, in.Reason)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		noStore(w)
+		s.writeJSON(w, r, k)
+	}
 }
 
 func (s *Server) merchantOps(w http.ResponseWriter, r *http.Request) (MerchantOps, bool) {

@@ -25,6 +25,13 @@ import (
 func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest, p core.CreatePaymentParams) (core.Reply, error) {
 	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
 	// The risk screening's reads that need no transaction, made before it (see screen).
+	// A merchant not verified takes payments only up to its volume limit (kyc_required).
+	if err := s.kycVolumeCheck(ctx, req, p.Currency, p.Amount); err != nil {
+		if core.ErrorCode(err) == core.CodeKYCRequired {
+			return core.Reply{}, err
+		}
+		return core.Reply{}, s.dbError(ctx, err)
+	}
 	// The merchant's terms (fees, T+N) are fixed on the payment as it is created.
 	terms, err := s.paymentTerms(ctx, req.MerchantID, p.Channel)
 	if err != nil {

@@ -104,3 +104,5 @@ ALTER TABLE merchant_settlement_terms ADD COLUMN crdb_region crdb_internal_regio
 ALTER TABLE merchant_settlement_terms SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE merchant_ops_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE merchant_ops_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_kyc ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_kyc SET LOCALITY REGIONAL BY ROW AS crdb_region;

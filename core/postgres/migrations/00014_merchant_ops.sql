@@ -49,7 +49,24 @@ CREATE TABLE merchant_ops_events (
 );
 CREATE INDEX merchant_ops_events_merchant ON merchant_ops_events (merchant_id, created_at);
 
+-- A merchant's KYC verification: the submitted details (the representative's ID number and
+-- the bank account number sealed, their last four in the clear) and the operator's decision.
+-- Every submission and decision is appended to merchant_ops_events.
+CREATE TABLE merchant_kyc (
+    merchant_id      TEXT PRIMARY KEY REFERENCES merchants (id),
+    region           TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    details          JSONB NOT NULL,
+    id_number        BYTEA NOT NULL,
+    account_number   BYTEA NOT NULL,
+    rejected_reason  TEXT,
+    submitted_at     TIMESTAMPTZ NOT NULL,
+    decided_at       TIMESTAMPTZ,
+    updated_at       TIMESTAMPTZ NOT NULL
+);
+
 -- +goose Down
+DROP TABLE merchant_kyc;
 DROP TABLE merchant_ops_events;
 DROP TABLE merchant_settlement_terms;
 DROP TABLE fee_schedules;
