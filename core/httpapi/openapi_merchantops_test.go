@@ -32,3 +32,45 @@ func (f *oaPayments) BalanceTransactions(context.Context, string, core.BalanceTr
 		{Object: "balance_transaction", ID: "jnl_us-east_x", Type: core.TxnPayment, Amount: 1000, Fee: 59, Net: 941,
 			Currency: "USD", Status: core.TxnPending, AvailableOn: at.AddDate(0, 0, 2), Source: "pay_us-east_x", CreatedAt: at}}}, nil
 }
+
+func oaKYC(status string) *core.KYC {
+	k := core.NewKYC("mer_us-east_x", status)
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	d := core.KYCParams{LegalName: "Acme GmbH", RegistrationNumber: "HRB 12345", Country: "DE",
+		Address:        core.KYCAddress{Line1: "Unter den Linden 1", Line2: "3. OG", City: "Berlin", PostalCode: "10117"},
+		Representative: core.KYCRepresentative{Name: "Erika Mustermann", IDLast4: "0129", DateOfBirth: "1980-05-17", Phone: "+4930123456"},
+		BankAccount:    core.KYCBankAccount{HolderName: "Acme GmbH", Last4: "3000", BankCode: "37040044", Currency: "EUR"}}
+	k.Details, k.SubmittedAt = &d, &at
+	if status == core.KYCRejected {
+		why := "documents unreadable"
+		k.RejectedReason, k.DecidedAt = &why, &at
+	}
+	return k
+}
+
+func (f *oaPayments) SubmitKYC(_ context.Context, _ string, p core.KYCParams) (*core.KYC, error) {
+	if err := p.Validate(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)); err != nil {
+		return nil, err
+	}
+	return oaKYC(core.KYCPending), nil
+}
+
+func (f *oaPayments) KYC(_ context.Context, merchantID string) (*core.KYC, error) {
+	if merchantID == "mer_missing" {
+		return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant.")
+	}
+	return core.NewKYC(merchantID, core.KYCUnverified), nil
+}
+
+func (f *oaPayments) DecideKYC(_ context.Context, _ string, approve bool, reason string) (*core.KYC, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if approve {
+		return oaKYC(core.KYCVerified), nil
+	}
+	if reason == "" {
+		return nil, core.ParamError(core.CodeParameterInvalid, "reason", "reason is required.")
+	}
+	return oaKYC(core.KYCRejected), nil
+}

@@ -12,7 +12,7 @@ import (
 
 func kycForm() core.KYCParams {
 	return core.KYCParams{LegalName: "Acme GmbH", RegistrationNumber: "HRB 12345", Country: "DE",
-		Address: core.KYCAddress{Line1: "Unter den Linden 1", City: "Berlin", PostalCode: "10117"},
+		Address:        core.KYCAddress{Line1: "Unter den Linden 1", City: "Berlin", PostalCode: "10117"},
 		Representative: core.KYCRepresentative{Name: "Erika Mustermann", IDNumber: "T22000129", DateOfBirth: "1980-05-17", Phone: "+4930123456"},
 		BankAccount:    core.KYCBankAccount{HolderName: "Acme GmbH", AccountNumber: "0532013000", BankCode: "37040044", Currency: "EUR"}}
 }
