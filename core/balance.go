@@ -15,6 +15,12 @@ func BalanceTransactionType(kind string) string {
 		return TxnPayment
 	case JournalRefund:
 		return TxnRefund
+	case JournalTransfer:
+		return TxnTransfer
+	case JournalTransferReversal:
+		return TxnTransferReversal
+	case JournalAdjustment:
+		return TxnAdjustment
 	}
 	return ""
 }

@@ -53,7 +53,9 @@ type Journal struct {
 	Currency   string
 	PaymentID  string
 	RefundID   *string
-	Postings   []Posting
+	// SourceID is the transfer or adjustment that moved the money, for journals of no payment.
+	SourceID string
+	Postings []Posting
 	// AvailableOn is when the journal's merchant_available postings become available;
 	// nil: at once.
 	AvailableOn *time.Time

@@ -275,6 +275,7 @@ const (
 	EventReviewClosed           = "review.closed"
 	EventKYCVerified            = "kyc.verified"
 	EventKYCRejected            = "kyc.rejected"
+	EventAdjustmentCreated      = "adjustment.created"
 )
 
 // LedgerReport is the result of a whole-ledger check.

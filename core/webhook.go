@@ -20,6 +20,7 @@ var EventTypes = []string{
 	EventPaymentSucceeded, EventPaymentFailed, EventPaymentCanceled,
 	EventRefundSucceeded, EventRefundFailed,
 	EventKYCVerified, EventKYCRejected,
+	EventTransferCreated, EventTransferReversed, EventAdjustmentCreated,
 }
 
 // Webhook endpoint statuses.

@@ -219,7 +219,9 @@ func parseBalanceTransactionFilter(q url.Values) (core.BalanceTransactionFilter,
 			}
 			f.StartingAfter = val
 		case "type":
-			if val != core.TxnPayment && val != core.TxnRefund {
+			switch val {
+			case core.TxnPayment, core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment:
+			default:
 				return f, core.ParamError(core.CodeParameterInvalid, k, "Unknown balance transaction type %q.", val)
 			}
 			f.Type = val

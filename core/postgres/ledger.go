@@ -17,19 +17,19 @@ func (s *Service) post(w *writeBatch, j core.Journal) error {
 	id := core.NewID(core.PrefixJournal, j.Region)
 	now := s.now()
 	var sb strings.Builder
-	args := make([]any, 0, len(j.Postings)*12)
+	args := make([]any, 0, len(j.Postings)*13)
 	availableOn := now
 	if j.AvailableOn != nil {
 		availableOn = *j.AvailableOn
 	}
-	sb.WriteString(`INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, payment_id, refund_id, created_at, available_on) VALUES `)
+	sb.WriteString(`INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, payment_id, refund_id, created_at, available_on, source_id) VALUES `)
 	for i, p := range j.Postings {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		n := len(args)
-		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12)
-		args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.MerchantID, j.Region, p.Account, j.Currency, p.Amount, j.Kind, j.PaymentID, j.RefundID, now, availableOn)
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
+		args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.MerchantID, j.Region, p.Account, j.Currency, p.Amount, j.Kind, nullIfEmpty(j.PaymentID), j.RefundID, now, availableOn, nullIfEmpty(j.SourceID))
 	}
 	w.queue(sb.String(), args...)
 	return nil
@@ -110,4 +110,11 @@ func (s *Service) CheckLedger(ctx context.Context) (*core.LedgerReport, error) {
 	}
 	r.Balanced = len(r.UnbalancedJournals) == 0 && len(r.PaymentMismatches) == 0
 	return r, nil
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -142,8 +142,8 @@ func (s *Service) BalanceTransactions(ctx context.Context, merchantID string, f 
 	switch f.Type {
 	case core.TxnPayment:
 		where += ` AND kind IN (` + arg(core.JournalCapture) + `, ` + arg(core.JournalSale) + `)`
-	case core.TxnRefund:
-		where += ` AND kind = ` + arg(core.JournalRefund)
+	case core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment:
+		where += ` AND kind = ` + arg(f.Type) // the kinds are named as the types
 	}
 	if f.AvailableOnGTE != nil {
 		where += ` AND COALESCE(available_on, created_at) >= ` + arg(*f.AvailableOnGTE)
@@ -167,7 +167,7 @@ func (s *Service) BalanceTransactions(ctx context.Context, merchantID string, f 
 	sql := `
 		WITH page AS (
 			SELECT journal_id, kind, currency, COALESCE(available_on, created_at) AS available_on, created_at,
-				COALESCE(payment_id, '') AS payment_id, COALESCE(refund_id, '') AS refund_id
+				COALESCE(payment_id, source_id, '') AS payment_id, COALESCE(refund_id, '') AS refund_id
 			FROM ledger_entries WHERE ` + where + `
 			ORDER BY created_at DESC, journal_id DESC LIMIT ` + arg(limit+1) + `)
 		SELECT page.journal_id, page.kind, page.currency, page.available_on, page.created_at, page.payment_id, page.refund_id,

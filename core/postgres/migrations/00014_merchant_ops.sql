@@ -65,7 +65,68 @@ CREATE TABLE merchant_kyc (
     updated_at       TIMESTAMPTZ NOT NULL
 );
 
+-- Journals of no payment (transfers, reversals, adjustments) name what moved the money.
+ALTER TABLE ledger_entries ADD COLUMN source_id TEXT;
+
+-- Merchants an operator allowed to transfer to other merchants.
+CREATE TABLE merchant_transfer_permissions (
+    merchant_id  TEXT PRIMARY KEY REFERENCES merchants (id),
+    region       TEXT NOT NULL,
+    allowed      BOOL NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL
+);
+
+-- Transfers between merchants, exactly once per (merchant, Idempotency-Key).
+CREATE TABLE transfers (
+    id               TEXT PRIMARY KEY,
+    merchant_id      TEXT NOT NULL REFERENCES merchants (id),
+    region           TEXT NOT NULL,
+    destination      TEXT NOT NULL REFERENCES merchants (id),
+    amount           INT8 NOT NULL CHECK (amount > 0),
+    amount_reversed  INT8 NOT NULL DEFAULT 0,
+    currency         TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    idem_key         TEXT NOT NULL,
+    request_hash     TEXT NOT NULL,
+    created_at       TIMESTAMPTZ NOT NULL,
+    CONSTRAINT transfers_reversed CHECK (amount_reversed >= 0 AND amount_reversed <= amount),
+    CONSTRAINT transfers_key UNIQUE (merchant_id, idem_key)
+);
+CREATE INDEX transfers_merchant_created ON transfers (merchant_id, created_at DESC, id DESC);
+
+CREATE TABLE transfer_reversals (
+    id            TEXT PRIMARY KEY,
+    transfer_id   TEXT NOT NULL REFERENCES transfers (id),
+    merchant_id   TEXT NOT NULL,
+    region        TEXT NOT NULL,
+    amount        INT8 NOT NULL CHECK (amount > 0),
+    currency      TEXT NOT NULL,
+    idem_key      TEXT NOT NULL,
+    request_hash  TEXT NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    CONSTRAINT transfer_reversals_key UNIQUE (merchant_id, idem_key)
+);
+CREATE INDEX transfer_reversals_transfer ON transfer_reversals (transfer_id);
+
+-- Operators' adjustments of merchants' balances (also in merchant_ops_events).
+CREATE TABLE adjustments (
+    id             TEXT PRIMARY KEY,
+    merchant_id    TEXT NOT NULL REFERENCES merchants (id),
+    region         TEXT NOT NULL,
+    amount         INT8 NOT NULL,
+    currency       TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    allow_negative BOOL NOT NULL,
+    actor          TEXT NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL
+);
+
 -- +goose Down
+DROP TABLE adjustments;
+DROP TABLE transfer_reversals;
+DROP TABLE transfers;
+DROP TABLE merchant_transfer_permissions;
+ALTER TABLE ledger_entries DROP COLUMN source_id;
 DROP TABLE merchant_kyc;
 DROP TABLE merchant_ops_events;
 DROP TABLE merchant_settlement_terms;
