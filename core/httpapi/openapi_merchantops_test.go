@@ -74,3 +74,36 @@ func (f *oaPayments) DecideKYC(_ context.Context, _ string, approve bool, reason
 	}
 	return oaKYC(core.KYCRejected), nil
 }
+
+var oaAt = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func (f *oaPayments) CreateTransfer(_ context.Context, req core.IdempotentRequest, p core.CreateTransferParams) (*core.Transfer, error) {
+	if p.Destination == "mer_missing" {
+		return nil, core.ParamError(core.CodeNotFound, "destination", "No such merchant.")
+	}
+	if p.Amount > 1000 {
+		return nil, core.InsufficientAvailable("amount", p.Amount, 1000, p.Currency)
+	}
+	return &core.Transfer{Object: "transfer", ID: "tr_us-east_x", Amount: p.Amount, Currency: p.Currency,
+		Destination: p.Destination, Description: p.Description, CreatedAt: oaAt}, nil
+}
+
+func (f *oaPayments) Transfer(context.Context, string, string) (*core.Transfer, error) {
+	return &core.Transfer{Object: "transfer", ID: "tr_us-east_x", Amount: 500, AmountReversed: 100, Currency: "USD",
+		Destination: "mer_us-east_y", CreatedAt: oaAt}, nil
+}
+
+func (f *oaPayments) ReverseTransfer(_ context.Context, _ core.IdempotentRequest, id string, p core.CreateReversalParams) (*core.TransferReversal, error) {
+	a := int64(400)
+	if p.Amount != nil {
+		a = *p.Amount
+	}
+	return &core.TransferReversal{Object: "transfer_reversal", ID: "trr_us-east_x", Transfer: id, Amount: a, Currency: "USD", CreatedAt: oaAt}, nil
+}
+
+func (f *oaPayments) SetTransfersAllowed(context.Context, string, bool) error { return nil }
+
+func (f *oaPayments) CreateAdjustment(_ context.Context, p core.AdjustmentParams) (*core.Adjustment, error) {
+	return &core.Adjustment{Object: "adjustment", ID: "adj_us-east_x", Merchant: p.Merchant, Amount: p.Amount,
+		Currency: p.Currency, Reason: p.Reason, CreatedAt: oaAt}, nil
+}

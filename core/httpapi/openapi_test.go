@@ -904,7 +904,8 @@ func TestOpenAPIIdempotencyKeys(t *testing.T) {
 			}
 		})
 	}
-	wantMoney := []string{"POST /v1/payments", "POST /v1/payments/{id}/cancel", "POST /v1/payments/{id}/capture", "POST /v1/refunds"}
+	wantMoney := []string{"POST /v1/payments", "POST /v1/payments/{id}/cancel", "POST /v1/payments/{id}/capture", "POST /v1/refunds",
+		"POST /v1/transfers", "POST /v1/transfers/{id}/reversals"}
 	if !slices.Equal(money, wantMoney) {
 		t.Errorf("routes that need an Idempotency-Key = %v, want %v", money, wantMoney)
 	}
@@ -1138,6 +1139,17 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"approve kyc/not pending", "POST /v1/admin/merchants/{id}/kyc/approve", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/kyc/approve"}, nil, core.Errorf(core.CodeInvalidState, "not pending"), nil, 422},
 		{"reject kyc", "POST /v1/admin/merchants/{id}/kyc/reject", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/kyc/reject", body: `{"reason":"documents unreadable"}`}, nil, nil, nil, 200},
 		{"reject kyc/no reason", "POST /v1/admin/merchants/{id}/kyc/reject", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/kyc/reject", body: `{}`}, nil, nil, nil, 400},
+		{"create transfer", "POST /v1/transfers", oaCall{idemKey: "t1", body: `{"amount":500,"currency":"USD","destination":"mer_us-east_y","description":"split"}`}, nil, nil, nil, 200},
+		{"create transfer/negative", "POST /v1/transfers", oaCall{idemKey: "t1", body: `{"amount":-5,"currency":"USD","destination":"mer_us-east_y"}`}, nil, nil, nil, 400},
+		{"create transfer/too much", "POST /v1/transfers", oaCall{idemKey: "t1", body: `{"amount":99999,"currency":"USD","destination":"mer_us-east_y"}`}, nil, nil, nil, 400},
+		{"create transfer/unknown destination", "POST /v1/transfers", oaCall{idemKey: "t1", body: `{"amount":5,"currency":"USD","destination":"mer_missing"}`}, nil, nil, nil, 404},
+		{"get transfer", "GET /v1/transfers/{id}", oaCall{path: "/v1/transfers/tr_us-east_x"}, nil, nil, nil, 200},
+		{"reverse transfer", "POST /v1/transfers/{id}/reversals", oaCall{idemKey: "t2", path: "/v1/transfers/tr_us-east_x/reversals", body: `{"amount":100}`}, nil, nil, nil, 200},
+		{"reverse transfer/all", "POST /v1/transfers/{id}/reversals", oaCall{idemKey: "t2", path: "/v1/transfers/tr_us-east_x/reversals"}, nil, nil, nil, 200},
+		{"allow transfers", "POST /v1/admin/merchants/{id}/transfers_allowed", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/transfers_allowed", body: `{"allowed":true}`}, nil, nil, nil, 200},
+		{"allow transfers/missing", "POST /v1/admin/merchants/{id}/transfers_allowed", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/transfers_allowed", body: `{}`}, nil, nil, nil, 400},
+		{"adjustment", "POST /v1/admin/adjustments", oaCall{auth: oaAdminToken, body: `{"merchant":"mer_us-east_x","amount":-300,"currency":"USD","reason":"chargeback fee","allow_negative":true}`}, nil, nil, nil, 200},
+		{"adjustment/no reason", "POST /v1/admin/adjustments", oaCall{auth: oaAdminToken, body: `{"merchant":"mer_us-east_x","amount":300,"currency":"USD","reason":""}`}, nil, nil, nil, 400},
 		{"set settlement terms", "POST /v1/admin/merchants/{id}/settlement_terms", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/settlement_terms", body: `{"delay_days":1,"time_zone":"Asia/Shanghai"}`}, nil, nil, nil, 200},
 		{"set settlement terms/bad zone", "POST /v1/admin/merchants/{id}/settlement_terms", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/settlement_terms", body: `{"time_zone":"Mars/Olympus"}`}, nil, nil, nil, 400},
 		{"list channels", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels"}, nil, nil, nil, 200},

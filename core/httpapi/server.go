@@ -174,6 +174,7 @@ func (s *Server) routesSetup() {
 	s.verificationRoutes()
 	s.webhookRoutes()
 	s.merchantOpsRoutes()
+	s.transferRoutes()
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
 }
