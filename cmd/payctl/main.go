@@ -98,6 +98,7 @@ type options struct {
 	burst                                 int
 	regionArg                             string // the positional argument: a region, or an event ID
 	webhooks                              webhookOptions
+	ops                                   merchantOpsOptions
 }
 
 // credentials is the repeatable -credential key=value flag.
