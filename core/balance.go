@@ -57,6 +57,9 @@ type BalanceTransactionFilter struct {
 	AvailableOnLTE *time.Time
 	Limit          int    // 1..100; default 10
 	StartingAfter  string // a balance transaction ID: the page starts after it
+	// A settlement's lines: made in [CreatedFrom, CreatedBefore), in Currency.
+	CreatedFrom, CreatedBefore *time.Time
+	Currency                   string
 }
 
 // FeeScheduleParams are an operator's fee schedule for a merchant: for one channel, or for

@@ -20,6 +20,7 @@ const (
 	PrefixTransfer         = "tr"
 	PrefixTransferReversal = "trr"
 	PrefixAdjustment       = "adj"
+	PrefixSettlement       = "st"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

@@ -21,6 +21,7 @@ var EventTypes = []string{
 	EventRefundSucceeded, EventRefundFailed,
 	EventKYCVerified, EventKYCRejected,
 	EventTransferCreated, EventTransferReversed, EventAdjustmentCreated,
+	EventSettlementClosed,
 }
 
 // Webhook endpoint statuses.

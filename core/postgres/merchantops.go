@@ -151,6 +151,15 @@ func (s *Service) BalanceTransactions(ctx context.Context, merchantID string, f 
 	if f.AvailableOnLTE != nil {
 		where += ` AND COALESCE(available_on, created_at) <= ` + arg(*f.AvailableOnLTE)
 	}
+	if f.CreatedFrom != nil {
+		where += ` AND created_at >= ` + arg(*f.CreatedFrom)
+	}
+	if f.CreatedBefore != nil {
+		where += ` AND created_at < ` + arg(*f.CreatedBefore)
+	}
+	if f.Currency != "" {
+		where += ` AND currency = ` + arg(f.Currency)
+	}
 	if f.StartingAfter != "" {
 		var at time.Time
 		err := s.db.Pool.QueryRow(ctx, `SELECT created_at FROM ledger_entries WHERE journal_id = $1 AND merchant_id = $2 AND account = $3 LIMIT 1`,

@@ -114,3 +114,5 @@ ALTER TABLE transfer_reversals ADD COLUMN crdb_region crdb_internal_region NOT V
 ALTER TABLE transfer_reversals SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE adjustments ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE adjustments SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE settlements ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE settlements SET LOCALITY REGIONAL BY ROW AS crdb_region;

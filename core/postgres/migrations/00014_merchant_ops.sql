@@ -121,7 +121,31 @@ CREATE TABLE adjustments (
     created_at     TIMESTAMPTZ NOT NULL
 );
 
+-- Closed settlement days, one per merchant, day (in its settlement time zone) and currency.
+-- The unique key is the claim: every node's settlement job may close the same day, the
+-- first insert wins and the others change nothing. The lines are the day's balance
+-- transactions, read from the ledger.
+CREATE TABLE settlements (
+    id           TEXT PRIMARY KEY,
+    merchant_id  TEXT NOT NULL REFERENCES merchants (id),
+    region       TEXT NOT NULL,
+    day          DATE NOT NULL,
+    day_start    TIMESTAMPTZ NOT NULL,
+    day_end      TIMESTAMPTZ NOT NULL,
+    currency     TEXT NOT NULL,
+    count        INT8 NOT NULL,
+    gross        INT8 NOT NULL,
+    refunds      INT8 NOT NULL,
+    fees         INT8 NOT NULL,
+    net          INT8 NOT NULL,
+    status       TEXT NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    CONSTRAINT settlements_day UNIQUE (merchant_id, day, currency)
+);
+CREATE INDEX settlements_merchant ON settlements (merchant_id, day DESC, id DESC);
+
 -- +goose Down
+DROP TABLE settlements;
 DROP TABLE adjustments;
 DROP TABLE transfer_reversals;
 DROP TABLE transfers;
