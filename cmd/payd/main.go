@@ -350,6 +350,7 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewHeartbeater(m.Service),
 		postgres.NewKeyReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
+		postgres.NewSettlementJob(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 		webhooks.Worker(),
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/csv"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +19,8 @@ type MerchantOps interface {
 	SubmitKYC(ctx context.Context, merchantID string, p core.KYCParams) (*core.KYC, error)
 	KYC(ctx context.Context, merchantID string) (*core.KYC, error)
 	DecideKYC(ctx context.Context, merchantID string, approve bool, reason string) (*core.KYC, error)
+	Settlements(ctx context.Context, merchantID string, limit int) (*core.List[*core.Settlement], error)
+	Settlement(ctx context.Context, merchantID, id string) (*core.Settlement, []*core.BalanceTransaction, error)
 }
 
 // merchantOpsRoutes registers the merchant operations routes.
@@ -26,6 +29,9 @@ func (s *Server) merchantOpsRoutes() {
 	s.handle("POST /v1/admin/merchants/{id}/fees", s.admin(s.noQuery(s.setFees)))
 	s.handle("POST /v1/admin/fees", s.admin(s.noQuery(s.setFees)))
 	s.handle("POST /v1/admin/merchants/{id}/settlement_terms", s.admin(s.noQuery(s.setSettlementTerms)))
+	s.handle("GET /v1/settlements", s.merchant(s.listSettlements))
+	s.handle("GET /v1/settlements/{id}", s.merchant(s.noQuery(s.getSettlement)))
+	s.handle("GET /v1/settlements/{id}/lines.csv", s.merchant(s.noQuery(s.settlementCSV)))
 	s.handle("GET /v1/merchant/kyc", s.merchant(s.noQuery(s.getKYC)))
 	s.handle("POST /v1/merchant/kyc", s.merchant(s.noQuery(s.submitKYC)))
 	s.handle("GET /v1/admin/merchants/{id}/kyc", s.admin(s.noQuery(s.getKYC)))
@@ -240,4 +246,71 @@ func parseBalanceTransactionFilter(q url.Values) (core.BalanceTransactionFilter,
 		}
 	}
 	return f, nil
+}
+
+func (s *Server) listSettlements(w http.ResponseWriter, r *http.Request) {
+	mo, ok := s.merchantOps(w, r)
+	if !ok {
+		return
+	}
+	limit := 0
+	for k, v := range r.URL.Query() {
+		k = clip(k)
+		n, err := strconv.Atoi(v[0])
+		if k != "limit" {
+			s.writeError(w, r, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s.", k))
+			return
+		}
+		if len(v) != 1 || err != nil || n < 1 || n > core.MaxListLimit {
+			s.writeError(w, r, core.ParamError(core.CodeParameterInvalid, k, "limit must be an integer from 1 to %d.", core.MaxListLimit))
+			return
+		}
+		limit = n
+	}
+	list, err := mo.Settlements(r.Context(), merchantID(r.Context()), limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, list)
+}
+
+func (s *Server) settlement(w http.ResponseWriter, r *http.Request) (*core.Settlement, []*core.BalanceTransaction, bool) {
+	mo, ok := s.merchantOps(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	if err := pathID(r, "settlement"); err != nil {
+		s.writeError(w, r, err)
+		return nil, nil, false
+	}
+	st, lines, err := mo.Settlement(r.Context(), merchantID(r.Context()), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, nil, false
+	}
+	return st, lines, true
+}
+
+func (s *Server) getSettlement(w http.ResponseWriter, r *http.Request) {
+	if st, _, ok := s.settlement(w, r); ok {
+		s.writeJSON(w, r, st)
+	}
+}
+
+// settlementCSV answers a settlement's lines as CSV: one row per balance transaction, amounts
+// in minor units and in decimal.
+func (s *Server) settlementCSV(w http.ResponseWriter, r *http.Request) {
+	st, lines, ok := s.settlement(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+st.ID+`.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write(core.SettlementCSVHeader)
+	for _, l := range lines {
+		_ = cw.Write(core.SettlementCSVRow(l))
+	}
+	cw.Flush()
 }

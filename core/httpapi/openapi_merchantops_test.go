@@ -107,3 +107,20 @@ func (f *oaPayments) CreateAdjustment(_ context.Context, p core.AdjustmentParams
 	return &core.Adjustment{Object: "adjustment", ID: "adj_us-east_x", Merchant: p.Merchant, Amount: p.Amount,
 		Currency: p.Currency, Reason: p.Reason, CreatedAt: oaAt}, nil
 }
+
+func oaSettlement() *core.Settlement {
+	return &core.Settlement{Object: "settlement", ID: "st_us-east_x", Merchant: "mer_us-east_x", Date: "2026-11-24", Currency: "USD",
+		Count: 2, Gross: 1000, Refunds: 400, Fees: 59, Net: 541, Status: core.SettlementClosed, CreatedAt: oaAt}
+}
+
+func (f *oaPayments) Settlements(context.Context, string, int) (*core.List[*core.Settlement], error) {
+	return &core.List[*core.Settlement]{Object: "list", Data: []*core.Settlement{oaSettlement()}}, nil
+}
+
+func (f *oaPayments) Settlement(context.Context, string, string) (*core.Settlement, []*core.BalanceTransaction, error) {
+	if f.err != nil {
+		return nil, nil, f.err
+	}
+	return oaSettlement(), []*core.BalanceTransaction{{Object: "balance_transaction", ID: "jnl_us-east_x", Type: core.TxnPayment,
+		Amount: 1000, Fee: 59, Net: 941, Currency: "USD", Status: core.TxnAvailable, AvailableOn: oaAt, Source: "pay_us-east_x", CreatedAt: oaAt}}, nil
+}

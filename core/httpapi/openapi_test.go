@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1150,6 +1152,11 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"allow transfers/missing", "POST /v1/admin/merchants/{id}/transfers_allowed", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/transfers_allowed", body: `{}`}, nil, nil, nil, 400},
 		{"adjustment", "POST /v1/admin/adjustments", oaCall{auth: oaAdminToken, body: `{"merchant":"mer_us-east_x","amount":-300,"currency":"USD","reason":"chargeback fee","allow_negative":true}`}, nil, nil, nil, 200},
 		{"adjustment/no reason", "POST /v1/admin/adjustments", oaCall{auth: oaAdminToken, body: `{"merchant":"mer_us-east_x","amount":300,"currency":"USD","reason":""}`}, nil, nil, nil, 400},
+		{"list settlements", "GET /v1/settlements", oaCall{path: "/v1/settlements?limit=5"}, nil, nil, nil, 200},
+		{"list settlements/bad limit", "GET /v1/settlements", oaCall{path: "/v1/settlements?limit=0"}, nil, nil, nil, 400},
+		{"get settlement", "GET /v1/settlements/{id}", oaCall{path: "/v1/settlements/st_us-east_x"}, nil, nil, nil, 200},
+		{"get settlement/not found", "GET /v1/settlements/{id}", oaCall{path: "/v1/settlements/st_us-east_x"}, nil, core.ParamError(core.CodeNotFound, "id", "No such settlement."), nil, 404},
+		{"settlement lines", "GET /v1/settlements/{id}/lines.csv", oaCall{path: "/v1/settlements/st_us-east_x/lines.csv"}, nil, nil, nil, 200},
 		{"set settlement terms", "POST /v1/admin/merchants/{id}/settlement_terms", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/settlement_terms", body: `{"delay_days":1,"time_zone":"Asia/Shanghai"}`}, nil, nil, nil, 200},
 		{"set settlement terms/bad zone", "POST /v1/admin/merchants/{id}/settlement_terms", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/settlement_terms", body: `{"time_zone":"Mars/Olympus"}`}, nil, nil, nil, 400},
 		{"list channels", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels"}, nil, nil, nil, 200},
@@ -1231,6 +1238,16 @@ func oaCheckResponse(t *testing.T, op *openapi3.Operation, w *httptest.ResponseR
 		t.Fatalf("status %d is not documented for %s (body %s)", w.Code, op.OperationID, w.Body)
 	}
 	resp := ref.Value
+	if ct := w.Header().Get("Content-Type"); ct == "text/csv; charset=utf-8" {
+		// A CSV download (a settlement's lines): documented as such, with a header row.
+		if resp.Content.Get("text/csv") == nil {
+			t.Fatalf("%s %d sends CSV, the document does not say so", op.OperationID, w.Code)
+		}
+		if _, err := csv.NewReader(bytes.NewReader(w.Body.Bytes())).ReadAll(); err != nil || w.Body.Len() == 0 {
+			t.Fatalf("%s %d: not CSV: %v", op.OperationID, w.Code, err)
+		}
+		return
+	}
 	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}

@@ -184,3 +184,18 @@ func (s *Service) Settlement(ctx context.Context, merchantID, id string) (*core.
 	}
 	return st, lines, nil
 }
+
+// NewSettlementJob makes the worker that closes every merchant's finished settlement day
+// every interval (default 10 minutes), on every node: CloseSettlements is safe everywhere.
+func NewSettlementJob(s *Service, interval time.Duration) *Worker {
+	if interval <= 0 {
+		interval = 10 * time.Minute
+	}
+	return NewWorker("settlement", interval, s.log, func(ctx context.Context) error {
+		n, err := s.CloseSettlements(ctx)
+		if n > 0 {
+			s.log.Info("closed settlement days", "settlements", n)
+		}
+		return err
+	})
+}
