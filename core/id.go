@@ -9,13 +9,18 @@ import (
 
 // ID prefixes of the platform's objects.
 const (
-	PrefixMerchant = "mer"
-	PrefixPayment  = "pay"
-	PrefixRefund   = "re"
-	PrefixEvent    = "evt"
-	PrefixJournal  = "jnl"
-	PrefixRequest  = "req"
-	PrefixKeyEvent = "kev"
+	PrefixMerchant         = "mer"
+	PrefixPayment          = "pay"
+	PrefixRefund           = "re"
+	PrefixEvent            = "evt"
+	PrefixJournal          = "jnl"
+	PrefixRequest          = "req"
+	PrefixKeyEvent         = "kev"
+	PrefixOpsEvent         = "moe"
+	PrefixTransfer         = "tr"
+	PrefixTransferReversal = "trr"
+	PrefixAdjustment       = "adj"
+	PrefixSettlement       = "st"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

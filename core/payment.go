@@ -140,7 +140,10 @@ type Payment struct {
 	CancellationReason *string `json:"cancellation_reason"`
 	// Risk is the risk evaluation made before the channel call; nil for payments made before
 	// risk evaluation existed.
-	Risk       *Risk  `json:"risk"`
+	Risk *Risk `json:"risk"`
+	// Terms are the fees and settlement delay the payment was made under, fixed at its
+	// creation; nil for payments made before terms existed (no fee, available at once).
+	Terms      *Terms `json:"-"`
 	MerchantID string `json:"-"`
 	// Internal bookkeeping, never shown: refunds reserved but not settled, and the capture
 	// or cancel under way (with its amount) that reserves the payment.
@@ -237,6 +240,8 @@ type CurrencyTotal struct {
 	Available int64 `json:"available"`
 	// OnHold is authorised but not yet captured.
 	OnHold int64 `json:"on_hold"`
+	// Pending is captured money, less fees, not yet available (T+N).
+	Pending int64 `json:"pending"`
 }
 
 // List is one page of a list answer.
@@ -276,6 +281,9 @@ const (
 	EventRefundFailed           = "refund.failed"
 	EventReviewOpened           = "review.opened"
 	EventReviewClosed           = "review.closed"
+	EventKYCVerified            = "kyc.verified"
+	EventKYCRejected            = "kyc.rejected"
+	EventAdjustmentCreated      = "adjustment.created"
 )
 
 // LedgerReport is the result of a whole-ledger check.

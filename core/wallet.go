@@ -206,8 +206,8 @@ func (t *TopUpParams) Validate(customer string) error {
 	return nil
 }
 
-// BalanceTransaction is one change of a customer's wallet balance.
-type BalanceTransaction struct {
+// CustomerBalanceTransaction is one change of a customer's wallet balance.
+type CustomerBalanceTransaction struct {
 	ID           string    `json:"id"`
 	Object       string    `json:"object"`
 	Customer     string    `json:"customer"`

@@ -19,6 +19,9 @@ var EventTypes = []string{
 	EventPaymentProcessing, EventPaymentRequiresAction, EventPaymentRequiresCapture,
 	EventPaymentSucceeded, EventPaymentFailed, EventPaymentCanceled,
 	EventRefundSucceeded, EventRefundFailed,
+	EventKYCVerified, EventKYCRejected,
+	EventTransferCreated, EventTransferReversed, EventAdjustmentCreated,
+	EventSettlementClosed,
 }
 
 // Webhook endpoint statuses.

@@ -46,8 +46,8 @@ type TopUpParams struct {
 	MerchantReference string             `json:"merchant_reference,omitempty"`
 }
 
-// BalanceTransaction is one change of a customer's wallet balance.
-type BalanceTransaction struct {
+// CustomerBalanceTransaction is one change of a customer's wallet balance.
+type CustomerBalanceTransaction struct {
 	ID           string    `json:"id"`
 	Object       string    `json:"object"`
 	Customer     string    `json:"customer"`
@@ -111,9 +111,9 @@ func (c *Client) TopUp(ctx context.Context, customer string, p TopUpParams, opts
 	return &out, nil
 }
 
-// ListBalanceTransactions reads a customer's wallet movements, newest first.
-func (c *Client) ListBalanceTransactions(ctx context.Context, customer string) (*List[*BalanceTransaction], error) {
-	var out List[*BalanceTransaction]
+// ListCustomerBalanceTransactions reads a customer's wallet movements, newest first.
+func (c *Client) ListCustomerBalanceTransactions(ctx context.Context, customer string) (*List[*CustomerBalanceTransaction], error) {
+	var out List[*CustomerBalanceTransaction]
 	if err := c.get(ctx, "/v1/customers/"+url.PathEscape(customer)+"/balance_transactions", nil, &out); err != nil {
 		return nil, err
 	}

@@ -201,6 +201,8 @@ type CurrencyTotal struct {
 	Available int64 `json:"available"`
 	// OnHold is authorised but not yet captured.
 	OnHold int64 `json:"on_hold"`
+	// Pending is captured money, less fees, not yet available (T+N).
+	Pending int64 `json:"pending"`
 }
 
 // List is one page of a list answer.

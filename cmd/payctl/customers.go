@@ -110,7 +110,7 @@ func customersShow(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	txs, err := c.ListBalanceTransactions(ctx, id)
+	txs, err := c.ListCustomerBalanceTransactions(ctx, id)
 	if err != nil {
 		return err
 	}

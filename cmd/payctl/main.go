@@ -99,6 +99,7 @@ type options struct {
 	regionArg                             string // the positional argument: a region, or an event ID
 	webhooks                              webhookOptions
 	customers                             customerOptions
+	ops                                   merchantOpsOptions
 }
 
 // credentials is the repeatable -credential key=value flag.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -250,6 +251,51 @@ func TestAgainstARealNode(t *testing.T) {
 		code, _, stderr = payctl(t, with("channels", "list", "-merchant", "mer_us-east_nobody")...)
 		if code != exitFailed || !strings.Contains(stderr, "404") || !strings.Contains(stderr, paysdk.CodeNotFound) {
 			t.Errorf("channels list of an unknown merchant: %d %q", code, stderr)
+		}
+	})
+
+	t.Run("merchant operations", func(t *testing.T) {
+		code, out, stderr := payctl(t, with("fees", "set", "-merchant", merchantID, "-channel", "card", "-percent-bps", "290", "-fixed", "30")...)
+		if code != exitOK || out != "fees for "+merchantID+" on card: 2.90% + 30 minor units, refund_fees=false\n" {
+			t.Fatalf("fees set: %d %q %s", code, out, stderr)
+		}
+		code, _, stderr = payctl(t, with("fees", "set", "-merchant", merchantID, "-percent-bps", "10001")...)
+		if code != exitUsage || !strings.Contains(stderr, "-percent-bps 10001") {
+			t.Errorf("fees set out of range: %d %q", code, stderr)
+		}
+		code, out, _ = payctl(t, with("kyc", "show", "-merchant", merchantID)...)
+		if code != exitOK || !strings.HasPrefix(out, "merchant "+merchantID+": kyc unverified, charges_enabled=true payouts_enabled=false\n") {
+			t.Errorf("kyc show: %d %q", code, out)
+		}
+		code, _, stderr = payctl(t, with("kyc", "review", "-merchant", merchantID, "-approve")...)
+		if code != exitFailed || !strings.Contains(stderr, paysdk.CodeInvalidState) {
+			t.Errorf("approving an unsubmitted KYC: %d %q", code, stderr)
+		}
+		body := `{"legal_name":"Acme Coffee Ltd","registration_number":"12345678","country":"GB","address":{"line1":"1 High St","city":"London","postal_code":"EC1A 1BB"},` +
+			`"representative":{"name":"Jo Bloggs","id_number":"AB123456C","date_of_birth":"1985-01-31","phone":"+442071234567"},` +
+			`"bank_account":{"holder_name":"Acme Coffee Ltd","account_number":"31926819","bank_code":"601613","currency":"GBP"}}`
+		req, _ := http.NewRequest(http.MethodPost, node.URL+"/v1/merchant/kyc", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secretKey)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("submit kyc: %d", res.StatusCode)
+		}
+		code, out, stderr = payctl(t, with("kyc", "review", "-merchant", merchantID, "-approve")...)
+		if code != exitOK || !strings.HasPrefix(out, "merchant "+merchantID+": kyc verified, charges_enabled=true payouts_enabled=true\n") {
+			t.Errorf("kyc review -approve: %d %q %s", code, out, stderr)
+		}
+		code, _, stderr = payctl(t, with("balance", "adjust", "-merchant", merchantID, "-amount", "-1", "-currency", "GBP", "-reason", "fee")...)
+		if code != exitFailed || !strings.Contains(stderr, "balance_insufficient") {
+			t.Errorf("a debit below zero: %d %q", code, stderr)
+		}
+		code, out, stderr = payctl(t, with("balance", "adjust", "-merchant", merchantID, "-amount", "250", "-currency", "GBP", "-reason", "goodwill")...)
+		if code != exitOK || !strings.Contains(out, ": 250 minor units of GBP to "+merchantID+" (goodwill)") {
+			t.Errorf("balance adjust: %d %q %s", code, out, stderr)
 		}
 	})
 

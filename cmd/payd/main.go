@@ -119,6 +119,9 @@ type Config struct {
 	// Payer notices (notices.go): SMTP server and sender address for email, an HTTP SMS
 	// provider's URL for SMS; a channel without its setting is not sent.
 	SMTPAddr, SMTPFrom, SMTPTLS, SMSURL string
+	// KYCUnverifiedLimit is the cumulative volume per currency, in minor units, a merchant
+	// not verified may take. Default 1,000,000; negative: no limit.
+	KYCUnverifiedLimit int64
 	// ChannelRate is each channel's call quota on this node, per second.
 	ChannelRate float64
 	// MerchantRate and MerchantBurst are each merchant's API quota on this node.
@@ -200,6 +203,7 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.DurationVar(&c.DetectorInterval, "detector-interval", 10*time.Second, "how often each abnormal-transaction detector runs, platform-wide, on the node that holds its lease (0: this node runs none)")
 	fs.DurationVar(&c.WebhooksInterval, "webhooks-interval", 250*time.Millisecond, "how often the webhook worker fans out new events and claims due deliveries")
 	payerNoticeFlags(fs, c)
+	fs.Int64Var(&c.KYCUnverifiedLimit, "kyc-unverified-limit", 1_000_000, "cumulative payment volume per currency, in minor units, a merchant whose KYC is not verified may take before kyc_required (negative: no limit)")
 	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "let webhooks go to loopback, private and link-local addresses (local platform and tests only; off, they are refused at connect time)")
 	fs.StringVar(&c.Channels, "channels", "", "where channel calls go (required): sim (an in-process simulator, one node, development only), channelsim (the channel simulator at -channelsim-url) or live (only the real adapters configured, e.g. -card-acquirer-key)")
 	fs.StringVar(&c.CardAcquirerURL, "card-acquirer-url", "https://api.stripe.com", "card acquirer's API (Stripe's API, or stripe-mock)")
@@ -298,7 +302,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// it can check the lease outlasts a call.
 	m.Service, err = postgres.NewService(db, m.Gateway, postgres.Config{
 		Region: c.Region, SecretKey: []byte(c.SecretKey), Lease: c.Lease, ChannelTimeout: m.channelPolicy().Timeout,
-		AuthCacheTTL: authCacheTTL(c.AuthCache), Logger: m.Log,
+		AuthCacheTTL: authCacheTTL(c.AuthCache), Logger: m.Log, UnverifiedVolumeLimit: c.KYCUnverifiedLimit,
 		Liveness: postgres.LivenessConfig{NodeID: c.NodeID, Interval: c.HeartbeatInterval, Timeout: c.LivenessTimeout},
 	})
 	if err != nil {
@@ -350,6 +354,7 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewHeartbeater(m.Service),
 		postgres.NewKeyReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
+		postgres.NewSettlementJob(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 		webhooks.Worker(),
 		m.payerNotifier().Worker(),

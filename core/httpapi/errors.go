@@ -37,6 +37,8 @@ var errorStatus = map[string]struct {
 	core.CodeUnauthenticated:        {http.StatusUnauthorized, typeAuthentication},
 	core.CodeForbidden:              {http.StatusForbidden, typeAuthentication},
 	core.CodeChannelNotAuthorized:   {http.StatusForbidden, typeInvalidRequest},
+	core.CodeKYCRequired:            {http.StatusForbidden, typeInvalidRequest},
+	core.CodeBalanceInsufficient:    {http.StatusBadRequest, typeInvalidRequest},
 	core.CodeNotFound:               {http.StatusNotFound, typeInvalidRequest},
 	core.CodeMethodNotAllowed:       {http.StatusMethodNotAllowed, typeInvalidRequest},
 	core.CodeDuplicateReference:     {http.StatusConflict, typeInvalidRequest},

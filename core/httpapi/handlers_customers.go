@@ -18,7 +18,7 @@ type Customers interface {
 	DeleteCustomer(ctx context.Context, merchantID, id string) (*core.Payer, error)
 	Customers(ctx context.Context, merchantID string, limit int) (*core.List[*core.Payer], error)
 	TopUp(ctx context.Context, req core.IdempotentRequest, customerID string, p core.TopUpParams) (core.Reply, error)
-	BalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.BalanceTransaction], error)
+	CustomerBalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.CustomerBalanceTransaction], error)
 	Notifications(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.Notice], error)
 	PreviewNotice(ctx context.Context, name string, p core.NoticePreviewParams) (*core.NoticePreview, error)
 }
@@ -87,7 +87,7 @@ func (s *Server) customerRoutes() {
 			s.writeError(w, r, err)
 			return
 		}
-		l, err := co.BalanceTransactions(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("id"), limit)
+		l, err := co.CustomerBalanceTransactions(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("id"), limit)
 		s.answer(w, r, l, err)
 	}))
 	s.handle("GET /v1/customers/{id}/notifications", s.merchant(func(w http.ResponseWriter, r *http.Request) {

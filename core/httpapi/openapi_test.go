@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -904,7 +906,8 @@ func TestOpenAPIIdempotencyKeys(t *testing.T) {
 			}
 		})
 	}
-	wantMoney := []string{"POST /v1/payments", "POST /v1/payments/{id}/cancel", "POST /v1/payments/{id}/capture", "POST /v1/refunds"}
+	wantMoney := []string{"POST /v1/payments", "POST /v1/payments/{id}/cancel", "POST /v1/payments/{id}/capture", "POST /v1/refunds",
+		"POST /v1/transfers", "POST /v1/transfers/{id}/reversals"}
 	if !slices.Equal(money, wantMoney) {
 		t.Errorf("routes that need an Idempotency-Key = %v, want %v", money, wantMoney)
 	}
@@ -1124,6 +1127,38 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"get refund/not found", "GET /v1/refunds/{id}", oaCall{}, nil, core.ParamError(core.CodeNotFound, "id", "No such refund."), nil, 404},
 		{"balance", "GET /v1/balance", oaCall{}, nil, nil, nil, 200},
 		{"balance/internal", "GET /v1/balance", oaCall{}, nil, errors.New("boom"), nil, 500},
+		{"balance transactions", "GET /v1/balance_transactions", oaCall{path: "/v1/balance_transactions?type=payment&available_on[gte]=1700000000&limit=5"}, nil, nil, nil, 200},
+		{"balance transactions/bad type", "GET /v1/balance_transactions", oaCall{path: "/v1/balance_transactions?type=gift"}, nil, nil, nil, 400},
+		{"set fees", "POST /v1/admin/merchants/{id}/fees", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/fees", body: `{"channel":"card","percent_bps":290,"fixed":30,"refund_fees":true}`}, nil, nil, nil, 200},
+		{"set fees/negative", "POST /v1/admin/merchants/{id}/fees", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/fees", body: `{"percent_bps":-1}`}, nil, nil, nil, 400},
+		{"set platform fees", "POST /v1/admin/fees", oaCall{auth: oaAdminToken, body: `{"percent_bps":250}`}, nil, nil, nil, 200},
+		{"get kyc", "GET /v1/merchant/kyc", oaCall{}, nil, nil, nil, 200},
+		{"submit kyc", "POST /v1/merchant/kyc", oaCall{body: `{"legal_name":"Acme GmbH","registration_number":"HRB 12345","country":"DE","address":{"line1":"Unter den Linden 1","city":"Berlin","postal_code":"10117"},"representative":{"name":"Erika Mustermann","id_number":"T22000129","date_of_birth":"1980-05-17","phone":"+4930123456"},"bank_account":{"holder_name":"Acme GmbH","account_number":"0532013000","bank_code":"37040044","currency":"EUR"}}`}, nil, nil, nil, 200},
+		{"submit kyc/too young", "POST /v1/merchant/kyc", oaCall{body: `{"legal_name":"Acme GmbH","registration_number":"HRB 12345","country":"DE","address":{"line1":"Unter den Linden 1","city":"Berlin","postal_code":"10117"},"representative":{"name":"Erika Mustermann","id_number":"T22000129","date_of_birth":"2011-05-17","phone":"+4930123456"},"bank_account":{"holder_name":"Acme GmbH","account_number":"0532013000","bank_code":"37040044","currency":"EUR"}}`}, nil, nil, nil, 400},
+		{"admin kyc", "GET /v1/admin/merchants/{id}/kyc", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/kyc"}, nil, nil, nil, 200},
+		{"admin kyc/unknown merchant", "GET /v1/admin/merchants/{id}/kyc", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_missing/kyc"}, nil, nil, nil, 404},
+		{"approve kyc", "POST /v1/admin/merchants/{id}/kyc/approve", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/kyc/approve"}, nil, nil, nil, 200},
+		{"approve kyc/not pending", "POST /v1/admin/merchants/{id}/kyc/approve", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/kyc/approve"}, nil, core.Errorf(core.CodeInvalidState, "not pending"), nil, 422},
+		{"reject kyc", "POST /v1/admin/merchants/{id}/kyc/reject", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/kyc/reject", body: `{"reason":"documents unreadable"}`}, nil, nil, nil, 200},
+		{"reject kyc/no reason", "POST /v1/admin/merchants/{id}/kyc/reject", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/kyc/reject", body: `{}`}, nil, nil, nil, 400},
+		{"create transfer", "POST /v1/transfers", oaCall{idemKey: "t1", body: `{"amount":500,"currency":"USD","destination":"mer_us-east_y","description":"split"}`}, nil, nil, nil, 200},
+		{"create transfer/negative", "POST /v1/transfers", oaCall{idemKey: "t1", body: `{"amount":-5,"currency":"USD","destination":"mer_us-east_y"}`}, nil, nil, nil, 400},
+		{"create transfer/too much", "POST /v1/transfers", oaCall{idemKey: "t1", body: `{"amount":99999,"currency":"USD","destination":"mer_us-east_y"}`}, nil, nil, nil, 400},
+		{"create transfer/unknown destination", "POST /v1/transfers", oaCall{idemKey: "t1", body: `{"amount":5,"currency":"USD","destination":"mer_missing"}`}, nil, nil, nil, 404},
+		{"get transfer", "GET /v1/transfers/{id}", oaCall{path: "/v1/transfers/tr_us-east_x"}, nil, nil, nil, 200},
+		{"reverse transfer", "POST /v1/transfers/{id}/reversals", oaCall{idemKey: "t2", path: "/v1/transfers/tr_us-east_x/reversals", body: `{"amount":100}`}, nil, nil, nil, 200},
+		{"reverse transfer/all", "POST /v1/transfers/{id}/reversals", oaCall{idemKey: "t2", path: "/v1/transfers/tr_us-east_x/reversals"}, nil, nil, nil, 200},
+		{"allow transfers", "POST /v1/admin/merchants/{id}/transfers_allowed", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/transfers_allowed", body: `{"allowed":true}`}, nil, nil, nil, 200},
+		{"allow transfers/missing", "POST /v1/admin/merchants/{id}/transfers_allowed", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/transfers_allowed", body: `{}`}, nil, nil, nil, 400},
+		{"adjustment", "POST /v1/admin/adjustments", oaCall{auth: oaAdminToken, body: `{"merchant":"mer_us-east_x","amount":-300,"currency":"USD","reason":"chargeback fee","allow_negative":true}`}, nil, nil, nil, 200},
+		{"adjustment/no reason", "POST /v1/admin/adjustments", oaCall{auth: oaAdminToken, body: `{"merchant":"mer_us-east_x","amount":300,"currency":"USD","reason":""}`}, nil, nil, nil, 400},
+		{"list settlements", "GET /v1/settlements", oaCall{path: "/v1/settlements?limit=5"}, nil, nil, nil, 200},
+		{"list settlements/bad limit", "GET /v1/settlements", oaCall{path: "/v1/settlements?limit=0"}, nil, nil, nil, 400},
+		{"get settlement", "GET /v1/settlements/{id}", oaCall{path: "/v1/settlements/st_us-east_x"}, nil, nil, nil, 200},
+		{"get settlement/not found", "GET /v1/settlements/{id}", oaCall{path: "/v1/settlements/st_us-east_x"}, nil, core.ParamError(core.CodeNotFound, "id", "No such settlement."), nil, 404},
+		{"settlement lines", "GET /v1/settlements/{id}/lines.csv", oaCall{path: "/v1/settlements/st_us-east_x/lines.csv"}, nil, nil, nil, 200},
+		{"set settlement terms", "POST /v1/admin/merchants/{id}/settlement_terms", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/settlement_terms", body: `{"delay_days":1,"time_zone":"Asia/Shanghai"}`}, nil, nil, nil, 200},
+		{"set settlement terms/bad zone", "POST /v1/admin/merchants/{id}/settlement_terms", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/settlement_terms", body: `{"time_zone":"Mars/Olympus"}`}, nil, nil, nil, 400},
 		{"list channels", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels"}, nil, nil, nil, 200},
 		{"list channels/unknown merchant", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_missing/channels"}, nil, nil, nil, 404},
 		{"set channel", "POST /v1/admin/merchants/{id}/channels/{channel}", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels/alipay", body: `{"enabled":true,"credentials":{"app_id":"2021"}}`}, nil, nil, nil, 200},
@@ -1203,6 +1238,16 @@ func oaCheckResponse(t *testing.T, op *openapi3.Operation, w *httptest.ResponseR
 		t.Fatalf("status %d is not documented for %s (body %s)", w.Code, op.OperationID, w.Body)
 	}
 	resp := ref.Value
+	if ct := w.Header().Get("Content-Type"); ct == "text/csv; charset=utf-8" {
+		// A CSV download (a settlement's lines): documented as such, with a header row.
+		if resp.Content.Get("text/csv") == nil {
+			t.Fatalf("%s %d sends CSV, the document does not say so", op.OperationID, w.Code)
+		}
+		if _, err := csv.NewReader(bytes.NewReader(w.Body.Bytes())).ReadAll(); err != nil || w.Body.Len() == 0 {
+			t.Fatalf("%s %d: not CSV: %v", op.OperationID, w.Code, err)
+		}
+		return
+	}
 	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}

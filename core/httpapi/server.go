@@ -174,6 +174,8 @@ func (s *Server) routesSetup() {
 	s.verificationRoutes()
 	s.webhookRoutes()
 	s.customerRoutes()
+	s.merchantOpsRoutes()
+	s.transferRoutes()
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
 }

@@ -28,7 +28,19 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 	}
 	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
 	// The risk screening's reads that need no transaction, made before it (see screen).
-	pre, err := s.prelude(ctx, s.newPayment(&idemKey{req: req, paymentID: new(string)}, &p))
+	// A merchant not verified takes payments only up to its volume limit (kyc_required).
+	if err := s.kycVolumeCheck(ctx, req, p.Currency, p.Amount); err != nil {
+		if core.ErrorCode(err) == core.CodeKYCRequired {
+			return core.Reply{}, err
+		}
+		return core.Reply{}, s.dbError(ctx, err)
+	}
+	// The merchant's terms (fees, T+N) are fixed on the payment as it is created.
+	terms, err := s.paymentTerms(ctx, req.MerchantID, p.Channel)
+	if err != nil {
+		return core.Reply{}, s.dbError(ctx, err)
+	}
+	pre, err := s.prelude(ctx, s.newPayment(&idemKey{req: req, paymentID: new(string)}, &p, terms))
 	if err != nil {
 		return core.Reply{}, s.dbError(ctx, err)
 	}
@@ -57,7 +69,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 	first := &firstPhase{name: "create_payment.insert", claim: claim,
 		// The payment's INSERT goes with the key's, guarded by the key's lease token.
 		with: func(k *idemKey) (string, []any, func(pgconn.CommandTag)) {
-			created = s.newPayment(k, &p)
+			created = s.newPayment(k, &p, terms)
 			sql, args := paymentInsert(created, ` AND EXISTS (SELECT 1 FROM idempotency_keys
 				WHERE merchant_id = $2 AND idem_key = $15 AND lock_token = $16)`, k.req.Key, k.token)
 			return sql, args, func(ct pgconn.CommandTag) { inserted = ct }
@@ -70,7 +82,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 		pointStarted: func(ctx context.Context, k *idemKey) error {
 			return s.phase(ctx, k, first.name, func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
 				claim(k)
-				created = s.newPayment(k, &p)
+				created = s.newPayment(k, &p, terms)
 				sql, args := paymentInsert(created, "")
 				// Sent at once: whether it inserted decides the phase's end.
 				tag, err := tx.Exec(ctx, sql, args...)
@@ -92,7 +104,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 }
 
 // newPayment is the payment k names, as it is inserted: processing.
-func (s *Service) newPayment(k *idemKey, p *core.CreatePaymentParams) *core.Payment {
+func (s *Service) newPayment(k *idemKey, p *core.CreatePaymentParams, terms *core.Terms) *core.Payment {
 	var pm *core.PaymentMethod
 	switch {
 	case p.Channel.IsCard():
@@ -102,7 +114,9 @@ func (s *Service) newPayment(k *idemKey, p *core.CreatePaymentParams) *core.Paym
 	default:
 		pm = &core.PaymentMethod{Type: string(p.Channel)}
 	}
-	return core.NewPayment(*k.paymentID, k.req.MerchantID, k.req.Region, p, pm, s.now())
+	pay := core.NewPayment(*k.paymentID, k.req.MerchantID, k.req.Region, p, pm, s.now())
+	pay.Terms = terms
+	return pay
 }
 
 // paymentInsert is the statement that inserts pay, unless the merchant has its channel
@@ -112,16 +126,18 @@ func paymentInsert(pay *core.Payment, guard string, extra ...any) (string, []any
 	sql := `
 		INSERT INTO payments (id, merchant_id, region, status, amount, currency, channel,
 			capture_method, merchant_reference, description, customer, payment_method, metadata,
-			created_at, updated_at)
+			created_at, updated_at, terms)
 		SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::TEXT, $5::INT8, $6::TEXT, $7::TEXT, $8::TEXT, $9::TEXT,
-			$10::TEXT, $11::JSONB, $12::JSONB, $13::JSONB, $14::TIMESTAMPTZ, $14::TIMESTAMPTZ
+			$10::TEXT, $11::JSONB, $12::JSONB, $13::JSONB, $14::TIMESTAMPTZ, $14::TIMESTAMPTZ, $%d::JSONB
 		WHERE NOT EXISTS (SELECT 1 FROM merchant_channels WHERE merchant_id = $2 AND channel = $7 AND NOT enabled)` +
 		guard + `
 		ON CONFLICT (merchant_id, merchant_reference) DO NOTHING`
 	args := []any{pay.ID, pay.MerchantID, pay.Region, pay.Status, pay.Amount, pay.Currency, pay.Channel,
 		pay.CaptureMethod, pay.MerchantReference, pay.Description, pay.Customer, pay.PaymentMethod, pay.Metadata,
 		pay.CreatedAt}
-	return sql, append(args, extra...)
+	args = append(args, extra...)
+	// The terms come after guard's arguments.
+	return fmt.Sprintf(sql, len(args)+1), append(args, pay.Terms)
 }
 
 // notInserted finishes a create whose payment was not inserted: the merchant may not use the

@@ -17,28 +17,34 @@ func (s *Service) post(w *writeBatch, j core.Journal) error {
 	id := core.NewID(core.PrefixJournal, j.Region)
 	now := s.now()
 	var sb strings.Builder
-	args := make([]any, 0, len(j.Postings)*11)
-	sb.WriteString(`INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, payment_id, refund_id, created_at) VALUES `)
+	args := make([]any, 0, len(j.Postings)*13)
+	availableOn := now
+	if j.AvailableOn != nil {
+		availableOn = *j.AvailableOn
+	}
+	sb.WriteString(`INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, payment_id, refund_id, created_at, available_on, source_id) VALUES `)
 	for i, p := range j.Postings {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		n := len(args)
-		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
-		args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.MerchantID, j.Region, p.Account, j.Currency, p.Amount, j.Kind, j.PaymentID, j.RefundID, now)
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
+		args = append(args, fmt.Sprintf("%s.%d", id, i), id, j.MerchantID, j.Region, p.Account, j.Currency, p.Amount, j.Kind, nullIfEmpty(j.PaymentID), j.RefundID, now, availableOn, nullIfEmpty(j.SourceID))
 	}
 	w.queue(sb.String(), args...)
 	return s.postWallet(w, j, id) // wallets.go
 }
 
-// Balance sums a merchant's ledger per currency.
+// Balance sums a merchant's ledger per currency: merchant_available postings whose
+// available_on has come are available, the later ones pending.
 func (s *Service) Balance(ctx context.Context, merchantID string) (*core.Balance, error) {
 	rows, err := s.db.Pool.Query(ctx, `
 		SELECT currency,
-			COALESCE(-SUM(amount) FILTER (WHERE account = $2), 0),
-			COALESCE(-SUM(amount) FILTER (WHERE account = $3), 0)
+			COALESCE(-SUM(amount) FILTER (WHERE account = $2 AND (available_on IS NULL OR available_on <= $4)), 0),
+			COALESCE(-SUM(amount) FILTER (WHERE account = $3), 0),
+			COALESCE(-SUM(amount) FILTER (WHERE account = $2 AND available_on > $4), 0)
 		FROM ledger_entries WHERE merchant_id = $1 AND account IN ($2, $3)
-		GROUP BY currency ORDER BY currency`, merchantID, core.AccountMerchantAvailable, core.AccountMerchantHolds)
+		GROUP BY currency ORDER BY currency`, merchantID, core.AccountMerchantAvailable, core.AccountMerchantHolds, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("balance: %w", err)
 	}
@@ -46,7 +52,7 @@ func (s *Service) Balance(ctx context.Context, merchantID string) (*core.Balance
 	b := &core.Balance{Object: "balance", Data: []core.CurrencyTotal{}}
 	for rows.Next() {
 		var t core.CurrencyTotal
-		if err := rows.Scan(&t.Currency, &t.Available, &t.OnHold); err != nil {
+		if err := rows.Scan(&t.Currency, &t.Available, &t.OnHold, &t.Pending); err != nil {
 			return nil, fmt.Errorf("balance: %w", err)
 		}
 		b.Data = append(b.Data, t)
@@ -75,15 +81,17 @@ func (s *Service) CheckLedger(ctx context.Context) (*core.LedgerReport, error) {
 		r.UnbalancedJournals = append(r.UnbalancedJournals, fmt.Sprintf("%s sums to %d", id, sum))
 	}
 	rows.Close()
+	// A payment's captured less refunded money went to the merchant and, for fees, to the
+	// platform: the two accounts together.
 	rows, err = s.db.Pool.Query(ctx, `
 		SELECT p.id, p.amount_captured - p.amount_refunded, p.amount_capturable,
-			COALESCE(-SUM(e.amount) FILTER (WHERE e.account = $1), 0),
+			COALESCE(-SUM(e.amount) FILTER (WHERE e.account IN ($1, $3)), 0),
 			COALESCE(-SUM(e.amount) FILTER (WHERE e.account = $2), 0)
 		FROM payments p LEFT JOIN ledger_entries e ON e.payment_id = p.id AND e.kind <> 'top_up'
 		GROUP BY p.id, p.amount_captured, p.amount_refunded, p.amount_capturable
-		HAVING p.amount_captured - p.amount_refunded <> COALESCE(-SUM(e.amount) FILTER (WHERE e.account = $1), 0)
+		HAVING p.amount_captured - p.amount_refunded <> COALESCE(-SUM(e.amount) FILTER (WHERE e.account IN ($1, $3)), 0)
 			OR p.amount_capturable <> COALESCE(-SUM(e.amount) FILTER (WHERE e.account = $2), 0)
-		LIMIT 100`, core.AccountMerchantAvailable, core.AccountMerchantHolds)
+		LIMIT 100`, core.AccountMerchantAvailable, core.AccountMerchantHolds, core.AccountPlatformFees)
 	if err != nil {
 		return nil, fmt.Errorf("ledger check: %w", err)
 	}
@@ -105,4 +113,11 @@ func (s *Service) CheckLedger(ctx context.Context) (*core.LedgerReport, error) {
 	}
 	r.Balanced = len(r.UnbalancedJournals) == 0 && len(r.PaymentMismatches) == 0 && len(r.WalletMismatches) == 0
 	return r, nil
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -14,7 +14,7 @@ const paymentColumns = `id, merchant_id, region, status, amount, amount_capturab
 	amount_refunded, currency, channel, capture_method, merchant_reference, description, customer,
 	payment_method, metadata, failure_code, failure_message, next_action, channel_reference,
 	created_at, updated_at, canceled_at, cancellation_reason, amount_refund_pending, pending_op,
-	pending_amount, risk`
+	pending_amount, risk, terms`
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -28,7 +28,7 @@ func scanPayment(row pgx.Row) (*core.Payment, error) {
 		&p.MerchantReference, &p.Description, &p.Customer, &p.PaymentMethod, &p.Metadata,
 		&p.FailureCode, &p.FailureMessage, &p.NextAction, &p.ChannelReference, &p.CreatedAt,
 		&p.UpdatedAt, &p.CanceledAt, &p.CancellationReason, &p.AmountRefundPending, &p.PendingOp,
-		&p.PendingAmount, &p.Risk)
+		&p.PendingAmount, &p.Risk, &p.Terms)
 	if err != nil {
 		return nil, err
 	}

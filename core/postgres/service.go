@@ -42,6 +42,10 @@ type Config struct {
 	// Liveness ties this node's in-flight keys to its heartbeat (see LivenessConfig). Zero:
 	// none, a key is freed only by its lease.
 	Liveness LivenessConfig
+	// UnverifiedVolumeLimit is the cumulative payment volume per currency, in minor units, a
+	// merchant whose KYC is not verified may take; beyond it payments are refused with
+	// kyc_required. Default core.DefaultUnverifiedVolume (1,000,000); negative: no limit.
+	UnverifiedVolumeLimit int64
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger. Default slog.Default().
@@ -65,6 +69,9 @@ func (c *Config) withDefaults() {
 		c.AuthCacheTTL = 2 * time.Second
 	}
 	c.Liveness.withDefaults()
+	if c.UnverifiedVolumeLimit == 0 {
+		c.UnverifiedVolumeLimit = core.DefaultUnverifiedVolume
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -193,8 +193,8 @@ func (s *Service) checkWalletCustomer(ctx context.Context, merchantID string, p 
 	return nil
 }
 
-// BalanceTransactions lists a customer's wallet movements, newest first.
-func (s *Service) BalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.BalanceTransaction], error) {
+// CustomerBalanceTransactions lists a customer's wallet movements, newest first.
+func (s *Service) CustomerBalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.CustomerBalanceTransaction], error) {
 	if _, err := s.customer(ctx, s.db.Pool, merchantID, customerID, true); err != nil {
 		return nil, err
 	}
@@ -208,9 +208,9 @@ func (s *Service) BalanceTransactions(ctx context.Context, merchantID, customerI
 		return nil, fmt.Errorf("balance transactions: %w", err)
 	}
 	defer rows.Close()
-	out := &core.List[*core.BalanceTransaction]{Object: "list", Data: []*core.BalanceTransaction{}}
+	out := &core.List[*core.CustomerBalanceTransaction]{Object: "list", Data: []*core.CustomerBalanceTransaction{}}
 	for rows.Next() {
-		t := &core.BalanceTransaction{Object: "balance_transaction"}
+		t := &core.CustomerBalanceTransaction{Object: "customer_balance_transaction"}
 		if err := rows.Scan(&t.ID, &t.Customer, &t.Type, &t.Amount, &t.Currency, &t.BalanceAfter, &t.Payment, &t.Refund, &t.CreatedAt); err != nil {
 			return nil, fmt.Errorf("balance transactions: %w", err)
 		}

@@ -109,3 +109,24 @@ ALTER TABLE top_ups ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT 
 ALTER TABLE top_ups SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE payer_notices ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE payer_notices SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Merchant operations (00014): fee schedules, settlement terms and their audit trail live in
+-- the merchant's region (the platform's default fee schedule in the region that set it).
+ALTER TABLE fee_schedules ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE fee_schedules SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_settlement_terms ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_settlement_terms SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_ops_events ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_ops_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_kyc ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_kyc SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_transfer_permissions ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_transfer_permissions SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE transfers ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE transfers SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE transfer_reversals ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE transfer_reversals SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE adjustments ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE adjustments SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE settlements ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE settlements SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -99,7 +99,9 @@ func (l *launcher) node(ctx context.Context, sec secrets, id, region, addr, dbUR
 }
 
 // singleNodeFlags are the flags of a node without Consul: the in-process channel simulator.
-var singleNodeFlags = []string{"-channels", "sim", "-webhooks-allow-private"}
+// The local platform lifts the KYC volume limit: its load tests and chaos suite take far more
+// than 1,000,000 minor units per merchant without verifying it.
+var singleNodeFlags = []string{"-channels", "sim", "-webhooks-allow-private", "-kyc-unverified-limit", "-1"}
 
 // single is one region with one node per region and no Consul: each region's endpoint is
 // its first node.
@@ -428,7 +430,9 @@ func (l *launcher) nodeFlags(region, edgeURL string) []string {
 		"-channels", "channelsim", "-channelsim-url", l.c.ChannelSim, "-channel-key-file", filepath.Join(keyDir, "platform.key"),
 		"-channelsim-key-file", filepath.Join(keyDir, "channelsim.pub"), "-notify-url", edgeURL,
 		// Webhook receivers on this machine (payctl webhooks listen, the chaos suite's) are on loopback.
-		"-webhooks-allow-private"}
+		"-webhooks-allow-private",
+		// Load tests and chaos take more than the KYC volume limit per unverified merchant.
+		"-kyc-unverified-limit", "-1"}
 	flags = append(flags, l.noticeFlags()...)
 	if l.c.Patroni != nil {
 		flags = append(flags, wanTimeouts(region)...)

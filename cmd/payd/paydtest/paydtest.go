@@ -59,7 +59,7 @@ func Start(t testing.TB) *Node {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sim := inprocsim.New()
 	svc, err := postgres.NewService(db, sim, postgres.Config{Region: Region, SecretKey: bytes.Repeat([]byte("k"), 32),
-		Lease: 30 * time.Second, ChannelTimeout: 5 * time.Second, Logger: log})
+		Lease: 30 * time.Second, ChannelTimeout: 5 * time.Second, Logger: log, UnverifiedVolumeLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

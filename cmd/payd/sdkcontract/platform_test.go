@@ -61,7 +61,7 @@ func TestAgainstTheRealPlatform(t *testing.T) {
 			t.Errorf("list: %+v, %v", l, err)
 		}
 		b, err := c.Balance(ctx)
-		if err != nil || len(b.Data) != 1 || b.Data[0].Available != 500 || b.Data[0].OnHold != 0 {
+		if err != nil || len(b.Data) != 1 || b.Data[0].Available+b.Data[0].Pending != 500 || b.Data[0].OnHold != 0 {
 			t.Errorf("balance: %+v, %v", b, err)
 		}
 		if me, err := c.Merchant(ctx); err != nil || me.ID != m.ID || me.SecretKey != "" {

@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// Audit actions of KYC.
+const (
+	opsKYCSubmitted = "kyc.submitted"
+	opsKYCApproved  = "kyc.approved"
+	opsKYCRejected  = "kyc.rejected"
+	actorMerchant   = "merchant"
+)
+
+// SubmitKYC records a merchant's KYC submission, pending an operator's decision: the
+// representative's ID number and the bank account number are sealed (shown as last four).
+// A merchant verified before is pending again until the new details are approved.
+func (s *Service) SubmitKYC(ctx context.Context, merchantID string, p core.KYCParams) (*core.KYC, error) {
+	now := s.now()
+	if err := p.Validate(now); err != nil {
+		return nil, err
+	}
+	idSealed, err := seal(s.credentialsKey, []byte(p.Representative.IDNumber), []byte(merchantID+"/kyc/id_number"))
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	acctSealed, err := seal(s.credentialsKey, []byte(p.BankAccount.AccountNumber), []byte(merchantID+"/kyc/account_number"))
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	shown := p
+	shown.Representative.IDLast4, shown.Representative.IDNumber = core.Last4(p.Representative.IDNumber), ""
+	shown.BankAccount.Last4, shown.BankAccount.AccountNumber = core.Last4(p.BankAccount.AccountNumber), ""
+	details, err := json.Marshal(shown)
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	err = s.db.WriteTx(ctx, "merchant.submit_kyc", func(tx pgx.Tx) error {
+		region, err := merchantRegion(ctx, tx, merchantID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO merchant_kyc (merchant_id, region, status, details, id_number, account_number, submitted_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+			ON CONFLICT (merchant_id) DO UPDATE SET status = excluded.status, details = excluded.details,
+				id_number = excluded.id_number, account_number = excluded.account_number, rejected_reason = NULL,
+				submitted_at = excluded.submitted_at, decided_at = NULL, updated_at = excluded.updated_at`,
+			merchantID, region, core.KYCPending, details, idSealed, acctSealed, now); err != nil {
+			return err
+		}
+		return auditOps(ctx, tx, merchantID, region, opsKYCSubmitted, actorMerchant, shown, now)
+	})
+	if err != nil {
+		return nil, core.AsError(err)
+	}
+	return s.KYC(ctx, merchantID)
+}
+
+// KYC is a merchant's verification; unverified if it never submitted.
+func (s *Service) KYC(ctx context.Context, merchantID string) (*core.KYC, error) {
+	return readKYC(ctx, s.db.Pool, merchantID, false)
+}
+
+func readKYC(ctx context.Context, q querier, merchantID string, lock bool) (*core.KYC, error) {
+	sql := `SELECT status, details, rejected_reason, submitted_at, decided_at FROM merchant_kyc WHERE merchant_id = $1`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	var (
+		status    string
+		details   core.KYCParams
+		reason    *string
+		submitted time.Time
+		decided   *time.Time
+	)
+	err := q.QueryRow(ctx, sql, merchantID).Scan(&status, &details, &reason, &submitted, &decided)
+	if errNoRows(err) {
+		return core.NewKYC(merchantID, core.KYCUnverified), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read kyc: %w", err)
+	}
+	k := core.NewKYC(merchantID, status)
+	k.Details, k.RejectedReason, k.SubmittedAt, k.DecidedAt = &details, reason, &submitted, decided
+	return k, nil
+}
+
+// DecideKYC is an operator's decision on a pending KYC submission: approved (verified) or
+// rejected with a reason; audited, with its kyc.verified or kyc.rejected event.
+func (s *Service) DecideKYC(ctx context.Context, merchantID string, approve bool, reason string) (*core.KYC, error) {
+	if !approve && (len(reason) == 0 || len(reason) > 500) {
+		return nil, core.ParamError(core.CodeParameterInvalid, "reason", "reason is required, at most 500 characters.")
+	}
+	var out *core.KYC
+	err := s.db.WriteTx(ctx, "merchant.decide_kyc", func(tx pgx.Tx) error {
+		region, err := merchantRegion(ctx, tx, merchantID)
+		if err != nil {
+			return err
+		}
+		k, err := readKYC(ctx, tx, merchantID, true)
+		if err != nil {
+			return err
+		}
+		if k.Status != core.KYCPending {
+			return core.Errorf(core.CodeInvalidState, "Merchant %s's KYC is %s; only a pending submission can be decided.", merchantID, k.Status)
+		}
+		now := s.now()
+		status, action, event, why := core.KYCVerified, opsKYCApproved, core.EventKYCVerified, (*string)(nil)
+		if !approve {
+			status, action, event, why = core.KYCRejected, opsKYCRejected, core.EventKYCRejected, &reason
+		}
+		if _, err := tx.Exec(ctx, `UPDATE merchant_kyc SET status = $2, rejected_reason = $3, decided_at = $4, updated_at = $4 WHERE merchant_id = $1`,
+			merchantID, status, why, now); err != nil {
+			return err
+		}
+		if err := auditOps(ctx, tx, merchantID, region, action, actorOperator, map[string]any{"reason": reason}, now); err != nil {
+			return err
+		}
+		out = core.NewKYC(merchantID, status)
+		out.Details, out.RejectedReason, out.SubmittedAt, out.DecidedAt = k.Details, why, k.SubmittedAt, &now
+		var w writeBatch
+		s.emit(&w, core.OutboxEvent{Type: event, MerchantID: merchantID, Region: region, ObjectID: merchantID, Object: out})
+		return w.commit(ctx, tx)
+	})
+	if err != nil {
+		return nil, core.AsError(err)
+	}
+	return out, nil
+}
+
+// kycVolumeCheck refuses, with 403 kyc_required, a payment of amount that would take a merchant
+// not verified past its cumulative volume limit in currency (payments not failed or
+// canceled); a rejected merchant takes none. Read before the payment's transaction, as the
+// risk screening's reads are: concurrent payments may pass the limit by what they add together.
+//
+// A request whose Idempotency-Key exists already is not checked: its first attempt was, and
+// the key's runner replays or resumes it (its own payment counts in the volume now).
+func (s *Service) kycVolumeCheck(ctx context.Context, req core.IdempotentRequest, currency string, amount int64) error {
+	limit := s.cfg.UnverifiedVolumeLimit
+	if limit < 0 {
+		return nil
+	}
+	merchantID := req.MerchantID
+	var status string
+	var keyed bool
+	err := s.db.Pool.QueryRow(ctx, `SELECT COALESCE((SELECT status FROM merchant_kyc WHERE merchant_id = $1), $3),
+		EXISTS (SELECT 1 FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2)`,
+		merchantID, req.Key, core.KYCUnverified).Scan(&status, &keyed)
+	if keyed {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read kyc: %w", err)
+	}
+	switch status {
+	case core.KYCVerified:
+		return nil
+	case core.KYCRejected:
+		return core.Errorf(core.CodeKYCRequired, "Merchant %s's verification was rejected: it cannot take payments until it is verified.", merchantID)
+	}
+	var volume int64
+	if err := s.db.Pool.QueryRow(ctx, `SELECT COALESCE(SUM(amount), 0) FROM payments
+		WHERE merchant_id = $1 AND currency = $2 AND status NOT IN ($3, $4)`,
+		merchantID, currency, core.StatusFailed, core.StatusCanceled).Scan(&volume); err != nil {
+		return fmt.Errorf("read volume: %w", err)
+	}
+	if volume+amount > limit {
+		return core.Errorf(core.CodeKYCRequired, "Merchant %s is not verified: it has taken %s and may take at most %s before its KYC is verified (POST /v1/merchant/kyc).",
+			merchantID, core.FormatAmount(volume, currency), core.FormatAmount(limit, currency))
+	}
+	return nil
+}
