@@ -159,8 +159,10 @@ func run(ctx context.Context, path, bin string) error {
 		return err
 	}
 	for _, l := range b.Data {
-		show("%s: available %s, on hold %s", l.Currency, money(l.Available, l.Currency), money(l.OnHold, l.Currency))
+		show("%s: available %s, pending %s, on hold %s", l.Currency, money(l.Available, l.Currency),
+			money(l.Pending, l.Currency), money(l.OnHold, l.Currency))
 	}
+	show("(captured money is pending until T+2, less the platform's fee; refunds come out of the available balance at once)")
 
 	say("Check the whole ledger (operator API)")
 	rep, err := admin.CheckLedger(ctx)
