@@ -411,6 +411,18 @@ func TestAMLDetectorsOpenCases(t *testing.T) {
 	if again, err := e.svc.RunAML(context.Background(), cfg, sanctions); err != nil || len(again) != 0 {
 		t.Fatalf("a second run opened %+v %v", again, err)
 	}
+	// A merchant whose own name is clean but whose KYC names a listed representative.
+	repID, repKey := e.merchant("Harbour Books")
+	e.expect(e.call("POST", "/v1/merchant/kyc", repKey, "", map[string]any{"legal_name": "Harbour Books GmbH",
+		"registration_number": "HRB 54321", "country": "DE",
+		"address":        map[string]any{"line1": "Am Hafen 2", "city": "Hamburg", "postal_code": "20457"},
+		"representative": map[string]any{"name": "Delphine Marlowe-Quintero", "id_number": "T22000130", "date_of_birth": "1979-02-11", "phone": "+4940123456"},
+		"bank_account":   map[string]any{"holder_name": "Harbour Books GmbH", "account_number": "0532013001", "bank_code": "37040044", "currency": "EUR"}}), 200)
+	rep, err := e.svc.RunAML(context.Background(), cfg, sanctions)
+	if err != nil || len(rep) != 1 || rep[0].Kind != risk.CaseSanctions || rep[0].Subject != repID+":representative" {
+		t.Fatalf("representative screening: %+v %v", rep, err)
+	}
+	e.expect(e.admin("POST", "/v1/admin/aml/cases/"+rep[0].ID, map[string]any{"status": "closed", "note": "a different person"}), 200)
 	list := e.expect(e.admin("GET", "/v1/admin/aml/cases?status=open", nil), 200)
 	rows := list.JSON["data"].([]any)
 	if len(rows) != 2 {

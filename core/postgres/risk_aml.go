@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,17 +100,27 @@ func (s *Service) RunAML(ctx context.Context, cfg AMLWorkerConfig, sanctions *ri
 	cases = append(cases, risk.DetectRapidMovement(cfg.Thresholds, txns)...)
 	cases = append(cases, risk.DetectHighVolume(cfg.Thresholds, txns, now)...)
 	if sanctions != nil {
-		mrows, err := s.db.Pool.Query(ctx, `SELECT id, name FROM merchants ORDER BY id`)
+		// Merchants by their name and, once they submitted KYC, their legal name and their
+		// representative's name (each its own subject, so each match is its own case).
+		mrows, err := s.db.Pool.Query(ctx, `SELECT m.id, m.name, COALESCE(k.details->>'legal_name', ''),
+				COALESCE(k.details->'representative'->>'name', '')
+			FROM merchants m LEFT JOIN merchant_kyc k ON k.merchant_id = m.id ORDER BY m.id`)
 		if err != nil {
 			return nil, fmt.Errorf("aml: read merchants: %w", err)
 		}
 		for mrows.Next() {
-			var id, name string
-			if err := mrows.Scan(&id, &name); err != nil {
+			var id, name, legal, rep string
+			if err := mrows.Scan(&id, &name, &legal, &rep); err != nil {
 				mrows.Close()
 				return nil, err
 			}
 			names = append(names, risk.ScreenedName{Kind: "merchant", Name: name, MerchantID: id, Subject: id})
+			if legal != "" && !strings.EqualFold(legal, name) {
+				names = append(names, risk.ScreenedName{Kind: "legal_name", Name: legal, MerchantID: id, Subject: id + ":legal_name"})
+			}
+			if rep != "" {
+				names = append(names, risk.ScreenedName{Kind: "representative", Name: rep, MerchantID: id, Subject: id + ":representative"})
+			}
 		}
 		mrows.Close()
 		if err := mrows.Err(); err != nil {

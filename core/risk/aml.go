@@ -243,10 +243,10 @@ func DetectHighVolume(cfg AMLConfig, txns []Settled, now time.Time) []Case {
 	return out
 }
 
-// ScreenedName is a name to screen against the sanctions list: a merchant's, or a payer's
-// as the merchant gave it.
+// ScreenedName is a name to screen against the sanctions list: a merchant's (its name, its
+// KYC legal name, its representative's), or a payer's as the merchant gave it.
 type ScreenedName struct {
-	Kind       string // merchant or payer
+	Kind       string // merchant, legal_name, representative or payer
 	Name       string
 	MerchantID string
 	Subject    string // the merchant ID, or the payer key
