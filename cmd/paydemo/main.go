@@ -173,6 +173,9 @@ func run(ctx context.Context, path, bin string) error {
 	if !rep.Balanced {
 		return fmt.Errorf("ledger does not balance: %+v", rep)
 	}
+	if err := wallet(ctx, c, client, suffix, card); err != nil {
+		return err
+	}
 	if err := riskRule(ctx, c, region.Endpoint, client, m.ID, suffix, card); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -285,4 +286,86 @@ func promTargets(ctx context.Context, prometheus string) (total, up int, err err
 		}
 	}
 	return len(targets.Data.ActiveTargets), up, nil
+}
+
+// wallet shows a payer's stored value: a customer tops up by card, pays from the wallet, and
+// is told by email (the receipts land in the local Mailpit).
+func wallet(ctx context.Context, c *localcluster.Cluster, client *paysdk.Client, suffix string,
+	card func(string) *paysdk.PaymentMethodData) error {
+	say("A payer with a wallet: a customer tops up %s by card, then pays %s from the balance", money(5000, "USD"), money(1200, "USD"))
+	email, lang := "wallet-"+strings.ReplaceAll(suffix, ".", "")+"@example.com", "en"
+	cus, err := client.CreateCustomer(ctx, paysdk.CustomerParams{Email: &email, Language: &lang})
+	if err != nil {
+		return err
+	}
+	top, err := client.TopUp(ctx, cus.ID, paysdk.TopUpParams{Amount: 5000, Currency: "usd", Channel: paysdk.ChannelCard,
+		PaymentMethod: card("4242424242424242"), MerchantReference: "top-up-" + suffix})
+	if err != nil {
+		return err
+	}
+	pay, err := client.CreatePayment(ctx, paysdk.CreatePaymentParams{Amount: 1200, Currency: "usd", Channel: paysdk.ChannelWallet,
+		MerchantReference: "order-wallet-" + suffix, PaymentMethod: &paysdk.PaymentMethodData{Type: "wallet", Wallet: &paysdk.WalletData{Customer: cus.ID}}})
+	if err != nil {
+		return err
+	}
+	got, err := client.GetCustomer(ctx, cus.ID)
+	if err != nil {
+		return err
+	}
+	show("customer %s: top-up %s %s, wallet payment %s %s; balance %s", cus.ID, top.ID, top.Status, pay.ID, pay.Status,
+		money(got.Balances["USD"], "USD"))
+	_, err = client.CreatePayment(ctx, paysdk.CreatePaymentParams{Amount: 9000, Currency: "usd", Channel: paysdk.ChannelWallet,
+		MerchantReference: "order-wallet-big-" + suffix, PaymentMethod: &paysdk.PaymentMethodData{Type: "wallet", Wallet: &paysdk.WalletData{Customer: cus.ID}}})
+	var apiErr *paysdk.Error
+	if !errors.As(err, &apiErr) || apiErr.Code != "insufficient_funds" {
+		return fmt.Errorf("want 402 insufficient_funds for a payment above the balance, got %v", err)
+	}
+	show("a wallet payment of %s: HTTP %d %s (the balance never goes below zero)", money(9000, "USD"), apiErr.Status, apiErr.Code)
+	if c.Mailpit == "" {
+		return nil
+	}
+	// The notifier sends the receipts within seconds: wait (30 s at most) for them in Mailpit.
+	var subjects []string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if subjects, err = mailpitSubjects(ctx, c.Mailpit, email); err != nil {
+			return err
+		}
+		if len(subjects) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	show("emails to %s in Mailpit (%s): %s", email, c.Mailpit, strings.Join(subjects, " | "))
+	if len(subjects) == 0 {
+		return errors.New("no email reached Mailpit within 30 s")
+	}
+	return nil
+}
+
+// mailpitSubjects lists the subjects of the messages to addr in Mailpit's API.
+func mailpitSubjects(ctx context.Context, mailpit, addr string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(mailpit, "/")+"/api/v1/search?query="+
+		url.QueryEscape("to:"+addr), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("mailpit: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Messages []struct {
+			Subject string `json:"Subject"`
+		} `json:"messages"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("mailpit: %w", err)
+	}
+	subjects := make([]string, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		subjects = append(subjects, m.Subject)
+	}
+	return subjects, nil
 }
