@@ -173,6 +173,7 @@ func (s *Server) routesSetup() {
 	s.riskRoutes()
 	s.verificationRoutes()
 	s.webhookRoutes()
+	s.consoleRoutes()
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))
 }
