@@ -18,7 +18,7 @@ import (
 
 // consoleNode is a test node with a merchant, its key and back-office users.
 type consoleNode struct {
-	t    *testing.T
+	t    testing.TB
 	node *paydtest.Node
 }
 
@@ -75,7 +75,7 @@ func (c *consoleNode) pay(key, ref string, amount int64) string {
 
 // browser is a cookie-keeping HTTP client of the back office that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	jar  *cookiejar.Jar
 	hc   *http.Client
