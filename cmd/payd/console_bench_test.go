@@ -30,7 +30,7 @@ func seedPayments(ctx context.Context, node *paydtest.Node, merchant string, n i
 	if err != nil {
 		return err
 	}
-	_, err = node.DB.Pool.Exec(ctx, `ANALYZE payments`)
+	_, err = node.DB.Pool.Exec(ctx, `VACUUM ANALYZE payments`)
 	return err
 }
 

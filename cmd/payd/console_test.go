@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paycenter/paycenter/cmd/payd/paydtest"
 	"github.com/paycenter/paycenter/core"
@@ -306,6 +307,47 @@ func TestConsoleServer(t *testing.T) {
 		}
 		if b.session() != "" {
 			t.Fatal("a locked account got a session")
+		}
+	})
+
+	t.Run("the overview sums the payments and refunds", func(t *testing.T) {
+		list := c.apiOK("GET", "/v1/payments?limit=100", key, "", nil)["data"].([]any)
+		var count, volume, refunded int64
+		now := time.Now().UTC()
+		sameDay := true // false when the test runs across midnight UTC
+		for _, p := range list {
+			pm := p.(map[string]any)
+			created, err := time.Parse(time.RFC3339Nano, pm["created_at"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameDay = sameDay && created.UTC().Truncate(24*time.Hour).Equal(now.Truncate(24*time.Hour))
+			count++
+			if pm["status"] == "succeeded" {
+				volume += int64(pm["amount"].(float64))
+			}
+			refunded += int64(pm["amount_refunded"].(float64))
+		}
+		ov, err := c.node.Service.ConsoleOverview(t.Context(), merchant, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		periods := [][]core.PaymentStats{ov.Last30}
+		if sameDay {
+			periods = append(periods, ov.Today)
+		}
+		for _, st := range periods {
+			if len(st) != 1 || st[0].Count != count || st[0].Volume != volume || st[0].RefundVolume != refunded || st[0].Channel != core.ChannelCard {
+				t.Fatalf("overview %+v, want %d payments, %d volume, %d refunded on card", st, count, volume, refunded)
+			}
+		}
+		if len(ov.Days) != 30 || (sameDay && ov.Days[29].Volume != volume) {
+			t.Fatalf("chart days %d, today's volume %+v, want 30 days and %d", len(ov.Days), ov.Days[len(ov.Days)-1], volume)
+		}
+		b := c.browser()
+		b.login("analyst@shop.test", consolePassword)
+		if st, page := b.get("/dashboard/"); st != 200 || !strings.Contains(page, core.FormatAmount(volume, "USD")) || !strings.Contains(page, "<svg") {
+			t.Fatalf("overview page: %d, no %s or no chart", st, core.FormatAmount(volume, "USD"))
 		}
 	})
 

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,100 +15,129 @@ import (
 // was captured, or authorised and held for capture.
 const paidStatuses = `('succeeded', 'requires_capture')`
 
-// ConsoleOverview computes a merchant's overview from the payments and refunds tables, on
-// their (merchant_id, created_at) indexes: today (since 00:00 UTC of now) and the last 30 days.
+// ConsoleOverview computes a merchant's overview from the payments and refunds tables: one
+// scan of the last 30 days' payments on the covering index payments_merchant_created_stats
+// (an index-only scan), grouped by UTC day, currency and channel, and one of its refunds;
+// today's and the 30 days' figures and the chart's days are summed from those groups.
 func (s *Service) ConsoleOverview(ctx context.Context, merchantID string, now time.Time) (*core.Overview, error) {
 	today := now.UTC().Truncate(24 * time.Hour)
 	from := today.AddDate(0, 0, -29)
-	ov := &core.Overview{}
-	var err error
-	if ov.Today, err = s.stats(ctx, merchantID, today); err != nil {
-		return nil, err
+	type key struct {
+		day      time.Time
+		currency string
+		channel  core.Channel
 	}
-	if ov.Last30, err = s.stats(ctx, merchantID, from); err != nil {
-		return nil, err
+	groups := map[key]*core.PaymentStats{}
+	var order []key
+	group := func(k key) *core.PaymentStats {
+		k.day = time.Date(k.day.Year(), k.day.Month(), k.day.Day(), 0, 0, 0, 0, time.UTC)
+		g, ok := groups[k]
+		if !ok {
+			g = &core.PaymentStats{Currency: k.currency, Channel: k.channel}
+			groups[k] = g
+			order = append(order, k)
+		}
+		return g
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT date_trunc('day', created_at AT TIME ZONE 'UTC'), currency,
+	rows, err := s.db.Pool.Query(ctx, `SELECT date_trunc('day', created_at AT TIME ZONE 'UTC'), currency, channel, count(*),
 			count(*) FILTER (WHERE status IN `+paidStatuses+`), COALESCE(sum(amount) FILTER (WHERE status IN `+paidStatuses+`), 0)
-		FROM payments WHERE merchant_id = $1 AND created_at >= $2 GROUP BY 1, 2 ORDER BY 2, 1`, merchantID, from)
+		FROM payments WHERE merchant_id = $1 AND created_at >= $2 GROUP BY 1, 2, 3`, merchantID, from)
 	if err != nil {
-		return nil, core.Internal(fmt.Errorf("overview days: %w", err))
+		return nil, core.Internal(fmt.Errorf("overview: %w", err))
 	}
-	got := map[string]map[time.Time]core.DayVolume{}
-	var currencies []string
 	for rows.Next() {
-		var d core.DayVolume
-		if err := rows.Scan(&d.Day, &d.Currency, &d.Count, &d.Volume); err != nil {
+		var k key
+		var n, paid, volume int64
+		if err := rows.Scan(&k.day, &k.currency, &k.channel, &n, &paid, &volume); err != nil {
 			rows.Close()
 			return nil, core.Internal(err)
 		}
-		d.Day = time.Date(d.Day.Year(), d.Day.Month(), d.Day.Day(), 0, 0, 0, 0, time.UTC)
-		if got[d.Currency] == nil {
-			got[d.Currency] = map[time.Time]core.DayVolume{}
-			currencies = append(currencies, d.Currency)
-		}
-		got[d.Currency][d.Day] = d
+		g := group(k)
+		g.Count, g.Succeeded, g.Volume = n, paid, volume
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, core.Internal(err)
-	}
-	for _, c := range currencies {
-		for day := from; !day.After(today); day = day.AddDate(0, 0, 1) {
-			d, ok := got[c][day]
-			if !ok {
-				d = core.DayVolume{Day: day, Currency: c}
-			}
-			ov.Days = append(ov.Days, d)
-		}
-	}
-	return ov, nil
-}
-
-func (s *Service) stats(ctx context.Context, merchantID string, from time.Time) ([]core.PaymentStats, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT currency, channel, count(*),
-			count(*) FILTER (WHERE status IN `+paidStatuses+`),
-			COALESCE(sum(amount) FILTER (WHERE status IN `+paidStatuses+`), 0)
-		FROM payments WHERE merchant_id = $1 AND created_at >= $2 GROUP BY 1, 2 ORDER BY 1, 2`, merchantID, from)
-	if err != nil {
 		return nil, core.Internal(fmt.Errorf("overview: %w", err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.PaymentStats, error) {
-		var st core.PaymentStats
-		err := r.Scan(&st.Currency, &st.Channel, &st.Count, &st.Succeeded, &st.Volume)
-		return st, err
-	})
-	if err != nil {
-		return nil, core.Internal(fmt.Errorf("overview: %w", err))
-	}
-	rows, err = s.db.Pool.Query(ctx, `SELECT p.currency, p.channel, count(*), COALESCE(sum(r.amount), 0)
+	rows, err = s.db.Pool.Query(ctx, `SELECT date_trunc('day', r.created_at AT TIME ZONE 'UTC'), p.currency, p.channel, count(*), COALESCE(sum(r.amount), 0)
 		FROM refunds r JOIN payments p ON p.id = r.payment_id
-		WHERE r.merchant_id = $1 AND r.created_at >= $2 AND r.status = 'succeeded' GROUP BY 1, 2`, merchantID, from)
+		WHERE r.merchant_id = $1 AND r.created_at >= $2 AND r.status = 'succeeded' GROUP BY 1, 2, 3`, merchantID, from)
 	if err != nil {
 		return nil, core.Internal(fmt.Errorf("overview refunds: %w", err))
 	}
-	defer rows.Close()
 	for rows.Next() {
-		var cur string
-		var ch core.Channel
+		var k key
 		var n, v int64
-		if err := rows.Scan(&cur, &ch, &n, &v); err != nil {
+		if err := rows.Scan(&k.day, &k.currency, &k.channel, &n, &v); err != nil {
+			rows.Close()
 			return nil, core.Internal(err)
 		}
-		found := false
-		for i := range out {
-			if out[i].Currency == cur && out[i].Channel == ch {
-				out[i].RefundCount, out[i].RefundVolume, found = n, v, true
+		g := group(k)
+		g.RefundCount, g.RefundVolume = n, v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, core.Internal(fmt.Errorf("overview refunds: %w", err))
+	}
+	sum := func(keep func(key) bool) []core.PaymentStats {
+		byCC := map[[2]string]*core.PaymentStats{}
+		var out []core.PaymentStats
+		var idx [][2]string
+		for _, k := range order {
+			if !keep(k) {
+				continue
+			}
+			g := groups[k]
+			cc := [2]string{k.currency, string(k.channel)}
+			t, ok := byCC[cc]
+			if !ok {
+				t = &core.PaymentStats{Currency: k.currency, Channel: k.channel}
+				byCC[cc] = t
+				idx = append(idx, cc)
+			}
+			t.Count += g.Count
+			t.Succeeded += g.Succeeded
+			t.Volume += g.Volume
+			t.RefundCount += g.RefundCount
+			t.RefundVolume += g.RefundVolume
+		}
+		sort.Slice(idx, func(i, j int) bool { return idx[i][0]+" "+idx[i][1] < idx[j][0]+" "+idx[j][1] })
+		for _, cc := range idx {
+			out = append(out, *byCC[cc])
+		}
+		return out
+	}
+	ov := &core.Overview{
+		Today:  sum(func(k key) bool { return !k.day.Before(today) }),
+		Last30: sum(func(key) bool { return true }),
+	}
+	days := map[string]map[time.Time]*core.DayVolume{}
+	var currencies []string
+	for _, k := range order {
+		g := groups[k]
+		if days[k.currency] == nil {
+			days[k.currency] = map[time.Time]*core.DayVolume{}
+			currencies = append(currencies, k.currency)
+		}
+		d := days[k.currency][k.day]
+		if d == nil {
+			d = &core.DayVolume{Day: k.day, Currency: k.currency}
+			days[k.currency][k.day] = d
+		}
+		d.Count += g.Succeeded
+		d.Volume += g.Volume
+	}
+	sort.Strings(currencies)
+	for _, c := range currencies {
+		for day := from; !day.After(today); day = day.AddDate(0, 0, 1) {
+			if d := days[c][day]; d != nil {
+				ov.Days = append(ov.Days, *d)
+			} else {
+				ov.Days = append(ov.Days, core.DayVolume{Day: day, Currency: c})
 			}
 		}
-		if !found {
-			out = append(out, core.PaymentStats{Currency: cur, Channel: ch, RefundCount: n, RefundVolume: v})
-		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, core.Internal(err)
-	}
-	return out, nil
+	return ov, nil
 }
 
 // exportPage is how many rows an export reads per statement.

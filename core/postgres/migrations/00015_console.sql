@@ -41,7 +41,14 @@ CREATE TABLE console_audit (
 );
 CREATE INDEX console_audit_merchant ON console_audit (merchant_id, created_at DESC);
 
+-- The back office's overview sums a merchant's last 30 days of payments by day, currency
+-- and channel; this index covers that scan (an index-only scan; STORING in CockroachDB's
+-- terms, which also accepts INCLUDE). Measured with 1,000,000 payments: see the README.
+CREATE INDEX payments_merchant_created_stats ON payments (merchant_id, created_at)
+    INCLUDE (status, amount, currency, channel);
+
 -- +goose Down
+DROP INDEX payments_merchant_created_stats;
 DROP TABLE console_audit;
 DROP TABLE console_sessions;
 DROP TABLE console_users;
