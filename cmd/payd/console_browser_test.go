@@ -66,7 +66,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("hide-scrollbars", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
@@ -142,7 +142,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if s := text(t, ctx, "#payment-id"); s != pay {
 			t.Fatalf("opened %q, want %s", s, pay)
 		}
-		do(t, ctx, chromedp.SendKeys(chromedp.CSS("#refund-amount"), "2500"), chromedp.SendKeys(chromedp.CSS("#refund-reason"), "requested_by_customer"),
+		do(t, ctx, chromedp.SendKeys(chromedp.CSS("#refund-amount"), "2500"), chromedp.SetValue(chromedp.CSS("#refund-reason"), "requested_by_customer"),
 			chromedp.DoubleClick(chromedp.CSS("#refund-button")))
 		// The page after the refund lists it.
 		do(t, ctx, chromedp.WaitVisible(chromedp.CSS("#refunds td.num")))

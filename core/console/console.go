@@ -104,6 +104,7 @@ const (
 	loginCSRFCookie  = "pc_login_csrf"
 	csrfField        = "csrf"
 	sessionCookieAge = 12 * time.Hour
+	maxFormBytes     = 64 << 10
 )
 
 //go:embed templates/*.html
@@ -153,6 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	s.mux.ServeHTTP(w, r)
 }
 

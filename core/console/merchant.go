@@ -245,7 +245,7 @@ func (s *Server) showPayment(w http.ResponseWriter, r *http.Request, status int,
 	}
 	refundable := p.AmountCaptured - p.AmountRefunded - p.AmountRefundPending
 	s.render(w, r, status, "payment", map[string]any{"P": p, "Refunds": refunds.Data, "Events": events,
-		"Deliveries": deliveries, "Refundable": refundable, "RefundKey": randomKey(), "Error": msg})
+		"Deliveries": deliveries, "Refundable": refundable, "Reasons": core.RefundReasons, "RefundKey": randomKey(), "Error": msg})
 }
 
 // refund refunds a payment from its page. The form carries an Idempotency-Key made when the
@@ -280,6 +280,12 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 	req := core.IdempotentRequest{MerchantID: mid, Region: p.Region, Key: key, Method: http.MethodPost,
 		Path: "/dashboard/payments/" + id + "/refund", Render: renderReply}
 	rep, err := s.svc.CreateRefund(r.Context(), req, params)
+	if core.ErrorCode(err) == core.CodeIdempotencyKeyInUse {
+		// The same form is being submitted by an earlier click still at work: that one
+		// refunds; this one shows the payment.
+		http.Redirect(w, r, "/dashboard/payments/"+id, http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		s.showPayment(w, r, statusOf(err), core.AsError(err).Message)
 		return
