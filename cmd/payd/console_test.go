@@ -288,6 +288,13 @@ func TestConsoleServer(t *testing.T) {
 		if len(rs) != 1 || rs[0].(map[string]any)["amount"].(float64) != 1200 {
 			t.Fatalf("refunds after submitting one form twice: %v", rs)
 		}
+		var audited int
+		var who string
+		err := c.node.DB.Pool.QueryRow(t.Context(), `SELECT count(*), min(u.email) FROM console_audit a JOIN console_users u ON u.id = a.user_id
+			WHERE a.action = 'refund.created' AND a.merchant_id = $1`, merchant).Scan(&audited, &who)
+		if err != nil || audited != 1 || who != "owner@shop.test" {
+			t.Fatalf("refund audit entries: %d by %q (%v), want 1 by the owner", audited, who, err)
+		}
 		st, b2 := c.api("GET", "/v1/admin/ledger/check", paydtest.AdminToken, "", nil)
 		if st != 200 || !strings.Contains(string(b2), `"balanced":true`) {
 			t.Fatalf("ledger check: %d %s", st, b2)
