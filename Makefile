@@ -5,7 +5,7 @@ LOCAL := .local
 
 TOOLS := .local/bin
 
-.PHONY: help build tools deploy-tools demo up down status test fuzz verify-deploy bench load chaos vet clean ensure-postgres ensure-patroni ensure-prometheus
+.PHONY: help build tools deploy-tools demo up down status test fuzz verify-deploy bench load chaos vet clean ensure-postgres ensure-patroni ensure-prometheus ensure-chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,13 @@ ensure-patroni: ensure-postgres ## install Patroni and etcd, its store (Debian p
 		if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl disable etcd patroni >/dev/null 2>&1; fi; \
 		exit $$rc; \
 	else echo "Patroni or etcd is missing: install the packages patroni, python3-etcd and etcd-server (as root, 'make' does it for you)"; exit 1; fi
+
+ensure-chromium: ## install Chromium (Debian package chromium) for the back office's browser tests if it is missing
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Chromium (Debian package chromium) ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "Chromium is missing: install the package chromium (as root, 'make' does it for you)"; exit 1; fi
 
 ensure-prometheus: ## install Prometheus and Alertmanager (Debian packages prometheus, prometheus-alertmanager: promtool, amtool) if missing; their services stay off
 	@if command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null; then :; \
@@ -71,13 +78,13 @@ demo: ## bring the platform up, walk through payments and refunds, take it down 
 MODULE := github.com/paycenter/paycenter
 PLATFORM_TESTS := chaos cmd/loadtest deploy/localcluster deploy/localprom deploy/patroni
 
-test: ensure-patroni ensure-prometheus tools deploy-tools ## every test (-race): real PostgreSQL, Consul and stripe-mock; the deploy checks
+test: ensure-patroni ensure-prometheus ensure-chromium tools deploy-tools ## every test (-race): real PostgreSQL, Consul and stripe-mock; the deploy checks
 	@mkdir -p bin && $(GO) build -o bin/paylocal ./cmd/paylocal
 	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/paytest-pg.XXXXXX"); \
 	url=$$(bin/paylocal pg start -dir $$pgdir) || exit 1; \
 	trap "bin/paylocal pg stop -dir $$pgdir" EXIT; \
 	echo "test PostgreSQL: $$url"; \
-	export PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1 PAY_REQUIRE_PROMETHEUS=1 PAY_REQUIRE_MAILPIT=1; \
+	export PAY_TEST_DATABASE_URL="$$url" PAY_REQUIRE_CONSUL=1 PAY_REQUIRE_STRIPE_MOCK=1 PAY_REQUIRE_PATRONI=1 PAY_REQUIRE_PROMETHEUS=1 PAY_REQUIRE_MAILPIT=1 PAY_REQUIRE_CHROMIUM=1; \
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -x -F $(PLATFORM_TESTS:%=-e $(MODULE)/%)) && \
 	echo "the packages that run whole platforms, one at a time: $(PLATFORM_TESTS)" && \
 	$(GO) test -race -count=1 -timeout 20m -p 1 $(PLATFORM_TESTS:%=./%) && (cd sdk && $(GO) test -race -count=1 ./...) && \

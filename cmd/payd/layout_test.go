@@ -33,7 +33,7 @@ func TestImportLayout(t *testing.T) {
 		}
 	})
 	for _, pkg := range []string{"core/postgres", "core/httpapi", "resilience", "regions", "cmd/payedge",
-		"core/cardacq", "core/wechatpay", "core/alipay", "core/banktransfer", "core/channelauth"} {
+		"core/cardacq", "core/wechatpay", "core/alipay", "core/banktransfer", "core/channelauth", "core/console"} {
 		t.Run(pkg+" reaches no simulator", func(t *testing.T) {
 			for _, d := range deps(t, pkg) {
 				if strings.HasPrefix(d, mod+"cmd/channelsim") {
@@ -43,7 +43,7 @@ func TestImportLayout(t *testing.T) {
 		})
 	}
 	t.Run("adapters do not import each other", func(t *testing.T) {
-		adapters := []string{"core/postgres", "core/httpapi", "core/cardacq", "core/wechatpay", "core/alipay", "core/banktransfer"}
+		adapters := []string{"core/postgres", "core/httpapi", "core/cardacq", "core/wechatpay", "core/alipay", "core/banktransfer", "core/console"}
 		for _, a := range adapters {
 			for _, d := range deps(t, a) {
 				for _, b := range adapters {

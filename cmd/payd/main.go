@@ -35,6 +35,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
+	"github.com/paycenter/paycenter/core/console"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/webhook"
@@ -333,12 +334,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	handler, err := withConsole(api, m.Service, console.Config{Logger: m.Log})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	m.Addr = ln.Addr().String()
-	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	m.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Log.Error("serve", "err", err)

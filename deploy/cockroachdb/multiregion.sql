@@ -130,3 +130,13 @@ ALTER TABLE adjustments ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE 
 ALTER TABLE adjustments SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE settlements ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE settlements SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Back office: a merchant user's row lives in its merchant's home region, an operator's in the
+-- region it was created in; a session in the region of the node that signed it in (the
+-- e-mail's uniqueness is checked across regions, once per user created).
+ALTER TABLE console_users ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE console_users SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE console_sessions ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE console_sessions SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE console_audit ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE console_audit SET LOCALITY REGIONAL BY ROW AS crdb_region;

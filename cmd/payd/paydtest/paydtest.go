@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
+	"github.com/paycenter/paycenter/core/console"
 	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
@@ -71,7 +72,11 @@ func Start(t testing.TB) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api)
+	bo, err := console.New(svc, console.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console.Mount(api, bo))
 	t.Cleanup(srv.Close)
 	wh, err := postgres.NewWebhookDeliverer(svc, postgres.WebhookConfig{Interval: 20 * time.Millisecond,
 		Sender: webhook.NewSender(webhook.SenderConfig{AllowPrivate: true})})

@@ -1,0 +1,268 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/paycenter/paycenter/core"
+)
+
+// LockoutDuration is how long MaxFailedLogins wrong passwords lock a back-office account.
+const LockoutDuration = 15 * time.Minute
+
+// dummyHash is checked against when the e-mail is unknown, so a login takes as long
+// whether or not the account exists.
+var dummyHash, _ = core.HashPassword("not the password of anyone")
+
+func sessionHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CreateConsoleUser creates a back-office user; actor is who did it (a user ID, "admin-token"
+// or "merchant-key:<merchant>"), recorded in the audit log in the same transaction.
+func (s *Service) CreateConsoleUser(ctx context.Context, actor string, p core.CreateUserParams) (*core.User, error) {
+	p.Email = core.NormalizeEmail(p.Email)
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	hash, err := core.HashPassword(p.Password)
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	u := &core.User{Email: p.Email, Role: p.Role, MerchantID: p.Merchant, CreatedAt: s.now()}
+	region := s.cfg.Region
+	if p.Merchant != "" {
+		if err := s.db.Pool.QueryRow(ctx, `SELECT region FROM merchants WHERE id = $1`, p.Merchant).Scan(&region); err != nil {
+			if errNoRows(err) {
+				return nil, core.ParamError(core.CodeNotFound, "merchant", "No such merchant: '%s'.", p.Merchant)
+			}
+			return nil, core.Internal(err)
+		}
+	}
+	u.ID = core.NewID(core.PrefixUser, region)
+	var merchant *string
+	if p.Merchant != "" {
+		merchant = &p.Merchant
+	}
+	err = s.db.WriteTx(ctx, "create_console_user", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO console_users (id, email, merchant_id, region, role, password_hash, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, u.Email, merchant, region, u.Role, hash, u.CreatedAt); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, p.Merchant, "user.created", u.ID, u.Email+" as "+u.Role)
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return nil, core.ParamError(core.CodeParameterInvalid, "email", "A user with this e-mail already exists.")
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return u, nil
+}
+
+// audit appends one entry to the back-office audit log in tx.
+func (s *Service) audit(ctx context.Context, tx pgx.Tx, actor, merchantID, action, objectID, detail string) error {
+	var m *string
+	if merchantID != "" {
+		m = &merchantID
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO console_audit (id, user_id, merchant_id, region, action, object_id, detail, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, core.NewID(core.PrefixAudit, s.cfg.Region), actor, m, s.cfg.Region,
+		action, objectID, detail, s.now())
+	return err
+}
+
+// RecordConsoleAudit appends one entry to the back-office audit log: a change the back
+// office made through another service method (a refund, a webhook endpoint, a review).
+func (s *Service) RecordConsoleAudit(ctx context.Context, userID, merchantID, action, objectID, detail string) error {
+	err := s.db.WriteTx(ctx, "console_audit", func(tx pgx.Tx) error {
+		return s.audit(ctx, tx, userID, merchantID, action, objectID, detail)
+	})
+	if err != nil {
+		return core.Internal(err)
+	}
+	return nil
+}
+
+// ConsoleAudit lists the latest audit entries, a merchant's only when merchantID is set.
+func (s *Service) ConsoleAudit(ctx context.Context, merchantID string, limit int) ([]core.AuditEntry, error) {
+	sql := `SELECT id, user_id, COALESCE(merchant_id, ''), action, object_id, detail, created_at FROM console_audit`
+	args := []any{limit}
+	if merchantID != "" {
+		sql += ` WHERE merchant_id = $2`
+		args = append(args, merchantID)
+	}
+	rows, err := s.db.Pool.Query(ctx, sql+` ORDER BY created_at DESC, id DESC LIMIT $1`, args...)
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.AuditEntry, error) {
+		var e core.AuditEntry
+		err := r.Scan(&e.ID, &e.UserID, &e.Merchant, &e.Action, &e.ObjectID, &e.Detail, &e.CreatedAt)
+		return e, err
+	})
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return out, nil
+}
+
+// ConsoleLogin checks an e-mail and password and opens a session with a new token (so a
+// token planted before the login is never the signed-in one). MaxFailedLogins wrong passwords
+// in a row lock the account for LockoutDuration, the right password included.
+func (s *Service) ConsoleLogin(ctx context.Context, email, password string) (*core.Session, error) {
+	email = core.NormalizeEmail(email)
+	var u core.User
+	var hash string
+	var merchant *string
+	var lockedUntil *time.Time
+	err := s.db.Pool.QueryRow(ctx, `SELECT id, email, merchant_id, role, password_hash, created_at, locked_until
+		FROM console_users WHERE email = $1`, email).Scan(&u.ID, &u.Email, &merchant, &u.Role, &hash, &u.CreatedAt, &lockedUntil)
+	if errNoRows(err) {
+		core.CheckPassword(dummyHash, password)
+		return nil, core.ErrLoginFailed
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	if merchant != nil {
+		u.MerchantID = *merchant
+	}
+	now := s.now()
+	if lockedUntil != nil && lockedUntil.After(now) {
+		e := core.Errorf(core.CodeRateLimited, "Too many wrong passwords: this account is locked until %s UTC.", lockedUntil.UTC().Format("15:04"))
+		e.RetryAfter = int(lockedUntil.Sub(now).Seconds()) + 1
+		return nil, e
+	}
+	if !core.CheckPassword(hash, password) {
+		err := s.db.WriteTx(ctx, "console_login_failed", func(tx pgx.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, `UPDATE console_users SET failed_logins = failed_logins + 1 WHERE id = $1
+				RETURNING failed_logins`, u.ID).Scan(&n); err != nil {
+				return err
+			}
+			if n < core.MaxFailedLogins {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, `UPDATE console_users SET failed_logins = 0, locked_until = $2 WHERE id = $1`,
+				u.ID, now.Add(LockoutDuration)); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, u.ID, u.MerchantID, "user.locked", u.ID, fmt.Sprintf("%d wrong passwords", n))
+		})
+		if err != nil {
+			return nil, core.Internal(err)
+		}
+		return nil, core.ErrLoginFailed
+	}
+	sess := &core.Session{Token: randomToken(), User: &u, CSRF: randomToken(), CreatedAt: now, LastSeenAt: now}
+	err = s.db.WriteTx(ctx, "console_login", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE console_users SET failed_logins = 0, locked_until = NULL WHERE id = $1`, u.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO console_sessions (token_hash, user_id, region, csrf_token, created_at, last_seen_at)
+			VALUES ($1, $2, $3, $4, $5, $5)`, sessionHash(sess.Token), u.ID, s.cfg.Region, sess.CSRF, now)
+		return err
+	})
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return sess, nil
+}
+
+// ConsoleSession finds the live session of a token: seen within idle and created within
+// absolute. Its last-seen time is moved on at most once a minute. A dead or unknown token
+// is a core.CodeUnauthenticated error.
+func (s *Service) ConsoleSession(ctx context.Context, token string, idle, absolute time.Duration) (*core.Session, error) {
+	now := s.now()
+	sess := &core.Session{User: &core.User{}}
+	var merchant *string
+	h := sessionHash(token)
+	err := s.db.Pool.QueryRow(ctx, `SELECT s.csrf_token, s.created_at, s.last_seen_at, u.id, u.email, u.merchant_id, u.role, u.created_at
+		FROM console_sessions s JOIN console_users u ON u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.last_seen_at > $2 AND s.created_at > $3`, h, now.Add(-idle), now.Add(-absolute)).
+		Scan(&sess.CSRF, &sess.CreatedAt, &sess.LastSeenAt, &sess.User.ID, &sess.User.Email, &merchant, &sess.User.Role, &sess.User.CreatedAt)
+	if errNoRows(err) {
+		return nil, core.Errorf(core.CodeUnauthenticated, "Your session has ended; sign in again.")
+	}
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	if merchant != nil {
+		sess.User.MerchantID = *merchant
+	}
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		if _, err := s.db.Pool.Exec(ctx, `UPDATE console_sessions SET last_seen_at = $2 WHERE token_hash = $1`, h, now); err != nil {
+			return nil, core.Internal(err)
+		}
+		sess.LastSeenAt = now
+	}
+	return sess, nil
+}
+
+// ConsoleLogout ends a session.
+func (s *Service) ConsoleLogout(ctx context.Context, token string) error {
+	if _, err := s.db.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE token_hash = $1`, sessionHash(token)); err != nil {
+		return core.Internal(err)
+	}
+	return nil
+}
+
+// ConsoleUsers lists a merchant's users, or the operators when merchantID is empty.
+func (s *Service) ConsoleUsers(ctx context.Context, merchantID string) ([]core.User, error) {
+	sql := `SELECT id, email, COALESCE(merchant_id, ''), role, created_at FROM console_users WHERE merchant_id IS NULL ORDER BY email`
+	var args []any
+	if merchantID != "" {
+		sql = `SELECT id, email, COALESCE(merchant_id, ''), role, created_at FROM console_users WHERE merchant_id = $1 ORDER BY email`
+		args = append(args, merchantID)
+	}
+	rows, err := s.db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.User, error) {
+		var u core.User
+		err := r.Scan(&u.ID, &u.Email, &u.MerchantID, &u.Role, &u.CreatedAt)
+		return u, err
+	})
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return out, nil
+}
+
+// ConsoleMerchants lists merchants, newest first, for operators.
+func (s *Service) ConsoleMerchants(ctx context.Context, limit int) ([]core.MerchantSummary, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, name, region, status, created_at FROM merchants ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.MerchantSummary, error) {
+		var m core.MerchantSummary
+		err := r.Scan(&m.ID, &m.Name, &m.Region, &m.Status, &m.CreatedAt)
+		return m, err
+	})
+	if err != nil {
+		return nil, core.Internal(err)
+	}
+	return out, nil
+}
