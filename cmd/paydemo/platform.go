@@ -230,7 +230,11 @@ func monitoring(ctx context.Context, c *localcluster.Cluster, endpoint string, r
 		return err
 	}
 	show("%d alerts firing (GET /v1/admin/alerts?status=firing)", len(alerts.Data))
-	for _, a := range alerts.Data {
+	for i, a := range alerts.Data {
+		if i == 5 {
+			show("  … and %d more", len(alerts.Data)-i)
+			break
+		}
 		show("  %s %s: %s", a.Severity, a.Detector, a.Summary)
 	}
 	if c.Prometheus != "" {
