@@ -160,38 +160,22 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) {
 
 func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
 	var f core.PaymentFilter
-	for k, v := range q {
-		k = clip(k)
-		if len(v) != 1 {
-			return f, core.ParamError(core.CodeParameterInvalid, k, "%s may be given once.", k)
-		}
-		val := v[0]
+	err := parseListQuery(q, &f.Limit, &f.StartingAfter, func(k, val string) (bool, error) {
 		switch k {
-		case "limit":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > core.MaxListLimit {
-				return f, core.ParamError(core.CodeParameterInvalid, k, "limit must be an integer from 1 to %d.", core.MaxListLimit)
-			}
-			f.Limit = n
-		case "starting_after":
-			if err := core.ValidateID(k, val); err != nil {
-				return f, err
-			}
-			f.StartingAfter = val
 		case "status":
 			if !core.Status(val).Valid() {
-				return f, core.ParamError(core.CodeParameterInvalid, k, "Unknown status %q.", val)
+				return true, core.ParamError(core.CodeParameterInvalid, k, "Unknown status %q.", val)
 			}
 			f.Status = core.Status(val)
 		case "merchant_reference":
 			if err := core.ValidateReference(k, val); err != nil {
-				return f, err
+				return true, err
 			}
 			f.MerchantReference = val
 		case "created[gte]", "created[lte]":
 			t, err := parseTime(val)
 			if err != nil {
-				return f, core.ParamError(core.CodeParameterInvalid, k, "%s must be a Unix time in seconds or an RFC 3339 time.", k)
+				return true, core.ParamError(core.CodeParameterInvalid, k, "%s must be a Unix time in seconds or an RFC 3339 time.", k)
 			}
 			if k == "created[gte]" {
 				f.CreatedGTE = &t
@@ -199,10 +183,11 @@ func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
 				f.CreatedLTE = &t
 			}
 		default:
-			return f, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s.", k)
+			return false, nil
 		}
-	}
-	return f, nil
+		return true, nil
+	})
+	return f, err
 }
 
 func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request) {
@@ -221,33 +206,14 @@ func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request) {
 
 func parseRefundFilter(q url.Values) (core.RefundFilter, error) {
 	var f core.RefundFilter
-	for k, v := range q {
-		k = clip(k)
-		if len(v) != 1 {
-			return f, core.ParamError(core.CodeParameterInvalid, k, "%s may be given once.", k)
+	err := parseListQuery(q, &f.Limit, &f.StartingAfter, func(k, val string) (bool, error) {
+		if k != "payment" {
+			return false, nil
 		}
-		val := v[0]
-		switch k {
-		case "limit":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > core.MaxListLimit {
-				return f, core.ParamError(core.CodeParameterInvalid, k, "limit must be an integer from 1 to %d.", core.MaxListLimit)
-			}
-			f.Limit = n
-		case "starting_after", "payment":
-			if err := core.ValidateID(k, val); err != nil {
-				return f, err
-			}
-			if k == "payment" {
-				f.Payment = val
-			} else {
-				f.StartingAfter = val
-			}
-		default:
-			return f, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s.", k)
-		}
-	}
-	return f, nil
+		f.Payment = val
+		return true, core.ValidateID(k, val)
+	})
+	return f, err
 }
 
 func parseTime(v string) (time.Time, error) {

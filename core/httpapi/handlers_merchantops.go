@@ -206,35 +206,19 @@ func (s *Server) listBalanceTransactions(w http.ResponseWriter, r *http.Request)
 
 func parseBalanceTransactionFilter(q url.Values) (core.BalanceTransactionFilter, error) {
 	var f core.BalanceTransactionFilter
-	for k, v := range q {
-		k = clip(k)
-		if len(v) != 1 {
-			return f, core.ParamError(core.CodeParameterInvalid, k, "%s may be given once.", k)
-		}
-		val := v[0]
+	err := parseListQuery(q, &f.Limit, &f.StartingAfter, func(k, val string) (bool, error) {
 		switch k {
-		case "limit":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > core.MaxListLimit {
-				return f, core.ParamError(core.CodeParameterInvalid, k, "limit must be an integer from 1 to %d.", core.MaxListLimit)
-			}
-			f.Limit = n
-		case "starting_after":
-			if err := core.ValidateID(k, val); err != nil {
-				return f, err
-			}
-			f.StartingAfter = val
 		case "type":
 			switch val {
 			case core.TxnPayment, core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment:
 			default:
-				return f, core.ParamError(core.CodeParameterInvalid, k, "Unknown balance transaction type %q.", val)
+				return true, core.ParamError(core.CodeParameterInvalid, k, "Unknown balance transaction type %q.", val)
 			}
 			f.Type = val
 		case "available_on[gte]", "available_on[lte]":
 			t, err := parseTime(val)
 			if err != nil {
-				return f, core.ParamError(core.CodeParameterInvalid, k, "%s must be a Unix time in seconds or an RFC 3339 time.", k)
+				return true, core.ParamError(core.CodeParameterInvalid, k, "%s must be a Unix time in seconds or an RFC 3339 time.", k)
 			}
 			if k == "available_on[gte]" {
 				f.AvailableOnGTE = &t
@@ -242,10 +226,11 @@ func parseBalanceTransactionFilter(q url.Values) (core.BalanceTransactionFilter,
 				f.AvailableOnLTE = &t
 			}
 		default:
-			return f, core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s.", k)
+			return false, nil
 		}
-	}
-	return f, nil
+		return true, nil
+	})
+	return f, err
 }
 
 func (s *Server) listSettlements(w http.ResponseWriter, r *http.Request) {
