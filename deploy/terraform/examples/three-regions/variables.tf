@@ -109,7 +109,7 @@ variable "card_acquirer_key" {
 }
 
 variable "channel_signing_key_pem" {
-  description = "The platform's Ed25519 private key (PEM) that signs channel requests."
+  description = "The platform's RSA private key (PEM) that signs channel requests."
   type        = string
   sensitive   = true
 }

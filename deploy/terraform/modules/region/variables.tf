@@ -140,7 +140,7 @@ variable "card_acquirer2_key" {
 }
 
 variable "channel_signing_key_pem" {
-  description = "The platform's Ed25519 private key (PEM) that signs channel requests (payd -channel-key-file); empty: no channel keys Secret."
+  description = "The platform's RSA private key (PEM) that signs channel requests (payd -channel-key-file); empty: no channel keys Secret."
   type        = string
   default     = ""
   sensitive   = true
