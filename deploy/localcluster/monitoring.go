@@ -37,7 +37,8 @@ func (l *launcher) monitoring(ctx context.Context, sec secrets) error {
 		hooks = append(hooks, r.Endpoint+"/v1/admin/alertmanager")
 	}
 	dir, _ := filepath.Abs(filepath.Join(l.opt.Dir, "monitoring"))
-	st, err := localprom.Start(ctx, localprom.Options{Dir: dir, SDURL: "http://" + sdAddr + "/sd", WebhookURLs: hooks, BearerToken: sec.AdminToken})
+	st, err := localprom.Start(ctx, localprom.Options{Dir: dir, SDURL: "http://" + sdAddr + "/sd", WebhookURLs: hooks, BearerToken: sec.AdminToken,
+		EmailSMTP: l.c.MailpitSMTP})
 	if st != nil {
 		l.c.Services = append(l.c.Services,
 			Service{Name: "alertmanager", Addr: st.Alertmanager.Addr, PID: st.Alertmanager.PID, Log: st.Alertmanager.Log},
@@ -47,6 +48,10 @@ func (l *launcher) monitoring(ctx context.Context, sec secrets) error {
 	if err != nil {
 		return err
 	}
-	say("prometheus %s (rules: deploy/helm/paycenter/rules), alertmanager %s -> payd /v1/admin/alertmanager", l.c.Prometheus, l.c.Alertmanager)
+	to := ""
+	if l.c.MailpitSMTP != "" {
+		to = " and operators@paycenter.local (Mailpit)"
+	}
+	say("prometheus %s (rules: deploy/helm/paycenter/rules), alertmanager %s -> payd /v1/admin/alertmanager%s", l.c.Prometheus, l.c.Alertmanager, to)
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/paycenter/paycenter/deploy/localpg"
 	"github.com/paycenter/paycenter/deploy/localprom"
 	"github.com/paycenter/paycenter/internal/eventually"
+	"github.com/paycenter/paycenter/internal/mailpittest"
 	"github.com/paycenter/paycenter/regions/consultest"
 )
 
@@ -67,9 +69,10 @@ func TestAlertReachesPaydThroughPrometheusAndAlertmanager(t *testing.T) {
 	for _, n := range nodes {
 		hooks = append(hooks, n+"/v1/admin/alertmanager")
 	}
+	mail := mailpittest.Start(t)
 	stack, err := localprom.Start(context.Background(), localprom.Options{Dir: filepath.Join(dir, "mon"), SDURL: sd.URL,
 		WebhookURLs: hooks, BearerToken: adminToken, ScrapeInterval: time.Second, EvalInterval: time.Second,
-		GroupWait: time.Second, Rules: fast})
+		GroupWait: time.Second, Rules: fast, EmailSMTP: mail.SMTPAddr, EmailTo: "oncall@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +161,19 @@ func TestAlertReachesPaydThroughPrometheusAndAlertmanager(t *testing.T) {
 	// The payments counter feeds the success-rate rule too: every payment failed.
 	eventually.True(t, e2eLimit, "PaycenterPaymentSuccessRateLow recorded by payd", func() bool {
 		return alerts("alertmanager", "PaycenterPaymentSuccessRateLow")
+	})
+	// And e-mailed to the operators by Alertmanager, through a real SMTP server.
+	eventually.True(t, e2eLimit, "the alert's e-mail to the operators in Mailpit", func() bool {
+		ms, err := mail.Messages(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, m := range ms {
+			if len(m.To) == 1 && m.To[0].Address == "oncall@example.com" && strings.Contains(m.Subject, "PaycenterAbnormalTransactionsCritical") {
+				return true
+			}
+		}
+		return false
 	})
 }
 

@@ -59,6 +59,9 @@ type Options struct {
 	GroupWait time.Duration
 	// Rules is the alerting rules file's content. Default rules.File.
 	Rules []byte
+	// EmailSMTP, if set, is an SMTP server (host:port, no TLS: the local Mailpit) through
+	// which Alertmanager also e-mails every notification to EmailTo, from EmailFrom.
+	EmailSMTP, EmailTo, EmailFrom string
 }
 
 func (o *Options) withDefaults() {
@@ -73,6 +76,12 @@ func (o *Options) withDefaults() {
 	}
 	if o.Rules == nil {
 		o.Rules = rules.File
+	}
+	if o.EmailTo == "" {
+		o.EmailTo = "operators@paycenter.local"
+	}
+	if o.EmailFrom == "" {
+		o.EmailFrom = "alertmanager@paycenter.local"
 	}
 }
 
@@ -129,7 +138,14 @@ func Configs(dir, amAddr string, o Options) (promConfig, amConfig string, err er
 	for _, u := range o.WebhookURLs {
 		fmt.Fprintf(&hooks, "      - url: %q\n        send_resolved: true\n        max_alerts: 50\n        http_config:\n          authorization:\n            type: Bearer\n            credentials_file: %q\n", u, tokenFile)
 	}
-	am := fmt.Sprintf(`# Written by deploy/localprom: every notification goes to payd's webhook receiver.
+	var email string
+	if o.EmailSMTP != "" {
+		// Operators get every notification by e-mail too (Alertmanager's own email sender).
+		email = fmt.Sprintf("    email_configs:\n      - to: %q\n        from: %q\n        smarthost: %q\n        require_tls: false\n        send_resolved: true\n",
+			o.EmailTo, o.EmailFrom, o.EmailSMTP)
+	}
+	am := fmt.Sprintf(`# Written by deploy/localprom: every notification goes to payd's webhook receiver (and, with
+# an SMTP server, by e-mail to the operators).
 route:
   receiver: payd
   group_by: [alertname, region]
@@ -139,7 +155,7 @@ route:
 receivers:
   - name: payd
     webhook_configs:
-%s`, promDuration(o.GroupWait), hooks.String())
+%s%s`, promDuration(o.GroupWait), hooks.String(), email)
 	amConfig = filepath.Join(adir, "alertmanager.yml")
 	if err := os.WriteFile(amConfig, []byte(am), 0o600); err != nil {
 		return "", "", err
