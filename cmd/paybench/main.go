@@ -57,9 +57,10 @@ import (
 	"github.com/paycenter/paycenter/loadtest"
 )
 
-// quotaArgs lift payd's per-node quotas (per channel, per merchant): configured policy, not
-// platform cost.
-var quotaArgs = []string{"-channel-rate", "1000000", "-merchant-rate", "1000000", "-merchant-burst", "1000000"}
+// quotaArgs lift payd's per-node quotas (per channel, per merchant) and the volume an
+// unverified merchant may take before KYC: configured policy, not platform cost.
+var quotaArgs = []string{"-channel-rate", "1000000", "-merchant-rate", "1000000", "-merchant-burst", "1000000",
+	"-kyc-unverified-limit", "-1"}
 
 // warmup is the load generator's warmup before each measured run.
 const warmup = 3 * time.Second
