@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/paycenter/paycenter/core/channelauth/channeltest"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
+	waitfor "github.com/paycenter/paycenter/internal/eventually"
 )
 
 // hangingProxy forwards TCP to a database and can hang the link: while hung it accepts and
@@ -108,10 +111,17 @@ func (p *hangingProxy) heal() {
 	}
 }
 
-// A node whose database link hangs answers a payment with a retryable 503 within about its
-// statement timeout, stores nothing with the key, and fails its readiness; once the link
-// heals, the retry with the same key pays once.
-func TestNodeWithHungDatabaseLinkFailsFast(t *testing.T) {
+// hungLinkNode is one node whose database connections pass through a hangingProxy, with a
+// merchant; call sends one API request to it. tweak adjusts the node's configuration.
+type hungLinkNode struct {
+	direct *postgres.DB
+	proxy  *hangingProxy
+	secret string
+	call   func(method, path, auth, key string, body any) (int, http.Header, map[string]any)
+}
+
+func newHungLinkNode(t *testing.T, tweak func(*Config)) *hungLinkNode {
+	t.Helper()
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
 	direct, err := postgres.Open(ctx, dbURL, 4)
@@ -126,11 +136,15 @@ func TestNodeWithHungDatabaseLinkFailsFast(t *testing.T) {
 	proxy := newHangingProxy(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
 
-	m := NewMain(Config{Addr: "127.0.0.1:0", Region: testRegion, NodeID: "us-east-hang", DatabaseURL: u.String(),
+	cfg := Config{Addr: "127.0.0.1:0", Region: testRegion, NodeID: "us-east-hang", DatabaseURL: u.String(),
 		AdminToken: testAdminToken, SecretKey: string(bytes.Repeat([]byte("s"), 32)), Channels: ChannelsSim, MaxConns: 8,
 		Lease: 30 * time.Second, ChannelTimeout: 10 * time.Second, HeartbeatInterval: 100 * time.Millisecond, LivenessTimeout: time.Second,
 		DBStatementTimeout: 500 * time.Millisecond, DBConnectTimeout: time.Second, DBTCPTimeout: time.Second,
-		AuthCache: 2 * time.Second, RecoveryInterval: time.Second, ChannelRate: 100, MerchantRate: 100, MerchantBurst: 100}, quietLog())
+		AuthCache: 2 * time.Second, RecoveryInterval: time.Second, ChannelRate: 100, MerchantRate: 100, MerchantBurst: 100}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	m := NewMain(cfg, quietLog())
 	if err := m.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +176,16 @@ func TestNodeWithHungDatabaseLinkFailsFast(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("merchant: %d %v", st, mer)
 	}
-	secret := mer["secret_key"].(string)
+	return &hungLinkNode{direct: direct, proxy: proxy, secret: mer["secret_key"].(string), call: call}
+}
+
+// A node whose database link hangs answers a payment with a retryable 503 within about its
+// statement timeout, stores nothing with the key, and fails its readiness; once the link
+// heals, the retry with the same key pays once.
+func TestNodeWithHungDatabaseLinkFailsFast(t *testing.T) {
+	ctx := context.Background()
+	node := newHungLinkNode(t, nil)
+	direct, proxy, secret, call := node.direct, node.proxy, node.secret, node.call
 	if st, _, body := call("POST", "/v1/payments", secret, "before", cardPayment("before", 1000, visaOK, "automatic")); st != 200 {
 		t.Fatalf("payment before the hang: %d %v", st, body)
 	}
@@ -211,6 +234,69 @@ func TestNodeWithHungDatabaseLinkFailsFast(t *testing.T) {
 	}
 	var n int
 	if err := direct.Pool.QueryRow(ctx, `SELECT count(*) FROM payments WHERE merchant_reference = 'during'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d payments for the key (%v), want 1", n, err)
+	}
+}
+
+// With -db-fail-fast-after, a node whose database link hangs does not let its requests wait
+// out their timeouts (20 s here, longer than this test waits for any answer): the payment
+// in flight when the link hung is ended by the link watcher with a retryable 503, later
+// requests are turned away at once with the node's reason, readiness fails; once the link
+// heals the node serves again, and the retry with the same key pays once.
+func TestNodeFailsFastOnAHungLinkBeforeItsTimeouts(t *testing.T) {
+	ctx := context.Background()
+	const stmtTimeout = 20 * time.Second
+	node := newHungLinkNode(t, func(c *Config) {
+		c.Lease, c.LivenessTimeout = time.Minute, 25*time.Second
+		c.DBStatementTimeout, c.DBConnectTimeout, c.DBTCPTimeout = stmtTimeout, stmtTimeout, stmtTimeout
+		c.DBFailFastAfter = 500 * time.Millisecond
+	})
+	if st, _, body := node.call("POST", "/v1/payments", node.secret, "before", cardPayment("before", 1000, visaOK, "automatic")); st != 200 {
+		t.Fatalf("payment before the hang: %d %v", st, body)
+	}
+
+	node.proxy.hang()
+	start := time.Now()
+	st, hdr, body := node.call("POST", "/v1/payments", node.secret, "during", cardPayment("during", 1000, visaOK, "automatic"))
+	took := time.Since(start)
+	if st != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Fatalf("payment over a hung link: %d (Retry-After %q) %v, want a retryable 503", st, hdr.Get("Retry-After"), body)
+	}
+	if took >= stmtTimeout {
+		t.Fatalf("the 503 came after %s, from the statement timeout (%s): nothing ended the wait", took, stmtTimeout)
+	}
+	t.Logf("payment over a hung link answered 503 after %s (fail-fast after 500ms, statement timeout %s)", took.Round(time.Millisecond), stmtTimeout)
+
+	waitfor.Value(t, waitfor.Patience, "new requests turned away with the node's reason, readiness failed", func() (string, bool) {
+		st, _, body := node.call("GET", "/v1/payments/pay_us-east_none", node.secret, "", nil)
+		e, _ := body["error"].(map[string]any)
+		msg, _ := e["message"].(string)
+		if st != http.StatusServiceUnavailable || !strings.Contains(msg, "not taking requests") {
+			return fmt.Sprintf("GET answered %d %v", st, body), false
+		}
+		if rst, _, _ := node.call("GET", "/readyz", "", "", nil); rst != http.StatusServiceUnavailable {
+			return fmt.Sprintf("readyz %d", rst), false
+		}
+		return "", true
+	})
+	var stored int
+	if err := node.direct.Pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys WHERE idem_key = 'during' AND response_status IS NOT NULL`).Scan(&stored); err != nil || stored != 0 {
+		t.Fatalf("a reply was stored with the key (%d, %v)", stored, err)
+	}
+
+	node.proxy.heal()
+	waitfor.Value(t, waitfor.Patience, "the node serves again and the retry pays", func() (string, bool) {
+		st, _, body := node.call("POST", "/v1/payments", node.secret, "during", cardPayment("during", 1000, visaOK, "automatic"))
+		if st != 200 || body["status"] != "succeeded" {
+			if st != http.StatusServiceUnavailable && st != http.StatusConflict {
+				t.Fatalf("retry after the link healed: %d %v", st, body)
+			}
+			return fmt.Sprintf("retry: %d %v", st, body), false
+		}
+		return "", true
+	})
+	var n int
+	if err := node.direct.Pool.QueryRow(ctx, `SELECT count(*) FROM payments WHERE merchant_reference = 'during'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d payments for the key (%v), want 1", n, err)
 	}
 }

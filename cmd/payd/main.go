@@ -99,12 +99,18 @@ type Config struct {
 	// stale its heartbeat may get before other nodes take its in-flight keys over.
 	HeartbeatInterval time.Duration
 	LivenessTimeout   time.Duration
+	// DBFailFastAfter: a node whose last heartbeat committed longer ago than this answers
+	// new requests with a retryable 503 at once and fails readiness (0: off).
+	DBFailFastAfter time.Duration
 	// DBStatementTimeout bounds every database statement (client deadline and server
 	// statement_timeout); DBConnectTimeout a new connection; DBTCPTimeout the connections'
 	// keepalive and TCP user timeout. All well below LivenessTimeout.
 	DBStatementTimeout time.Duration
-	DBConnectTimeout   time.Duration
-	DBTCPTimeout       time.Duration
+	// DBIdleInTxTimeout is the server's idle_in_transaction_session_timeout (0: twice
+	// DBStatementTimeout).
+	DBIdleInTxTimeout time.Duration
+	DBConnectTimeout  time.Duration
+	DBTCPTimeout      time.Duration
 	// AuthCache is how long the node trusts a secret key it authenticated (0: never).
 	AuthCache time.Duration
 	// RecoveryInterval is how often the in-doubt recovery worker sweeps.
@@ -190,7 +196,9 @@ func (c *Config) flags(cmd string) *flag.FlagSet {
 	fs.DurationVar(&c.Lease, "lease", 30*time.Second, "how long an in-flight Idempotency-Key stays locked to this node")
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", 250*time.Millisecond, "how often this node renews its liveness row in the database")
 	fs.DurationVar(&c.LivenessTimeout, "liveness-timeout", time.Second, "how stale a node's heartbeat (by the database's clock) may get before other nodes take its in-flight Idempotency-Keys over")
+	fs.DurationVar(&c.DBFailFastAfter, "db-fail-fast-after", 0, "when this node's last heartbeat committed longer ago than this, it answers new requests with a retryable 503 at once and fails readiness, rather than letting each wait out its statement timeout; between 2 heartbeat intervals and -liveness-timeout (0: off)")
 	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", 750*time.Millisecond, "longest one database statement may take before the request answers 503 (also the server's statement_timeout); below -liveness-timeout")
+	fs.DurationVar(&c.DBIdleInTxTimeout, "db-idle-in-transaction-timeout", 0, "how soon the server ends the transaction, and frees the row locks, of this node's connection gone silent mid-transaction (idle_in_transaction_session_timeout; 0: twice -db-statement-timeout)")
 	fs.DurationVar(&c.DBConnectTimeout, "db-connect-timeout", time.Second, "longest dialling and authenticating a database connection may take")
 	fs.DurationVar(&c.DBTCPTimeout, "db-tcp-timeout", time.Second, "TCP keepalive interval and TCP_USER_TIMEOUT of database connections")
 	fs.DurationVar(&c.AuthCache, "auth-cache", 2*time.Second, "how long this node trusts a secret key it authenticated before asking the database again (a key rolled with no grace through another node works here up to this long; 0: ask every request)")
@@ -275,7 +283,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// its heartbeat stale: its requests answer 503 (retryable, nothing stored with the key)
 	// instead of hanging until the link heals.
 	db, err := postgres.OpenOptions(ctx, c.DatabaseURL, postgres.Options{MaxConns: int32(c.MaxConns),
-		StatementTimeout: c.DBStatementTimeout, ConnectTimeout: c.DBConnectTimeout, TCPTimeout: c.DBTCPTimeout})
+		StatementTimeout: c.DBStatementTimeout, IdleInTransactionTimeout: c.DBIdleInTxTimeout, ConnectTimeout: c.DBConnectTimeout, TCPTimeout: c.DBTCPTimeout})
 	if err != nil {
 		return err
 	}
@@ -304,7 +312,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Service, err = postgres.NewService(db, m.Gateway, postgres.Config{
 		Region: c.Region, SecretKey: []byte(c.SecretKey), Lease: c.Lease, ChannelTimeout: m.channelPolicy().Timeout,
 		AuthCacheTTL: authCacheTTL(c.AuthCache), Logger: m.Log, UnverifiedVolumeLimit: c.KYCUnverifiedLimit,
-		Liveness: postgres.LivenessConfig{NodeID: c.NodeID, Interval: c.HeartbeatInterval, Timeout: c.LivenessTimeout},
+		Liveness: postgres.LivenessConfig{NodeID: c.NodeID, Interval: c.HeartbeatInterval, Timeout: c.LivenessTimeout, FailFastAfter: c.DBFailFastAfter},
 	})
 	if err != nil {
 		return err
@@ -328,7 +336,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	api, err := httpapi.NewServer(payments, m.Service, m.Service, httpapi.Config{
 		AdminToken: c.AdminToken, Region: c.Region, NodeID: c.NodeID, Logger: m.Log,
-		Gateway: checkedChannels{m.Service}, Webhooks: m.Service, Limiter: limiter, Ready: m.ready, Notifications: parsers,
+		Gateway: checkedChannels{m.Service}, Webhooks: m.Service, Limiter: limiter, Ready: m.ready, Serving: m.Service.Serving, Notifications: parsers,
 		AuthFailures: httpapi.AuthFailureLimit{PerMinute: c.AuthFailuresPerMinute, TrustedProxies: proxies},
 	})
 	if err != nil {
@@ -357,6 +365,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.workers = []*postgres.Worker{
 		postgres.NewHeartbeater(m.Service),
+		postgres.NewLinkWatcher(m.Service),
 		postgres.NewKeyReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewSettlementJob(m.Service, 0),

@@ -325,8 +325,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Ready != nil {
-		if err := s.cfg.Ready(); err != nil {
+	for _, check := range []func() error{s.cfg.Ready, s.cfg.Serving} {
+		if check == nil {
+			continue
+		}
+		if err := check(); err != nil {
 			s.writeError(w, r, core.Errorf(core.CodeUnavailable, "This node is not taking traffic: %v.", err))
 			return
 		}

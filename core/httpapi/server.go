@@ -106,6 +106,11 @@ type Config struct {
 	// Ready, if set, is asked by /readyz before the database ping: an error (the region is
 	// drained, the node is shutting down) makes the node unready, with the error as reason.
 	Ready func() error
+	// Serving, if set, is asked before every request but the health probes: an error (the
+	// node suspects its database link) answers a retryable 503 at once, so the client's
+	// retry reaches a node that can serve it instead of waiting here for a timeout. /readyz
+	// fails with it too.
+	Serving func() error
 }
 
 // Server is the merchant API's HTTP handler.
@@ -262,6 +267,10 @@ func (s *Server) wrap(pattern string, h http.HandlerFunc) http.HandlerFunc {
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(ctx)
+		serve := h
+		if err := s.serving(r.URL.Path); err != nil {
+			serve = func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, err) }
+		}
 		func() {
 			defer func() {
 				if v := recover(); v != nil {
@@ -274,7 +283,7 @@ func (s *Server) wrap(pattern string, h http.HandlerFunc) http.HandlerFunc {
 					}
 				}
 			}()
-			h(rec, r)
+			serve(rec, r)
 		}()
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			return
@@ -302,6 +311,21 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	r.wrote = true
 	return r.ResponseWriter.Write(b)
+}
+
+// serving is Config.Serving's answer for a request to path, as a retryable 503; nil for the
+// health probes (readyz asks it itself).
+func (s *Server) serving(path string) error {
+	if s.cfg.Serving == nil || path == "/healthz" || path == "/readyz" {
+		return nil
+	}
+	err := s.cfg.Serving()
+	if err == nil {
+		return nil
+	}
+	e := core.Errorf(core.CodeUnavailable, "This node is not taking requests: %v. Retry: another node will serve it.", err)
+	e.RetryAfter = 1
+	return e
 }
 
 // ServeHTTP implements http.Handler. Before routing it applies what holds for every request:

@@ -51,6 +51,9 @@ type DB struct {
 	// per transaction name (*atomic.Int64 values).
 	retries   atomic.Int64
 	retriesBy sync.Map
+	// link ends the statements in flight when the node declares its database link down
+	// (TripLink); nil without a statement timeout.
+	link *linkWatch
 }
 
 // Open connects to url and detects the engine. MaxConns of 0 keeps pgx's default. It sets no
@@ -72,6 +75,10 @@ type Options struct {
 	// block the take-over). A serving node sets it well below the liveness timeout, so a
 	// node cut off from its database answers 503 before other nodes take its keys over.
 	StatementTimeout time.Duration
+	// IdleInTransactionTimeout, if set, replaces the doubled StatementTimeout as the
+	// session's idle_in_transaction_session_timeout: how soon the server ends the transaction
+	// (and frees the row locks) of a client that went silent in the middle of one.
+	IdleInTransactionTimeout time.Duration
 	// ConnectTimeout bounds dialling and authenticating a new connection.
 	ConnectTimeout time.Duration
 	// TCPTimeout is the connections' TCP keepalive idle and interval time and (Linux) their
@@ -89,14 +96,20 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	var link *linkWatch
 	if d := opts.StatementTimeout; d > 0 {
-		cfg.ConnConfig.Tracer = statementTimeout(d)
+		link = newLinkWatch()
+		cfg.ConnConfig.Tracer = &statementTimeout{d: d, link: link}
 		// The pool pings a connection that sat idle before handing it out, with the
 		// caller's context and not through the tracer: bound that too, or a request on a
 		// hung link waits in Acquire until the link heals.
 		cfg.PingTimeout = d
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(d.Milliseconds())
-		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(2 * d.Milliseconds())
+		idle := 2 * d
+		if opts.IdleInTransactionTimeout > 0 {
+			idle = opts.IdleInTransactionTimeout
+		}
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(idle.Milliseconds())
 	}
 	if opts.ConnectTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
@@ -113,7 +126,7 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	db := &DB{Pool: pool, Engine: EnginePostgres, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres")}
+	db := &DB{Pool: pool, Engine: EnginePostgres, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres"), link: link}
 	if strings.Contains(version, "CockroachDB") {
 		db.Engine = EngineCockroachDB
 	}
@@ -175,6 +188,10 @@ const retryPauseCap = 100 * time.Millisecond
 //
 // fn may run more than once and must have no effects outside the transaction.
 func (db *DB) WriteTx(ctx context.Context, name string, fn func(pgx.Tx) error) error {
+	// Taking a connection (and the pool's ping of one that sat idle) is not a statement:
+	// TripLink ends it through the transaction's context.
+	ctx, untie := db.tieToLink(ctx)
+	defer untie()
 	ctx, span := db.tracer.Start(ctx, "tx "+name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system", string(db.Engine))))
 	defer span.End()
@@ -237,38 +254,98 @@ func (db *DB) SerializationRetriesByTx() map[string]int64 {
 	return out
 }
 
-// statementTimeout is a pgx tracer that gives every statement and batch a context deadline.
-type statementTimeout time.Duration
+// statementTimeout is a pgx tracer that gives every statement and batch a context deadline,
+// and ends it early when the link is declared down (DB.TripLink).
+type statementTimeout struct {
+	d    time.Duration
+	link *linkWatch
+}
 
 type cancelKey struct{}
 
-func (d statementTimeout) start(ctx context.Context) context.Context {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
-	return context.WithValue(ctx, cancelKey{}, cancel)
+// stmtStop ends one statement's context: its cancel and its registration with the link.
+type stmtStop struct {
+	cancel context.CancelFunc
+	detach func() bool
 }
 
-func (statementTimeout) end(ctx context.Context) {
-	if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
-		cancel()
+func (t *statementTimeout) start(ctx context.Context) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	detach := context.AfterFunc(t.link.current(), cancel)
+	return context.WithValue(ctx, cancelKey{}, stmtStop{cancel: cancel, detach: detach})
+}
+
+func (*statementTimeout) end(ctx context.Context) {
+	if st, ok := ctx.Value(cancelKey{}).(stmtStop); ok {
+		st.detach()
+		st.cancel()
 	}
 }
 
-func (d statementTimeout) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	return d.start(ctx)
+func (t *statementTimeout) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return t.start(ctx)
 }
 
-func (d statementTimeout) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
-	d.end(ctx)
+func (t *statementTimeout) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
+	t.end(ctx)
 }
 
-func (d statementTimeout) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	return d.start(ctx)
+func (t *statementTimeout) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return t.start(ctx)
 }
 
-func (statementTimeout) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (*statementTimeout) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 
-func (d statementTimeout) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
-	d.end(ctx)
+func (t *statementTimeout) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	t.end(ctx)
+}
+
+// linkWatch is the generation of the database link: each TripLink ends the statements that
+// started in the generation before it (their contexts are cancelled, as their deadline
+// would later), and starts a new one, so statements sent afterwards (the heartbeat that
+// finds the link back, the workers) get their full timeout.
+type linkWatch struct {
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newLinkWatch() *linkWatch {
+	l := &linkWatch{}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l
+}
+
+func (l *linkWatch) current() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ctx
+}
+
+func (l *linkWatch) trip() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cancel()
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+}
+
+// tieToLink returns ctx, also cancelled by the next TripLink, and the function that unties it.
+func (db *DB) tieToLink(ctx context.Context) (context.Context, func()) {
+	if db.link == nil {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(db.link.current(), cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// TripLink ends every statement in flight on the pool now, and every WriteTx waiting for a
+// connection, as if its timeout had passed (the caller answers a retryable 503), when the
+// node has found its database link not answering; statements sent later are not affected. Without a statement timeout it does nothing.
+func (db *DB) TripLink() {
+	if db.link != nil {
+		db.link.trip()
+	}
 }
 
 // Unavailable reports whether err means the database could not be reached or did not answer
@@ -285,7 +362,9 @@ func Unavailable(err error) bool {
 	}
 	var ne net.Error
 	var ce *pgconn.ConnectError
-	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || errors.As(err, &ne) ||
+	// context.Canceled: a statement ended by TripLink (or a node stopping); the request's own
+	// context is never cancelled by its client going away.
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) || errors.As(err, &ne) ||
 		errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ETIMEDOUT)
 }

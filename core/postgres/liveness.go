@@ -39,6 +39,14 @@ type LivenessConfig struct {
 	// node died is answered by the take-over, not told to come back. Negative: answer 409 at
 	// once.
 	InUseWait time.Duration
+	// FailFastAfter: once this node's last heartbeat committed longer ago than this, it
+	// suspects its database link (a heartbeat is one single-row UPDATE, so one that has not
+	// come back for several intervals and round trips means statements are not getting
+	// through) and Serving says so: new requests answer a retryable 503 at once, and
+	// readiness fails, instead of each request waiting out its own statement or connect
+	// timeout. Between 2 Intervals and Timeout. 0: off (requests meet the statement
+	// timeouts, readiness fails at Timeout).
+	FailFastAfter time.Duration
 }
 
 func (c *LivenessConfig) withDefaults() {
@@ -61,6 +69,9 @@ func (c *LivenessConfig) validate(lease time.Duration) error {
 		return fmt.Errorf("liveness timeout (%s) must be at least 3 heartbeat intervals (%s)", c.Timeout, c.Interval)
 	case c.Timeout >= lease:
 		return fmt.Errorf("liveness timeout (%s) must be below the lease (%s)", c.Timeout, lease)
+	case c.FailFastAfter != 0 && (c.FailFastAfter < 2*c.Interval || c.FailFastAfter > c.Timeout):
+		return fmt.Errorf("fail-fast delay (%s) must be between 2 heartbeat intervals (%s) and the liveness timeout (%s)",
+			c.FailFastAfter, 2*c.Interval, c.Timeout)
 	}
 	return nil
 }
@@ -71,6 +82,9 @@ type liveness struct {
 	incarnation atomic.Pointer[string]
 	// lastBeat is when (by this node's clock, UnixNano) the last heartbeat committed.
 	lastBeat atomic.Int64
+	// tripped is the lastBeat at which the link watcher last ended the statements in flight
+	// (it trips once per stretch without a heartbeat).
+	tripped atomic.Int64
 }
 
 func newLiveness() *liveness {
@@ -135,27 +149,33 @@ func (s *Service) join(ctx context.Context, inc string) error {
 var errReplaced = errors.New("liveness: this incarnation was replaced or removed")
 
 // Heartbeat renews this incarnation's row with the database's clock. One statement, bounded
-// by the liveness timeout: a heartbeat that cannot commit in time is as good as none.
+// by the liveness timeout: a heartbeat that cannot commit in time is as good as none. After
+// a lapse it joins again as a new incarnation instead.
 func (s *Service) Heartbeat(ctx context.Context) error {
 	if s.live == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness.Timeout)
-	defer cancel()
 	if s.Live() != nil {
 		// The heartbeat lapsed past the timeout (the database was out of reach, or the node
 		// was paused): other nodes may already have taken this incarnation's keys over, and
 		// the keys its requests gave up on (unable to release them) must not stay locked
 		// until their leases run out. Come back as a new incarnation: every key the old
 		// one holds is free at once, and the fence stops its requests still running.
+		// Joining is a transaction of two statements: from a far region, with the primary's
+		// commit waiting for its synchronous standby, it can take longer than the liveness
+		// timeout, and the node serves nothing until it has joined, so it gets longer.
+		jctx, cancel := context.WithTimeout(ctx, 4*s.cfg.Liveness.Timeout)
+		defer cancel()
 		old, id := s.Incarnation(), core.RandomToken(10)
-		if err := s.join(ctx, id); err != nil {
+		if err := s.join(jctx, id); err != nil {
 			return err
 		}
 		s.live.incarnation.Store(&id)
 		s.log.WarnContext(ctx, "heartbeat lapsed; rejoined as a new incarnation", "old", old, "new", id)
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness.Timeout)
+	defer cancel()
 	tag, err := s.db.Pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = now() WHERE incarnation = $1`, s.Incarnation())
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
@@ -180,6 +200,24 @@ func (s *Service) Live() error {
 	return nil
 }
 
+// Serving reports whether this node should take a request now: with FailFastAfter, whether
+// its last heartbeat committed within that bound (without it, always nil). The error says why not
+// (requests answer it as a retryable 503, so the client's retry goes to a node whose
+// database answers).
+func (s *Service) Serving() error {
+	if s.live == nil {
+		return nil
+	}
+	ff := s.cfg.Liveness.FailFastAfter
+	if ff == 0 {
+		return nil
+	}
+	if age := time.Since(time.Unix(0, s.live.lastBeat.Load())); age > ff {
+		return fmt.Errorf("its database is not answering: no heartbeat committed for %s (fail-fast after %s)", age.Round(time.Millisecond), ff)
+	}
+	return nil
+}
+
 // LeaveLiveness removes this incarnation's row on a clean stop, after its requests finished:
 // any key it still holds may be taken over at once.
 func (s *Service) LeaveLiveness(ctx context.Context) error {
@@ -194,4 +232,26 @@ func (s *Service) LeaveLiveness(ctx context.Context) error {
 // (without liveness, it does nothing).
 func NewHeartbeater(s *Service) *Worker {
 	return NewWorker("heartbeat", s.cfg.Liveness.Interval, s.log, s.Heartbeat)
+}
+
+// NewLinkWatcher makes the worker that, with Liveness.FailFastAfter, looks at this node's
+// heartbeat every half interval: once none has committed for FailFastAfter it ends every
+// database statement in flight (DB.TripLink), so the requests waiting on a link that stopped
+// answering return a retryable 503 now rather than at their statement timeouts, while
+// Serving turns new ones away. It trips once per stretch without a heartbeat. Without
+// FailFastAfter it does nothing.
+func NewLinkWatcher(s *Service) *Worker {
+	return NewWorker("link watcher", s.cfg.Liveness.Interval/2, s.log, func(ctx context.Context) error {
+		if s.live == nil || s.cfg.Liveness.FailFastAfter == 0 || s.Serving() == nil {
+			return nil
+		}
+		beat := s.live.lastBeat.Load()
+		if s.live.tripped.Swap(beat) == beat {
+			return nil
+		}
+		s.db.TripLink()
+		s.log.WarnContext(ctx, "database link not answering: statements in flight ended, requests turned away",
+			"since_last_heartbeat", time.Since(time.Unix(0, beat)).Round(time.Millisecond))
+		return nil
+	})
 }

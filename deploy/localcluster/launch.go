@@ -455,15 +455,20 @@ func wanTimeouts(region string) []string {
 		}
 	}
 	rtt := 2 * far
-	stmt := 750*time.Millisecond + 4*rtt
-	return []string{"-db-statement-timeout", stmt.String(), "-liveness-timeout", (stmt + time.Second).String(),
+	// A statement may cross the longest round trip twice (to a far primary, whose commit
+	// also waits for its synchronous standby); an interactive transaction's client answers
+	// within that too, so the server ends a silent node's transaction, and frees the key's
+	// row lock, by the time the others may take the key over (the liveness timeout).
+	stmt := 600*time.Millisecond + 2*rtt
+	// A heartbeat is one UPDATE committed at the primary: two intervals and two of the
+	// longest round trips without one mean the link is not answering, and the node turns
+	// requests away at once rather than letting each wait out the statement timeout.
+	failFast := 2*250*time.Millisecond + 2*rtt
+	return []string{"-db-statement-timeout", stmt.String(), "-db-idle-in-transaction-timeout", stmt.String(),
+		"-liveness-timeout", (stmt + 250*time.Millisecond).String(), "-db-fail-fast-after", failFast.String(),
 		"-db-connect-timeout", (time.Second + 6*rtt).String(), "-db-tcp-timeout", (time.Second + 6*rtt).String()}
 }
 
-// KillRegion kills every node of a region at once (SIGKILL: no graceful shutdown), as a
-// region failure would, and with a Patroni database the region's member too (its Patroni
-// and PostgreSQL; if it was the primary, a standby of another region takes over). The
-// regional endpoint stays up.
 func KillRegion(dir, region string) ([]Node, error) {
 	c, err := Load(dir)
 	if err != nil {
