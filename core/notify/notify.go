@@ -168,16 +168,25 @@ var layouts = map[string]string{
 	"zh": `<!doctype html><html><body>{{with .customer_name}}<p>{{.}}，您好：</p>{{end}}{{range .paragraphs}}<p>{{.}}</p>{{end}}</body></html>`,
 }
 
-// Render renders t with data.
+// TemplateError is a template that does not parse or execute: Part is subject, text or html.
+type TemplateError struct {
+	Part string
+	Err  error
+}
+
+func (e *TemplateError) Error() string { return e.Part + ": " + e.Err.Error() }
+func (e *TemplateError) Unwrap() error { return e.Err }
+
+// Render renders t with data; a template that fails is a *TemplateError.
 func (t Template) Render(data map[string]any) (Rendered, error) {
 	var r Rendered
 	var err error
 	if r.Subject, err = runText(t.Name, t.Subject, data); err != nil {
-		return Rendered{}, fmt.Errorf("subject: %w", err)
+		return Rendered{}, &TemplateError{"subject", err}
 	}
 	r.Subject = strings.Join(strings.Fields(r.Subject), " ") // one line, whatever the data held
 	if r.Text, err = runText(t.Name, t.Text, data); err != nil {
-		return Rendered{}, fmt.Errorf("text: %w", err)
+		return Rendered{}, &TemplateError{"text", err}
 	}
 	src, d := t.HTML, data
 	if src == "" {
@@ -199,7 +208,7 @@ func (t Template) Render(data map[string]any) (Rendered, error) {
 		src = layout
 	}
 	if r.HTML, err = runHTML(t.Name, src, d); err != nil {
-		return Rendered{}, fmt.Errorf("html: %w", err)
+		return Rendered{}, &TemplateError{"html", err}
 	}
 	return r, nil
 }
