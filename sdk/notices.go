@@ -27,7 +27,7 @@ type NotificationSettings struct {
 // wallets below Below (per currency, minor units) or, without it, to every wallet.
 type TopUpReminder struct {
 	IntervalDays int              `json:"interval_days"`
-	Below        map[string]int64 `json:"below,omitempty"`
+	Below        map[string]int64 `json:"below"`
 }
 
 // NotificationSettingsParams change the settings; nil fields stay as they are. An empty

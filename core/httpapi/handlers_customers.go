@@ -24,7 +24,8 @@ type Customers interface {
 }
 
 // NoticeSettings is what the API needs for a merchant's notification settings and its own
-// templates. core/postgres.Service implements it.
+// templates. The Operations service implements it when it has them; the routes are always
+// served (and documented), answering 503 without it.
 type NoticeSettings interface {
 	NotificationSettings(ctx context.Context, merchantID string) (*core.NotificationSettings, error)
 	SetNotificationSettings(ctx context.Context, merchantID string, p core.NotificationSettingsParams) (*core.NotificationSettings, error)
@@ -119,49 +120,55 @@ func (s *Server) customerRoutes() {
 			s.answer(w, r, v, err)
 		}
 	})))
-	s.noticeSettingsRoutes()
 }
 
 // noticeSettingsRoutes registers the notification settings and template routes.
 func (s *Server) noticeSettingsRoutes() {
-	ns, ok := s.ops.(NoticeSettings)
-	if !ok {
-		return
+	// with runs h with the service, or answers 503 on a node without one.
+	with := func(h func(ns NoticeSettings, w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			ns, ok := s.ops.(NoticeSettings)
+			if !ok {
+				s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Notification settings are not configured on this node."))
+				return
+			}
+			h(ns, w, r)
+		}
 	}
-	s.handle("GET /v1/notification_settings", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /v1/notification_settings", s.merchant(s.noQuery(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
 		v, err := ns.NotificationSettings(r.Context(), merchantFrom(r.Context()).ID)
 		s.answer(w, r, v, err)
-	})))
-	s.handle("POST /v1/notification_settings", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
+	}))))
+	s.handle("POST /v1/notification_settings", s.merchant(s.noQuery(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
 		var p core.NotificationSettingsParams
 		if s.decodeOK(w, r, &p) && s.validOK(w, r, p.Validate()) {
 			v, err := ns.SetNotificationSettings(r.Context(), merchantFrom(r.Context()).ID, p)
 			s.answer(w, r, v, err)
 		}
-	})))
-	s.handle("GET /v1/notification_templates/{name}", s.merchant(func(w http.ResponseWriter, r *http.Request) {
+	}))))
+	s.handle("GET /v1/notification_templates/{name}", s.merchant(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
 		if lang, err := languageQuery(r.URL.Query()); err != nil {
 			s.writeError(w, r, err)
 		} else {
 			v, err := ns.NotificationTemplate(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("name"), lang)
 			s.answer(w, r, v, err)
 		}
-	}))
-	s.handle("PUT /v1/notification_templates/{name}", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	s.handle("PUT /v1/notification_templates/{name}", s.merchant(s.noQuery(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
 		var p core.NotificationTemplateParams
 		if s.decodeOK(w, r, &p) && s.validOK(w, r, p.Validate()) {
 			v, err := ns.SetNotificationTemplate(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("name"), p)
 			s.answer(w, r, v, err)
 		}
-	})))
-	s.handle("DELETE /v1/notification_templates/{name}", s.merchant(func(w http.ResponseWriter, r *http.Request) {
+	}))))
+	s.handle("DELETE /v1/notification_templates/{name}", s.merchant(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
 		if lang, err := languageQuery(r.URL.Query()); err != nil {
 			s.writeError(w, r, err)
 		} else {
 			v, err := ns.DeleteNotificationTemplate(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("name"), lang)
 			s.answer(w, r, v, err)
 		}
-	}))
+	})))
 }
 
 // languageQuery reads the template routes' only query parameter, language (required).

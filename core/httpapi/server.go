@@ -174,6 +174,7 @@ func (s *Server) routesSetup() {
 	s.verificationRoutes()
 	s.webhookRoutes()
 	s.customerRoutes()
+	s.noticeSettingsRoutes()
 	s.merchantOpsRoutes()
 	s.transferRoutes()
 	s.consoleRoutes()
