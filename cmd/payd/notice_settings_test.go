@@ -8,6 +8,7 @@ import (
 
 	"github.com/paycenter/paycenter/core/notify"
 	"github.com/paycenter/paycenter/core/postgres"
+	waitfor "github.com/paycenter/paycenter/internal/eventually"
 	"github.com/paycenter/paycenter/internal/mailpittest"
 )
 
@@ -259,5 +260,38 @@ func TestTopUpReminderOncePerPeriod(t *testing.T) {
 	e.clock.Advance(7 * 24 * time.Hour)
 	if n, err := e.svc.RunTopUpReminders(t.Context()); err != nil || n != 0 {
 		t.Fatalf("reminder switched off: %d made (err %v)", n, err)
+	}
+}
+
+// The reminder job's workers: one node holds the lease and runs it; when that node stops,
+// another takes the lease over once it has run out and reminds in the next period.
+func TestTopUpReminderWorkerLease(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.merchant("Acme")
+	cus := e.customer(key, map[string]any{"email": "low@example.com"})
+	e.expect(e.call("POST", "/v1/customers/"+cus+"/top_ups", key, newKey(), cardTopUp(1000)), 200)
+	e.expect(e.call("POST", "/v1/notification_settings", key, "", map[string]any{"top_up_reminder": map[string]any{"interval_days": 7}}), 200)
+	other := e.secondNode()
+	cfg := postgres.TopUpReminderConfig{Interval: 20 * time.Millisecond}
+	a, b := postgres.NewTopUpReminderWorker(e.svc, cfg), postgres.NewTopUpReminderWorker(other.svc, cfg)
+	a.Start(t.Context())
+	defer a.Stop()
+	holder := func() (string, bool) {
+		var h string
+		err := e.db.Pool.QueryRow(t.Context(), `SELECT holder FROM risk_jobs WHERE name = 'top_up_reminders'`).Scan(&h)
+		return h, err == nil
+	}
+	reminders := func(want int) func() bool {
+		return func() bool { return e.notices(`template = 'top_up_reminder' AND customer_id = $1`, cus) == want }
+	}
+	waitfor.True(t, eventuallyWithin, "the first node's reminder", reminders(1))
+	first := waitfor.Value(t, eventuallyWithin, "the lease's holder", holder)
+	b.Start(t.Context())
+	defer b.Stop()
+	a.Stop()
+	e.clock.Advance(7 * 24 * time.Hour) // the lease has run out, and a new period begins
+	waitfor.True(t, eventuallyWithin, "the second node's reminder in the next period", reminders(2))
+	if h, _ := holder(); h == first {
+		t.Fatalf("the lease is still %s's after it stopped", first)
 	}
 }
