@@ -153,7 +153,7 @@ func (s *Service) PreviewNotice(ctx context.Context, merchantID, name string, p 
 	if data == nil {
 		data = notify.SampleData(name)
 	}
-	t, _, _, err := s.templateFor(ctx, s.db.Pool, merchantID, name, lang)
+	t, _, err := s.templateFor(ctx, merchantID, name, lang)
 	if errors.Is(err, notify.ErrUnknownTemplate) {
 		return nil, core.ParamError(core.CodeNotFound, "name", "No such template %q in language %q: templates are %v, languages en and zh.", name, lang, notify.Templates)
 	}
@@ -323,7 +323,7 @@ func (n *PayerNotifier) send(ctx context.Context, c claimedNotice) error {
 	if name != nil {
 		c.data["customer_name"] = *name
 	}
-	t, _, _, err := n.s.templateFor(ctx, n.s.db.Pool, c.merchant, c.template, c.lang)
+	t, _, err := n.s.templateFor(ctx, c.merchant, c.template, c.lang)
 	if err != nil {
 		return err
 	}

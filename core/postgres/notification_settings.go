@@ -30,11 +30,7 @@ func (s *Service) NotificationSettings(ctx context.Context, merchantID string) (
 	return s.notificationSettings(ctx, s.db.Pool, merchantID, false)
 }
 
-type queryRower interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func (s *Service) notificationSettings(ctx context.Context, q queryRower, merchantID string, forUpdate bool) (*core.NotificationSettings, error) {
+func (s *Service) notificationSettings(ctx context.Context, q querier, merchantID string, forUpdate bool) (*core.NotificationSettings, error) {
 	sql := `SELECT settings, updated_at FROM notification_settings WHERE merchant_id = $1`
 	if forUpdate {
 		sql += ` FOR UPDATE`
@@ -91,26 +87,26 @@ func templateNotFound(name string) error {
 	return core.ParamError(core.CodeNotFound, "name", "No such template %q: templates are %v.", name, notify.Templates)
 }
 
-// templateFor is the template a merchant's notice of name in lang is rendered with: its own
-// if it has one, else the shipped one.
-func (s *Service) templateFor(ctx context.Context, q queryRower, merchantID, name, lang string) (notify.Template, bool, *core.NotificationTemplate, error) {
+// templateFor is the template a merchant's notice of name in lang is rendered with (its own
+// if it has one, else the shipped one), and the same as the API shows it.
+func (s *Service) templateFor(ctx context.Context, merchantID, name, lang string) (notify.Template, *core.NotificationTemplate, error) {
 	t := notify.Template{Name: name, Language: lang}
-	own := &core.NotificationTemplate{Object: "notification_template", Name: name, Language: lang}
-	err := q.QueryRow(ctx, `SELECT subject, text_body, html_body, updated_at FROM notification_templates
-		WHERE merchant_id = $1 AND name = $2 AND language = $3`, merchantID, name, lang).Scan(&t.Subject, &t.Text, &t.HTML, &own.UpdatedAt)
-	if err == nil {
-		own.Subject, own.Text, own.HTML = t.Subject, t.Text, t.HTML
-		return t, true, own, nil
-	}
-	if !errNoRows(err) {
-		return t, false, nil, fmt.Errorf("read notification template: %w", err)
+	shown := &core.NotificationTemplate{Object: "notification_template", Name: name, Language: lang}
+	err := s.db.Pool.QueryRow(ctx, `SELECT subject, text_body, html_body, updated_at FROM notification_templates
+		WHERE merchant_id = $1 AND name = $2 AND language = $3`, merchantID, name, lang).Scan(&t.Subject, &t.Text, &t.HTML, &shown.UpdatedAt)
+	switch {
+	case err == nil:
+		shown.Subject, shown.Text, shown.HTML = t.Subject, t.Text, t.HTML
+		return t, shown, nil
+	case !errNoRows(err):
+		return t, nil, fmt.Errorf("read notification template: %w", err)
 	}
 	shipped, err := notify.Shipped(name, lang)
 	if err != nil {
-		return t, false, nil, err
+		return t, nil, err
 	}
-	own.Subject, own.Text, own.Shipped = shipped.Subject, shipped.Text, true
-	return shipped, false, own, nil
+	shown.Subject, shown.Text, shown.Shipped = shipped.Subject, shipped.Text, true
+	return shipped, shown, nil
 }
 
 // SetNotificationTemplate keeps the merchant's version of template name in p.Language, once
@@ -172,7 +168,7 @@ func (s *Service) DeleteNotificationTemplate(ctx context.Context, merchantID, na
 	if err != nil {
 		return nil, s.dbError(ctx, err)
 	}
-	_, _, out, err := s.templateFor(ctx, s.db.Pool, merchantID, name, lang)
+	_, out, err := s.templateFor(ctx, merchantID, name, lang)
 	return out, err
 }
 
@@ -184,6 +180,6 @@ func (s *Service) NotificationTemplate(ctx context.Context, merchantID, name, la
 	if !slices.Contains(core.Languages, lang) {
 		return nil, core.ParamError(core.CodeParameterInvalid, "language", "language must be \"en\" or \"zh\".")
 	}
-	_, _, out, err := s.templateFor(ctx, s.db.Pool, merchantID, name, lang)
+	_, out, err := s.templateFor(ctx, merchantID, name, lang)
 	return out, err
 }
