@@ -320,6 +320,9 @@ func (n *PayerNotifier) send(ctx context.Context, c claimedNotice) error {
 	if !on {
 		return errSwitchedOff
 	}
+	if c.data == nil {
+		c.data = map[string]any{}
+	}
 	if name != nil {
 		c.data["customer_name"] = *name
 	}
