@@ -251,4 +251,6 @@ type NoticePreview struct {
 	Language string `json:"language"`
 	Subject  string `json:"subject"`
 	Body     string `json:"body"`
+	// HTML is the email's HTML part.
+	HTML string `json:"html"`
 }

@@ -99,6 +99,7 @@ type options struct {
 	regionArg                             string // the positional argument: a region, or an event ID
 	webhooks                              webhookOptions
 	customers                             customerOptions
+	notices                               noticeOptions
 	ops                                   merchantOpsOptions
 }
 

@@ -126,6 +126,8 @@ type Config struct {
 	// Payer notices (notices.go): SMTP server and sender address for email, an HTTP SMS
 	// provider's URL for SMS; a channel without its setting is not sent.
 	SMTPAddr, SMTPFrom, SMTPTLS, SMSURL string
+	// TopUpReminderInterval is how often the periodic top-up reminder job runs. Default 1h.
+	TopUpReminderInterval time.Duration
 	// KYCUnverifiedLimit is the cumulative volume per currency, in minor units, a merchant
 	// not verified may take. Default 1,000,000; negative: no limit.
 	KYCUnverifiedLimit int64
@@ -372,6 +374,7 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 		webhooks.Worker(),
 		m.payerNotifier().Worker(),
+		postgres.NewTopUpReminderWorker(m.Service, postgres.TopUpReminderConfig{Interval: c.TopUpReminderInterval}),
 	}
 	if c.DetectorInterval > 0 {
 		m.workers = append(m.workers, postgres.NewMonitor(m.Service, postgres.MonitorConfig{Interval: c.DetectorInterval}).Workers()...)

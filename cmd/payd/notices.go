@@ -2,7 +2,9 @@ package main
 
 import (
 	"flag"
+	"time"
 
+	"github.com/paycenter/paycenter/core/httpapi"
 	"github.com/paycenter/paycenter/core/notify"
 	"github.com/paycenter/paycenter/core/postgres"
 )
@@ -11,6 +13,7 @@ func payerNoticeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", "", "SMTP server (host:port) payer notices are emailed through; empty: no email notices are sent")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", "notices@paycenter.local", "the From address of payer notice emails")
 	fs.StringVar(&c.SMTPTLS, "smtp-tls", "starttls", `"starttls" (required) or "none" (a local server such as Mailpit)`)
+	fs.DurationVar(&c.TopUpReminderInterval, "top-up-reminder-interval", time.Hour, "how often the periodic top-up reminder job runs (one node at a time; each customer is reminded at most once per merchant-set period)")
 	fs.StringVar(&c.SMSURL, "sms-url", "", "HTTP SMS provider URL payer notices are texted through (POST {to, body}, Idempotency-Key); empty: no SMS notices are sent")
 }
 
@@ -26,3 +29,10 @@ func (m *Main) payerNotifier() *postgres.PayerNotifier {
 	}
 	return postgres.NewPayerNotifier(m.Service, postgres.NotifierConfig{Senders: senders})
 }
+
+// The service serves the customer and notification routes: the API finds them by type
+// assertion, so a signature drifting apart would silently drop the routes.
+var (
+	_ httpapi.Customers      = (*postgres.Service)(nil)
+	_ httpapi.NoticeSettings = (*postgres.Service)(nil)
+)

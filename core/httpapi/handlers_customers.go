@@ -20,7 +20,18 @@ type Customers interface {
 	TopUp(ctx context.Context, req core.IdempotentRequest, customerID string, p core.TopUpParams) (core.Reply, error)
 	CustomerBalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.CustomerBalanceTransaction], error)
 	Notifications(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.Notice], error)
-	PreviewNotice(ctx context.Context, name string, p core.NoticePreviewParams) (*core.NoticePreview, error)
+	PreviewNotice(ctx context.Context, merchantID, name string, p core.NoticePreviewParams) (*core.NoticePreview, error)
+}
+
+// NoticeSettings is what the API needs for a merchant's notification settings and its own
+// templates. The Operations service implements it when it has them; the routes are always
+// served (and documented), answering 503 without it.
+type NoticeSettings interface {
+	NotificationSettings(ctx context.Context, merchantID string) (*core.NotificationSettings, error)
+	SetNotificationSettings(ctx context.Context, merchantID string, p core.NotificationSettingsParams) (*core.NotificationSettings, error)
+	NotificationTemplate(ctx context.Context, merchantID, name, language string) (*core.NotificationTemplate, error)
+	SetNotificationTemplate(ctx context.Context, merchantID, name string, p core.NotificationTemplateParams) (*core.NotificationTemplate, error)
+	DeleteNotificationTemplate(ctx context.Context, merchantID, name, language string) (*core.NotificationTemplate, error)
 }
 
 // customerRoutes registers the customer and wallet routes.
@@ -105,10 +116,77 @@ func (s *Server) customerRoutes() {
 	s.handle("POST /v1/notification_templates/{name}/preview", s.merchant(s.noQuery(func(w http.ResponseWriter, r *http.Request) {
 		var p core.NoticePreviewParams
 		if s.decodeOK(w, r, &p) {
-			v, err := co.PreviewNotice(r.Context(), r.PathValue("name"), p)
+			v, err := co.PreviewNotice(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("name"), p)
 			s.answer(w, r, v, err)
 		}
 	})))
+}
+
+// noticeSettingsRoutes registers the notification settings and template routes.
+func (s *Server) noticeSettingsRoutes() {
+	// with runs h with the service, or answers 503 on a node without one.
+	with := func(h func(ns NoticeSettings, w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			ns, ok := s.ops.(NoticeSettings)
+			if !ok {
+				s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Notification settings are not configured on this node."))
+				return
+			}
+			h(ns, w, r)
+		}
+	}
+	s.handle("GET /v1/notification_settings", s.merchant(s.noQuery(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
+		v, err := ns.NotificationSettings(r.Context(), merchantFrom(r.Context()).ID)
+		s.answer(w, r, v, err)
+	}))))
+	s.handle("POST /v1/notification_settings", s.merchant(s.noQuery(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
+		var p core.NotificationSettingsParams
+		if s.decodeOK(w, r, &p) && s.validOK(w, r, p.Validate()) {
+			v, err := ns.SetNotificationSettings(r.Context(), merchantFrom(r.Context()).ID, p)
+			s.answer(w, r, v, err)
+		}
+	}))))
+	s.handle("GET /v1/notification_templates/{name}", s.merchant(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
+		if lang, err := languageQuery(r.URL.Query()); err != nil {
+			s.writeError(w, r, err)
+		} else {
+			v, err := ns.NotificationTemplate(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("name"), lang)
+			s.answer(w, r, v, err)
+		}
+	})))
+	s.handle("PUT /v1/notification_templates/{name}", s.merchant(s.noQuery(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
+		var p core.NotificationTemplateParams
+		if s.decodeOK(w, r, &p) && s.validOK(w, r, p.Validate()) {
+			v, err := ns.SetNotificationTemplate(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("name"), p)
+			s.answer(w, r, v, err)
+		}
+	}))))
+	s.handle("DELETE /v1/notification_templates/{name}", s.merchant(with(func(ns NoticeSettings, w http.ResponseWriter, r *http.Request) {
+		if lang, err := languageQuery(r.URL.Query()); err != nil {
+			s.writeError(w, r, err)
+		} else {
+			v, err := ns.DeleteNotificationTemplate(r.Context(), merchantFrom(r.Context()).ID, r.PathValue("name"), lang)
+			s.answer(w, r, v, err)
+		}
+	})))
+}
+
+// languageQuery reads the template routes' only query parameter, language (required).
+func languageQuery(q url.Values) (string, error) {
+	for k := range q {
+		if k != "language" {
+			k = clip(k)
+			return "", core.ParamError(core.CodeParameterUnknown, k, "Received unknown parameter: %s (this route takes language).", k)
+		}
+	}
+	v, ok := q["language"]
+	if !ok {
+		return "", core.ParamError(core.CodeParameterMissing, "language", "language is required: en or zh.")
+	}
+	if len(v) != 1 || (v[0] != core.Languages[0] && v[0] != core.Languages[1]) {
+		return "", core.ParamError(core.CodeParameterInvalid, "language", "language must be \"en\" or \"zh\".")
+	}
+	return v[0], nil
 }
 
 func (s *Server) validOK(w http.ResponseWriter, r *http.Request, err error) bool {

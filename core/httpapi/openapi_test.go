@@ -341,6 +341,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			Metadata: map[string]string{"cart": "8812"}}, true},
 		{"CreatePaymentRequest/nulls", "CreatePaymentRequest", core.CreatePaymentParams{Amount: 8800, Currency: "cny",
 			Channel: core.ChannelWeChatPay, CaptureMethod: core.CaptureAutomatic, MerchantReference: "order-1043"}, false},
+		{"NotificationSettings", "NotificationSettings", oaNoticeSettings(), true},
+		{"NotificationSettings/defaults", "NotificationSettings", core.DefaultNotificationSettings(), false},
+		{"NotificationSettingsRequest", "NotificationSettingsRequest", core.NotificationSettingsParams{
+			Notices: core.DefaultNotificationSettings().Notices, LowBalanceThreshold: map[string]int64{"cny": 1},
+			SenderName: oaPtr("Acme"), ReplyTo: oaPtr("a@b.example"), DefaultLanguage: oaPtr("zh"),
+			TopUpReminder: &core.TopUpReminder{IntervalDays: 7, Below: map[string]int64{"cny": 2}}}, true},
+		{"NotificationTemplate", "NotificationTemplate", func() *core.NotificationTemplate { t, _ := oaTemplate("low_balance", "en", false); return t }(), true},
+		{"NotificationTemplateRequest", "NotificationTemplateRequest", core.NotificationTemplateParams{Language: "en", Subject: "s", Text: "t", HTML: "h"}, true},
 		{"CaptureRequest", "CaptureRequest", core.CaptureParams{Amount: oaPtr(int64(1500))}, true},
 		{"CaptureRequest/null amount", "CaptureRequest", core.CaptureParams{}, false},
 		{"CancelRequest", "CancelRequest", core.CancelParams{CancellationReason: "Customer changed their mind"}, true},
@@ -1196,6 +1204,16 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"redeliver event", "POST /v1/events/{id}/redeliver", oaCall{path: "/v1/events/evt_us-east_x/redeliver", body: `{"endpoint":"we_us-east_x"}`}, nil, nil, nil, 200},
 		{"redeliver event/no endpoint", "POST /v1/events/{id}/redeliver", oaCall{path: "/v1/events/evt_us-east_x/redeliver", body: `{}`}, nil, nil, nil, 400},
 		{"redeliver event/unknown endpoint", "POST /v1/events/{id}/redeliver", oaCall{path: "/v1/events/evt_us-east_x/redeliver", body: `{"endpoint":"we_missing"}`}, nil, nil, nil, 404},
+		{"notification settings", "GET /v1/notification_settings", oaCall{}, nil, nil, nil, 200},
+		{"set notification settings", "POST /v1/notification_settings", oaCall{body: `{"notices":{"payment_failed":{"sms":false}},"low_balance_threshold":{"cny":100},"sender_name":"","reply_to":"a@b.example","default_language":"zh","top_up_reminder":{"interval_days":0}}`}, nil, nil, nil, 200},
+		{"set notification settings/unknown notice", "POST /v1/notification_settings", oaCall{body: `{"notices":{"verification_code":{"sms":false}}}`}, nil, nil, nil, 400},
+		{"notification template", "GET /v1/notification_templates/{name}", oaCall{path: "/v1/notification_templates/low_balance?language=zh"}, nil, nil, nil, 200},
+		{"notification template/no language", "GET /v1/notification_templates/{name}", oaCall{path: "/v1/notification_templates/low_balance"}, nil, nil, nil, 400},
+		{"notification template/unknown", "GET /v1/notification_templates/{name}", oaCall{path: "/v1/notification_templates/nope?language=en"}, nil, nil, nil, 404},
+		{"set notification template", "PUT /v1/notification_templates/{name}", oaCall{path: "/v1/notification_templates/low_balance", body: `{"language":"en","subject":"Low","text":"Top up.","html":"<p>Top up.</p>"}`}, nil, nil, nil, 200},
+		{"set notification template/broken", "PUT /v1/notification_templates/{name}", oaCall{path: "/v1/notification_templates/low_balance", body: `{"language":"en","subject":"{{","text":"x"}`}, nil, nil, nil, 400},
+		{"set notification template/unknown", "PUT /v1/notification_templates/{name}", oaCall{path: "/v1/notification_templates/nope", body: `{"language":"en","subject":"s","text":"x"}`}, nil, nil, nil, 404},
+		{"delete notification template", "DELETE /v1/notification_templates/{name}", oaCall{path: "/v1/notification_templates/low_balance?language=en"}, nil, nil, nil, 200},
 	}
 	succeeded := map[string]bool{}
 	for _, tt := range tests {

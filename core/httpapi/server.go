@@ -179,6 +179,7 @@ func (s *Server) routesSetup() {
 	s.verificationRoutes()
 	s.webhookRoutes()
 	s.customerRoutes()
+	s.noticeSettingsRoutes()
 	s.merchantOpsRoutes()
 	s.transferRoutes()
 	s.consoleRoutes()
@@ -191,7 +192,7 @@ const notificationRoute = "POST /v1/notifications/{channel}"
 // unmatched answers requests no route takes: 405 when the path exists for other methods.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := s.mux.Handler(probe); pattern != "/" {

@@ -23,6 +23,8 @@ import (
 	"text/template"
 	"time"
 
+	htmltemplate "html/template"
+
 	mail "github.com/wneessen/go-mail"
 )
 
@@ -40,10 +42,11 @@ const (
 	TemplateTopUpReceipt     = "top_up_receipt"
 	TemplateLowBalance       = "low_balance"
 	TemplateVerification     = "verification_code"
+	TemplateTopUpReminder    = "top_up_reminder"
 )
 
 // Templates lists the template names.
-var Templates = []string{TemplatePaymentSucceeded, TemplatePaymentFailed, TemplateRefundSucceeded, TemplateTopUpReceipt, TemplateLowBalance, TemplateVerification}
+var Templates = []string{TemplatePaymentSucceeded, TemplatePaymentFailed, TemplateRefundSucceeded, TemplateTopUpReceipt, TemplateLowBalance, TemplateTopUpReminder, TemplateVerification}
 
 // Message is one notice, rendered, for one recipient.
 type Message struct {
@@ -52,6 +55,11 @@ type Message struct {
 	To       string
 	Subject  string
 	Body     string
+	// HTML is the email's HTML part (empty: plain text only); FromName the display name of
+	// its From and ReplyTo its Reply-To (the merchant's settings; empty: none).
+	HTML     string
+	FromName string
+	ReplyTo  string
 }
 
 // MessageID is the email Message-ID of a notice: the same on every attempt.
@@ -62,7 +70,8 @@ func MessageID(noticeID string) string {
 type text struct{ subject, body string }
 
 // The shipped templates, per name and language. Data is the event's object (a payment or a
-// refund, as the API renders it) or, for low_balance, {balance, threshold, currency}.
+// refund, as the API renders it) or, for low_balance, {balance, threshold, currency}, for
+// top_up_reminder {balance, currency, interval_days}; the notifier adds customer_name.
 var shipped = map[string]map[string]text{
 	TemplatePaymentSucceeded: {
 		"en": {"Payment received: {{money .amount .currency}}", "Your payment {{.id}} of {{money .amount .currency}} succeeded."},
@@ -83,6 +92,10 @@ var shipped = map[string]map[string]text{
 	TemplateVerification: {
 		"en": {"Your verification code", "Your verification code is {{.code}}. It expires in 10 minutes."},
 		"zh": {"验证码", "您的验证码是 {{.code}}，10 分钟内有效。"},
+	},
+	TemplateTopUpReminder: {
+		"en": {"Time to top up your wallet", "Your wallet holds {{money .balance .currency}}. Top it up now to keep paying from it."},
+		"zh": {"充值提醒", "您的钱包余额为 {{money .balance .currency}}。请及时充值，以便继续使用余额支付。"},
 	},
 	TemplateLowBalance: {
 		"en": {"Your balance is low: {{money .balance .currency}}", "Your wallet holds {{money .balance .currency}}, below {{money .threshold .currency}}. Top it up to keep paying from it."},
@@ -115,28 +128,128 @@ var funcs = template.FuncMap{
 // ErrUnknownTemplate is returned for a template name or language that is not shipped.
 var ErrUnknownTemplate = errors.New("unknown template or language")
 
-// Render renders template name in lang ("en" or "zh") with data: the subject and the body.
+// Render renders the shipped template name in lang ("en" or "zh") with data: the subject and
+// the text body.
 func Render(name, lang string, data map[string]any) (subject, body string, err error) {
-	t, ok := shipped[name][lang]
-	if !ok {
-		return "", "", ErrUnknownTemplate
-	}
-	run := func(src string) (string, error) {
-		tm, err := template.New(name).Funcs(funcs).Option("missingkey=zero").Parse(src)
-		if err != nil {
-			return "", err
-		}
-		var b strings.Builder
-		if err := tm.Execute(&b, data); err != nil {
-			return "", err
-		}
-		return b.String(), nil
-	}
-	if subject, err = run(t.subject); err != nil {
+	t, err := Shipped(name, lang)
+	if err != nil {
 		return "", "", err
 	}
-	body, err = run(t.body)
-	return subject, body, err
+	r, err := t.Render(data)
+	return r.Subject, r.Text, err
+}
+
+// Template is a notice's template in one language: Subject and Text are text/template, HTML
+// is html/template (so whatever the data holds is escaped in it). An empty HTML shows the
+// rendered text in the language's HTML layout.
+type Template struct {
+	Name, Language      string
+	Subject, Text, HTML string
+}
+
+// Rendered is a rendered template.
+type Rendered struct {
+	Subject, Text, HTML string
+}
+
+// Shipped returns the platform's template name in lang.
+func Shipped(name, lang string) (Template, error) {
+	t, ok := shipped[name][lang]
+	if !ok {
+		return Template{}, ErrUnknownTemplate
+	}
+	return Template{Name: name, Language: lang, Subject: t.subject, Text: t.body}, nil
+}
+
+// layouts wrap a template's text in HTML when it has no HTML body of its own: a greeting by
+// the customer's name (data customer_name, escaped) and the text as paragraphs.
+var layouts = map[string]string{
+	"en": `<!doctype html><html><body>{{with .customer_name}}<p>Dear {{.}},</p>{{end}}{{range .paragraphs}}<p>{{.}}</p>{{end}}</body></html>`,
+	"zh": `<!doctype html><html><body>{{with .customer_name}}<p>{{.}}，您好：</p>{{end}}{{range .paragraphs}}<p>{{.}}</p>{{end}}</body></html>`,
+}
+
+// TemplateError is a template that does not parse or execute: Part is subject, text or html.
+type TemplateError struct {
+	Part string
+	Err  error
+}
+
+func (e *TemplateError) Error() string { return e.Part + ": " + e.Err.Error() }
+func (e *TemplateError) Unwrap() error { return e.Err }
+
+// Render renders t with data; a template that fails is a *TemplateError.
+func (t Template) Render(data map[string]any) (Rendered, error) {
+	var r Rendered
+	var err error
+	if r.Subject, err = runText(t.Name, t.Subject, data); err != nil {
+		return Rendered{}, &TemplateError{"subject", err}
+	}
+	r.Subject = strings.Join(strings.Fields(r.Subject), " ") // one line, whatever the data held
+	if r.Text, err = runText(t.Name, t.Text, data); err != nil {
+		return Rendered{}, &TemplateError{"text", err}
+	}
+	src, d := t.HTML, data
+	if src == "" {
+		layout, ok := layouts[t.Language]
+		if !ok {
+			layout = layouts["en"]
+		}
+		d = map[string]any{}
+		for k, v := range data {
+			d[k] = v
+		}
+		var paras []string
+		for _, p := range strings.Split(r.Text, "\n\n") {
+			if p = strings.TrimSpace(p); p != "" {
+				paras = append(paras, p)
+			}
+		}
+		d["paragraphs"] = paras
+		src = layout
+	}
+	if r.HTML, err = runHTML(t.Name, src, d); err != nil {
+		return Rendered{}, &TemplateError{"html", err}
+	}
+	return r, nil
+}
+
+func runText(name, src string, data map[string]any) (string, error) {
+	tm, err := template.New(name).Funcs(funcs).Option("missingkey=zero").Parse(src)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := tm.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func runHTML(name, src string, data map[string]any) (string, error) {
+	tm, err := htmltemplate.New(name).Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=zero").Parse(src)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := tm.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// Check parses t and executes it with the sample data of its notice, as a merchant's
+// template is checked before it is saved: an error says what is wrong (the part, the line).
+func Check(t Template) error {
+	_, err := t.Render(SampleData(t.Name))
+	return err
+}
+
+// SampleData is data a template of name is rendered with in a preview or a check: a
+// payment, a refund, a balance below a threshold, a code, a customer's name.
+func SampleData(name string) map[string]any {
+	return map[string]any{"id": "pay_us-east_example", "payment": "pay_us-east_example", "amount": 12345.0,
+		"currency": "CNY", "balance": 800.0, "threshold": 1000.0, "failure_message": "The card was declined.", "code": "123456",
+		"customer": "cus_us-east_example", "customer_name": "Li Wei", "interval_days": 30.0}
 }
 
 // Sender delivers a message by one channel. An error means it may or may not have arrived;
@@ -156,7 +269,8 @@ type SMTP struct {
 	TLS string
 }
 
-// Send sends m as a plain-text email whose Message-ID is MessageID(m.NoticeID).
+// Send sends m as an email whose Message-ID is MessageID(m.NoticeID): multipart/alternative
+// with a text and an HTML part when m has HTML, plain text otherwise.
 func (s *SMTP) Send(ctx context.Context, m Message) error {
 	host, port, err := net.SplitHostPort(s.Addr)
 	if err != nil {
@@ -167,16 +281,28 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("smtp port %q: %w", port, err)
 	}
 	msg := mail.NewMsg()
-	if err := msg.From(s.From); err != nil {
+	if m.FromName != "" {
+		if err := msg.FromFormat(m.FromName, s.From); err != nil {
+			return err
+		}
+	} else if err := msg.From(s.From); err != nil {
 		return err
 	}
 	if err := msg.To(m.To); err != nil {
 		return err
 	}
+	if m.ReplyTo != "" {
+		if err := msg.ReplyTo(m.ReplyTo); err != nil {
+			return err
+		}
+	}
 	msg.Subject(m.Subject)
 	msg.SetMessageIDWithValue(strings.Trim(MessageID(m.NoticeID), "<>"))
 	msg.SetDate()
 	msg.SetBodyString(mail.TypeTextPlain, m.Body)
+	if m.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+	}
 	opts := []mail.Option{mail.WithPort(p), mail.WithTimeout(10 * time.Second)}
 	if s.TLS == "none" {
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))

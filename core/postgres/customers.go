@@ -55,6 +55,13 @@ func (s *Service) CreateCustomer(ctx context.Context, merchantID string, p core.
 	lang := "en"
 	if p.Language != nil {
 		lang = *p.Language
+	} else {
+		// The merchant's default language, if its notification settings name one.
+		ns, err := s.NotificationSettings(ctx, merchantID)
+		if err != nil {
+			return nil, s.dbError(ctx, err)
+		}
+		lang = ns.DefaultLanguage
 	}
 	md := p.Metadata
 	if md == nil {

@@ -28,7 +28,8 @@ const noticeMaxAttempts = 8
 
 // fanOutNotices makes the payer notices of the outbox events ids, in the fan-out's
 // transaction: payment results, refunds and top-up receipts, by email and SMS, for customers
-// (cus_…) of the merchant with an address for the channel who did not opt out of it.
+// (cus_…) of the merchant with an address for the channel who did not opt out of it, as far
+// as the merchant's notification settings send that notice by that channel.
 func fanOutNotices(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO payer_notices (id, merchant_id, customer_id, region, event_id, template, channel, recipient,
@@ -47,7 +48,9 @@ func fanOutNotices(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) 
 				WHEN 'payment.failed' THEN 'payment_failed'
 				WHEN 'refund.succeeded' THEN 'refund_succeeded' END AS template) x
 		CROSS JOIN (VALUES ('email'), ('sms')) ch (channel)
+		LEFT JOIN notification_settings ns ON ns.merchant_id = e.merchant_id
 		WHERE e.id = ANY($1) AND x.template IS NOT NULL
+			AND COALESCE((ns.settings->'notices'->x.template->>ch.channel)::BOOL, true)
 			AND CASE ch.channel WHEN 'email' THEN c.email IS NOT NULL AND NOT c.email_opt_out
 				ELSE c.phone IS NOT NULL AND NOT c.sms_opt_out END
 		ON CONFLICT (id) DO NOTHING`, ids, noticeMaxAttempts, now)
@@ -57,17 +60,22 @@ func fanOutNotices(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) 
 	return nil
 }
 
+// lowThreshold is the SQL of the low-balance threshold of customer c's wallet in currency
+// $2: the customer's own, else the merchant's default (notification settings ns), else NULL.
+const lowThreshold = `COALESCE(c.low_balance_threshold->>$2, ns.settings->'low_balance_threshold'->>$2)::INT8`
+
 // lowBalance queues, after a wallet debit (balance transaction txID), the low-balance
-// reminder: only if the balance is now below the customer's threshold for the currency and
-// the wallet is armed, which it disarms. rearm queues the re-arming after a credit: a wallet
-// at or above its threshold again may remind once more.
+// reminder: only if the balance is now below the customer's threshold for the currency (or
+// the merchant's default) and the wallet is armed, which it disarms. rearm queues the
+// re-arming after a credit: a wallet at or above its threshold again may remind once more.
 func lowBalance(w *writeBatch, customerID, currency, txID string, now time.Time) {
 	w.queue(`
-		WITH d AS (UPDATE customer_wallets cw SET low_armed = false FROM customers c
+		WITH d AS (UPDATE customer_wallets cw SET low_armed = false
+				FROM customers c LEFT JOIN notification_settings ns ON ns.merchant_id = c.merchant_id
 				WHERE cw.customer_id = $1 AND cw.currency = $2 AND c.id = cw.customer_id AND cw.low_armed
-					AND c.deleted_at IS NULL AND c.low_balance_threshold ? $2
-					AND cw.balance < (c.low_balance_threshold->>$2)::INT8
-				RETURNING cw.merchant_id, cw.balance, (c.low_balance_threshold->>$2)::INT8 AS threshold)
+					AND c.deleted_at IS NULL AND `+lowThreshold+` IS NOT NULL
+					AND cw.balance < `+lowThreshold+`
+				RETURNING cw.merchant_id, cw.balance, `+lowThreshold+` AS threshold)
 		INSERT INTO payer_notices (id, merchant_id, customer_id, region, event_id, template, channel, recipient,
 			language, data, status, attempts, max_attempts, next_attempt_at, created_at, updated_at)
 		SELECT $3 || ':low_balance:' || ch.channel, d.merchant_id, c.id, c.region, NULL, 'low_balance', ch.channel,
@@ -75,15 +83,18 @@ func lowBalance(w *writeBatch, customerID, currency, txID string, now time.Time)
 			jsonb_build_object('balance', d.balance, 'threshold', d.threshold, 'currency', $2::TEXT, 'customer', c.id),
 			'pending', 0, $4, $5, $5, $5
 		FROM d, customers c CROSS JOIN (VALUES ('email'), ('sms')) ch (channel)
-		WHERE c.id = $1 AND CASE ch.channel WHEN 'email' THEN c.email IS NOT NULL AND NOT c.email_opt_out
+			LEFT JOIN notification_settings ns ON ns.merchant_id = c.merchant_id
+		WHERE c.id = $1 AND COALESCE((ns.settings->'notices'->'low_balance'->>ch.channel)::BOOL, true)
+			AND CASE ch.channel WHEN 'email' THEN c.email IS NOT NULL AND NOT c.email_opt_out
 			ELSE c.phone IS NOT NULL AND NOT c.sms_opt_out END
 		ON CONFLICT (id) DO NOTHING`, customerID, currency, txID, noticeMaxAttempts, now)
 }
 
 func rearm(w *writeBatch, customerID, currency string) {
-	w.queue(`UPDATE customer_wallets cw SET low_armed = true FROM customers c
+	w.queue(`UPDATE customer_wallets cw SET low_armed = true
+		FROM customers c LEFT JOIN notification_settings ns ON ns.merchant_id = c.merchant_id
 		WHERE cw.customer_id = $1 AND cw.currency = $2 AND c.id = cw.customer_id AND NOT cw.low_armed
-			AND cw.balance >= COALESCE((c.low_balance_threshold->>$2)::INT8, 0)`, customerID, currency)
+			AND cw.balance >= COALESCE(`+lowThreshold+`, 0)`, customerID, currency)
 }
 
 // verificationNotice queues the SMS that carries a phone verification's code, in the
@@ -131,25 +142,29 @@ func (s *Service) Notifications(ctx context.Context, merchantID, customerID stri
 	return out, rows.Err()
 }
 
-// PreviewNotice renders a shipped template with sample or given data.
-func (s *Service) PreviewNotice(_ context.Context, name string, p core.NoticePreviewParams) (*core.NoticePreview, error) {
+// PreviewNotice renders the template the merchant's notices use (its own, else the shipped
+// one) with sample or given data.
+func (s *Service) PreviewNotice(ctx context.Context, merchantID, name string, p core.NoticePreviewParams) (*core.NoticePreview, error) {
 	lang := p.Language
 	if lang == "" {
 		lang = "en"
 	}
 	data := p.Data
 	if data == nil {
-		data = map[string]any{"id": "pay_us-east_example", "payment": "pay_us-east_example", "amount": 12345.0,
-			"currency": "CNY", "balance": 800.0, "threshold": 1000.0, "failure_message": "The card was declined.", "code": "123456"}
+		data = notify.SampleData(name)
 	}
-	subject, body, err := notify.Render(name, lang, data)
+	t, _, err := s.templateFor(ctx, merchantID, name, lang)
 	if errors.Is(err, notify.ErrUnknownTemplate) {
 		return nil, core.ParamError(core.CodeNotFound, "name", "No such template %q in language %q: templates are %v, languages en and zh.", name, lang, notify.Templates)
 	}
 	if err != nil {
+		return nil, err
+	}
+	r, err := t.Render(data)
+	if err != nil {
 		return nil, core.ParamError(core.CodeParameterInvalid, "data", "The template does not render with this data: %v", err)
 	}
-	return &core.NoticePreview{Object: "notification_preview", Template: name, Language: lang, Subject: subject, Body: body}, nil
+	return &core.NoticePreview{Object: "notification_preview", Template: name, Language: lang, Subject: r.Subject, Body: r.Text, HTML: r.HTML}, nil
 }
 
 // NotifierConfig configures a PayerNotifier.
@@ -203,10 +218,10 @@ func (n *PayerNotifier) Worker() *Worker {
 }
 
 type claimedNotice struct {
-	id, token, template, channel, to, lang string
-	attempt                                int
-	max                                    int
-	data                                   map[string]any
+	id, token, merchant, template, channel, to, lang string
+	attempt                                          int
+	max                                              int
+	data                                             map[string]any
 }
 
 // Round claims due notices, sends each and records the outcome; it returns how many were
@@ -217,7 +232,7 @@ func (n *PayerNotifier) Round(ctx context.Context) (int, error) {
 	err := s.db.WriteTx(ctx, "payer_notices.claim", func(tx pgx.Tx) error {
 		claims = claims[:0]
 		now := s.now()
-		rows, err := tx.Query(ctx, `SELECT id, template, channel, recipient, language, data, attempts, max_attempts
+		rows, err := tx.Query(ctx, `SELECT id, merchant_id, template, channel, recipient, language, data, attempts, max_attempts
 			FROM payer_notices WHERE status = 'pending' AND next_attempt_at <= $1 AND channel = ANY($3)
 			ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, n.cfg.Batch, n.channels())
 		if err != nil {
@@ -226,7 +241,7 @@ func (n *PayerNotifier) Round(ctx context.Context) (int, error) {
 		for rows.Next() {
 			var c claimedNotice
 			var raw []byte
-			if err := rows.Scan(&c.id, &c.template, &c.channel, &c.to, &c.lang, &raw, &c.attempt, &c.max); err != nil {
+			if err := rows.Scan(&c.id, &c.merchant, &c.template, &c.channel, &c.to, &c.lang, &raw, &c.attempt, &c.max); err != nil {
 				rows.Close()
 				return err
 			}
@@ -281,29 +296,63 @@ func (n *PayerNotifier) channels() []string {
 	return out
 }
 
-// send renders and sends one notice. An opted-out customer's notice is not sent (errOptedOut).
+// send renders and sends one notice, with the merchant's template and sender settings and
+// the customer's name. An opted-out customer's notice is not sent (errOptedOut), nor one the
+// merchant switched off since it was made (errSwitchedOff).
 func (n *PayerNotifier) send(ctx context.Context, c claimedNotice) error {
-	var optedOut bool
-	// A verification code is sent to the phone being verified, whatever the opt-outs.
-	if err := n.s.db.Pool.QueryRow(ctx, `SELECT COALESCE((SELECT CASE $2 WHEN 'email' THEN c.email_opt_out OR c.email IS NULL
-			ELSE c.sms_opt_out OR c.phone IS NULL END
-		FROM payer_notices p JOIN customers c ON c.id = p.customer_id WHERE p.id = $1 AND p.template <> 'verification_code'), false)`,
-		c.id, c.channel).Scan(&optedOut); err != nil {
+	var optedOut, on bool
+	var name, senderName, replyTo *string
+	// A verification code is sent to the phone being verified, whatever the opt-outs and
+	// settings.
+	if err := n.s.db.Pool.QueryRow(ctx, `SELECT
+			COALESCE(p.template <> 'verification_code' AND CASE $2 WHEN 'email' THEN c.email_opt_out OR c.email IS NULL
+				ELSE c.sms_opt_out OR c.phone IS NULL END, false),
+			p.template = 'verification_code' OR COALESCE((ns.settings->'notices'->p.template->>$2)::BOOL, true),
+			c.name, ns.settings->>'sender_name', ns.settings->>'reply_to'
+		FROM payer_notices p LEFT JOIN customers c ON c.id = p.customer_id AND c.merchant_id = p.merchant_id
+			LEFT JOIN notification_settings ns ON ns.merchant_id = p.merchant_id
+		WHERE p.id = $1`, c.id, c.channel).Scan(&optedOut, &on, &name, &senderName, &replyTo); err != nil {
 		return err
 	}
 	if optedOut {
 		return errOptedOut
 	}
-	subject, body, err := notify.Render(c.template, c.lang, c.data)
+	if !on {
+		return errSwitchedOff
+	}
+	if c.data == nil {
+		c.data = map[string]any{}
+	}
+	if name != nil {
+		c.data["customer_name"] = *name
+	}
+	t, _, err := n.s.templateFor(ctx, c.merchant, c.template, c.lang)
 	if err != nil {
 		return err
 	}
+	r, err := t.Render(c.data)
+	if err != nil {
+		return err
+	}
+	m := notify.Message{NoticeID: c.id, Channel: c.channel, To: c.to, Subject: r.Subject, Body: r.Text}
+	if c.channel == notify.ChannelEmail {
+		m.HTML = r.HTML
+		if senderName != nil {
+			m.FromName = *senderName
+		}
+		if replyTo != nil {
+			m.ReplyTo = *replyTo
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Claim/2)
 	defer cancel()
-	return n.cfg.Senders[c.channel].Send(ctx, notify.Message{NoticeID: c.id, Channel: c.channel, To: c.to, Subject: subject, Body: body})
+	return n.cfg.Senders[c.channel].Send(ctx, m)
 }
 
-var errOptedOut = errors.New("the customer opted out of this channel (or erased its address) after the notice was made")
+var (
+	errOptedOut    = errors.New("the customer opted out of this channel (or erased its address) after the notice was made")
+	errSwitchedOff = errors.New("the merchant's notification settings switched this notice off on this channel after it was made")
+)
 
 // record stores a send's outcome, fenced by the claim token.
 func (n *PayerNotifier) record(ctx context.Context, c claimedNotice, sendErr error) error {
@@ -313,7 +362,7 @@ func (n *PayerNotifier) record(ctx context.Context, c claimedNotice, sendErr err
 	switch {
 	case sendErr == nil:
 		sentAt = &now
-	case errors.Is(sendErr, errOptedOut):
+	case errors.Is(sendErr, errOptedOut), errors.Is(sendErr, errSwitchedOff):
 		status = "skipped"
 		e := sendErr.Error()
 		lastErr = &e

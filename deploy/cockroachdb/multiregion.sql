@@ -109,6 +109,11 @@ ALTER TABLE top_ups ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT 
 ALTER TABLE top_ups SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE payer_notices ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE payer_notices SET LOCALITY REGIONAL BY ROW AS crdb_region;
+-- Notification settings and template overrides (00017) in the merchant's home region.
+ALTER TABLE notification_settings ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE notification_settings SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE notification_templates ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE notification_templates SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
 -- Merchant operations (00014): fee schedules, settlement terms and their audit trail live in
 -- the merchant's region (the platform's default fee schedule in the region that set it).

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -130,6 +131,57 @@ func (s *Server) Messages(ctx context.Context) ([]Message, error) {
 		Messages []Message `json:"messages"`
 	}
 	return out.Messages, json.NewDecoder(res.Body).Decode(&out)
+}
+
+// Detail is one message as Mailpit's API shows it whole: its text and HTML parts (empty
+// when the message has none) and its sender and Reply-To.
+type Detail struct {
+	ID        string    `json:"ID"`
+	MessageID string    `json:"MessageID"`
+	From      Named     `json:"From"`
+	ReplyTo   []Named   `json:"ReplyTo"`
+	To        []Address `json:"To"`
+	Subject   string    `json:"Subject"`
+	Text      string    `json:"Text"`
+	HTML      string    `json:"HTML"`
+}
+
+// Named is an address with its display name.
+type Named struct {
+	Name    string `json:"Name"`
+	Address string `json:"Address"`
+}
+
+// Message reads the message id (a Message's ID) whole.
+func (s *Server) Message(ctx context.Context, id string) (*Detail, error) {
+	var d Detail
+	return &d, s.get(ctx, "/api/v1/message/"+id, func(r io.Reader) error { return json.NewDecoder(r).Decode(&d) })
+}
+
+// Raw reads the message id as it was received (headers and MIME parts).
+func (s *Server) Raw(ctx context.Context, id string) (string, error) {
+	var out []byte
+	err := s.get(ctx, "/api/v1/message/"+id+"/raw", func(r io.Reader) (err error) {
+		out, err = io.ReadAll(r)
+		return err
+	})
+	return string(out), err
+}
+
+func (s *Server) get(ctx context.Context, path string, read func(io.Reader) error) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+s.HTTPAddr+path, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		return fmt.Errorf("mailpit %s: %s", path, res.Status)
+	}
+	return read(res.Body)
 }
 
 // Binary finds the mailpit binary.

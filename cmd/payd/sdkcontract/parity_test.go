@@ -82,6 +82,9 @@ func TestTypesMatchTheDomain(t *testing.T) {
 		{paysdk.WebhookEndpointParams{}, core.CreateWebhookEndpointParams{}},
 		{paysdk.WebhookDelivery{}, core.WebhookDelivery{}},
 		{paysdk.Event{}, core.Event{}},
+		{paysdk.NotificationSettings{}, core.NotificationSettings{}},
+		{paysdk.TopUpReminder{}, core.TopUpReminder{}},
+		{paysdk.NotificationTemplate{}, core.NotificationTemplate{}},
 	} {
 		st, ct := reflect.TypeOf(tc.sdk), reflect.TypeOf(tc.core)
 		t.Run(st.Name(), func(t *testing.T) {
