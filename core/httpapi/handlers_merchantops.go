@@ -124,7 +124,7 @@ func (s *Server) decideKYC(approve bool) http.HandlerFunc {
 }
 
 func (s *Server) merchantOps(w http.ResponseWriter, r *http.Request) (MerchantOps, bool) {
-	mo, ok := s.payments.(MerchantOps)
+	mo, ok := s.ops.(MerchantOps)
 	if !ok {
 		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Merchant operations are not configured on this node."))
 	}
