@@ -183,9 +183,10 @@ const MaxFailedLogins = 5
 type PaymentStats struct {
 	Currency      string
 	Channel       Channel
-	Count         int64 // payments created
-	Succeeded     int64 // payments that reached succeeded (or requires_capture)
-	Volume        int64 // amount of those, minor units
+	Region        string // the region that took the payments
+	Count         int64  // payments created
+	Succeeded     int64  // payments that reached succeeded (or requires_capture)
+	Volume        int64  // amount of those, minor units
 	RefundCount   int64
 	RefundVolume  int64 // amount refunded (succeeded refunds), minor units
 	FailedOrOther int64
@@ -209,8 +210,8 @@ type DayVolume struct {
 
 // Overview is a merchant's back-office overview.
 type Overview struct {
-	Today  []PaymentStats // by currency and channel, since 00:00 UTC
-	Last30 []PaymentStats // by currency and channel, the last 30 days including today
+	Today  []PaymentStats // by currency, channel and region, since 00:00 UTC
+	Last30 []PaymentStats // by currency, channel and region, the last 30 days including today
 	Days   []DayVolume    // the last 30 days, oldest first, every day present
 }
 

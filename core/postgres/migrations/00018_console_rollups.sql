@@ -1,0 +1,35 @@
+-- +goose Up
+-- The back office's overview reads closed days from these rollups instead of scanning the
+-- payments (see console_rollup.go): per merchant, UTC day, channel, payment region and
+-- currency, the payments created that day (succeeded: succeeded or requires_capture, with
+-- their amount as volume) and the succeeded refunds created that day. region is the
+-- merchant's home region (where the row lives); payment_region is the region that took the
+-- payment or refund.
+CREATE TABLE console_daily_stats (
+    merchant_id     TEXT NOT NULL REFERENCES merchants (id),
+    day             DATE NOT NULL,
+    channel         TEXT NOT NULL,
+    payment_region  TEXT NOT NULL,
+    currency        TEXT NOT NULL,
+    region          TEXT NOT NULL,
+    payments        INT8 NOT NULL,
+    succeeded       INT8 NOT NULL,
+    volume          INT8 NOT NULL,
+    refunds         INT8 NOT NULL,
+    refunded        INT8 NOT NULL,
+    PRIMARY KEY (merchant_id, day, channel, payment_region, currency)
+);
+
+-- Which of a merchant's days are rolled up, and when they last were: a day is recomputed
+-- while it may still change (payments settling late, refunds completing).
+CREATE TABLE console_rollup_days (
+    merchant_id  TEXT NOT NULL REFERENCES merchants (id),
+    day          DATE NOT NULL,
+    region       TEXT NOT NULL,
+    computed_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (merchant_id, day)
+);
+
+-- +goose Down
+DROP TABLE console_rollup_days;
+DROP TABLE console_daily_stats;
