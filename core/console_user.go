@@ -43,14 +43,16 @@ const (
 	PermManageMerchants Permission = "manage_merchants" // operators: merchant owners, channel switches
 	PermReviewRisk      Permission = "review_risk"      // operators: approve or reject held payments
 	PermViewRisk        Permission = "view_risk"        // operators: review queue, rules, alerts
+	PermReviewKYC       Permission = "review_kyc"       // operators: approve or reject KYC submissions
+	PermManageRegions   Permission = "manage_regions"   // operators: drain and undrain regions
 )
 
 var rolePermissions = map[string][]Permission{
 	RoleOwner:    {PermViewPayments, PermRefund, PermManageKeys, PermManageWebhooks, PermManageTeam},
 	RoleAdmin:    {PermViewPayments, PermRefund, PermManageKeys, PermManageWebhooks},
 	RoleAnalyst:  {PermViewPayments},
-	RoleOperator: {PermViewMerchants, PermManageMerchants, PermReviewRisk, PermViewRisk},
-	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk},
+	RoleOperator: {PermViewMerchants, PermManageMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRegions},
+	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC},
 	RoleSupport:  {PermViewMerchants, PermViewRisk},
 }
 

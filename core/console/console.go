@@ -48,6 +48,15 @@ type Service interface {
 	CreateRefund(ctx context.Context, req core.IdempotentRequest, p core.CreateRefundParams) (core.Reply, error)
 	APIKeys(ctx context.Context, merchantID, currentSecret string) ([]core.APIKey, error)
 
+	Balance(ctx context.Context, merchantID string) (*core.Balance, error)
+	BalanceTransactions(ctx context.Context, merchantID string, f core.BalanceTransactionFilter) (*core.List[*core.BalanceTransaction], error)
+	Settlements(ctx context.Context, merchantID string, limit int) (*core.List[*core.Settlement], error)
+	Settlement(ctx context.Context, merchantID, id string) (*core.Settlement, []*core.BalanceTransaction, error)
+	Customers(ctx context.Context, merchantID string, limit int) (*core.List[*core.Payer], error)
+	Customer(ctx context.Context, merchantID, id string) (*core.Payer, error)
+	CustomerBalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.CustomerBalanceTransaction], error)
+	Notifications(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.Notice], error)
+
 	CreateWebhookEndpoint(ctx context.Context, merchantID string, p core.CreateWebhookEndpointParams) (*core.WebhookEndpoint, error)
 	WebhookEndpoints(ctx context.Context, merchantID string, f core.WebhookEndpointFilter) (*core.List[*core.WebhookEndpoint], error)
 	RotateWebhookSecret(ctx context.Context, merchantID, id string, overlap time.Duration) (*core.WebhookEndpoint, error)
@@ -61,6 +70,13 @@ type Service interface {
 	RejectReview(ctx context.Context, actor, id string, p risk.RejectParams) (*core.Payment, error)
 	RiskRules(ctx context.Context, scope string) ([]*risk.RuleObject, error)
 	Alerts(ctx context.Context, status string, limit int) ([]core.Alert, error)
+
+	ConsolePendingKYC(ctx context.Context, limit int) ([]*core.KYC, error)
+	KYC(ctx context.Context, merchantID string) (*core.KYC, error)
+	DecideKYC(ctx context.Context, merchantID string, approve bool, reason string) (*core.KYC, error)
+	ConsoleFeeSchedules(ctx context.Context, merchantID string) ([]core.FeeScheduleSet, error)
+	SetFeeSchedule(ctx context.Context, merchantID string, p core.FeeScheduleParams) (*core.FeeScheduleSet, error)
+	ReconcileDay(ctx context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error)
 }
 
 // Config configures the back office.
@@ -142,7 +158,9 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /dashboard/login", s.login)
 	s.mux.HandleFunc("POST /dashboard/logout", s.user(anyone, "", s.logout))
 	s.merchantRoutes()
+	s.moneyRoutes()
 	s.operatorRoutes()
+	s.operatorOpsRoutes()
 	s.mux.HandleFunc("GET /dashboard/{$}", s.user(anyone, "", s.home))
 	return s, nil
 }
