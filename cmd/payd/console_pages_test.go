@@ -1,0 +1,171 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/paycenter/paycenter/cmd/payd/paydtest"
+	"github.com/paycenter/paycenter/core"
+)
+
+// kycSubmission is a valid KYC submission; its ID and account numbers end in 0130 and 3001.
+var kycSubmission = map[string]any{"legal_name": "Harbour Books GmbH",
+	"registration_number": "HRB 54321", "country": "DE",
+	"address":        map[string]any{"line1": "Am Hafen 2", "city": "Hamburg", "postal_code": "20457"},
+	"representative": map[string]any{"name": "Anna Schmidt", "id_number": "T22000130", "date_of_birth": "1979-02-11", "phone": "+4940123456"},
+	"bank_account":   map[string]any{"holder_name": "Harbour Books GmbH", "account_number": "0532013001", "bank_code": "37040044", "currency": "EUR"}}
+
+func (c *consoleNode) kycStatus(key string) string {
+	c.t.Helper()
+	return c.apiOK("GET", "/v1/merchant/kyc", key, "", nil)["status"].(string)
+}
+
+func (c *consoleNode) audited(action, object string) (int, string) {
+	c.t.Helper()
+	var n int
+	var who string
+	err := c.node.DB.Pool.QueryRow(c.t.Context(), `SELECT count(*), COALESCE(min(u.email), '') FROM console_audit a
+		LEFT JOIN console_users u ON u.id = a.user_id WHERE a.action = $1 AND a.object_id = $2`, action, object).Scan(&n, &who)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return n, who
+}
+
+func TestConsoleMoneyAndOperationsPages(t *testing.T) {
+	c := &consoleNode{t: t, node: paydtest.Start(t)}
+	merchant, key := c.merchant("Pages Shop")
+	_, otherKey := c.merchant("Other Pages Shop")
+	pay := c.pay(key, "order-1", 5000)
+	c.apiOK("POST", "/v1/refunds", key, core.RandomToken(16), map[string]any{"payment": pay, "amount": 1200})
+	cus := c.apiOK("POST", "/v1/customers", key, "", map[string]any{"email": "payer@example.com", "name": "Pat Payer"})["id"].(string)
+	otherCus := c.apiOK("POST", "/v1/customers", otherKey, "", map[string]any{"name": "Someone Else"})["id"].(string)
+	c.user(key, "/v1/console_users", "owner@pages.test", core.RoleOwner, "")
+	c.user(paydtest.AdminToken, "/v1/admin/console_users", "ops@pages.test", core.RoleOperator, "")
+	c.user(paydtest.AdminToken, "/v1/admin/console_users", "support@pages.test", core.RoleSupport, "")
+
+	t.Run("a merchant sees its balance, settlements and customers", func(t *testing.T) {
+		b := c.browser()
+		b.login("owner@pages.test", consolePassword)
+		bal := c.apiOK("GET", "/v1/balance", key, "", nil)["data"].([]any)[0].(map[string]any)
+		st, page := b.get("/dashboard/balance")
+		pending := core.FormatAmount(int64(bal["pending"].(float64)), "USD")
+		available := core.FormatAmount(int64(bal["available"].(float64)), "USD")
+		if st != 200 || !strings.Contains(page, pending) || !strings.Contains(page, available) || !strings.Contains(page, pay) {
+			t.Fatalf("balance page: %d, want pending %s, available %s and the payment's transaction", st, pending, available)
+		}
+		if st, page := b.get("/dashboard/balance?type=refund"); st != 200 || strings.Contains(page, "<td>payment</td>") || !strings.Contains(page, "<td>refund</td>") {
+			t.Fatalf("balance page filtered on refunds: %d", st)
+		}
+		for _, q := range []string{"type=colour", "available_from=yesterday"} {
+			param := strings.SplitN(q, "=", 2)[0]
+			if st, page := b.get("/dashboard/balance?" + q); st != 400 || !strings.Contains(page, param) {
+				t.Fatalf("balance page with %s: %d, want 400 naming %s", q, st, param)
+			}
+		}
+		if st, _ := b.get("/dashboard/settlements"); st != 200 {
+			t.Fatalf("settlements page: %d", st)
+		}
+		if st, _ := b.get("/dashboard/settlements/stl_us-east_nope"); st != 404 {
+			t.Fatalf("unknown settlement: %d, want 404", st)
+		}
+		if st, page := b.get("/dashboard/customers"); st != 200 || !strings.Contains(page, cus) || strings.Contains(page, otherCus) {
+			t.Fatalf("customers page: %d, own customer shown %v, other's shown %v", st, strings.Contains(page, cus), strings.Contains(page, otherCus))
+		}
+		if st, page := b.get("/dashboard/customers/" + cus); st != 200 || !strings.Contains(page, "Pat Payer") {
+			t.Fatalf("customer page: %d", st)
+		}
+		if st, _ := b.get("/dashboard/customers/" + otherCus); st != 404 {
+			t.Fatalf("another merchant's customer: %d, want 404", st)
+		}
+		if st, _ := b.get("/dashboard/ops/kyc"); st != 404 {
+			t.Fatalf("a merchant user on the KYC queue: %d, want 404", st)
+		}
+	})
+
+	t.Run("operators review KYC: roles and CSRF checked, decision audited", func(t *testing.T) {
+		c.apiOK("POST", "/v1/merchant/kyc", key, "", kycSubmission)
+		ops := c.browser()
+		ops.login("ops@pages.test", consolePassword)
+		st, page := ops.get("/dashboard/ops/kyc")
+		if st != 200 || !strings.Contains(page, merchant) || !strings.Contains(page, "0130") || !strings.Contains(page, "3001") ||
+			strings.Contains(page, "T22000130") || strings.Contains(page, "0532013001") {
+			t.Fatalf("KYC queue: %d; want the merchant with last fours only", st)
+		}
+		sup := c.browser()
+		sup.login("support@pages.test", consolePassword)
+		_, spage := sup.get("/dashboard/ops/kyc")
+		if strings.Contains(spage, "kyc/"+merchant+"/approve") {
+			t.Fatal("the support role is shown the approve button")
+		}
+		if st, _ := sup.post("/dashboard/ops/kyc/"+merchant+"/approve", url.Values{"csrf": {sup.csrf(spage)}}); st != http.StatusForbidden {
+			t.Fatalf("support approves: %d, want 403", st)
+		}
+		if st, _ := ops.post("/dashboard/ops/kyc/"+merchant+"/approve", url.Values{}); st != http.StatusForbidden {
+			t.Fatalf("approve without CSRF: %d, want 403", st)
+		}
+		if st, page := ops.post("/dashboard/ops/kyc/"+merchant+"/reject", url.Values{"csrf": {ops.csrf(page)}}); st != 400 || !strings.Contains(page, "reason") {
+			t.Fatalf("reject without a reason: %d, want 400 naming reason", st)
+		}
+		if s := c.kycStatus(key); s != core.KYCPending {
+			t.Fatalf("after refused decisions the KYC is %s, want pending", s)
+		}
+		if st, _ := ops.post("/dashboard/ops/kyc/"+merchant+"/approve", url.Values{"csrf": {ops.csrf(page)}}); st != http.StatusSeeOther {
+			t.Fatalf("approve: %d", st)
+		}
+		if s := c.kycStatus(key); s != core.KYCVerified {
+			t.Fatalf("after approval the KYC is %s", s)
+		}
+		if n, who := c.audited("kyc.approved", merchant); n != 1 || who != "ops@pages.test" {
+			t.Fatalf("kyc.approved audited %d times by %q", n, who)
+		}
+	})
+
+	t.Run("operators set fees", func(t *testing.T) {
+		ops := c.browser()
+		ops.login("ops@pages.test", consolePassword)
+		_, page := ops.get("/dashboard/ops/merchants/" + merchant)
+		form := url.Values{"csrf": {ops.csrf(page)}, "channel": {"card"}, "percent_bps": {"20000"}, "fixed": {"30"}}
+		if st, body := ops.post("/dashboard/ops/merchants/"+merchant+"/fees", form); st != 400 || !strings.Contains(body, "percent_bps") {
+			t.Fatalf("fees of 200 %%: %d, want 400 naming percent_bps", st)
+		}
+		form.Set("percent_bps", "290")
+		if st, _ := ops.post("/dashboard/ops/merchants/"+merchant+"/fees", form); st != http.StatusSeeOther {
+			t.Fatalf("set fees: %d", st)
+		}
+		if _, page := ops.get("/dashboard/ops/merchants/" + merchant); !strings.Contains(page, "<td>290</td>") {
+			t.Fatal("the merchant page does not show the new schedule")
+		}
+		if n, who := c.audited("fees.set", merchant); n != 1 || who != "ops@pages.test" {
+			t.Fatalf("fees.set audited %d times by %q", n, who)
+		}
+		sup := c.browser()
+		sup.login("support@pages.test", consolePassword)
+		_, spage := sup.get("/dashboard/ops/merchants/" + merchant)
+		form.Set("csrf", sup.csrf(spage))
+		form.Set("percent_bps", "1")
+		if st, _ := sup.post("/dashboard/ops/merchants/"+merchant+"/fees", form); st != http.StatusForbidden {
+			t.Fatalf("support sets fees: %d, want 403", st)
+		}
+	})
+
+	t.Run("operators run a reconciliation", func(t *testing.T) {
+		ops := c.browser()
+		ops.login("ops@pages.test", consolePassword)
+		_, page := ops.get("/dashboard/ops/reconciliation")
+		form := url.Values{"csrf": {ops.csrf(page)}, "channel": {"card"}, "date": {"not a day"}}
+		if st, body := ops.post("/dashboard/ops/reconciliation", form); st != 400 || !strings.Contains(body, "date") {
+			t.Fatalf("reconcile a bad day: %d", st)
+		}
+		form.Set("date", "2026-01-01")
+		st, body := ops.post("/dashboard/ops/reconciliation", form)
+		if st != 200 || !strings.Contains(body, `id="report"`) {
+			t.Fatalf("reconcile: %d %.600s", st, body)
+		}
+		if n, who := c.audited("reconciliation.run", "card/2026-01-01"); n != 1 || who != "ops@pages.test" {
+			t.Fatalf("reconciliation.run audited %d times by %q", n, who)
+		}
+	})
+}
