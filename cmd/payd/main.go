@@ -334,7 +334,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handler, err := withConsole(api, m.Service, console.Config{Logger: m.Log})
+	consoleCfg := console.Config{Logger: m.Log}
+	if c.ConsulAddr != "" {
+		rs, err := newConsulRegions(c.ConsulAddr)
+		if err != nil {
+			return err
+		}
+		consoleCfg.Regions = rs
+	}
+	handler, err := withConsole(api, m.Service, consoleCfg)
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Regions shows the regions and switches their drain; nil: the regions page says the
+	// node has no Consul.
+	Regions Regions
 }
 
 func (c *Config) withDefaults() {
@@ -161,6 +164,7 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.moneyRoutes()
 	s.operatorRoutes()
 	s.operatorOpsRoutes()
+	s.regionRoutes()
 	s.mux.HandleFunc("GET /dashboard/{$}", s.user(anyone, "", s.home))
 	return s, nil
 }
