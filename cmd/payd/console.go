@@ -57,7 +57,9 @@ func (c *consulRegions) RegionHealth(ctx context.Context) ([]console.RegionView,
 	return out, nil
 }
 
-func (c *consulRegions) Drain(ctx context.Context, region string) error { return c.sw.Drain(ctx, region) }
+func (c *consulRegions) Drain(ctx context.Context, region string) error {
+	return c.sw.Drain(ctx, region)
+}
 
 func (c *consulRegions) Undrain(ctx context.Context, region string) error {
 	return c.sw.Undrain(ctx, region)
