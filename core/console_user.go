@@ -64,6 +64,8 @@ type User struct {
 	// MerchantID is the merchant a merchant user belongs to; empty for operators.
 	MerchantID string    `json:"merchant,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	// TOTPEnabled says the user set up a TOTP second factor, required at login.
+	TOTPEnabled bool `json:"totp_enabled"`
 }
 
 // Operator reports whether u is a platform operator rather than a merchant user.
@@ -177,6 +179,10 @@ func CheckPassword(hash, password string) bool {
 // ErrLoginFailed is the one answer to a wrong e-mail or password, so that neither is
 // revealed.
 var ErrLoginFailed = Errorf(CodeUnauthenticated, "Wrong e-mail or password.")
+
+// ErrTOTPRequired answers a right password of a user with a second factor when no code
+// came with it.
+var ErrTOTPRequired = Errorf(CodeUnauthenticated, "Enter the 6-digit code from your authenticator app.")
 
 // MaxFailedLogins is how many wrong passwords in a row lock an account.
 const MaxFailedLogins = 5

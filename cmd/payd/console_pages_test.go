@@ -3,8 +3,12 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/paycenter/paycenter/cmd/payd/paydtest"
 	"github.com/paycenter/paycenter/core"
@@ -168,4 +172,84 @@ func TestConsoleMoneyAndOperationsPages(t *testing.T) {
 			t.Fatalf("reconciliation.run audited %d times by %q", n, who)
 		}
 	})
+}
+
+var totpSecretRE = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
+
+// loginCode signs in with a TOTP code as well.
+func (b *browser) loginCode(email, password, code string) (int, string) {
+	b.t.Helper()
+	_, page := b.get("/dashboard/login")
+	return b.post("/dashboard/login", url.Values{"csrf": {b.csrf(page)}, "email": {email}, "password": {password}, "code": {code}})
+}
+
+// Once a user has confirmed a TOTP secret, signing in needs a current code as well, and a
+// code is good once.
+func TestConsoleTOTPIsRequiredAfterEnrolment(t *testing.T) {
+	c := &consoleNode{t: t, node: paydtest.Start(t)}
+	_, key := c.merchant("TOTP Shop")
+	c.user(key, "/v1/console_users", "owner@totp.test", core.RoleOwner, "")
+	b := c.browser()
+	b.login("owner@totp.test", consolePassword)
+	_, page := b.get("/dashboard/account")
+	if st, _ := b.post("/dashboard/account/totp", url.Values{}); st != http.StatusForbidden {
+		t.Fatalf("enrolment without CSRF: %d, want 403", st)
+	}
+	st, page := b.post("/dashboard/account/totp", url.Values{"csrf": {b.csrf(page)}})
+	m := totpSecretRE.FindStringSubmatch(page)
+	if st != 200 || m == nil || !strings.Contains(page, "otpauth://totp/") {
+		t.Fatalf("enrolment page: %d, no secret or otpauth URI", st)
+	}
+	secret := m[1]
+	if st, body := b.post("/dashboard/account/totp/confirm", url.Values{"csrf": {b.csrf(page)}, "code": {"000000"}}); st != 400 || !strings.Contains(body, "code") {
+		t.Fatalf("confirm with a wrong code: %d", st)
+	}
+	// Not on yet: a password alone still signs in.
+	if st := c.browser().login("owner@totp.test", consolePassword); st != http.StatusSeeOther {
+		t.Fatalf("login before the factor is confirmed: %d", st)
+	}
+	now, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := b.post("/dashboard/account/totp/confirm", url.Values{"csrf": {b.csrf(page)}, "code": {now}}); st != http.StatusSeeOther {
+		t.Fatalf("confirm: %d", st)
+	}
+	if _, page := b.get("/dashboard/account"); !strings.Contains(page, `id="totp-on"`) {
+		t.Fatal("the account page does not show the factor on")
+	}
+	if n, _ := c.audited("user.totp_enabled", c.userID("owner@totp.test")); n != 1 {
+		t.Fatalf("user.totp_enabled audited %d times", n)
+	}
+
+	b2 := c.browser()
+	if st, page := b2.loginCode("owner@totp.test", consolePassword, ""); st != http.StatusUnauthorized || !strings.Contains(page, "authenticator") || b2.session() != "" {
+		t.Fatalf("login without the code: %d, session %q; want 401 asking for it", st, b2.session())
+	}
+	if st, _ := b2.loginCode("owner@totp.test", consolePassword, "123456"); st != http.StatusUnauthorized || b2.session() != "" {
+		t.Fatalf("login with a wrong code: %d", st)
+	}
+	if st, _ := b2.loginCode("owner@totp.test", consolePassword, now); st != http.StatusUnauthorized || b2.session() != "" {
+		t.Fatalf("login with the code the enrolment used: %d, want 401 (a code is good once)", st)
+	}
+	next, err := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := b2.loginCode("owner@totp.test", consolePassword, next); st != http.StatusSeeOther || b2.session() == "" {
+		t.Fatalf("login with the next code: %d", st)
+	}
+	b3 := c.browser()
+	if st, _ := b3.loginCode("owner@totp.test", consolePassword, next); st != http.StatusUnauthorized || b3.session() != "" {
+		t.Fatalf("the same code again: %d, want 401", st)
+	}
+}
+
+func (c *consoleNode) userID(email string) string {
+	c.t.Helper()
+	var id string
+	if err := c.node.DB.Pool.QueryRow(c.t.Context(), `SELECT id FROM console_users WHERE email = $1`, email).Scan(&id); err != nil {
+		c.t.Fatal(err)
+	}
+	return id
 }

@@ -29,7 +29,9 @@ import (
 
 // Service is what the back office needs of the platform's services.
 type Service interface {
-	ConsoleLogin(ctx context.Context, email, password string) (*core.Session, error)
+	ConsoleLogin(ctx context.Context, email, password, code string) (*core.Session, error)
+	StartTOTPEnrolment(ctx context.Context, userID string) (secret, uri string, err error)
+	ConfirmTOTP(ctx context.Context, userID, code string) error
 	ConsoleSession(ctx context.Context, token string, idle, absolute time.Duration) (*core.Session, error)
 	ConsoleLogout(ctx context.Context, token string) error
 	CreateConsoleUser(ctx context.Context, actor string, p core.CreateUserParams) (*core.User, error)
@@ -160,6 +162,9 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /dashboard/login", s.loginPage)
 	s.mux.HandleFunc("POST /dashboard/login", s.login)
 	s.mux.HandleFunc("POST /dashboard/logout", s.user(anyone, "", s.logout))
+	s.mux.HandleFunc("GET /dashboard/account", s.user(anyone, "", s.accountPage))
+	s.mux.HandleFunc("POST /dashboard/account/totp", s.user(anyone, "", s.startTOTP))
+	s.mux.HandleFunc("POST /dashboard/account/totp/confirm", s.user(anyone, "", s.confirmTOTP))
 	s.merchantRoutes()
 	s.moneyRoutes()
 	s.operatorRoutes()
@@ -279,10 +284,14 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, email, msg string) {
+	s.renderLoginCode(w, r, status, email, msg, false)
+}
+
+func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status int, email, msg string, needCode bool) {
 	token := randomKey()
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: token, Path: "/dashboard/login", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: 3600})
-	s.render(w, r, status, "login", map[string]any{"CSRF": token, "Email": email, "Error": msg})
+	s.render(w, r, status, "login", map[string]any{"CSRF": token, "Email": email, "Error": msg, "NeedCode": needCode})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -298,7 +307,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusTooManyRequests, email, "Too many sign-in attempts from your address; wait a minute.")
 		return
 	}
-	sess, err := s.svc.ConsoleLogin(r.Context(), email, r.PostFormValue("password"))
+	sess, err := s.svc.ConsoleLogin(r.Context(), email, r.PostFormValue("password"), strings.TrimSpace(r.PostFormValue("code")))
+	if errors.Is(err, core.ErrTOTPRequired) {
+		s.renderLoginCode(w, r, http.StatusUnauthorized, email, core.AsError(err).Message, true)
+		return
+	}
 	if err != nil {
 		switch core.ErrorCode(err) {
 		case core.CodeUnauthenticated:

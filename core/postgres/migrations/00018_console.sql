@@ -30,6 +30,19 @@ CREATE TABLE console_rollup_days (
     PRIMARY KEY (merchant_id, day)
 );
 
+-- A back-office user's TOTP second factor (RFC 6238): the secret sealed like the channel
+-- credentials, set while enrolling (totp_pending) and once confirmed with a code
+-- (totp_secret, from then on required at login); totp_last_step is the time step of the last
+-- code accepted, so a code is good once.
+ALTER TABLE console_users ADD COLUMN totp_pending BYTEA;
+ALTER TABLE console_users ADD COLUMN totp_secret BYTEA;
+ALTER TABLE console_users ADD COLUMN totp_enabled_at TIMESTAMPTZ;
+ALTER TABLE console_users ADD COLUMN totp_last_step INT8 NOT NULL DEFAULT 0;
+
 -- +goose Down
+ALTER TABLE console_users DROP COLUMN totp_last_step;
+ALTER TABLE console_users DROP COLUMN totp_enabled_at;
+ALTER TABLE console_users DROP COLUMN totp_secret;
+ALTER TABLE console_users DROP COLUMN totp_pending;
 DROP TABLE console_rollup_days;
 DROP TABLE console_daily_stats;
