@@ -23,10 +23,12 @@ const (
 	RoleSupport  = "support"
 )
 
-// PrefixUser and PrefixAudit prefix back-office user and audit IDs.
+// PrefixUser, PrefixAudit and PrefixInvitation prefix back-office user, audit and
+// invitation IDs.
 const (
-	PrefixUser  = "usr"
-	PrefixAudit = "aud"
+	PrefixUser       = "usr"
+	PrefixAudit      = "aud"
+	PrefixInvitation = "inv"
 )
 
 // Permission is something a back-office user may be allowed to do.
@@ -124,6 +126,34 @@ func (p *CreateUserParams) Validate() error {
 		}
 	}
 	return ParamError(CodeParameterInvalid, "role", "role must be one of %s.", strings.Join(roles, ", "))
+}
+
+// InvitationTTL is how long an e-mailed invitation's link stays good (once).
+const InvitationTTL = 72 * time.Hour
+
+// Invitation is a merchant owner's invitation of a person by e-mail, with a role.
+type Invitation struct {
+	ID         string
+	MerchantID string
+	Email      string
+	Role       string
+	InvitedBy  string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+}
+
+// InviteParams invites a person to a merchant's back office.
+type InviteParams struct {
+	Email    string
+	Role     string
+	Merchant string
+}
+
+// Validate checks p: an e-mail address and a merchant role.
+func (p *InviteParams) Validate() error {
+	c := CreateUserParams{Email: p.Email, Password: strings.Repeat("x", MinPasswordLength), Role: p.Role, Merchant: p.Merchant}
+	return c.Validate()
 }
 
 // NormalizeEmail is how e-mail addresses are compared: trimmed and lower-cased.

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/paycenter/paycenter/core/console"
+	"github.com/paycenter/paycenter/core/notify"
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/regions"
 )
@@ -63,4 +64,16 @@ func (c *consulRegions) Drain(ctx context.Context, region string) error {
 
 func (c *consulRegions) Undrain(ctx context.Context, region string) error {
 	return c.sw.Undrain(ctx, region)
+}
+
+// smtpMailer sends the back office's invitation e-mails through the SMTP sender payer
+// notices use.
+type smtpMailer struct{ smtp *notify.SMTP }
+
+func newSMTPMailer(c *Config) smtpMailer {
+	return smtpMailer{&notify.SMTP{Addr: c.SMTPAddr, From: c.SMTPFrom, TLS: c.SMTPTLS}}
+}
+
+func (m smtpMailer) SendMail(ctx context.Context, id, to, subject, body string) error {
+	return m.smtp.Send(ctx, notify.Message{NoticeID: id, Channel: notify.ChannelEmail, To: to, Subject: subject, Body: body})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/payd/paydtest"
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/core/console"
+	"github.com/paycenter/paycenter/core/notify"
+	"github.com/paycenter/paycenter/internal/mailpittest"
 )
 
 // kycSubmission is a valid KYC submission; its ID and account numbers end in 0130 and 3001.
@@ -252,4 +256,137 @@ func (c *consoleNode) userID(email string) string {
 		c.t.Fatal(err)
 	}
 	return id
+}
+
+var inviteLinkRE = regexp.MustCompile(`https?://\S+/dashboard/invitations/(\S+)`)
+
+// An owner invites by e-mail (through a real SMTP server, Mailpit); the link sets the
+// password once; a second use, an expired or unknown token, a missing CSRF token or a role
+// without the permission change nothing.
+func TestConsoleInvitationIsSingleUse(t *testing.T) {
+	mp := mailpittest.Start(t)
+	node := paydtest.Start(t)
+	bo, err := console.New(node.Service, console.Config{
+		Mailer: smtpMailer{&notify.SMTP{Addr: mp.SMTPAddr, From: "backoffice@paycenter.test", TLS: "none"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(bo)
+	t.Cleanup(srv.Close)
+	c := &consoleNode{t: t, node: node}
+	merchant, key := c.merchant("Invite Shop")
+	c.user(key, "/v1/console_users", "owner@invite.test", core.RoleOwner, "")
+	c.user(key, "/v1/console_users", "admin@invite.test", core.RoleAdmin, "")
+	open := func(email string) *browser {
+		b := c.browser()
+		b.base = srv.URL
+		if st := b.login(email, consolePassword); st != http.StatusSeeOther {
+			t.Fatalf("login %s: %d", email, st)
+		}
+		return b
+	}
+	owner := open("owner@invite.test")
+	_, page := owner.get("/dashboard/team")
+	if st, _ := owner.post("/dashboard/team/invitations", url.Values{"email": {"new@invite.test"}, "role": {"analyst"}}); st != http.StatusForbidden {
+		t.Fatalf("invitation without CSRF: %d", st)
+	}
+	admin := open("admin@invite.test")
+	_, apage := admin.get("/dashboard/")
+	if st, _ := admin.post("/dashboard/team/invitations", url.Values{"csrf": {admin.csrf(apage)}, "email": {"new@invite.test"}, "role": {"owner"}}); st != http.StatusForbidden {
+		t.Fatalf("an admin invites: %d, want 403", st)
+	}
+	if st, body := owner.post("/dashboard/team/invitations", url.Values{"csrf": {owner.csrf(page)}, "email": {"not-an-address"}, "role": {"analyst"}}); st != 400 || !strings.Contains(body, "email") {
+		t.Fatalf("invitation of a bad address: %d", st)
+	}
+	if msgs, err := mp.Messages(t.Context()); err != nil || len(msgs) != 0 {
+		t.Fatalf("%d messages after refused invitations (%v)", len(msgs), err)
+	}
+	if st, _ := owner.post("/dashboard/team/invitations", url.Values{"csrf": {owner.csrf(page)}, "email": {"New@Invite.test"}, "role": {"analyst"}}); st != http.StatusSeeOther {
+		t.Fatalf("invite: %d", st)
+	}
+	msgs, err := mp.Messages(t.Context())
+	if err != nil || len(msgs) != 1 || msgs[0].To[0].Address != "new@invite.test" {
+		t.Fatalf("messages %+v (%v), want one to new@invite.test", msgs, err)
+	}
+	text, err := mp.Text(t.Context(), msgs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := inviteLinkRE.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no link in the e-mail: %q", text)
+	}
+	token := m[1]
+	if n, who := c.auditedMerchant("invitation.created", merchant); n != 1 || who != "owner@invite.test" {
+		t.Fatalf("invitation.created audited %d times by %q", n, who)
+	}
+
+	guest := c.browser()
+	guest.base = srv.URL
+	st, form := guest.get("/dashboard/invitations/" + token)
+	if st != 200 || !strings.Contains(form, "new@invite.test") {
+		t.Fatalf("invitation page: %d", st)
+	}
+	if st, _ := guest.post("/dashboard/invitations/"+token, url.Values{"password": {consolePassword}, "password_again": {consolePassword}}); st != http.StatusForbidden {
+		t.Fatalf("accept without CSRF: %d", st)
+	}
+	if st, body := guest.post("/dashboard/invitations/"+token, url.Values{"csrf": {guest.csrf(form)}, "password": {"short"}, "password_again": {"short"}}); st != 400 || !strings.Contains(body, "password") {
+		t.Fatalf("accept with a short password: %d", st)
+	}
+	_, form = guest.get("/dashboard/invitations/" + token)
+	if st, _ := guest.post("/dashboard/invitations/"+token, url.Values{"csrf": {guest.csrf(form)}, "password": {consolePassword}, "password_again": {consolePassword}}); st != 200 {
+		t.Fatalf("accept: %d", st)
+	}
+	invited := c.browser()
+	invited.base = srv.URL
+	if st := invited.login("new@invite.test", consolePassword); st != http.StatusSeeOther {
+		t.Fatalf("the invited user's login: %d", st)
+	}
+	if _, page := invited.get("/dashboard/"); !strings.Contains(page, "(analyst)") {
+		t.Fatal("the invited user is not an analyst of the merchant")
+	}
+	// Used once: the link is dead, and a second use creates nothing nor changes the password.
+	if st, _ := guest.get("/dashboard/invitations/" + token); st != 404 {
+		t.Fatalf("the used link: %d, want 404", st)
+	}
+	if st, _ := guest.post("/dashboard/invitations/"+token, url.Values{"csrf": {guest.csrf(form)}, "password": {"another password entirely"}, "password_again": {"another password entirely"}}); st != 404 {
+		t.Fatalf("a second use: %d, want 404", st)
+	}
+	if st := c.browser().login("new@invite.test", "another password entirely"); st != http.StatusUnauthorized {
+		t.Fatalf("the second use's password signs in: %d", st)
+	}
+	if st, _ := guest.get("/dashboard/invitations/not-a-token"); st != 404 {
+		t.Fatalf("an unknown token: %d", st)
+	}
+	if n, _ := c.auditedMerchant("invitation.accepted", merchant); n != 1 {
+		t.Fatalf("invitation.accepted audited %d times", n)
+	}
+	// Expired: an invitation whose time is over opens nothing.
+	if st, _ := owner.post("/dashboard/team/invitations", url.Values{"csrf": {owner.csrf(page)}, "email": {"late@invite.test"}, "role": {"admin"}}); st != http.StatusSeeOther {
+		t.Fatalf("second invitation: %d", st)
+	}
+	if _, err := node.DB.Pool.Exec(t.Context(), `UPDATE console_invitations SET expires_at = now() - interval '1 second' WHERE email = 'late@invite.test'`); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ = mp.Messages(t.Context())
+	text, _ = mp.Text(t.Context(), msgs[0].ID)
+	late := inviteLinkRE.FindStringSubmatch(text)
+	if late == nil || late[1] == token {
+		t.Fatalf("second invitation's link: %q", text)
+	}
+	if st, _ := guest.get("/dashboard/invitations/" + late[1]); st != 404 {
+		t.Fatalf("an expired invitation: %d, want 404", st)
+	}
+}
+
+func (c *consoleNode) auditedMerchant(action, merchant string) (int, string) {
+	c.t.Helper()
+	var n int
+	var who string
+	err := c.node.DB.Pool.QueryRow(c.t.Context(), `SELECT count(*), COALESCE(min(u.email), '') FROM console_audit a
+		LEFT JOIN console_users u ON u.id = a.user_id WHERE a.action = $1 AND a.merchant_id = $2`, action, merchant).Scan(&n, &who)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return n, who
 }

@@ -120,6 +120,9 @@ type Config struct {
 	// Payer notices (notices.go): SMTP server and sender address for email, an HTTP SMS
 	// provider's URL for SMS; a channel without its setting is not sent.
 	SMTPAddr, SMTPFrom, SMTPTLS, SMSURL string
+	// ConsoleURL is the back office's public origin for links in its invitation e-mails
+	// (sent through SMTPAddr); empty: the origin of the request that sends them.
+	ConsoleURL string
 	// KYCUnverifiedLimit is the cumulative volume per currency, in minor units, a merchant
 	// not verified may take. Default 1,000,000; negative: no limit.
 	KYCUnverifiedLimit int64
@@ -334,7 +337,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	consoleCfg := console.Config{Logger: m.Log}
+	consoleCfg := console.Config{Logger: m.Log, BaseURL: c.ConsoleURL}
+	if c.SMTPAddr != "" {
+		consoleCfg.Mailer = newSMTPMailer(c)
+	}
 	if c.ConsulAddr != "" {
 		rs, err := newConsulRegions(c.ConsulAddr)
 		if err != nil {

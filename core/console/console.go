@@ -32,6 +32,10 @@ type Service interface {
 	ConsoleLogin(ctx context.Context, email, password, code string) (*core.Session, error)
 	StartTOTPEnrolment(ctx context.Context, userID string) (secret, uri string, err error)
 	ConfirmTOTP(ctx context.Context, userID, code string) error
+	CreateConsoleInvitation(ctx context.Context, actor string, p core.InviteParams) (*core.Invitation, string, error)
+	ConsoleInvitation(ctx context.Context, token string) (*core.Invitation, error)
+	ConsoleInvitations(ctx context.Context, merchantID string, limit int) ([]*core.Invitation, error)
+	AcceptConsoleInvitation(ctx context.Context, token, password string) (*core.User, error)
 	ConsoleSession(ctx context.Context, token string, idle, absolute time.Duration) (*core.Session, error)
 	ConsoleLogout(ctx context.Context, token string) error
 	CreateConsoleUser(ctx context.Context, actor string, p core.CreateUserParams) (*core.User, error)
@@ -94,6 +98,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Mailer sends invitation e-mails; nil: owners cannot invite by e-mail on this node.
+	Mailer Mailer
+	// BaseURL is the back office's public origin for links in e-mails
+	// ("https://pay.example.com"). Default: the origin of the request that sent them.
+	BaseURL string
 	// Regions shows the regions and switches their drain; nil: the regions page says the
 	// node has no Consul.
 	Regions Regions
@@ -170,6 +179,7 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.operatorRoutes()
 	s.operatorOpsRoutes()
 	s.regionRoutes()
+	s.invitationRoutes()
 	s.mux.HandleFunc("GET /dashboard/{$}", s.user(anyone, "", s.home))
 	return s, nil
 }

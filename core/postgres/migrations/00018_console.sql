@@ -39,7 +39,25 @@ ALTER TABLE console_users ADD COLUMN totp_secret BYTEA;
 ALTER TABLE console_users ADD COLUMN totp_enabled_at TIMESTAMPTZ;
 ALTER TABLE console_users ADD COLUMN totp_last_step INT8 NOT NULL DEFAULT 0;
 
+-- Invitations by e-mail: a merchant's owner invites a person with a role; the e-mailed link
+-- carries a random token (only its SHA-256 is stored), good once (used_at) until expires_at,
+-- and sets the new user's password.
+CREATE TABLE console_invitations (
+    token_hash   TEXT PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    merchant_id  TEXT NOT NULL REFERENCES merchants (id),
+    region       TEXT NOT NULL,
+    email        TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    invited_by   TEXT NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    used_at      TIMESTAMPTZ
+);
+CREATE INDEX console_invitations_merchant ON console_invitations (merchant_id, created_at DESC);
+
 -- +goose Down
+DROP TABLE console_invitations;
 ALTER TABLE console_users DROP COLUMN totp_last_step;
 ALTER TABLE console_users DROP COLUMN totp_enabled_at;
 ALTER TABLE console_users DROP COLUMN totp_secret;
