@@ -251,7 +251,11 @@ func (s *Service) StartTOTPEnrolment(ctx context.Context, userID string) (secret
 	if err != nil {
 		return "", "", core.Internal(err)
 	}
-	if _, err := s.db.Pool.Exec(ctx, `UPDATE console_users SET totp_pending = $2 WHERE id = $1`, userID, sealed); err != nil {
+	err = s.db.WriteTx(ctx, "console_totp_start", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE console_users SET totp_pending = $2 WHERE id = $1 AND totp_enabled_at IS NULL`, userID, sealed)
+		return err
+	})
+	if err != nil {
 		return "", "", core.Internal(err)
 	}
 	return secret, uri, nil
