@@ -23,10 +23,12 @@ const (
 	RoleSupport  = "support"
 )
 
-// PrefixUser and PrefixAudit prefix back-office user and audit IDs.
+// PrefixUser, PrefixAudit and PrefixInvitation prefix back-office user, audit and
+// invitation IDs.
 const (
-	PrefixUser  = "usr"
-	PrefixAudit = "aud"
+	PrefixUser       = "usr"
+	PrefixAudit      = "aud"
+	PrefixInvitation = "inv"
 )
 
 // Permission is something a back-office user may be allowed to do.
@@ -43,14 +45,16 @@ const (
 	PermManageMerchants Permission = "manage_merchants" // operators: merchant owners, channel switches
 	PermReviewRisk      Permission = "review_risk"      // operators: approve or reject held payments
 	PermViewRisk        Permission = "view_risk"        // operators: review queue, rules, alerts
+	PermReviewKYC       Permission = "review_kyc"       // operators: approve or reject KYC submissions
+	PermManageRegions   Permission = "manage_regions"   // operators: drain and undrain regions
 )
 
 var rolePermissions = map[string][]Permission{
 	RoleOwner:    {PermViewPayments, PermRefund, PermManageKeys, PermManageWebhooks, PermManageTeam},
 	RoleAdmin:    {PermViewPayments, PermRefund, PermManageKeys, PermManageWebhooks},
 	RoleAnalyst:  {PermViewPayments},
-	RoleOperator: {PermViewMerchants, PermManageMerchants, PermReviewRisk, PermViewRisk},
-	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk},
+	RoleOperator: {PermViewMerchants, PermManageMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRegions},
+	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC},
 	RoleSupport:  {PermViewMerchants, PermViewRisk},
 }
 
@@ -62,6 +66,8 @@ type User struct {
 	// MerchantID is the merchant a merchant user belongs to; empty for operators.
 	MerchantID string    `json:"merchant,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	// TOTPEnabled says the user set up a TOTP second factor, required at login.
+	TOTPEnabled bool `json:"totp_enabled"`
 }
 
 // Operator reports whether u is a platform operator rather than a merchant user.
@@ -122,6 +128,34 @@ func (p *CreateUserParams) Validate() error {
 	return ParamError(CodeParameterInvalid, "role", "role must be one of %s.", strings.Join(roles, ", "))
 }
 
+// InvitationTTL is how long an e-mailed invitation's link stays good (once).
+const InvitationTTL = 72 * time.Hour
+
+// Invitation is a merchant owner's invitation of a person by e-mail, with a role.
+type Invitation struct {
+	ID         string
+	MerchantID string
+	Email      string
+	Role       string
+	InvitedBy  string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+}
+
+// InviteParams invites a person to a merchant's back office.
+type InviteParams struct {
+	Email    string
+	Role     string
+	Merchant string
+}
+
+// Validate checks p: an e-mail address and a merchant role.
+func (p *InviteParams) Validate() error {
+	c := CreateUserParams{Email: p.Email, Password: strings.Repeat("x", MinPasswordLength), Role: p.Role, Merchant: p.Merchant}
+	return c.Validate()
+}
+
 // NormalizeEmail is how e-mail addresses are compared: trimmed and lower-cased.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
@@ -176,6 +210,10 @@ func CheckPassword(hash, password string) bool {
 // revealed.
 var ErrLoginFailed = Errorf(CodeUnauthenticated, "Wrong e-mail or password.")
 
+// ErrTOTPRequired answers a right password of a user with a second factor when no code
+// came with it.
+var ErrTOTPRequired = Errorf(CodeUnauthenticated, "Enter the 6-digit code from your authenticator app.")
+
 // MaxFailedLogins is how many wrong passwords in a row lock an account.
 const MaxFailedLogins = 5
 
@@ -183,9 +221,10 @@ const MaxFailedLogins = 5
 type PaymentStats struct {
 	Currency      string
 	Channel       Channel
-	Count         int64 // payments created
-	Succeeded     int64 // payments that reached succeeded (or requires_capture)
-	Volume        int64 // amount of those, minor units
+	Region        string // the region that took the payments
+	Count         int64  // payments created
+	Succeeded     int64  // payments that reached succeeded (or requires_capture)
+	Volume        int64  // amount of those, minor units
 	RefundCount   int64
 	RefundVolume  int64 // amount refunded (succeeded refunds), minor units
 	FailedOrOther int64
@@ -209,8 +248,8 @@ type DayVolume struct {
 
 // Overview is a merchant's back-office overview.
 type Overview struct {
-	Today  []PaymentStats // by currency and channel, since 00:00 UTC
-	Last30 []PaymentStats // by currency and channel, the last 30 days including today
+	Today  []PaymentStats // by currency, channel and region, since 00:00 UTC
+	Last30 []PaymentStats // by currency, channel and region, the last 30 days including today
 	Days   []DayVolume    // the last 30 days, oldest first, every day present
 }
 

@@ -299,15 +299,7 @@ func (r *Router) group(entries []*api.ServiceEntry) map[string][]Instance {
 // regionOf returns the instance's region: Meta["region"], else its first tag that is a
 // region of the topology.
 func (r *Router) regionOf(s *api.AgentService) string {
-	if region := s.Meta[MetaRegion]; region != "" {
-		return region
-	}
-	for _, tag := range s.Tags {
-		if r.cfg.Topology.Has(tag) {
-			return tag
-		}
-	}
-	return ""
+	return instanceRegion(r.cfg.Topology, s)
 }
 
 func countInstances(view map[string][]Instance) int {

@@ -224,13 +224,64 @@ func TestConsoleInBrowser(t *testing.T) {
 		shot(t, ctx, "ops-reviews")
 		do(t, ctx, chromedp.Click(chromedp.CSS(`form[action="/dashboard/ops/reviews/`+id+`/approve"] button`)),
 			chromedp.WaitVisible(chromedp.CSS("#closed")))
+		// The click's navigation may still be replacing the page (the old one has a #closed
+		// table too): a read that finds no node is a "not yet".
 		eventually(t, "the review shows as approved", func() bool {
-			s := text(t, ctx, "#closed")
-			return strings.Contains(s, id) && strings.Contains(s, "approved")
+			s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#closed")))
+			return err == nil && strings.Contains(s, id) && strings.Contains(s, "approved")
 		})
 		if p := c.apiOK("GET", "/v1/payments/"+id, key, "", nil); p["status"] != string(core.StatusSucceeded) {
 			t.Fatalf("approved payment is %v, want succeeded", p["status"])
 		}
+	})
+
+	t.Run("a merchant sees its balance page, also at 375 px", func(t *testing.T) {
+		ctx := tab(t)
+		login(t, ctx, "owner@browser.test", consolePassword)
+		do(t, ctx, chromedp.WaitVisible(chromedp.CSS("#last30")), chromedp.Navigate(c.node.URL+"/dashboard/balance"),
+			chromedp.WaitVisible(chromedp.CSS("#balance")))
+		bal := c.apiOK("GET", "/v1/balance", key, "", nil)["data"].([]any)[0].(map[string]any)
+		s := text(t, ctx, "#balance")
+		for _, field := range []string{"available", "pending"} {
+			if want := core.FormatAmount(int64(bal[field].(float64)), "USD"); !strings.Contains(s, want) {
+				t.Fatalf("balance page %q lacks the %s amount %s", s, field, want)
+			}
+		}
+		if s := text(t, ctx, "#balance-transactions"); !strings.Contains(s, pay) {
+			t.Fatalf("balance transactions have no line for %s: %q", pay, s)
+		}
+		shot(t, ctx, "balance")
+		do(t, ctx, chromedp.Navigate(c.node.URL+"/dashboard/customers"), chromedp.WaitVisible(chromedp.CSS("#customers")))
+		shot(t, ctx, "customers")
+		do(t, ctx, chromedp.EmulateViewport(375, 812), chromedp.Navigate(c.node.URL+"/dashboard/balance"), chromedp.WaitVisible(chromedp.CSS("#balance")))
+		js := `const d = document.documentElement; d.scrollWidth <= d.clientWidth ? "fits" : d.scrollWidth + " > " + d.clientWidth`
+		if w := eval(t, ctx, js); w != "fits" {
+			t.Fatalf("balance page width at 375 px: %s", w)
+		}
+		shot(t, ctx, "balance-375")
+	})
+
+	t.Run("an operator approves a KYC submission through the page", func(t *testing.T) {
+		c.apiOK("POST", "/v1/merchant/kyc", key, "", kycSubmission)
+		ctx := tab(t)
+		login(t, ctx, "risk-ops@paycenter.test", consolePassword)
+		do(t, ctx, chromedp.WaitVisible(chromedp.CSS("#merchants")), chromedp.Navigate(c.node.URL+"/dashboard/ops/kyc"),
+			chromedp.WaitVisible(chromedp.CSS("#kyc-"+merchant)))
+		s := text(t, ctx, "#kyc-"+merchant)
+		if !strings.Contains(s, "Harbour Books GmbH") || !strings.Contains(s, "0130") || strings.Contains(s, "T22000130") || strings.Contains(s, "0532013001") {
+			t.Fatalf("KYC card %q: want the legal name and last fours only", s)
+		}
+		shot(t, ctx, "ops-kyc")
+		do(t, ctx, chromedp.Click(chromedp.CSS(`form[action="/dashboard/ops/kyc/`+merchant+`/approve"] button`)),
+			chromedp.WaitVisible(chromedp.CSS("#kyc-empty")))
+		if st := c.kycStatus(key); st != core.KYCVerified {
+			t.Fatalf("after the approval the KYC is %s", st)
+		}
+		do(t, ctx, chromedp.Navigate(c.node.URL+"/dashboard/ops/merchants/"+merchant), chromedp.WaitVisible(chromedp.CSS("#kyc-status")))
+		if s := text(t, ctx, "#kyc-status"); s != core.KYCVerified {
+			t.Fatalf("merchant page KYC status %q", s)
+		}
+		shot(t, ctx, "ops-merchant")
 	})
 
 	t.Run("five wrong passwords lock the login", func(t *testing.T) {

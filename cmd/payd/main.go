@@ -128,6 +128,9 @@ type Config struct {
 	SMTPAddr, SMTPFrom, SMTPTLS, SMSURL string
 	// TopUpReminderInterval is how often the periodic top-up reminder job runs. Default 1h.
 	TopUpReminderInterval time.Duration
+	// ConsoleURL is the back office's public origin for links in its invitation e-mails
+	// (sent through SMTPAddr); empty: the origin of the request that sends them.
+	ConsoleURL string
 	// KYCUnverifiedLimit is the cumulative volume per currency, in minor units, a merchant
 	// not verified may take. Default 1,000,000; negative: no limit.
 	KYCUnverifiedLimit int64
@@ -344,7 +347,18 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handler, err := withConsole(api, m.Service, console.Config{Logger: m.Log})
+	consoleCfg := console.Config{Logger: m.Log, BaseURL: c.ConsoleURL}
+	if c.SMTPAddr != "" {
+		consoleCfg.Mailer = newSMTPMailer(c)
+	}
+	if c.ConsulAddr != "" {
+		rs, err := newConsulRegions(c.ConsulAddr)
+		if err != nil {
+			return err
+		}
+		consoleCfg.Regions = rs
+	}
+	handler, err := withConsole(api, m.Service, consoleCfg)
 	if err != nil {
 		return err
 	}
@@ -371,6 +385,7 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewKeyReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewSettlementJob(m.Service, 0),
+		postgres.NewRollupWorker(m.Service, postgres.RollupConfig{}),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 		webhooks.Worker(),
 		m.payerNotifier().Worker(),

@@ -10,10 +10,11 @@ import (
 )
 
 func payerNoticeFlags(fs *flag.FlagSet, c *Config) {
-	fs.StringVar(&c.SMTPAddr, "smtp-addr", "", "SMTP server (host:port) payer notices are emailed through; empty: no email notices are sent")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", "", "SMTP server (host:port) payer notices and back-office invitations are emailed through; empty: no e-mail is sent")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", "notices@paycenter.local", "the From address of payer notice emails")
 	fs.StringVar(&c.SMTPTLS, "smtp-tls", "starttls", `"starttls" (required) or "none" (a local server such as Mailpit)`)
 	fs.DurationVar(&c.TopUpReminderInterval, "top-up-reminder-interval", time.Hour, "how often the periodic top-up reminder job runs (one node at a time; each customer is reminded at most once per merchant-set period)")
+	fs.StringVar(&c.ConsoleURL, "console-url", "", "the back office's public origin for links in its e-mails (https://pay.example.com); empty: the origin of the request")
 	fs.StringVar(&c.SMSURL, "sms-url", "", "HTTP SMS provider URL payer notices are texted through (POST {to, body}, Idempotency-Key); empty: no SMS notices are sent")
 }
 

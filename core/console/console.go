@@ -29,7 +29,13 @@ import (
 
 // Service is what the back office needs of the platform's services.
 type Service interface {
-	ConsoleLogin(ctx context.Context, email, password string) (*core.Session, error)
+	ConsoleLogin(ctx context.Context, email, password, code string) (*core.Session, error)
+	StartTOTPEnrolment(ctx context.Context, userID string) (secret, uri string, err error)
+	ConfirmTOTP(ctx context.Context, userID, code string) error
+	CreateConsoleInvitation(ctx context.Context, actor string, p core.InviteParams) (*core.Invitation, string, error)
+	ConsoleInvitation(ctx context.Context, token string) (*core.Invitation, error)
+	ConsoleInvitations(ctx context.Context, merchantID string, limit int) ([]*core.Invitation, error)
+	AcceptConsoleInvitation(ctx context.Context, token, password string) (*core.User, error)
 	ConsoleSession(ctx context.Context, token string, idle, absolute time.Duration) (*core.Session, error)
 	ConsoleLogout(ctx context.Context, token string) error
 	CreateConsoleUser(ctx context.Context, actor string, p core.CreateUserParams) (*core.User, error)
@@ -48,6 +54,15 @@ type Service interface {
 	CreateRefund(ctx context.Context, req core.IdempotentRequest, p core.CreateRefundParams) (core.Reply, error)
 	APIKeys(ctx context.Context, merchantID, currentSecret string) ([]core.APIKey, error)
 
+	Balance(ctx context.Context, merchantID string) (*core.Balance, error)
+	BalanceTransactions(ctx context.Context, merchantID string, f core.BalanceTransactionFilter) (*core.List[*core.BalanceTransaction], error)
+	Settlements(ctx context.Context, merchantID string, limit int) (*core.List[*core.Settlement], error)
+	Settlement(ctx context.Context, merchantID, id string) (*core.Settlement, []*core.BalanceTransaction, error)
+	Customers(ctx context.Context, merchantID string, limit int) (*core.List[*core.Payer], error)
+	Customer(ctx context.Context, merchantID, id string) (*core.Payer, error)
+	CustomerBalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.CustomerBalanceTransaction], error)
+	Notifications(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.Notice], error)
+
 	CreateWebhookEndpoint(ctx context.Context, merchantID string, p core.CreateWebhookEndpointParams) (*core.WebhookEndpoint, error)
 	WebhookEndpoints(ctx context.Context, merchantID string, f core.WebhookEndpointFilter) (*core.List[*core.WebhookEndpoint], error)
 	RotateWebhookSecret(ctx context.Context, merchantID, id string, overlap time.Duration) (*core.WebhookEndpoint, error)
@@ -61,6 +76,13 @@ type Service interface {
 	RejectReview(ctx context.Context, actor, id string, p risk.RejectParams) (*core.Payment, error)
 	RiskRules(ctx context.Context, scope string) ([]*risk.RuleObject, error)
 	Alerts(ctx context.Context, status string, limit int) ([]core.Alert, error)
+
+	ConsolePendingKYC(ctx context.Context, limit int) ([]*core.KYC, error)
+	KYC(ctx context.Context, merchantID string) (*core.KYC, error)
+	DecideKYC(ctx context.Context, merchantID string, approve bool, reason string) (*core.KYC, error)
+	ConsoleFeeSchedules(ctx context.Context, merchantID string) ([]core.FeeScheduleSet, error)
+	SetFeeSchedule(ctx context.Context, merchantID string, p core.FeeScheduleParams) (*core.FeeScheduleSet, error)
+	ReconcileDay(ctx context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error)
 }
 
 // Config configures the back office.
@@ -76,6 +98,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Mailer sends invitation e-mails; nil: owners cannot invite by e-mail on this node.
+	Mailer Mailer
+	// BaseURL is the back office's public origin for links in e-mails
+	// ("https://pay.example.com"). Default: the origin of the request that sent them.
+	BaseURL string
+	// Regions shows the regions and switches their drain; nil: the regions page says the
+	// node has no Consul.
+	Regions Regions
 }
 
 func (c *Config) withDefaults() {
@@ -141,8 +171,15 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /dashboard/login", s.loginPage)
 	s.mux.HandleFunc("POST /dashboard/login", s.login)
 	s.mux.HandleFunc("POST /dashboard/logout", s.user(anyone, "", s.logout))
+	s.mux.HandleFunc("GET /dashboard/account", s.user(anyone, "", s.accountPage))
+	s.mux.HandleFunc("POST /dashboard/account/totp", s.user(anyone, "", s.startTOTP))
+	s.mux.HandleFunc("POST /dashboard/account/totp/confirm", s.user(anyone, "", s.confirmTOTP))
 	s.merchantRoutes()
+	s.moneyRoutes()
 	s.operatorRoutes()
+	s.operatorOpsRoutes()
+	s.regionRoutes()
+	s.invitationRoutes()
 	s.mux.HandleFunc("GET /dashboard/{$}", s.user(anyone, "", s.home))
 	return s, nil
 }
@@ -257,10 +294,14 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, email, msg string) {
+	s.renderLoginCode(w, r, status, email, msg, false)
+}
+
+func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status int, email, msg string, needCode bool) {
 	token := randomKey()
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: token, Path: "/dashboard/login", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: 3600})
-	s.render(w, r, status, "login", map[string]any{"CSRF": token, "Email": email, "Error": msg})
+	s.render(w, r, status, "login", map[string]any{"CSRF": token, "Email": email, "Error": msg, "NeedCode": needCode})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -276,7 +317,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusTooManyRequests, email, "Too many sign-in attempts from your address; wait a minute.")
 		return
 	}
-	sess, err := s.svc.ConsoleLogin(r.Context(), email, r.PostFormValue("password"))
+	sess, err := s.svc.ConsoleLogin(r.Context(), email, r.PostFormValue("password"), strings.TrimSpace(r.PostFormValue("code")))
+	if errors.Is(err, core.ErrTOTPRequired) {
+		s.renderLoginCode(w, r, http.StatusUnauthorized, email, core.AsError(err).Message, true)
+		return
+	}
 	if err != nil {
 		switch core.ErrorCode(err) {
 		case core.CodeUnauthenticated:

@@ -503,7 +503,13 @@ func (s *Server) showTeam(w http.ResponseWriter, r *http.Request, status int, ms
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "team", map[string]any{"Users": users, "Audit": audit, "Error": msg})
+	invs, err := s.svc.ConsoleInvitations(r.Context(), sess.User.MerchantID, 20)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, status, "team", map[string]any{"Users": users, "Audit": audit, "Invitations": invs, "Now": s.cfg.Now(),
+		"CanMail": s.cfg.Mailer != nil, "Error": msg})
 }
 
 func (s *Server) addTeamUser(w http.ResponseWriter, r *http.Request) {

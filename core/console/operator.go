@@ -44,7 +44,18 @@ func (s *Server) showMerchant(w http.ResponseWriter, r *http.Request, status int
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "merchant", map[string]any{"ID": id, "Channels": chans, "Users": users, "Error": msg})
+	kyc, err := s.svc.KYC(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	fees, err := s.svc.ConsoleFeeSchedules(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, status, "merchant", map[string]any{"ID": id, "Channels": chans, "Users": users, "KYC": kyc, "Fees": fees,
+		"AllChannels": core.Channels, "Error": msg})
 }
 
 // addMerchantOwner lets an operator create a merchant's first user (or any of its users).

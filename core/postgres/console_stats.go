@@ -15,83 +15,53 @@ import (
 // was captured, or authorised and held for capture.
 const paidStatuses = `('succeeded', 'requires_capture')`
 
-// ConsoleOverview computes a merchant's overview from the payments and refunds tables: one
-// scan of the last 30 days' payments on the covering index payments_merchant_created_stats
-// (an index-only scan), grouped by UTC day, currency and channel, and one of its refunds;
-// today's and the 30 days' figures and the chart's days are summed from those groups.
+// ConsoleOverview computes a merchant's overview: closed days from the daily rollups the
+// rollup worker keeps (see RollUpConsoleStats), today (and any day of the window not rolled
+// up yet) live from the payments and refunds tables, bounded to those days. Today's and the
+// 30 days' figures by currency, channel and region, and the chart's days, are summed from
+// those groups.
 func (s *Service) ConsoleOverview(ctx context.Context, merchantID string, now time.Time) (*core.Overview, error) {
 	today := now.UTC().Truncate(24 * time.Hour)
 	from := today.AddDate(0, 0, -29)
-	type key struct {
-		day      time.Time
-		currency string
-		channel  core.Channel
+	type key = statKey
+	groups, covered, err := s.rolledUp(ctx, merchantID, from, today)
+	if err != nil {
+		return nil, err
 	}
-	groups := map[key]*core.PaymentStats{}
-	var order []key
-	group := func(k key) *core.PaymentStats {
-		k.day = time.Date(k.day.Year(), k.day.Month(), k.day.Day(), 0, 0, 0, 0, time.UTC)
-		g, ok := groups[k]
-		if !ok {
-			g = &core.PaymentStats{Currency: k.currency, Channel: k.channel}
+	liveFrom := today
+	for d := from; d.Before(today); d = d.AddDate(0, 0, 1) {
+		if !covered[d] {
+			liveFrom = d
+			break
+		}
+	}
+	live, err := s.liveStats(ctx, merchantID, liveFrom, today.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, err
+	}
+	for k, g := range live {
+		if !covered[k.day] {
 			groups[k] = g
-			order = append(order, k)
 		}
-		return g
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT date_trunc('day', created_at AT TIME ZONE 'UTC'), currency, channel, count(*),
-			count(*) FILTER (WHERE status IN `+paidStatuses+`), COALESCE(sum(amount) FILTER (WHERE status IN `+paidStatuses+`), 0)
-		FROM payments WHERE merchant_id = $1 AND created_at >= $2 GROUP BY 1, 2, 3`, merchantID, from)
-	if err != nil {
-		return nil, core.Internal(fmt.Errorf("overview: %w", err))
+	order := make([]key, 0, len(groups))
+	for k := range groups {
+		order = append(order, k)
 	}
-	for rows.Next() {
-		var k key
-		var n, paid, volume int64
-		if err := rows.Scan(&k.day, &k.currency, &k.channel, &n, &paid, &volume); err != nil {
-			rows.Close()
-			return nil, core.Internal(err)
-		}
-		g := group(k)
-		g.Count, g.Succeeded, g.Volume = n, paid, volume
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, core.Internal(fmt.Errorf("overview: %w", err))
-	}
-	rows, err = s.db.Pool.Query(ctx, `SELECT date_trunc('day', r.created_at AT TIME ZONE 'UTC'), p.currency, p.channel, count(*), COALESCE(sum(r.amount), 0)
-		FROM refunds r JOIN payments p ON p.id = r.payment_id
-		WHERE r.merchant_id = $1 AND r.created_at >= $2 AND r.status = 'succeeded' GROUP BY 1, 2, 3`, merchantID, from)
-	if err != nil {
-		return nil, core.Internal(fmt.Errorf("overview refunds: %w", err))
-	}
-	for rows.Next() {
-		var k key
-		var n, v int64
-		if err := rows.Scan(&k.day, &k.currency, &k.channel, &n, &v); err != nil {
-			rows.Close()
-			return nil, core.Internal(err)
-		}
-		g := group(k)
-		g.RefundCount, g.RefundVolume = n, v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, core.Internal(fmt.Errorf("overview refunds: %w", err))
-	}
+	sort.Slice(order, func(i, j int) bool { return order[i].day.Before(order[j].day) })
 	sum := func(keep func(key) bool) []core.PaymentStats {
-		byCC := map[[2]string]*core.PaymentStats{}
+		byCC := map[[3]string]*core.PaymentStats{}
 		var out []core.PaymentStats
-		var idx [][2]string
+		var idx [][3]string
 		for _, k := range order {
 			if !keep(k) {
 				continue
 			}
 			g := groups[k]
-			cc := [2]string{k.currency, string(k.channel)}
+			cc := [3]string{k.currency, string(k.channel), k.region}
 			t, ok := byCC[cc]
 			if !ok {
-				t = &core.PaymentStats{Currency: k.currency, Channel: k.channel}
+				t = &core.PaymentStats{Currency: k.currency, Channel: k.channel, Region: k.region}
 				byCC[cc] = t
 				idx = append(idx, cc)
 			}
@@ -101,7 +71,9 @@ func (s *Service) ConsoleOverview(ctx context.Context, merchantID string, now ti
 			t.RefundCount += g.RefundCount
 			t.RefundVolume += g.RefundVolume
 		}
-		sort.Slice(idx, func(i, j int) bool { return idx[i][0]+" "+idx[i][1] < idx[j][0]+" "+idx[j][1] })
+		sort.Slice(idx, func(i, j int) bool {
+			return idx[i][0]+" "+idx[i][1]+" "+idx[i][2] < idx[j][0]+" "+idx[j][1]+" "+idx[j][2]
+		})
 		for _, cc := range idx {
 			out = append(out, *byCC[cc])
 		}

@@ -126,17 +126,21 @@ func (s *Service) ConsoleAudit(ctx context.Context, merchantID string, limit int
 	return out, nil
 }
 
-// ConsoleLogin checks an e-mail and password and opens a session with a new token (so a
-// token planted before the login is never the signed-in one). MaxFailedLogins wrong passwords
-// in a row lock the account for LockoutDuration, the right password included.
-func (s *Service) ConsoleLogin(ctx context.Context, email, password string) (*core.Session, error) {
+// ConsoleLogin checks an e-mail and password, and the TOTP code of a user who enrolled a
+// second factor, and opens a session with a new token (so a token planted before the login
+// is never the signed-in one). MaxFailedLogins wrong passwords or codes in a row lock the
+// account for LockoutDuration, the right ones included. A right password without the code
+// a user needs is core.ErrTOTPRequired, and counts as no attempt.
+func (s *Service) ConsoleLogin(ctx context.Context, email, password, code string) (*core.Session, error) {
 	email = core.NormalizeEmail(email)
 	var u core.User
 	var hash string
 	var merchant *string
 	var lockedUntil *time.Time
-	err := s.db.Pool.QueryRow(ctx, `SELECT id, email, merchant_id, role, password_hash, created_at, locked_until
-		FROM console_users WHERE email = $1`, email).Scan(&u.ID, &u.Email, &merchant, &u.Role, &hash, &u.CreatedAt, &lockedUntil)
+	var totpSecret []byte
+	var lastStep int64
+	err := s.db.Pool.QueryRow(ctx, `SELECT id, email, merchant_id, role, password_hash, created_at, locked_until, totp_secret, totp_last_step
+		FROM console_users WHERE email = $1`, email).Scan(&u.ID, &u.Email, &merchant, &u.Role, &hash, &u.CreatedAt, &lockedUntil, &totpSecret, &lastStep)
 	if errNoRows(err) {
 		core.CheckPassword(dummyHash, password)
 		return nil, core.ErrLoginFailed
@@ -147,6 +151,7 @@ func (s *Service) ConsoleLogin(ctx context.Context, email, password string) (*co
 	if merchant != nil {
 		u.MerchantID = *merchant
 	}
+	u.TOTPEnabled = totpSecret != nil
 	now := s.now()
 	if lockedUntil != nil && lockedUntil.After(now) {
 		e := core.Errorf(core.CodeRateLimited, "Too many wrong passwords: this account is locked until %s UTC.", lockedUntil.UTC().Format("15:04"))
@@ -154,28 +159,34 @@ func (s *Service) ConsoleLogin(ctx context.Context, email, password string) (*co
 		return nil, e
 	}
 	if !core.CheckPassword(hash, password) {
-		err := s.db.WriteTx(ctx, "console_login_failed", func(tx pgx.Tx) error {
-			var n int
-			if err := tx.QueryRow(ctx, `UPDATE console_users SET failed_logins = failed_logins + 1 WHERE id = $1
-				RETURNING failed_logins`, u.ID).Scan(&n); err != nil {
-				return err
-			}
-			if n < core.MaxFailedLogins {
-				return nil
-			}
-			if _, err := tx.Exec(ctx, `UPDATE console_users SET failed_logins = 0, locked_until = $2 WHERE id = $1`,
-				u.ID, now.Add(LockoutDuration)); err != nil {
-				return err
-			}
-			return s.audit(ctx, tx, u.ID, u.MerchantID, "user.locked", u.ID, fmt.Sprintf("%d wrong passwords", n))
-		})
-		if err != nil {
-			return nil, core.Internal(err)
+		return nil, s.loginFailed(ctx, &u, now, "wrong passwords")
+	}
+	var step int64
+	if totpSecret != nil {
+		if code == "" {
+			return nil, core.ErrTOTPRequired
 		}
-		return nil, core.ErrLoginFailed
+		secret, err := open(s.credentialsKey, totpSecret, []byte(u.ID+"/totp"))
+		if err != nil {
+			return nil, core.Internal(fmt.Errorf("open totp secret of %s: %w", u.ID, err))
+		}
+		var ok bool
+		if step, ok = core.CheckTOTP(string(secret), code, now, lastStep); !ok {
+			return nil, s.loginFailed(ctx, &u, now, "wrong passwords or codes")
+		}
 	}
 	sess := &core.Session{Token: randomToken(), User: &u, CSRF: randomToken(), CreatedAt: now, LastSeenAt: now}
 	err = s.db.WriteTx(ctx, "console_login", func(tx pgx.Tx) error {
+		if step > 0 {
+			// The code's step is taken once: a concurrent login with the same code loses here.
+			tag, err := tx.Exec(ctx, `UPDATE console_users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2`, u.ID, step)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return core.ErrLoginFailed
+			}
+		}
 		if _, err := tx.Exec(ctx, `UPDATE console_users SET failed_logins = 0, locked_until = NULL WHERE id = $1`, u.ID); err != nil {
 			return err
 		}
@@ -183,10 +194,110 @@ func (s *Service) ConsoleLogin(ctx context.Context, email, password string) (*co
 			VALUES ($1, $2, $3, $4, $5, $5)`, sessionHash(sess.Token), u.ID, s.cfg.Region, sess.CSRF, now)
 		return err
 	})
+	if errors.Is(err, core.ErrLoginFailed) {
+		return nil, core.ErrLoginFailed
+	}
 	if err != nil {
 		return nil, core.Internal(err)
 	}
 	return sess, nil
+}
+
+// loginFailed counts a wrong password or code against u, locking the account at
+// MaxFailedLogins (audited), and returns the one answer to a failed login.
+func (s *Service) loginFailed(ctx context.Context, u *core.User, now time.Time, what string) error {
+	err := s.db.WriteTx(ctx, "console_login_failed", func(tx pgx.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, `UPDATE console_users SET failed_logins = failed_logins + 1 WHERE id = $1
+			RETURNING failed_logins`, u.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n < core.MaxFailedLogins {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE console_users SET failed_logins = 0, locked_until = $2 WHERE id = $1`,
+			u.ID, now.Add(LockoutDuration)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.ID, u.MerchantID, "user.locked", u.ID, fmt.Sprintf("%d %s", n, what))
+	})
+	if err != nil {
+		return core.Internal(err)
+	}
+	return core.ErrLoginFailed
+}
+
+// StartTOTPEnrolment makes a new TOTP secret for a user and keeps it, sealed, as the one
+// being enrolled (replacing any earlier unconfirmed one). The secret and its otpauth:// URI
+// are returned to be shown once; the factor is required only once ConfirmTOTP accepts a
+// code of it.
+func (s *Service) StartTOTPEnrolment(ctx context.Context, userID string) (secret, uri string, err error) {
+	var email string
+	var enabled *time.Time
+	if err := s.db.Pool.QueryRow(ctx, `SELECT email, totp_enabled_at FROM console_users WHERE id = $1`, userID).Scan(&email, &enabled); err != nil {
+		if errNoRows(err) {
+			return "", "", core.Errorf(core.CodeNotFound, "No such user.")
+		}
+		return "", "", core.Internal(err)
+	}
+	if enabled != nil {
+		return "", "", core.Errorf(core.CodeInvalidState, "A second factor is set up already.")
+	}
+	secret, uri, err = core.NewTOTPKey(email)
+	if err != nil {
+		return "", "", core.Internal(err)
+	}
+	sealed, err := seal(s.credentialsKey, []byte(secret), []byte(userID+"/totp"))
+	if err != nil {
+		return "", "", core.Internal(err)
+	}
+	err = s.db.WriteTx(ctx, "console_totp_start", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE console_users SET totp_pending = $2 WHERE id = $1 AND totp_enabled_at IS NULL`, userID, sealed)
+		return err
+	})
+	if err != nil {
+		return "", "", core.Internal(err)
+	}
+	return secret, uri, nil
+}
+
+// ConfirmTOTP completes a user's TOTP enrolment with a code of the secret being enrolled:
+// from then on the code is required at login. Audited.
+func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string) error {
+	err := s.db.WriteTx(ctx, "console_totp_confirm", func(tx pgx.Tx) error {
+		var pending []byte
+		var merchant *string
+		if err := tx.QueryRow(ctx, `SELECT totp_pending, merchant_id FROM console_users WHERE id = $1 FOR UPDATE`, userID).Scan(&pending, &merchant); err != nil {
+			return err
+		}
+		if pending == nil {
+			return core.ParamError(core.CodeInvalidState, "code", "Start the set-up first.")
+		}
+		secret, err := open(s.credentialsKey, pending, []byte(userID+"/totp"))
+		if err != nil {
+			return err
+		}
+		step, ok := core.CheckTOTP(string(secret), code, s.now(), 0)
+		if !ok {
+			return core.ParamError(core.CodeParameterInvalid, "code", "That code is not the current one; check the app's clock and try the next code.")
+		}
+		if _, err := tx.Exec(ctx, `UPDATE console_users SET totp_secret = totp_pending, totp_pending = NULL, totp_enabled_at = $2,
+				totp_last_step = $3 WHERE id = $1`, userID, s.now(), step); err != nil {
+			return err
+		}
+		m := ""
+		if merchant != nil {
+			m = *merchant
+		}
+		return s.audit(ctx, tx, userID, m, "user.totp_enabled", userID, "")
+	})
+	if err != nil {
+		if errNoRows(err) {
+			return core.Errorf(core.CodeNotFound, "No such user.")
+		}
+		return core.AsError(err)
+	}
+	return nil
 }
 
 // ConsoleSession finds the live session of a token: seen within idle and created within
@@ -197,10 +308,12 @@ func (s *Service) ConsoleSession(ctx context.Context, token string, idle, absolu
 	sess := &core.Session{User: &core.User{}}
 	var merchant *string
 	h := sessionHash(token)
-	err := s.db.Pool.QueryRow(ctx, `SELECT s.csrf_token, s.created_at, s.last_seen_at, u.id, u.email, u.merchant_id, u.role, u.created_at
+	err := s.db.Pool.QueryRow(ctx, `SELECT s.csrf_token, s.created_at, s.last_seen_at, u.id, u.email, u.merchant_id, u.role, u.created_at,
+			u.totp_enabled_at IS NOT NULL
 		FROM console_sessions s JOIN console_users u ON u.id = s.user_id
 		WHERE s.token_hash = $1 AND s.last_seen_at > $2 AND s.created_at > $3`, h, now.Add(-idle), now.Add(-absolute)).
-		Scan(&sess.CSRF, &sess.CreatedAt, &sess.LastSeenAt, &sess.User.ID, &sess.User.Email, &merchant, &sess.User.Role, &sess.User.CreatedAt)
+		Scan(&sess.CSRF, &sess.CreatedAt, &sess.LastSeenAt, &sess.User.ID, &sess.User.Email, &merchant, &sess.User.Role, &sess.User.CreatedAt,
+			&sess.User.TOTPEnabled)
 	if errNoRows(err) {
 		return nil, core.Errorf(core.CodeUnauthenticated, "Your session has ended; sign in again.")
 	}
@@ -229,10 +342,10 @@ func (s *Service) ConsoleLogout(ctx context.Context, token string) error {
 
 // ConsoleUsers lists a merchant's users, or the operators when merchantID is empty.
 func (s *Service) ConsoleUsers(ctx context.Context, merchantID string) ([]core.User, error) {
-	sql := `SELECT id, email, COALESCE(merchant_id, ''), role, created_at FROM console_users WHERE merchant_id IS NULL ORDER BY email`
+	sql := `SELECT id, email, COALESCE(merchant_id, ''), role, created_at, totp_enabled_at IS NOT NULL FROM console_users WHERE merchant_id IS NULL ORDER BY email`
 	var args []any
 	if merchantID != "" {
-		sql = `SELECT id, email, COALESCE(merchant_id, ''), role, created_at FROM console_users WHERE merchant_id = $1 ORDER BY email`
+		sql = `SELECT id, email, COALESCE(merchant_id, ''), role, created_at, totp_enabled_at IS NOT NULL FROM console_users WHERE merchant_id = $1 ORDER BY email`
 		args = append(args, merchantID)
 	}
 	rows, err := s.db.Pool.Query(ctx, sql, args...)
@@ -241,7 +354,7 @@ func (s *Service) ConsoleUsers(ctx context.Context, merchantID string) ([]core.U
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.User, error) {
 		var u core.User
-		err := r.Scan(&u.ID, &u.Email, &u.MerchantID, &u.Role, &u.CreatedAt)
+		err := r.Scan(&u.ID, &u.Email, &u.MerchantID, &u.Role, &u.CreatedAt, &u.TOTPEnabled)
 		return u, err
 	})
 	if err != nil {

@@ -145,3 +145,11 @@ ALTER TABLE console_sessions ADD COLUMN crdb_region crdb_internal_region NOT VIS
 ALTER TABLE console_sessions SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE console_audit ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE console_audit SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Back office (00018): a merchant's daily rollups and its invitations live in its home region.
+ALTER TABLE console_daily_stats ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE console_daily_stats SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE console_rollup_days ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE console_rollup_days SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE console_invitations ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE console_invitations SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -228,3 +228,23 @@ func repoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// Text is the plain-text body of the message with Mailpit's ID id.
+func (s *Server) Text(ctx context.Context, id string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+s.HTTPAddr+"/api/v1/message/"+id, nil)
+	if err != nil {
+		return "", err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		return "", fmt.Errorf("mailpit message %s: %s", id, res.Status)
+	}
+	var out struct {
+		Text string `json:"Text"`
+	}
+	return out.Text, json.NewDecoder(res.Body).Decode(&out)
+}
