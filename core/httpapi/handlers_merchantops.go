@@ -210,7 +210,7 @@ func parseBalanceTransactionFilter(q url.Values) (core.BalanceTransactionFilter,
 		switch k {
 		case "type":
 			switch val {
-			case core.TxnPayment, core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment:
+			case core.TxnPayment, core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment, core.TxnPayout, core.TxnPayoutFailure:
 			default:
 				return true, core.ParamError(core.CodeParameterInvalid, k, "Unknown balance transaction type %q.", val)
 			}

@@ -142,7 +142,7 @@ func (s *Service) BalanceTransactions(ctx context.Context, merchantID string, f 
 	switch f.Type {
 	case core.TxnPayment:
 		where += ` AND kind IN (` + arg(core.JournalCapture) + `, ` + arg(core.JournalSale) + `)`
-	case core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment:
+	case core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment, core.TxnPayout, core.TxnPayoutFailure:
 		where += ` AND kind = ` + arg(f.Type) // the kinds are named as the types
 	}
 	if f.AvailableOnGTE != nil {
