@@ -176,6 +176,7 @@ func (s *Server) routesSetup() {
 	s.customerRoutes()
 	s.merchantOpsRoutes()
 	s.transferRoutes()
+	s.payoutRoutes()
 	s.consoleRoutes()
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))

@@ -14,17 +14,15 @@ import (
 // Audit action of payout schedules.
 const opsPayoutSchedule = "payout_schedule.set"
 
-// Actors of a payout schedule change.
-const (
-	ActorMerchant = actorMerchant
-	ActorOperator = actorOperator
-)
-
-// SetPayoutSchedule sets a merchant's payout schedule, by the merchant itself or an operator
-// (actor), audited with who did it.
-func (s *Service) SetPayoutSchedule(ctx context.Context, merchantID, actor string, p core.PayoutScheduleParams) (*core.PayoutSchedule, error) {
+// SetPayoutSchedule sets a merchant's payout schedule, by the merchant itself or an operator,
+// audited with who did it.
+func (s *Service) SetPayoutSchedule(ctx context.Context, merchantID string, byOperator bool, p core.PayoutScheduleParams) (*core.PayoutSchedule, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
+	}
+	actor := actorMerchant
+	if byOperator {
+		actor = actorOperator
 	}
 	now := s.now()
 	out := &core.PayoutSchedule{Object: "payout_schedule", Merchant: merchantID, Interval: p.Interval,

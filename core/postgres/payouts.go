@@ -283,29 +283,18 @@ func (s *Service) payoutWork(ctx context.Context, k *idemKey) (channelWork[core.
 		}}, nil
 }
 
-// ApplyPayoutResult applies the bank's account of a payout (a notification, or a query's
-// answer): in transit, paid, failed or returned. Repeats change nothing: a payout returned
-// twice restores its funds once. It reports whether the payout moved.
+// ApplyPayoutResult applies the bank's account of a payout (a query's answer, or a
+// notification's: see ApplyNotification): in transit, paid, failed or returned. Repeats
+// change nothing: a payout returned twice restores its funds once. It reports whether the
+// payout moved.
 func (s *Service) ApplyPayoutResult(ctx context.Context, payoutID string, res core.PayoutResult) (bool, error) {
 	var moved bool
 	err := s.db.WriteTx(ctx, "payout.apply", func(tx pgx.Tx) error {
-		moved = false
-		po, err := scanPayout(tx.QueryRow(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE id = $1 FOR UPDATE`, payoutID))
-		if errNoRows(err) {
-			return core.ParamError(core.CodeNotFound, "payout", "No such payout: '%s'.", payoutID)
-		}
-		if err != nil {
-			return err
-		}
-		ch, err := po.Apply(res, s.now())
-		if err != nil || ch.Empty() {
-			return err
-		}
 		var w writeBatch
-		if err := s.persistPayout(&w, ch); err != nil {
+		var err error
+		if moved, err = s.applyPayout(ctx, tx, &w, payoutID, res); err != nil || !moved {
 			return err
 		}
-		moved = true
 		return w.commit(ctx, tx)
 	})
 	if err != nil {
@@ -316,6 +305,23 @@ func (s *Service) ApplyPayoutResult(ctx context.Context, payoutID string, res co
 		return false, fmt.Errorf("apply payout %s: %w", payoutID, err)
 	}
 	return moved, nil
+}
+
+// applyPayout locks a payout in tx and queues on w the change res makes of it (core's
+// Payout.Apply), reporting whether there is one.
+func (s *Service) applyPayout(ctx context.Context, tx pgx.Tx, w *writeBatch, payoutID string, res core.PayoutResult) (bool, error) {
+	po, err := scanPayout(tx.QueryRow(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE id = $1 FOR UPDATE`, payoutID))
+	if errNoRows(err) {
+		return false, core.ParamError(core.CodeNotFound, "payout", "No such payout: '%s'.", payoutID)
+	}
+	if err != nil {
+		return false, err
+	}
+	ch, err := po.Apply(res, s.now())
+	if err != nil || ch.Empty() {
+		return false, err
+	}
+	return true, s.persistPayout(w, ch)
 }
 
 // RecoverPayouts is the payouts' part of in-doubt recovery, run by the recovery worker after

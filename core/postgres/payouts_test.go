@@ -341,10 +341,10 @@ func TestAutomaticPayoutsOncePerPeriodWithTwoWorkers(t *testing.T) {
 	ctx := context.Background()
 	e.verifyWithBalance(e.merchant.ID, 4000)
 	nodes := e.moreNodes(1)
-	if _, err := e.svc.SetPayoutSchedule(ctx, e.merchant.ID, postgres.ActorMerchant, core.PayoutScheduleParams{Interval: "hourly"}); core.AsError(err).Param != "interval" {
+	if _, err := e.svc.SetPayoutSchedule(ctx, e.merchant.ID, false, core.PayoutScheduleParams{Interval: "hourly"}); core.AsError(err).Param != "interval" {
 		t.Fatalf("bad interval: %v, want an error naming interval", err)
 	}
-	if _, err := e.svc.SetPayoutSchedule(ctx, e.merchant.ID, postgres.ActorMerchant, core.PayoutScheduleParams{Interval: core.ScheduleDaily}); err != nil {
+	if _, err := e.svc.SetPayoutSchedule(ctx, e.merchant.ID, false, core.PayoutScheduleParams{Interval: core.ScheduleDaily}); err != nil {
 		t.Fatal(err)
 	}
 	runBoth := func() int {
@@ -392,14 +392,14 @@ func TestAutomaticPayoutsOncePerPeriodWithTwoWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := core.WeekdayName((e.clock.Now().Weekday() + 1) % 7)
-	if _, err := e.svc.SetPayoutSchedule(ctx, e.merchant.ID, postgres.ActorOperator, core.PayoutScheduleParams{Interval: core.ScheduleWeekly, WeeklyAnchor: other}); err != nil {
+	if _, err := e.svc.SetPayoutSchedule(ctx, e.merchant.ID, true, core.PayoutScheduleParams{Interval: core.ScheduleWeekly, WeeklyAnchor: other}); err != nil {
 		t.Fatal(err)
 	}
 	if n := runBoth(); n != 0 {
 		t.Errorf("weekly schedule on its off day made %d payouts", n)
 	}
 	two := 2
-	if _, err := e.svc.SetPayoutSchedule(ctx, e.merchant.ID, postgres.ActorOperator, core.PayoutScheduleParams{Interval: core.ScheduleDaily, DelayDays: &two}); err != nil {
+	if _, err := e.svc.SetPayoutSchedule(ctx, e.merchant.ID, true, core.PayoutScheduleParams{Interval: core.ScheduleDaily, DelayDays: &two}); err != nil {
 		t.Fatal(err)
 	}
 	if n := runBoth(); n != 0 {
