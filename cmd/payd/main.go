@@ -360,6 +360,7 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewKeyReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewSettlementJob(m.Service, 0),
+		postgres.NewPayoutScheduler(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 		webhooks.Worker(),
 		m.payerNotifier().Worker(),

@@ -266,7 +266,9 @@ func oaList() *core.List[*core.Payment] {
 func oaLedgerReport() *core.LedgerReport {
 	return &core.LedgerReport{Balanced: false, Journals: 12, Entries: 30,
 		UnbalancedJournals: []string{"jnl_5z8k sums to 1"},
-		PaymentMismatches:  []string{"pay_us-east_5z8k: captured-refunded 10 vs posted 0, held 0 vs posted 0"}}
+		PaymentMismatches:  []string{"pay_us-east_5z8k: captured-refunded 10 vs posted 0, held 0 vs posted 0"},
+		BalanceMismatches:  []string{"po_us-east_5z8k (paid, 500): merchant_available, payouts_in_transit, payouts_paid posted [500 -500 0], want [500 0 -500]"},
+		NegativeBalances:   []string{"mer_us-east_x EUR: available -200 at 2026-11-25T10:00:00Z after a movement out (minor units)"}}
 }
 
 // oaCheckComplete asserts that v, marshalled from a fully populated Go value, has exactly the

@@ -428,3 +428,55 @@ func TestAutomaticPayoutsOncePerPeriodWithTwoWorkers(t *testing.T) {
 	}
 	e.requireLedgerProofs()
 }
+
+// The ledger check proves no balance went negative except through an operator's
+// allow_negative adjustment, and that payouts' postings agree with their statuses: a forged
+// overdrawing payout journal and a payout whose status was changed behind the ledger's back
+// are both reported.
+func TestLedgerProvesBalancesNeverWentNegative(t *testing.T) {
+	e := newPhaseEnv(t)
+	ctx := context.Background()
+	e.verifyWithBalance(e.merchant.ID, 1000)
+	e.clock.Advance(time.Second)
+	if _, err := e.svc.CreateAdjustment(ctx, core.AdjustmentParams{Merchant: e.merchant.ID, Amount: -1500, Currency: "EUR",
+		Reason: "chargeback", AllowNegative: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.requireLedgerProofs() // -500, allowed by the operator
+	e.clock.Advance(time.Second)
+	if _, err := e.svc.CreateAdjustment(ctx, core.AdjustmentParams{Merchant: e.merchant.ID, Amount: 2000, Currency: "EUR", Reason: "top up"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	po, err := e.payout("all", 1500)
+	if err != nil || po.Status != core.PayoutPaid {
+		t.Fatalf("payout: %+v, %v", po, err)
+	}
+	e.requireLedgerProofs()
+
+	// A payout journal nobody checked against the balance (written around the service).
+	e.clock.Advance(time.Second)
+	at := e.clock.Now()
+	if _, err := e.db.Pool.Exec(ctx, `INSERT INTO ledger_entries (id, journal_id, merchant_id, region, account, currency, amount, kind, created_at, available_on, source_id)
+		VALUES ('jnl_forged.0', 'jnl_forged', $1, 'us-east', 'merchant_available', 'EUR', 700, 'payout', $2, $2, 'po_forged'),
+			('jnl_forged.1', 'jnl_forged', $1, 'us-east', 'payouts_in_transit', 'EUR', -700, 'payout', $2, $2, 'po_forged')`, e.merchant.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.svc.CheckLedger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Balanced || len(r.NegativeBalances) != 1 || len(r.BalanceMismatches) != 0 {
+		t.Fatalf("forged overdraft: %+v, want one negative balance", r)
+	}
+	if _, err := e.db.Pool.Exec(ctx, `DELETE FROM ledger_entries WHERE journal_id = 'jnl_forged'`); err != nil {
+		t.Fatal(err)
+	}
+	// A payout marked failed without its money coming back.
+	if _, err := e.db.Pool.Exec(ctx, `UPDATE payouts SET status = 'failed' WHERE id = $1`, po.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = e.svc.CheckLedger(ctx); err != nil || r.Balanced || len(r.BalanceMismatches) != 1 {
+		t.Fatalf("payout status behind the ledger's back: %+v, %v; want one mismatch", r, err)
+	}
+}

@@ -32,9 +32,11 @@ CREATE INDEX payouts_unfinished ON payouts (status, updated_at);
 
 -- The payout an idempotent request made, as payment_id and refund_id name theirs.
 ALTER TABLE idempotency_keys ADD COLUMN payout_id TEXT;
+-- A payout's (or transfer's, adjustment's) journals, for the ledger check's payout proof.
+CREATE INDEX ledger_entries_source ON ledger_entries (source_id);
 
 -- A merchant's payout schedule: daily, weekly (on weekly_anchor, 0 = Sunday) or manual, with
--- delay_days: an automatic payout pays what was available delay_days before its period.
+-- delay_days: money that became available less than delay_days ago waits for a later payout.
 CREATE TABLE merchant_payout_schedules (
     merchant_id    TEXT PRIMARY KEY REFERENCES merchants (id),
     region         TEXT NOT NULL,
@@ -55,5 +57,6 @@ ALTER TABLE settlements DROP COLUMN reconciled_at;
 ALTER TABLE settlements DROP COLUMN reconciliation_detail;
 ALTER TABLE settlements DROP COLUMN reconciliation;
 DROP TABLE merchant_payout_schedules;
+DROP INDEX ledger_entries_source;
 ALTER TABLE idempotency_keys DROP COLUMN payout_id;
 DROP TABLE payouts;
