@@ -23,6 +23,12 @@ type MerchantOps interface {
 	Settlement(ctx context.Context, merchantID, id string) (*core.Settlement, []*core.BalanceTransaction, error)
 }
 
+// SettlementReview is what the API needs for operators to review settlements across
+// merchants (the days reconciliation flagged).
+type SettlementReview interface {
+	ReviewSettlements(ctx context.Context, f core.SettlementFilter) (*core.List[*core.Settlement], error)
+}
+
 // merchantOpsRoutes registers the merchant operations routes.
 func (s *Server) merchantOpsRoutes() {
 	s.handle("GET /v1/balance_transactions", s.merchant(s.listBalanceTransactions))
@@ -30,6 +36,7 @@ func (s *Server) merchantOpsRoutes() {
 	s.handle("POST /v1/admin/fees", s.admin(s.noQuery(s.setFees)))
 	s.handle("POST /v1/admin/merchants/{id}/settlement_terms", s.admin(s.noQuery(s.setSettlementTerms)))
 	s.handle("GET /v1/settlements", s.merchant(s.listSettlements))
+	s.handle("GET /v1/admin/settlements", s.admin(s.reviewSettlements))
 	s.handle("GET /v1/settlements/{id}", s.merchant(s.noQuery(s.getSettlement)))
 	s.handle("GET /v1/settlements/{id}/lines.csv", s.merchant(s.noQuery(s.settlementCSV)))
 	s.handle("GET /v1/merchant/kyc", s.merchant(s.noQuery(s.getKYC)))
@@ -298,4 +305,39 @@ func (s *Server) settlementCSV(w http.ResponseWriter, r *http.Request) {
 		_ = cw.Write(core.SettlementCSVRow(l))
 	}
 	cw.Flush()
+}
+
+func (s *Server) reviewSettlements(w http.ResponseWriter, r *http.Request) {
+	sr, ok := s.payments.(SettlementReview)
+	if !ok {
+		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Merchant operations are not configured on this node."))
+		return
+	}
+	var f core.SettlementFilter
+	var after string
+	err := parseListQuery(r.URL.Query(), &f.Limit, &after, func(k, val string) (bool, error) {
+		if k != "reconciliation" {
+			return false, nil
+		}
+		switch val {
+		case core.SettlementUnchecked, core.SettlementMatched, core.SettlementMismatch:
+		default:
+			return true, core.ParamError(core.CodeParameterInvalid, k, "reconciliation must be unchecked, matched or mismatch.")
+		}
+		f.Reconciliation = val
+		return true, nil
+	})
+	if err == nil && after != "" {
+		err = core.ParamError(core.CodeParameterUnknown, "starting_after", "Received unknown parameter: starting_after.")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := sr.ReviewSettlements(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, list)
 }

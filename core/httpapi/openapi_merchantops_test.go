@@ -110,7 +110,12 @@ func (f *oaPayments) CreateAdjustment(_ context.Context, p core.AdjustmentParams
 
 func oaSettlement() *core.Settlement {
 	return &core.Settlement{Object: "settlement", ID: "st_us-east_x", Merchant: "mer_us-east_x", Date: "2026-11-24", Currency: "USD",
-		Count: 2, Gross: 1000, Refunds: 400, Fees: 59, Net: 541, Status: core.SettlementClosed, CreatedAt: oaAt}
+		Count: 2, Gross: 1000, Refunds: 400, Fees: 59, Net: 541, Status: core.SettlementClosed, CreatedAt: oaAt,
+		Reconciliation: core.SettlementMismatch, ReconciliationDetail: []string{"card 2026-11-24: charge pay_us-east_x: platform 1000, channel 900"}}
+}
+
+func (f *oaPayments) ReviewSettlements(context.Context, core.SettlementFilter) (*core.List[*core.Settlement], error) {
+	return &core.List[*core.Settlement]{Object: "list", Data: []*core.Settlement{oaSettlement()}}, nil
 }
 
 func (f *oaPayments) Settlements(context.Context, string, int) (*core.List[*core.Settlement], error) {

@@ -1170,6 +1170,8 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"list channels/unknown merchant", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_missing/channels"}, nil, nil, nil, 404},
 		{"set channel", "POST /v1/admin/merchants/{id}/channels/{channel}", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels/alipay", body: `{"enabled":true,"credentials":{"app_id":"2021"}}`}, nil, nil, nil, 200},
 		{"set channel/no enabled", "POST /v1/admin/merchants/{id}/channels/{channel}", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels/alipay", body: `{}`}, nil, nil, nil, 400},
+		{"review settlements", "GET /v1/admin/settlements", oaCall{auth: oaAdminToken, path: "/v1/admin/settlements?reconciliation=mismatch&limit=20"}, nil, nil, nil, 200},
+		{"review settlements/bad state", "GET /v1/admin/settlements", oaCall{auth: oaAdminToken, path: "/v1/admin/settlements?reconciliation=maybe"}, nil, nil, nil, 400},
 		{"create payout", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":50000,"currency":"EUR","description":"November takings"}`}, nil, nil, nil, 200},
 		{"create payout/replay", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":50000,"currency":"EUR"}`}, replayed, nil, nil, 200},
 		{"create payout/outcome unknown", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":50000,"currency":"EUR"}`}, unknown, nil, nil, 202},
