@@ -82,6 +82,12 @@ func TestTypesMatchTheDomain(t *testing.T) {
 		{paysdk.WebhookEndpointParams{}, core.CreateWebhookEndpointParams{}},
 		{paysdk.WebhookDelivery{}, core.WebhookDelivery{}},
 		{paysdk.Event{}, core.Event{}},
+		{paysdk.Payout{}, core.Payout{}},
+		{paysdk.PayoutDestination{}, core.PayoutDestination{}},
+		{paysdk.CreatePayoutParams{}, core.CreatePayoutParams{}},
+		{paysdk.PayoutSchedule{}, core.PayoutSchedule{}},
+		{paysdk.PayoutScheduleParams{}, core.PayoutScheduleParams{}},
+		{paysdk.Settlement{}, core.Settlement{}},
 	} {
 		st, ct := reflect.TypeOf(tc.sdk), reflect.TypeOf(tc.core)
 		t.Run(st.Name(), func(t *testing.T) {
@@ -110,6 +116,10 @@ func TestConstantsMatchTheDomain(t *testing.T) {
 		{string(paysdk.StatusFailed), string(core.StatusFailed)},
 		{string(paysdk.StatusCanceled), string(core.StatusCanceled)},
 		{string(paysdk.StatusRequiresReview), string(core.StatusRequiresReview)},
+		{paysdk.PayoutPending, core.PayoutPending},
+		{paysdk.PayoutInTransit, core.PayoutInTransit},
+		{paysdk.PayoutPaid, core.PayoutPaid},
+		{paysdk.PayoutFailed, core.PayoutFailed},
 		{paysdk.RefundPending, core.RefundPending},
 		{paysdk.RefundSucceeded, core.RefundSucceeded},
 		{paysdk.RefundFailed, core.RefundFailed},
