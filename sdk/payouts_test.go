@@ -81,3 +81,42 @@ func TestPayoutAndSettlementCalls(t *testing.T) {
 		t.Errorf("SettlementLinesCSV = %q, %v", csv, err)
 	}
 }
+
+// The operators' review calls: the KYC queue, a merchant's (or the platform's) fees, the
+// settlements reconciliation flagged.
+func TestAdminReviewCalls(t *testing.T) {
+	srv := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/admin/kyc":
+			reply(w, http.StatusOK, &List[*KYC]{Object: "list", Data: []*KYC{{Merchant: "mer_1", Status: "pending"}}})
+		case "/v1/admin/merchants/mer_1/fees", "/v1/admin/fees":
+			reply(w, http.StatusOK, &List[*FeeSchedule]{Object: "list", Data: []*FeeSchedule{{Merchant: "*", Channel: "*", PercentBps: 250}}})
+		case "/v1/admin/settlements":
+			reply(w, http.StatusOK, &List[*Settlement]{Object: "list", Data: []*Settlement{{ID: "st_1", Reconciliation: "mismatch"}}})
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	a := newAdmin(t, srv.URL)
+	ctx := context.Background()
+	if q, err := a.KYCSubmissions(ctx, "pending", 20); err != nil || len(q.Data) != 1 || q.Data[0].Status != "pending" {
+		t.Errorf("KYCSubmissions = %+v, %v", q, err)
+	}
+	if fs, err := a.Fees(ctx, "mer_1"); err != nil || len(fs.Data) != 1 || fs.Data[0].PercentBps != 250 {
+		t.Errorf("Fees = %+v, %v", fs, err)
+	}
+	if _, err := a.Fees(ctx, "*"); err != nil {
+		t.Errorf("platform fees: %v", err)
+	}
+	if sts, err := a.ReviewSettlements(ctx, SettlementFilter{Reconciliation: "mismatch", Limit: 5}); err != nil || len(sts.Data) != 1 {
+		t.Errorf("ReviewSettlements = %+v, %v", sts, err)
+	}
+	var paths []string
+	for _, s := range srv.requests() {
+		paths = append(paths, s.Path+"?"+s.Query)
+	}
+	want := []string{"/v1/admin/kyc?limit=20&status=pending", "/v1/admin/merchants/mer_1/fees?", "/v1/admin/fees?", "/v1/admin/settlements?limit=5&reconciliation=mismatch"}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("requests %v, want %v", paths, want)
+	}
+}

@@ -129,3 +129,16 @@ func (f *oaPayments) Settlement(context.Context, string, string) (*core.Settleme
 	return oaSettlement(), []*core.BalanceTransaction{{Object: "balance_transaction", ID: "jnl_us-east_x", Type: core.TxnPayment,
 		Amount: 1000, Fee: 59, Net: 941, Currency: "USD", Status: core.TxnAvailable, AvailableOn: oaAt, Source: "pay_us-east_x", CreatedAt: oaAt}}, nil
 }
+
+func (f *oaPayments) KYCSubmissions(context.Context, string, int) (*core.List[*core.KYC], error) {
+	return &core.List[*core.KYC]{Object: "list", Data: []*core.KYC{oaKYC(core.KYCPending)}}, nil
+}
+
+func (f *oaPayments) FeeSchedules(_ context.Context, merchantID string) (*core.List[*core.FeeScheduleSet], error) {
+	if merchantID == "mer_missing" {
+		return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant.")
+	}
+	return &core.List[*core.FeeScheduleSet]{Object: "list", Data: []*core.FeeScheduleSet{
+		{Object: "fee_schedule", Merchant: merchantID, Channel: "card", FeeSchedule: core.FeeSchedule{PercentBps: 290, Fixed: 30}, UpdatedAt: oaAt},
+		{Object: "fee_schedule", Merchant: "*", Channel: "*", FeeSchedule: core.FeeSchedule{PercentBps: 250}, UpdatedAt: oaAt}}}, nil
+}

@@ -88,6 +88,8 @@ func TestTypesMatchTheDomain(t *testing.T) {
 		{paysdk.PayoutSchedule{}, core.PayoutSchedule{}},
 		{paysdk.PayoutScheduleParams{}, core.PayoutScheduleParams{}},
 		{paysdk.Settlement{}, core.Settlement{}},
+		{paysdk.PayoutFilter{}, core.PayoutFilter{}},
+		{paysdk.SettlementFilter{}, core.SettlementFilter{}},
 	} {
 		st, ct := reflect.TypeOf(tc.sdk), reflect.TypeOf(tc.core)
 		t.Run(st.Name(), func(t *testing.T) {
