@@ -68,7 +68,7 @@ func TestPayoutAndReviewCommands(t *testing.T) {
 	must("verified")(op("kyc", "review", "-merchant", m.ID, "-approve"))
 	must("no KYC submission is pending")(op("kyc", "pending"))
 	must("2.90% + 30")(op("fees", "set", "-merchant", m.ID, "-channel", "card", "-percent-bps", "290", "-fixed", "30"))
-	must(m.ID+" on card: 2.90% + 30")(op("fees", "get", "-merchant", m.ID))
+	must(m.ID + " on card: 2.90% + 30")(op("fees", "get", "-merchant", m.ID))
 	must("adjustment")(op("balance", "adjust", "-merchant", m.ID, "-amount", "5000", "-currency", "EUR", "-reason", "float"))
 
 	out := must("paid")(mer("payouts", "create", "-amount", "2000", "-currency", "EUR", "-idempotency-key", "po-cli-1"))
