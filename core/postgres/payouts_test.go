@@ -480,3 +480,35 @@ func TestLedgerProvesBalancesNeverWentNegative(t *testing.T) {
 		t.Fatalf("payout status behind the ledger's back: %+v, %v; want one mismatch", r, err)
 	}
 }
+
+// A payout the bank keeps in transit stays in_transit (its money reserved) until the bank
+// says paid; the recovery worker's query learns it.
+func TestDelayedPayoutIsPaidWhenTheBankSaysSo(t *testing.T) {
+	e := newPhaseEnv(t)
+	ctx := context.Background()
+	e.verifyWithBalance(e.merchant.ID, 3000)
+	e.ch.payoutOutcome = core.PayoutOutcomeInTransit
+	po, err := e.payout("slow", 1000)
+	if err != nil || po.Status != core.PayoutInTransit {
+		t.Fatalf("payout: %+v, %v; want in_transit", po, err)
+	}
+	cfg := postgres.RecoveryConfig{Interval: time.Second}
+	e.clock.Advance(2*testLease + time.Second)
+	if st, err := e.svc.RecoverPayouts(ctx, cfg); err != nil || st.Waiting != 1 {
+		t.Fatalf("sweep while in transit: %+v, %v; want one waiting", st, err)
+	}
+	e.ch.mu.Lock()
+	e.ch.answers[core.PayoutKey(po.ID)] = core.PayoutResult{Found: true, Outcome: core.PayoutOutcomePaid, Reference: "bk_" + po.ID}
+	e.ch.mu.Unlock()
+	e.clock.Advance(time.Minute) // past the payout's backoff
+	if st, err := e.svc.RecoverPayouts(ctx, cfg); err != nil || st.Resolved != 1 {
+		t.Fatalf("sweep once paid: %+v, %v; want one resolved", st, err)
+	}
+	if got, _ := e.svc.Payout(ctx, e.merchant.ID, po.ID); got.Status != core.PayoutPaid {
+		t.Errorf("payout %+v, want paid", got)
+	}
+	if a := e.available(e.merchant.ID, "EUR"); a != 2000 {
+		t.Errorf("available %d, want 2000", a)
+	}
+	e.requireLedgerProofs()
+}
