@@ -21,6 +21,10 @@ func BalanceTransactionType(kind string) string {
 		return TxnTransferReversal
 	case JournalAdjustment:
 		return TxnAdjustment
+	case JournalPayout:
+		return TxnPayout
+	case JournalPayoutFailure:
+		return TxnPayoutFailure
 	}
 	return ""
 }

@@ -150,7 +150,11 @@ type Notification struct {
 	Reference string
 	// Outcome: for payments, captured (paid), declined (failed) or closed (expired unpaid);
 	// for refunds, captured means the refund succeeded and declined that it failed.
-	Outcome        AuthorizeOutcome
+	Outcome AuthorizeOutcome
+	// PayoutID, for the bank's payout notifications, names the payout; PayoutOutcome is then
+	// what became of it (in transit, paid, failed, returned) and Outcome is unused.
+	PayoutID       string
+	PayoutOutcome  PayoutOutcome
 	Amount         int64
 	Currency       string
 	DeclineCode    string

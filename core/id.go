@@ -21,6 +21,7 @@ const (
 	PrefixTransferReversal = "trr"
 	PrefixAdjustment       = "adj"
 	PrefixSettlement       = "st"
+	PrefixPayout           = "po"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

@@ -298,6 +298,14 @@ type LedgerReport struct {
 	// WalletMismatches lists customer wallets whose balance disagrees with their balance
 	// transactions, or merchants whose wallets disagree with the customer_wallet postings.
 	WalletMismatches []string `json:"wallet_mismatches"`
+	// BalanceMismatches lists merchants' balances whose available and pending parts do not
+	// add up to their merchant_available postings, and payouts whose postings disagree with
+	// their status.
+	BalanceMismatches []string `json:"balance_mismatches"`
+	// NegativeBalances lists the moments a merchant's available balance was below zero just
+	// after a movement that must never overdraw it (a payout, a transfer or reversal out, an
+	// operator's debit without allow_negative).
+	NegativeBalances []string `json:"negative_balances"`
 }
 
 // ChannelAuthorization says whether a merchant may use a channel, and whether it has its own

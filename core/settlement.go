@@ -23,10 +23,28 @@ type Settlement struct {
 	Net       int64     `json:"net"`
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
+	// Reconciliation is what reconciling the channels' statements found of the day:
+	// unchecked, matched (no statement disagreed) or mismatch (ReconciliationDetail says
+	// which movements disagreed).
+	Reconciliation       string   `json:"reconciliation"`
+	ReconciliationDetail []string `json:"reconciliation_detail"`
 }
 
 // SettlementClosed is the status of a settlement once its day is over and summed.
 const SettlementClosed = "closed"
+
+// Reconciliation states of a settlement.
+const (
+	SettlementUnchecked = "unchecked"
+	SettlementMatched   = "matched"
+	SettlementMismatch  = "mismatch"
+)
+
+// SettlementFilter selects settlements across merchants, for operators.
+type SettlementFilter struct {
+	Reconciliation string // "" for all
+	Limit          int    // 1..100; default 10
+}
 
 // EventSettlementClosed is raised when a merchant's day is closed.
 const EventSettlementClosed = "settlement.closed"

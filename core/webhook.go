@@ -22,6 +22,7 @@ var EventTypes = []string{
 	EventKYCVerified, EventKYCRejected,
 	EventTransferCreated, EventTransferReversed, EventAdjustmentCreated,
 	EventSettlementClosed,
+	EventPayoutCreated, EventPayoutPaid, EventPayoutFailed,
 }
 
 // Webhook endpoint statuses.

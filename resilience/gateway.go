@@ -46,6 +46,8 @@ const (
 	opVoid      = "void"
 	opRefund    = "refund"
 	opQuery     = "query_payment"
+	opPayout    = "payout"
+	opPayoutQ   = "query_payout"
 )
 
 // Gateway decorates a core.Gateway of one region with a circuit breaker, a rate limiter and
@@ -390,3 +392,30 @@ func (g *Gateway) Statement(ctx context.Context, ch core.Channel, day time.Time)
 }
 
 var _ core.Statements = (*Gateway)(nil)
+
+// Payout implements core.Payouter for a wrapped gateway that pays out (the bank), through the
+// bank channel's breaker, limiter and timeout. Like the other money-moving calls it is tried
+// once (see Capture).
+func (g *Gateway) Payout(ctx context.Context, req core.PayoutRequest) (core.PayoutResult, error) {
+	p, ok := g.inner.(core.Payouter)
+	if !ok {
+		return core.PayoutResult{}, fmt.Errorf("%s makes no payouts: %w", g.cfg.Name, core.ErrNotExecuted)
+	}
+	return call(ctx, g, core.ChannelBankTransfer, opPayout, func(ctx context.Context) (core.PayoutResult, error) {
+		return p.Payout(ctx, req)
+	})
+}
+
+// QueryPayout implements core.Payouter: one query through the bank channel's breaker,
+// limiter and timeout (the recovery worker asks again next sweep).
+func (g *Gateway) QueryPayout(ctx context.Context, q core.PayoutQuery) (core.PayoutResult, error) {
+	p, ok := g.inner.(core.Payouter)
+	if !ok {
+		return core.PayoutResult{}, fmt.Errorf("%s makes no payouts: %w", g.cfg.Name, core.ErrNotExecuted)
+	}
+	return call(ctx, g, core.ChannelBankTransfer, opPayoutQ, func(ctx context.Context) (core.PayoutResult, error) {
+		return p.QueryPayout(ctx, q)
+	})
+}
+
+var _ core.Payouter = (*Gateway)(nil)

@@ -105,6 +105,12 @@ type LedgerReport struct {
 	// WalletMismatches lists customer wallets that disagree with their balance
 	// transactions or with the ledger's customer_wallet postings.
 	WalletMismatches []string `json:"wallet_mismatches"`
+	// BalanceMismatches lists merchants' balances whose available and pending parts do not
+	// add up to their postings, and payouts whose postings disagree with their status.
+	BalanceMismatches []string `json:"balance_mismatches"`
+	// NegativeBalances lists moments a merchant's available balance was below zero after a
+	// movement that must never overdraw it.
+	NegativeBalances []string `json:"negative_balances"`
 }
 
 // ReconciliationReport compares a channel's statement for a day with the platform's records.

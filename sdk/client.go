@@ -240,6 +240,10 @@ func (c *Client) do(ctx context.Context, req request, out any, info *ResponseInf
 				lastErr = nil
 				wait, reason = backoff, "outcome not known yet (202)"
 			case ans.status >= 200 && ans.status < 300:
+				if raw, ok := out.(*rawBody); ok { // a download (CSV), kept as sent
+					*raw = append((*raw)[:0], ans.body...)
+					return nil
+				}
 				if out != nil && len(bytes.TrimSpace(ans.body)) > 0 {
 					if err := json.Unmarshal(ans.body, out); err != nil {
 						return fmt.Errorf("paysdk: %s %s: decoding the %d answer: %w", req.method, req.path, ans.status, err)

@@ -3,6 +3,7 @@ package paysdk
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -122,6 +123,65 @@ func (a *Admin) DecideKYC(ctx context.Context, merchantID string, approve bool, 
 func (a *Admin) CreateAdjustment(ctx context.Context, p AdjustmentParams) (*Adjustment, error) {
 	var out Adjustment
 	if err := a.post(ctx, "/v1/admin/adjustments", p, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// KYCSubmissions lists merchants' KYC verifications in status (pending: the review queue;
+// "" for all), oldest submission first, at most limit (0: the server's default, 10) (GET
+// /v1/admin/kyc).
+func (a *Admin) KYCSubmissions(ctx context.Context, status string, limit int) (*List[*KYC], error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out List[*KYC]
+	if err := a.c.get(ctx, "/v1/admin/kyc", q, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Fees lists the fee schedules that apply to a merchant, its own first, then the
+// platform's (GET /v1/admin/merchants/{id}/fees); merchantID "*" lists the platform's only
+// (GET /v1/admin/fees).
+func (a *Admin) Fees(ctx context.Context, merchantID string) (*List[*FeeSchedule], error) {
+	path := "/v1/admin/fees"
+	if merchantID != "*" {
+		var err error
+		if path, err = merchantPath(merchantID, "/fees"); err != nil {
+			return nil, err
+		}
+	}
+	var out List[*FeeSchedule]
+	if err := a.c.get(ctx, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SettlementFilter selects settlements across merchants for operators.
+type SettlementFilter struct {
+	Reconciliation string // unchecked, matched or mismatch; "" for all
+	Limit          int
+}
+
+// ReviewSettlements lists every merchant's settlements by reconciliation state, newest day
+// first (GET /v1/admin/settlements): mismatch lists the days a statement disagreed with.
+func (a *Admin) ReviewSettlements(ctx context.Context, f SettlementFilter) (*List[*Settlement], error) {
+	q := url.Values{}
+	if f.Reconciliation != "" {
+		q.Set("reconciliation", f.Reconciliation)
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out List[*Settlement]
+	if err := a.c.get(ctx, "/v1/admin/settlements", q, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -8,6 +8,10 @@
 //	payctl merchant limit -merchant mer_… -rate 20 -burst 40   (Consul KV; -rate 0 removes the override)
 //	payctl channels list -merchant mer_…
 //	payctl channels set -merchant mer_… -channel alipay -enabled=false [-credential key=value …]
+//	payctl kyc pending | kyc show | kyc review -merchant mer_… (-approve | -reject -reason …)
+//	payctl fees get|set -merchant mer_…|*
+//	payctl settlements list|show|lines -secret-key sk_…; payctl settlements flagged
+//	payctl payouts create|list|show|schedule -secret-key sk_…
 //	payctl region drain|undrain|status us-east                  (Consul KV)
 //	payctl webhooks listen -secret-key sk_… -forward http://127.0.0.1:3000/hooks
 //	payctl events resend evt_… -secret-key sk_…
@@ -101,6 +105,7 @@ type options struct {
 	customers                             customerOptions
 	notices                               noticeOptions
 	ops                                   merchantOpsOptions
+	payouts                               payoutOptions
 }
 
 // credentials is the repeatable -credential key=value flag.
@@ -146,8 +151,9 @@ type command struct {
 var commands = []*command{
 	{
 		name: "ledger check", summary: "check that the whole ledger balances",
-		about: "Checks that every journal of the ledger sums to zero and that every payment's amounts agree " +
-			"with its postings. Exits 1 if they do not.",
+		about: "Checks that every journal of the ledger sums to zero, that every payment's amounts, wallet, merchant balance " +
+			"(available + pending) and payout agree with their postings, and that no balance went negative after a movement " +
+			"out except by an operator's allow_negative adjustment. Exits 1 if not.",
 		example: "payctl ledger check",
 		flags:   apiFlags,
 		run:     ledgerCheck,
@@ -552,10 +558,19 @@ func ledgerCheck(ctx context.Context, e *env) error {
 		for _, p := range rep.PaymentMismatches {
 			fmt.Fprintln(e.out, "MISMATCH payment", p)
 		}
+		for _, w := range rep.WalletMismatches {
+			fmt.Fprintln(e.out, "MISMATCH wallet", w)
+		}
+		for _, b := range rep.BalanceMismatches {
+			fmt.Fprintln(e.out, "MISMATCH balance", b)
+		}
+		for _, n := range rep.NegativeBalances {
+			fmt.Fprintln(e.out, "NEGATIVE balance", n)
+		}
 	}
 	if !rep.Balanced {
-		return fmt.Errorf("the ledger does not balance: %d journals unbalanced, %d payments disagree with their postings",
-			len(rep.UnbalancedJournals), len(rep.PaymentMismatches))
+		return fmt.Errorf("the ledger does not balance: %d journals unbalanced, %d payments, %d wallets and %d balances or payouts disagree with their postings, %d balances went negative",
+			len(rep.UnbalancedJournals), len(rep.PaymentMismatches), len(rep.WalletMismatches), len(rep.BalanceMismatches), len(rep.NegativeBalances))
 	}
 	return nil
 }

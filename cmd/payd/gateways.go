@@ -77,3 +77,34 @@ func (b byChannel) Statement(ctx context.Context, ch core.Channel, day time.Time
 	}
 	return st.Statement(ctx, ch, day)
 }
+
+// payouter is the bank's gateway as a core.Payouter.
+func (b byChannel) payouter() (core.Payouter, error) {
+	g, err := b.pick(core.ChannelBankTransfer)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := g.(core.Payouter)
+	if !ok {
+		return nil, fmt.Errorf("the bank channel makes no payouts: %w", core.ErrNotExecuted)
+	}
+	return p, nil
+}
+
+// Payout implements core.Payouter through the bank channel's gateway.
+func (b byChannel) Payout(ctx context.Context, req core.PayoutRequest) (core.PayoutResult, error) {
+	p, err := b.payouter()
+	if err != nil {
+		return core.PayoutResult{}, err
+	}
+	return p.Payout(ctx, req)
+}
+
+// QueryPayout implements core.Payouter through the bank channel's gateway.
+func (b byChannel) QueryPayout(ctx context.Context, q core.PayoutQuery) (core.PayoutResult, error) {
+	p, err := b.payouter()
+	if err != nil {
+		return core.PayoutResult{}, err
+	}
+	return p.QueryPayout(ctx, q)
+}

@@ -386,6 +386,7 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewSettlementJob(m.Service, 0),
 		postgres.NewRollupWorker(m.Service, postgres.RollupConfig{}),
+		postgres.NewPayoutScheduler(m.Service, 0),
 		postgres.NewRecoverer(m.Service, m.Gateway, postgres.RecoveryConfig{Interval: c.RecoveryInterval}),
 		webhooks.Worker(),
 		m.payerNotifier().Worker(),

@@ -441,3 +441,31 @@ func (r *merchantChannel) ParseNotification(req *http.Request) (core.Notificatio
 	}
 	return gw.ParseNotification(req)
 }
+
+// platformPayouter is the platform's own bank account: payouts leave the platform's money,
+// whatever account a merchant takes payments on.
+func (r *merchantChannel) platformPayouter() (core.Payouter, error) {
+	p, ok := r.platform.(core.Payouter)
+	if r.platform == nil || !ok {
+		return nil, fmt.Errorf("%s: the platform has no account here that pays out: %w", r.ch, core.ErrNotExecuted)
+	}
+	return p, nil
+}
+
+// Payout implements core.Payouter through the platform's account.
+func (r *merchantChannel) Payout(ctx context.Context, req core.PayoutRequest) (core.PayoutResult, error) {
+	p, err := r.platformPayouter()
+	if err != nil {
+		return core.PayoutResult{}, err
+	}
+	return p.Payout(ctx, req)
+}
+
+// QueryPayout implements core.Payouter through the platform's account.
+func (r *merchantChannel) QueryPayout(ctx context.Context, q core.PayoutQuery) (core.PayoutResult, error) {
+	p, err := r.platformPayouter()
+	if err != nil {
+		return core.PayoutResult{}, err
+	}
+	return p.QueryPayout(ctx, q)
+}

@@ -39,7 +39,7 @@ func TestPaymentOutcome(t *testing.T) {
 func TestMetricsNodeServesMerchantOperations(t *testing.T) {
 	node := newHungLinkNode(t, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
 	for path, want := range map[string]int{"/v1/balance_transactions": 200, "/v1/settlements": 200,
-		"/v1/merchant/kyc": 200, "/v1/transfers/tr_none": http.StatusNotFound} {
+		"/v1/merchant/kyc": 200, "/v1/payouts": 200, "/v1/transfers/tr_none": http.StatusNotFound} {
 		if st, _, body := node.call("GET", path, node.secret, "", nil); st != want {
 			t.Errorf("GET %s on a node with metrics: %d %v, want %d", path, st, body, want)
 		}

@@ -71,8 +71,9 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Gateway is the bank-transfer adapter. It implements core.Gateway, core.Querier and
-// core.Statements, and parses notifications.
+// Gateway is the bank-transfer adapter. It implements core.Gateway, core.Querier,
+// core.Statements and core.Payouter (payouts from the platform's account), and parses
+// notifications.
 type Gateway struct {
 	cfg    Config
 	signer *channelauth.Signer
@@ -83,6 +84,7 @@ var (
 	_ core.Gateway    = (*Gateway)(nil)
 	_ core.Querier    = (*Gateway)(nil)
 	_ core.Statements = (*Gateway)(nil)
+	_ core.Payouter   = (*Gateway)(nil)
 )
 
 // New makes a Gateway.
@@ -331,7 +333,8 @@ func (g *Gateway) ParseNotification(r *http.Request) (core.Notification, error) 
 		EventType string    `json:"event_type"`
 		CreatedAt time.Time `json:"created_at"`
 		Data      struct {
-			Transfer transfer `json:"transfer"`
+			Payout   *bankPayout `json:"payout"`
+			Transfer transfer    `json:"transfer"`
 			Refund   *struct {
 				RefundID    string `json:"refund_id"`
 				OutRefundNo string `json:"out_refund_no"`
@@ -343,6 +346,17 @@ func (g *Gateway) ParseNotification(r *http.Request) (core.Notification, error) 
 	}
 	if err := json.Unmarshal(body, &ev); err != nil || ev.EventID == "" {
 		return core.Notification{}, fmt.Errorf("banktransfer: malformed notification %q", body)
+	}
+	if po := ev.Data.Payout; po != nil && strings.HasPrefix(ev.EventType, "payout.") {
+		res, err := po.result()
+		if err != nil {
+			return core.Notification{}, err
+		}
+		n := core.Notification{Channel: core.ChannelBankTransfer, EventID: ev.EventID, PayoutID: po.OutPayoutNo,
+			PayoutOutcome: res.Outcome, Reference: po.PayoutID, Amount: po.Amount, Currency: po.Currency,
+			DeclineCode: res.FailureCode, DeclineMessage: res.FailureMessage, OccurredAt: ev.CreatedAt}
+		n.Nonce, n.NonceExpires = g.signer.NotificationNonce(r.Header)
+		return n, nil
 	}
 	tr := ev.Data.Transfer
 	n := core.Notification{Channel: core.ChannelBankTransfer, EventID: ev.EventID, PaymentID: tr.OutTradeNo,
@@ -390,4 +404,76 @@ func (g *Gateway) NotificationHandler(sink func(context.Context, core.Notificati
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})
+}
+
+// bankPayout is the bank's account of a payout.
+type bankPayout struct {
+	PayoutID    string `json:"payout_id"`
+	OutPayoutNo string `json:"out_payout_no"`
+	Status      string `json:"status"`
+	Amount      int64  `json:"amount"`
+	Currency    string `json:"currency"`
+	FailureCode string `json:"failure_code"`
+}
+
+func (po *bankPayout) result() (core.PayoutResult, error) {
+	r := core.PayoutResult{Found: true, Reference: po.PayoutID, FailureCode: po.FailureCode}
+	switch po.Status {
+	case "in_transit":
+		r.Outcome = core.PayoutOutcomeInTransit
+	case "paid":
+		r.Outcome = core.PayoutOutcomePaid
+	case "failed":
+		r.Outcome, r.FailureMessage = core.PayoutOutcomeFailed, "The bank could not pay the payout: "+po.FailureCode
+	case "returned":
+		r.Outcome, r.FailureMessage = core.PayoutOutcomeReturned, "The receiving bank returned the payout: "+po.FailureCode
+	default:
+		return core.PayoutResult{}, fmt.Errorf("banktransfer: unknown payout status %q", po.Status)
+	}
+	return r, nil
+}
+
+// Payout asks the bank to pay a merchant's account from the platform's, with the payout ID
+// as out_payout_no and req.Key as the Idempotency-Key. A refusal (a bad account) is a failed
+// payout; an answer that cannot be read leaves the outcome unknown.
+func (g *Gateway) Payout(ctx context.Context, req core.PayoutRequest) (core.PayoutResult, error) {
+	body := map[string]any{"out_payout_no": req.PayoutID, "amount": req.Amount, "currency": strings.ToUpper(req.Currency),
+		"beneficiary": map[string]string{"name": req.HolderName, "account": req.AccountNumber, "bank_code": req.BankCode},
+		"description": req.Description, "notify_url": g.cfg.NotifyURL}
+	status, raw, err := g.call(ctx, http.MethodPost, "/bank/v1/payouts", body, req.Key)
+	if err != nil {
+		return core.PayoutResult{}, err
+	}
+	if status != http.StatusOK && status != http.StatusCreated {
+		code, msg := parseError(raw)
+		if status >= 400 && status < 500 && status != http.StatusConflict {
+			return core.PayoutResult{Found: true, Outcome: core.PayoutOutcomeFailed, FailureCode: core.PayoutCodeFailed,
+				FailureMessage: fmt.Sprintf("The bank refused the payout: %s: %s", code, msg)}, nil
+		}
+		return core.PayoutResult{}, fmt.Errorf("banktransfer: payout %s answered %d %s, outcome unknown", req.PayoutID, status, code)
+	}
+	var po bankPayout
+	if err := json.Unmarshal(raw, &po); err != nil {
+		return core.PayoutResult{}, fmt.Errorf("banktransfer: malformed payout answer %q, outcome unknown", raw)
+	}
+	return po.result()
+}
+
+// QueryPayout asks the bank about a payout by its ID; Found is false when it has none.
+func (g *Gateway) QueryPayout(ctx context.Context, q core.PayoutQuery) (core.PayoutResult, error) {
+	status, raw, err := g.call(ctx, http.MethodGet, "/bank/v1/payouts/"+url.PathEscape(q.PayoutID), nil, "")
+	if err != nil {
+		return core.PayoutResult{}, err
+	}
+	if status == http.StatusNotFound {
+		return core.PayoutResult{}, nil
+	}
+	if status != http.StatusOK {
+		return core.PayoutResult{}, fmt.Errorf("banktransfer: payout query answered %d: %s", status, raw)
+	}
+	var po bankPayout
+	if err := json.Unmarshal(raw, &po); err != nil {
+		return core.PayoutResult{}, fmt.Errorf("banktransfer: malformed payout %q", raw)
+	}
+	return po.result()
 }

@@ -23,6 +23,23 @@ type MerchantOps interface {
 	Settlement(ctx context.Context, merchantID, id string) (*core.Settlement, []*core.BalanceTransaction, error)
 }
 
+// OperatorReview is what the API needs for operators' queues across merchants: the
+// settlement days reconciliation flagged, the KYC submissions to decide, the fee schedules
+// that apply to a merchant.
+type OperatorReview interface {
+	ReviewSettlements(ctx context.Context, f core.SettlementFilter) (*core.List[*core.Settlement], error)
+	KYCSubmissions(ctx context.Context, status string, limit int) (*core.List[*core.KYC], error)
+	FeeSchedules(ctx context.Context, merchantID string) (*core.List[*core.FeeScheduleSet], error)
+}
+
+func (s *Server) operatorReview(w http.ResponseWriter, r *http.Request) (OperatorReview, bool) {
+	o, ok := s.ops.(OperatorReview)
+	if !ok {
+		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Merchant operations are not configured on this node."))
+	}
+	return o, ok
+}
+
 // merchantOpsRoutes registers the merchant operations routes.
 func (s *Server) merchantOpsRoutes() {
 	s.handle("GET /v1/balance_transactions", s.merchant(s.listBalanceTransactions))
@@ -30,6 +47,10 @@ func (s *Server) merchantOpsRoutes() {
 	s.handle("POST /v1/admin/fees", s.admin(s.noQuery(s.setFees)))
 	s.handle("POST /v1/admin/merchants/{id}/settlement_terms", s.admin(s.noQuery(s.setSettlementTerms)))
 	s.handle("GET /v1/settlements", s.merchant(s.listSettlements))
+	s.handle("GET /v1/admin/settlements", s.admin(s.reviewSettlements))
+	s.handle("GET /v1/admin/kyc", s.admin(s.listKYC))
+	s.handle("GET /v1/admin/merchants/{id}/fees", s.admin(s.noQuery(s.listFees)))
+	s.handle("GET /v1/admin/fees", s.admin(s.noQuery(s.listFees)))
 	s.handle("GET /v1/settlements/{id}", s.merchant(s.noQuery(s.getSettlement)))
 	s.handle("GET /v1/settlements/{id}/lines.csv", s.merchant(s.noQuery(s.settlementCSV)))
 	s.handle("GET /v1/merchant/kyc", s.merchant(s.noQuery(s.getKYC)))
@@ -210,7 +231,7 @@ func parseBalanceTransactionFilter(q url.Values) (core.BalanceTransactionFilter,
 		switch k {
 		case "type":
 			switch val {
-			case core.TxnPayment, core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment:
+			case core.TxnPayment, core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment, core.TxnPayout, core.TxnPayoutFailure:
 			default:
 				return true, core.ParamError(core.CodeParameterInvalid, k, "Unknown balance transaction type %q.", val)
 			}
@@ -298,4 +319,99 @@ func (s *Server) settlementCSV(w http.ResponseWriter, r *http.Request) {
 		_ = cw.Write(core.SettlementCSVRow(l))
 	}
 	cw.Flush()
+}
+
+func (s *Server) reviewSettlements(w http.ResponseWriter, r *http.Request) {
+	sr, ok := s.operatorReview(w, r)
+	if !ok {
+		return
+	}
+	var f core.SettlementFilter
+	var after string
+	err := parseListQuery(r.URL.Query(), &f.Limit, &after, func(k, val string) (bool, error) {
+		if k != "reconciliation" {
+			return false, nil
+		}
+		switch val {
+		case core.SettlementUnchecked, core.SettlementMatched, core.SettlementMismatch:
+		default:
+			return true, core.ParamError(core.CodeParameterInvalid, k, "reconciliation must be unchecked, matched or mismatch.")
+		}
+		f.Reconciliation = val
+		return true, nil
+	})
+	if err == nil && after != "" {
+		err = core.ParamError(core.CodeParameterUnknown, "starting_after", "Received unknown parameter: starting_after.")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := sr.ReviewSettlements(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, list)
+}
+
+// listKYC lists KYC submissions by status, oldest first: ?status=pending is the review queue.
+func (s *Server) listKYC(w http.ResponseWriter, r *http.Request) {
+	or, ok := s.operatorReview(w, r)
+	if !ok {
+		return
+	}
+	var (
+		limit         int
+		after, status string
+	)
+	err := parseListQuery(r.URL.Query(), &limit, &after, func(k, val string) (bool, error) {
+		if k != "status" {
+			return false, nil
+		}
+		switch val {
+		case core.KYCPending, core.KYCVerified, core.KYCRejected:
+		default:
+			return true, core.ParamError(core.CodeParameterInvalid, k, "status must be pending, verified or rejected.")
+		}
+		status = val
+		return true, nil
+	})
+	if err == nil && after != "" {
+		err = core.ParamError(core.CodeParameterUnknown, "starting_after", "Received unknown parameter: starting_after.")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := or.KYCSubmissions(r.Context(), status, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noStore(w)
+	s.writeJSON(w, r, list)
+}
+
+// listFees lists the fee schedules that apply to the merchant in the path (the platform's
+// on /v1/admin/fees).
+func (s *Server) listFees(w http.ResponseWriter, r *http.Request) {
+	or, ok := s.operatorReview(w, r)
+	if !ok {
+		return
+	}
+	id := "*"
+	if r.PathValue("id") != "" {
+		if err := pathID(r, "merchant"); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		id = r.PathValue("id")
+	}
+	list, err := or.FeeSchedules(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, list)
 }

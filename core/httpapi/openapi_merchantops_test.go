@@ -110,7 +110,12 @@ func (f *oaPayments) CreateAdjustment(_ context.Context, p core.AdjustmentParams
 
 func oaSettlement() *core.Settlement {
 	return &core.Settlement{Object: "settlement", ID: "st_us-east_x", Merchant: "mer_us-east_x", Date: "2026-11-24", Currency: "USD",
-		Count: 2, Gross: 1000, Refunds: 400, Fees: 59, Net: 541, Status: core.SettlementClosed, CreatedAt: oaAt}
+		Count: 2, Gross: 1000, Refunds: 400, Fees: 59, Net: 541, Status: core.SettlementClosed, CreatedAt: oaAt,
+		Reconciliation: core.SettlementMismatch, ReconciliationDetail: []string{"card 2026-11-24: charge pay_us-east_x: platform 1000, channel 900"}}
+}
+
+func (f *oaPayments) ReviewSettlements(context.Context, core.SettlementFilter) (*core.List[*core.Settlement], error) {
+	return &core.List[*core.Settlement]{Object: "list", Data: []*core.Settlement{oaSettlement()}}, nil
 }
 
 func (f *oaPayments) Settlements(context.Context, string, int) (*core.List[*core.Settlement], error) {
@@ -123,4 +128,17 @@ func (f *oaPayments) Settlement(context.Context, string, string) (*core.Settleme
 	}
 	return oaSettlement(), []*core.BalanceTransaction{{Object: "balance_transaction", ID: "jnl_us-east_x", Type: core.TxnPayment,
 		Amount: 1000, Fee: 59, Net: 941, Currency: "USD", Status: core.TxnAvailable, AvailableOn: oaAt, Source: "pay_us-east_x", CreatedAt: oaAt}}, nil
+}
+
+func (f *oaPayments) KYCSubmissions(context.Context, string, int) (*core.List[*core.KYC], error) {
+	return &core.List[*core.KYC]{Object: "list", Data: []*core.KYC{oaKYC(core.KYCPending)}}, nil
+}
+
+func (f *oaPayments) FeeSchedules(_ context.Context, merchantID string) (*core.List[*core.FeeScheduleSet], error) {
+	if merchantID == "mer_missing" {
+		return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant.")
+	}
+	return &core.List[*core.FeeScheduleSet]{Object: "list", Data: []*core.FeeScheduleSet{
+		{Object: "fee_schedule", Merchant: merchantID, Channel: "card", FeeSchedule: core.FeeSchedule{PercentBps: 290, Fixed: 30}, UpdatedAt: oaAt},
+		{Object: "fee_schedule", Merchant: "*", Channel: "*", FeeSchedule: core.FeeSchedule{PercentBps: 250}, UpdatedAt: oaAt}}}, nil
 }

@@ -266,7 +266,9 @@ func oaList() *core.List[*core.Payment] {
 func oaLedgerReport() *core.LedgerReport {
 	return &core.LedgerReport{Balanced: false, Journals: 12, Entries: 30,
 		UnbalancedJournals: []string{"jnl_5z8k sums to 1"},
-		PaymentMismatches:  []string{"pay_us-east_5z8k: captured-refunded 10 vs posted 0, held 0 vs posted 0"}}
+		PaymentMismatches:  []string{"pay_us-east_5z8k: captured-refunded 10 vs posted 0, held 0 vs posted 0"},
+		BalanceMismatches:  []string{"po_us-east_5z8k (paid, 500): merchant_available, payouts_in_transit, payouts_paid posted [500 -500 0], want [500 0 -500]"},
+		NegativeBalances:   []string{"mer_us-east_x EUR: available -200 at 2026-11-25T10:00:00Z after a movement out (minor units)"}}
 }
 
 // oaCheckComplete asserts that v, marshalled from a fully populated Go value, has exactly the
@@ -349,6 +351,11 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			TopUpReminder: &core.TopUpReminder{IntervalDays: 7, Below: map[string]int64{"cny": 2}}}, true},
 		{"NotificationTemplate", "NotificationTemplate", func() *core.NotificationTemplate { t, _ := oaTemplate("low_balance", "en", false); return t }(), true},
 		{"NotificationTemplateRequest", "NotificationTemplateRequest", core.NotificationTemplateParams{Language: "en", Subject: "s", Text: "t", HTML: "h"}, true},
+		{"Payout/failed", "Payout", oaPayout(core.PayoutFailed), true},
+		{"Payout/pending", "Payout", oaPayout(core.PayoutPending), false},
+		{"PayoutSchedule", "PayoutSchedule", &core.PayoutSchedule{Object: "payout_schedule", Merchant: "mer_us-east_x", Interval: core.ScheduleWeekly, WeeklyAnchor: "friday", DelayDays: 2, UpdatedAt: &oaAt}, true},
+		{"CreatePayoutRequest", "CreatePayoutRequest", core.CreatePayoutParams{Amount: 500, Currency: "EUR", Description: "d"}, true},
+		{"PayoutScheduleParams", "PayoutScheduleParams", core.PayoutScheduleParams{Interval: core.ScheduleWeekly, WeeklyAnchor: "friday", DelayDays: oaPtr(1)}, true},
 		{"CaptureRequest", "CaptureRequest", core.CaptureParams{Amount: oaPtr(int64(1500))}, true},
 		{"CaptureRequest/null amount", "CaptureRequest", core.CaptureParams{}, false},
 		{"CancelRequest", "CancelRequest", core.CancelParams{CancellationReason: "Customer changed their mind"}, true},
@@ -914,7 +921,7 @@ func TestOpenAPIIdempotencyKeys(t *testing.T) {
 			}
 		})
 	}
-	wantMoney := []string{"POST /v1/payments", "POST /v1/payments/{id}/cancel", "POST /v1/payments/{id}/capture", "POST /v1/refunds",
+	wantMoney := []string{"POST /v1/payments", "POST /v1/payments/{id}/cancel", "POST /v1/payments/{id}/capture", "POST /v1/payouts", "POST /v1/refunds",
 		"POST /v1/transfers", "POST /v1/transfers/{id}/reversals"}
 	if !slices.Equal(money, wantMoney) {
 		t.Errorf("routes that need an Idempotency-Key = %v, want %v", money, wantMoney)
@@ -1171,6 +1178,32 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"list channels/unknown merchant", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_missing/channels"}, nil, nil, nil, 404},
 		{"set channel", "POST /v1/admin/merchants/{id}/channels/{channel}", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels/alipay", body: `{"enabled":true,"credentials":{"app_id":"2021"}}`}, nil, nil, nil, 200},
 		{"set channel/no enabled", "POST /v1/admin/merchants/{id}/channels/{channel}", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels/alipay", body: `{}`}, nil, nil, nil, 400},
+		{"review settlements", "GET /v1/admin/settlements", oaCall{auth: oaAdminToken, path: "/v1/admin/settlements?reconciliation=mismatch&limit=20"}, nil, nil, nil, 200},
+		{"review settlements/bad state", "GET /v1/admin/settlements", oaCall{auth: oaAdminToken, path: "/v1/admin/settlements?reconciliation=maybe"}, nil, nil, nil, 400},
+		{"kyc queue", "GET /v1/admin/kyc", oaCall{auth: oaAdminToken, path: "/v1/admin/kyc?status=pending&limit=50"}, nil, nil, nil, 200},
+		{"kyc queue/bad status", "GET /v1/admin/kyc", oaCall{auth: oaAdminToken, path: "/v1/admin/kyc?status=waiting"}, nil, nil, nil, 400},
+		{"list fees", "GET /v1/admin/merchants/{id}/fees", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/fees"}, nil, nil, nil, 200},
+		{"list fees/unknown merchant", "GET /v1/admin/merchants/{id}/fees", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_missing/fees"}, nil, nil, nil, 404},
+		{"list platform fees", "GET /v1/admin/fees", oaCall{auth: oaAdminToken}, nil, nil, nil, 200},
+		{"create payout", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":50000,"currency":"EUR","description":"November takings"}`}, nil, nil, nil, 200},
+		{"create payout/replay", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":50000,"currency":"EUR"}`}, replayed, nil, nil, 200},
+		{"create payout/outcome unknown", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":50000,"currency":"EUR"}`}, unknown, nil, nil, 202},
+		{"create payout/negative", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":-5,"currency":"EUR"}`}, nil, nil, nil, 400},
+		{"create payout/no currency", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":5}`}, nil, nil, nil, 400},
+		{"create payout/too much", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":100001,"currency":"EUR"}`}, nil, nil, nil, 400},
+		{"create payout/unverified", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":5,"currency":"EUR","description":"unverified"}`}, nil, nil, nil, 403},
+		{"create payout/key in use", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":5,"currency":"EUR"}`}, failing(inUse), nil, nil, 409},
+		{"create payout/key reused", "POST /v1/payouts", oaCall{idemKey: "p1", body: `{"amount":5,"currency":"EUR"}`}, failing(reused), nil, nil, 422},
+		{"list payouts", "GET /v1/payouts", oaCall{path: "/v1/payouts?status=paid&limit=5"}, nil, nil, nil, 200},
+		{"list payouts/bad status", "GET /v1/payouts", oaCall{path: "/v1/payouts?status=lost"}, nil, nil, nil, 400},
+		{"get payout", "GET /v1/payouts/{id}", oaCall{path: "/v1/payouts/po_us-east_x"}, nil, nil, nil, 200},
+		{"get payout/another merchant's", "GET /v1/payouts/{id}", oaCall{path: "/v1/payouts/po_us-east_y"}, nil, core.ParamError(core.CodeNotFound, "id", "No such payout."), nil, 404},
+		{"get payout schedule", "GET /v1/merchant/payout_schedule", oaCall{}, nil, nil, nil, 200},
+		{"set payout schedule", "POST /v1/merchant/payout_schedule", oaCall{body: `{"interval":"weekly","weekly_anchor":"friday","delay_days":1}`}, nil, nil, nil, 200},
+		{"set payout schedule/bad interval", "POST /v1/merchant/payout_schedule", oaCall{body: `{"interval":"hourly"}`}, nil, nil, nil, 400},
+		{"admin payout schedule", "GET /v1/admin/merchants/{id}/payout_schedule", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/payout_schedule"}, nil, nil, nil, 200},
+		{"admin set payout schedule", "POST /v1/admin/merchants/{id}/payout_schedule", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/payout_schedule", body: `{"interval":"daily"}`}, nil, nil, nil, 200},
+		{"admin set payout schedule/bad delay", "POST /v1/admin/merchants/{id}/payout_schedule", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/payout_schedule", body: `{"interval":"daily","delay_days":31}`}, nil, nil, nil, 400},
 		{"reconcile", "POST /v1/admin/reconciliations", oaCall{auth: oaAdminToken, body: `{"channel":"card","date":"2026-11-25"}`}, nil, nil, nil, 200},
 		{"reconcile/bad date", "POST /v1/admin/reconciliations", oaCall{auth: oaAdminToken, body: `{"channel":"card","date":"25/11/2026"}`}, nil, nil, nil, 400},
 		{"notification", "POST /v1/notifications/{channel}", oaCall{auth: "-", path: "/v1/notifications/alipay", body: `{}`, header: "good"}, nil, nil, nil, 200},

@@ -182,6 +182,7 @@ func (s *Server) routesSetup() {
 	s.noticeSettingsRoutes()
 	s.merchantOpsRoutes()
 	s.transferRoutes()
+	s.payoutRoutes()
 	s.consoleRoutes()
 
 	s.mux.HandleFunc("/", s.wrap("unmatched", s.unmatched))

@@ -12,12 +12,23 @@ import (
 	"github.com/paycenter/paycenter/core"
 )
 
-// callChannel runs one channel call in its own span. Its timeout is the channel gateway's
-// (resilience.Gateway applies one per region and channel); the request's lease bounds it too.
+// callChannel runs one channel call about payment p in its own span. Its timeout is the
+// channel gateway's (resilience.Gateway applies one per region and channel); the request's
+// lease bounds it too.
 func (s *Service) callChannel(ctx context.Context, op string, p *core.Payment, call func(context.Context) error) error {
+	return s.traceChannel(ctx, op, call, attribute.String("payment.channel", string(p.Channel)),
+		attribute.String("payment.id", p.ID))
+}
+
+// callBank runs one bank call about payout po in its own span, as callChannel does.
+func (s *Service) callBank(ctx context.Context, op string, po *core.Payout, call func(context.Context) error) error {
+	return s.traceChannel(ctx, op, call, attribute.String("payment.channel", string(core.ChannelBankTransfer)),
+		attribute.String("payout.id", po.ID))
+}
+
+func (s *Service) traceChannel(ctx context.Context, op string, call func(context.Context) error, attrs ...attribute.KeyValue) error {
 	ctx, span := s.tracer.Start(ctx, "channel "+op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("payment.channel", string(p.Channel)),
-			attribute.String("payment.id", p.ID), attribute.String("region", s.cfg.Region)))
+		trace.WithAttributes(append(attrs, attribute.String("region", s.cfg.Region))...))
 	defer span.End()
 	start := time.Now()
 	err := call(ctx)

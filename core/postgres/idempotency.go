@@ -21,6 +21,7 @@ const (
 	pointCaptureRequested = "capture_requested"
 	pointCancelRequested  = "cancel_requested"
 	pointRefundCreated    = "refund_created"
+	pointPayoutCreated    = "payout_created"
 	pointFinished         = "finished"
 )
 
@@ -38,6 +39,7 @@ type idemKey struct {
 	point     string
 	paymentID *string
 	refundID  *string
+	payoutID  *string
 	reply     *core.Reply // the final reply, stored with the key
 	// interim is an answer for the client that is not stored: the outcome is not known yet
 	// (a channel timeout), so the key stays open for a retry to finish it.
@@ -74,7 +76,8 @@ type phaseFunc func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (
 // nil call goes straight to apply with R's zero value.
 type channelWork[R any] struct {
 	pay     *core.Payment // the payment the call is about
-	interim any           // the object an unknown outcome answers with; default pay
+	payout  *core.Payout  // or the payout, for bank payouts
+	interim any           // the object an unknown outcome answers with; default pay (or payout)
 	settled phaseFunc
 	call    func(ctx context.Context) (R, error)
 	apply   func(res R) phaseFunc
@@ -95,17 +98,26 @@ func channelStep[R any](s *Service, name, op string, load func(ctx context.Conte
 		}
 		var res R
 		if wk.call != nil {
-			err := s.callChannel(ctx, op, wk.pay, func(ctx context.Context) error {
+			call := func(ctx context.Context) error {
 				var err error
 				res, err = wk.call(ctx)
 				return err
-			})
-			if err != nil {
-				s.log.WarnContext(ctx, "channel call failed; outcome unknown until a retry or recovery", "op", op, "payment", wk.pay.ID, "err", err)
-				interim := wk.interim
+			}
+			var err error
+			subject, interim := "", wk.interim
+			if wk.payout != nil {
+				subject, err = wk.payout.ID, s.callBank(ctx, op, wk.payout, call)
+				if interim == nil {
+					interim = wk.payout
+				}
+			} else {
+				subject, err = wk.pay.ID, s.callChannel(ctx, op, wk.pay, call)
 				if interim == nil {
 					interim = wk.pay
 				}
+			}
+			if err != nil {
+				s.log.WarnContext(ctx, "channel call failed; outcome unknown until a retry or recovery", "op", op, "subject", subject, "err", err)
 				return channelError(k, err, interim)
 			}
 		}
@@ -269,11 +281,11 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 		)
 		b.Queue(`
 			INSERT INTO idempotency_keys (merchant_id, idem_key, region, request_method, request_path,
-				request_hash, lock_token, locked_until, recovery_point, payment_id, refund_id, created_at, updated_at, holder)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
+				request_hash, lock_token, locked_until, recovery_point, payment_id, refund_id, created_at, updated_at, holder, payout_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)
 			ON CONFLICT (merchant_id, idem_key) DO NOTHING`,
 			req.MerchantID, req.Key, req.Region, req.Method, req.Path, hash, claimed.token, now.Add(s.cfg.Lease),
-			claimed.point, claimed.paymentID, claimed.refundID, now, s.holder()).Exec(func(ct pgconn.CommandTag) error {
+			claimed.point, claimed.paymentID, claimed.refundID, now, s.holder(), claimed.payoutID).Exec(func(ct pgconn.CommandTag) error {
 			tag = ct
 			return nil
 		})
@@ -299,7 +311,7 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 		var (
 			method, path, storedHash, point string
 			lockedUntil                     *time.Time
-			paymentID, refundID             *string
+			paymentID, refundID, payoutID   *string
 			status                          *int32
 			body                            []byte
 			holder                          *string
@@ -308,12 +320,12 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 		)
 		err := tx.QueryRow(ctx, `
 			SELECT request_method, request_path, request_hash, locked_until, recovery_point,
-				payment_id, refund_id, response_status, response_body, holder,
+				payment_id, refund_id, response_status, response_body, holder, payout_id,
 				holder IS NOT NULL AND `+holderAliveSQL("k.holder", "$3")+`,
 				(SELECT EXTRACT(EPOCH FROM now() - n.heartbeat_at)::FLOAT8 FROM nodes n WHERE n.incarnation = k.holder)
 			FROM idempotency_keys k WHERE merchant_id = $1 AND idem_key = $2 FOR UPDATE OF k`,
 			req.MerchantID, req.Key, s.cfg.Liveness.Timeout.Seconds()).Scan(&method, &path, &storedHash, &lockedUntil, &point,
-			&paymentID, &refundID, &status, &body, &holder, &holderAlive, &holderAge)
+			&paymentID, &refundID, &status, &body, &holder, &payoutID, &holderAlive, &holderAge)
 		if err != nil {
 			return fmt.Errorf("read idempotency key: %w", err)
 		}
@@ -349,7 +361,7 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 			WHERE merchant_id = $1 AND idem_key = $2`, req.MerchantID, req.Key, claimed.token, now.Add(s.cfg.Lease), now, s.holder()); err != nil {
 			return fmt.Errorf("take over idempotency key: %w", err)
 		}
-		k = &idemKey{req: req, hash: hash, token: claimed.token, point: point, paymentID: paymentID, refundID: refundID}
+		k = &idemKey{req: req, hash: hash, token: claimed.token, point: point, paymentID: paymentID, refundID: refundID, payoutID: payoutID}
 		if point != pointStarted {
 			s.log.InfoContext(ctx, "resuming request from recovery point", "merchant", req.MerchantID, "recovery_point", point)
 		}
@@ -369,12 +381,12 @@ func (s *Service) begin(ctx context.Context, req core.IdempotentRequest, hash st
 // and ends that transaction: nothing may follow it there.
 func (s *Service) firstPhase(ctx context.Context, tx pgx.Tx, k *idemKey, first *firstPhase) error {
 	var w writeBatch
-	paymentID, refundID := k.paymentID, k.refundID
+	paymentID, refundID, payoutID := k.paymentID, k.refundID, k.payoutID
 	next, err := first.run(ctx, tx, &w, k)
 	if err != nil {
 		return err
 	}
-	if next != k.point || k.paymentID != paymentID || k.refundID != refundID {
+	if next != k.point || k.paymentID != paymentID || k.refundID != refundID || k.payoutID != payoutID {
 		k.point = next
 		s.saveKey(&w, k)
 	}
@@ -434,11 +446,11 @@ func (s *Service) saveKey(w *writeBatch, k *idemKey) {
 		WITH saved AS (
 			UPDATE idempotency_keys SET recovery_point = $4, payment_id = $5, refund_id = $6,
 				response_status = $7, response_body = $8, locked_until = $9, updated_at = $10,
-				lock_token = CASE WHEN $7::INT4 IS NULL THEN lock_token ELSE NULL END
+				lock_token = CASE WHEN $7::INT4 IS NULL THEN lock_token ELSE NULL END, payout_id = $11
 			WHERE merchant_id = $1 AND idem_key = $2 AND lock_token = $3
 			RETURNING 1)
 		SELECT 1 / count(*) FROM saved`
-	w.queue(sql, k.req.MerchantID, k.req.Key, k.token, k.point, k.paymentID, k.refundID, status, body, lockedUntil, now)
+	w.queue(sql, k.req.MerchantID, k.req.Key, k.token, k.point, k.paymentID, k.refundID, status, body, lockedUntil, now, k.payoutID)
 }
 
 // leaseLost is errLeaseLost for the error of a phase whose key's lease check failed, and err

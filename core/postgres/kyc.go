@@ -178,3 +178,40 @@ func (s *Service) kycVolumeCheck(ctx context.Context, req core.IdempotentRequest
 	}
 	return nil
 }
+
+// KYCSubmissions lists merchants' KYC verifications in status ("" for all), oldest
+// submission first (the review queue's order), at most limit (default 10).
+func (s *Service) KYCSubmissions(ctx context.Context, status string, limit int) (*core.List[*core.KYC], error) {
+	if limit == 0 {
+		limit = 10
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT merchant_id, status, details, rejected_reason, submitted_at, decided_at FROM merchant_kyc
+		WHERE $1 = '' OR status = $1 ORDER BY submitted_at, merchant_id LIMIT $2`, status, limit+1)
+	if err != nil {
+		return nil, core.AsError(fmt.Errorf("list kyc: %w", err))
+	}
+	defer rows.Close()
+	list := &core.List[*core.KYC]{Object: "list", Data: []*core.KYC{}}
+	for rows.Next() {
+		var (
+			mer, st   string
+			details   core.KYCParams
+			reason    *string
+			submitted time.Time
+			decided   *time.Time
+		)
+		if err := rows.Scan(&mer, &st, &details, &reason, &submitted, &decided); err != nil {
+			return nil, core.AsError(fmt.Errorf("list kyc: %w", err))
+		}
+		k := core.NewKYC(mer, st)
+		k.Details, k.RejectedReason, k.SubmittedAt, k.DecidedAt = &details, reason, &submitted, decided
+		list.Data = append(list.Data, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, core.AsError(err)
+	}
+	if len(list.Data) > limit {
+		list.Data, list.HasMore = list.Data[:limit], true
+	}
+	return list, nil
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -139,4 +140,44 @@ func TestUnverifiedMerchantStopsAtTheVolumeLimitUntilVerified(t *testing.T) {
 		t.Errorf("events %+v, %v; want one kyc.verified", evs, err)
 	}
 	e.requireBalancedLedger()
+}
+
+// The operators' review queue lists pending submissions only, oldest first; the fee
+// schedules of a merchant come with the platform's after its own.
+func TestKYCQueueAndFeeSchedules(t *testing.T) {
+	e := newPhaseEnv(t)
+	ctx := context.Background()
+	second, err := e.svc.CreateMerchant(ctx, "Second", "us-east")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{e.merchant.ID, second.ID} {
+		if _, err := e.svc.SubmitKYC(ctx, m, kycForm()); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Second)
+	}
+	if _, err := e.svc.DecideKYC(ctx, second.ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	q, err := e.svc.KYCSubmissions(ctx, core.KYCPending, 0)
+	if err != nil || len(q.Data) != 1 || q.Data[0].Merchant != e.merchant.ID || q.Data[0].Details.BankAccount.Last4 != "3000" {
+		t.Fatalf("pending queue %+v, %v; want only %s", q, err, e.merchant.ID)
+	}
+	if all, err := e.svc.KYCSubmissions(ctx, "", 1); err != nil || len(all.Data) != 1 || !all.HasMore {
+		t.Errorf("all, one at a time: %+v, %v", all, err)
+	}
+	if _, err := e.svc.SetFeeSchedule(ctx, "*", core.FeeScheduleParams{FeeSchedule: core.FeeSchedule{PercentBps: 250}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SetFeeSchedule(ctx, e.merchant.ID, core.FeeScheduleParams{Channel: core.ChannelCard, FeeSchedule: core.FeeSchedule{PercentBps: 290, Fixed: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := e.svc.FeeSchedules(ctx, e.merchant.ID)
+	if err != nil || len(fs.Data) != 2 || fs.Data[0].Merchant != e.merchant.ID || fs.Data[0].PercentBps != 290 || fs.Data[1].Merchant != "*" {
+		t.Fatalf("fee schedules %+v, %v", fs, err)
+	}
+	if _, err := e.svc.FeeSchedules(ctx, "mer_us-east_nobody"); core.ErrorCode(err) != core.CodeNotFound {
+		t.Errorf("unknown merchant: %v", err)
+	}
 }

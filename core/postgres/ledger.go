@@ -60,8 +60,9 @@ func (s *Service) Balance(ctx context.Context, merchantID string) (*core.Balance
 	return b, rows.Err()
 }
 
-// CheckLedger verifies the whole ledger: every journal sums to zero, and every payment's
-// captured, refunded and held amounts equal the sums of its postings.
+// CheckLedger verifies the whole ledger: every journal sums to zero, every payment's
+// captured, refunded and held amounts equal the sums of its postings, the wallets agree with
+// theirs, and the merchants' balances and payouts pass the proofs of ledger_proofs.go.
 func (s *Service) CheckLedger(ctx context.Context) (*core.LedgerReport, error) {
 	r := &core.LedgerReport{UnbalancedJournals: []string{}, PaymentMismatches: []string{}}
 	if err := s.db.Pool.QueryRow(ctx, `SELECT count(DISTINCT journal_id), count(*) FROM ledger_entries`).Scan(&r.Journals, &r.Entries); err != nil {
@@ -111,7 +112,11 @@ func (s *Service) CheckLedger(ctx context.Context) (*core.LedgerReport, error) {
 	if err := s.checkWallets(ctx, r); err != nil {
 		return nil, err
 	}
-	r.Balanced = len(r.UnbalancedJournals) == 0 && len(r.PaymentMismatches) == 0 && len(r.WalletMismatches) == 0
+	if err := s.checkMerchantBalances(ctx, r); err != nil { // ledger_proofs.go
+		return nil, err
+	}
+	r.Balanced = len(r.UnbalancedJournals) == 0 && len(r.PaymentMismatches) == 0 && len(r.WalletMismatches) == 0 &&
+		len(r.BalanceMismatches) == 0 && len(r.NegativeBalances) == 0
 	return r, nil
 }
 

@@ -142,7 +142,7 @@ func (s *Service) BalanceTransactions(ctx context.Context, merchantID string, f 
 	switch f.Type {
 	case core.TxnPayment:
 		where += ` AND kind IN (` + arg(core.JournalCapture) + `, ` + arg(core.JournalSale) + `)`
-	case core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment:
+	case core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment, core.TxnPayout, core.TxnPayoutFailure:
 		where += ` AND kind = ` + arg(f.Type) // the kinds are named as the types
 	}
 	if f.AvailableOnGTE != nil {
@@ -215,6 +215,39 @@ func (s *Service) BalanceTransactions(ctx context.Context, merchantID string, f 
 	}
 	if len(list.Data) > limit {
 		list.Data, list.HasMore = list.Data[:limit], true
+	}
+	return list, nil
+}
+
+// FeeSchedules lists the fee schedules that apply to a merchant's payments: its own (per
+// channel, "*" for its default) and, after them, the platform's (merchant "*"). A merchant
+// with none of its own pays the platform's; with none at all, no fee.
+func (s *Service) FeeSchedules(ctx context.Context, merchantID string) (*core.List[*core.FeeScheduleSet], error) {
+	if merchantID != platformScope {
+		var n int
+		if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM merchants WHERE id = $1`, merchantID).Scan(&n); err != nil {
+			return nil, core.AsError(err)
+		}
+		if n == 0 {
+			return nil, core.ParamError(core.CodeNotFound, "id", "No such merchant: '%s'.", merchantID)
+		}
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT merchant_id, channel, percent_bps, fixed, refund_fees, updated_at FROM fee_schedules
+		WHERE merchant_id IN ($1, $2) ORDER BY merchant_id = $2, channel`, merchantID, platformScope)
+	if err != nil {
+		return nil, core.AsError(fmt.Errorf("list fee schedules: %w", err))
+	}
+	defer rows.Close()
+	list := &core.List[*core.FeeScheduleSet]{Object: "list", Data: []*core.FeeScheduleSet{}}
+	for rows.Next() {
+		f := &core.FeeScheduleSet{Object: "fee_schedule"}
+		if err := rows.Scan(&f.Merchant, &f.Channel, &f.PercentBps, &f.Fixed, &f.RefundFees, &f.UpdatedAt); err != nil {
+			return nil, core.AsError(fmt.Errorf("list fee schedules: %w", err))
+		}
+		list.Data = append(list.Data, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, core.AsError(err)
 	}
 	return list, nil
 }

@@ -28,7 +28,11 @@ func (s *Service) ApplyNotification(ctx context.Context, n core.Notification) (b
 	var applied bool
 	err := s.db.WriteTx(ctx, "notification.apply", func(tx pgx.Tx) error {
 		applied = false
-		region := core.RegionOfID(n.PaymentID)
+		subject := n.PaymentID
+		if n.PayoutID != "" {
+			subject = n.PayoutID
+		}
+		region := core.RegionOfID(subject)
 		if region == "" {
 			region = s.cfg.Region
 		}
@@ -49,12 +53,26 @@ func (s *Service) ApplyNotification(ctx context.Context, n core.Notification) (b
 		// Sent at once: whether it inserted tells a duplicate.
 		tag, err := tx.Exec(ctx, `INSERT INTO channel_events (channel, event_id, region, payment_id, outcome, applied, received_at)
 			VALUES ($1, $2, $3, $4, $5, false, $6) ON CONFLICT (channel, event_id) DO NOTHING`,
-			n.Channel, n.EventID, region, n.PaymentID, n.Outcome, s.now())
+			n.Channel, n.EventID, region, subject, notificationOutcome(n), s.now())
 		if err != nil {
 			return fmt.Errorf("record notification: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return nil // a duplicate
+		}
+		if n.PayoutID != "" {
+			var w writeBatch
+			moved, err := s.applyPayout(ctx, tx, &w, n.PayoutID, core.PayoutResult{Found: true, Outcome: n.PayoutOutcome,
+				Reference: n.Reference, FailureCode: n.DeclineCode, FailureMessage: n.DeclineMessage})
+			if err != nil || !moved {
+				return err
+			}
+			w.queue(`UPDATE channel_events SET applied = true WHERE channel = $1 AND event_id = $2`, n.Channel, n.EventID)
+			if err := w.commit(ctx, tx); err != nil {
+				return err
+			}
+			applied = true
+			return nil
 		}
 		var ch core.Change
 		if n.RefundID != "" {
@@ -151,4 +169,12 @@ func NewNonceReaper(s *Service, interval time.Duration) *Worker {
 		}
 		return err
 	})
+}
+
+// notificationOutcome is what channel_events records of a notification's outcome.
+func notificationOutcome(n core.Notification) string {
+	if n.PayoutID != "" {
+		return string(n.PayoutOutcome)
+	}
+	return string(n.Outcome)
 }

@@ -46,6 +46,11 @@ type fakeChannel struct {
 	onAuthorize func(n int)
 	// loseCaptures: the next captures execute, but their answers are lost (an unknown outcome).
 	loseCaptures int
+	// losePayouts: the next payouts execute, but their answers are lost; payoutOutcome is
+	// what a payout does (default paid). See payouts_test.go.
+	losePayouts   int
+	payoutOutcome core.PayoutOutcome
+	payoutCalls   int
 }
 
 func newFakeChannel() *fakeChannel {

@@ -3,8 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -73,7 +76,84 @@ func (s *Service) Reconcile(ctx context.Context, ch core.Channel, day time.Time,
 	sortLines(rep.MissingOnChannel)
 	sort.Slice(rep.AmountMismatches, func(i, j int) bool { return rep.AmountMismatches[i].PaymentID < rep.AmountMismatches[j].PaymentID })
 	rep.Balanced = len(rep.MissingOnPlatform) == 0 && len(rep.MissingOnChannel) == 0 && len(rep.AmountMismatches) == 0
+	if err := s.flagSettlements(ctx, ch, from, rep); err != nil {
+		return nil, err
+	}
 	return rep, nil
+}
+
+// flagSettlements records a reconciliation on the settlement days it covers: every
+// settlement whose day overlaps the statement's UTC day and whose merchant (and currency) a
+// disagreeing line is about becomes mismatch, with the line in its detail; the other
+// settlements overlapping the day become matched unless flagged before. A mismatch stays
+// until an operator deals with it (reconciling again adds nothing twice).
+func (s *Service) flagSettlements(ctx context.Context, ch core.Channel, from time.Time, rep *core.ReconciliationReport) error {
+	to := from.Add(24 * time.Hour)
+	type flag struct{ paymentID, currency, detail string }
+	var flags []flag
+	for _, l := range rep.MissingOnChannel {
+		flags = append(flags, flag{l.PaymentID, l.Currency, fmt.Sprintf("%s %s: %s %s%s of %d missing on the channel's statement",
+			ch, rep.Date, l.Kind, l.PaymentID, suffix(l.RefundID), l.Amount)})
+	}
+	for _, l := range rep.MissingOnPlatform {
+		flags = append(flags, flag{l.PaymentID, l.Currency, fmt.Sprintf("%s %s: %s %s%s of %d missing on the platform",
+			ch, rep.Date, l.Kind, l.PaymentID, suffix(l.RefundID), l.Amount)})
+	}
+	for _, m := range rep.AmountMismatches {
+		flags = append(flags, flag{m.PaymentID, m.Currency, fmt.Sprintf("%s %s: %s %s%s: platform %d, channel %d",
+			ch, rep.Date, m.Kind, m.PaymentID, suffix(m.RefundID), m.PlatformAmount, m.ChannelAmount)})
+	}
+	err := s.db.WriteTx(ctx, "settlement.reconcile", func(tx pgx.Tx) error {
+		now := s.now()
+		for _, f := range flags {
+			rows, err := tx.Query(ctx, `SELECT st.id, COALESCE(st.reconciliation_detail, '[]'::JSONB) FROM settlements st
+				JOIN payments p ON p.merchant_id = st.merchant_id AND p.id = $1
+				WHERE st.currency = $2 AND st.day_start < $4 AND st.day_end > $3 FOR UPDATE OF st`, f.paymentID, f.currency, from, to)
+			if err != nil {
+				return err
+			}
+			type hit struct {
+				id     string
+				detail []string
+			}
+			var hits []hit
+			for rows.Next() {
+				var h hit
+				if err := rows.Scan(&h.id, &h.detail); err != nil {
+					rows.Close()
+					return err
+				}
+				hits = append(hits, h)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, h := range hits {
+				if !slices.Contains(h.detail, f.detail) {
+					h.detail = append(h.detail, f.detail)
+				}
+				if _, err := tx.Exec(ctx, `UPDATE settlements SET reconciliation = $2, reconciliation_detail = $3, reconciled_at = $4 WHERE id = $1`,
+					h.id, core.SettlementMismatch, h.detail, now); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE settlements SET reconciliation = $3, reconciled_at = $4
+			WHERE day_start < $2 AND day_end > $1 AND reconciliation IS NULL`, from, to, core.SettlementMatched, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reconcile: flag settlements: %w", err)
+	}
+	return nil
+}
+
+func suffix(refundID string) string {
+	if refundID == "" {
+		return ""
+	}
+	return "/" + refundID
 }
 
 func sortLines(ls []core.ReconciliationLine) {

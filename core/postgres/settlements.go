@@ -103,7 +103,8 @@ func (s *Service) closeDay(ctx context.Context, merchantID, region string, loc *
 			return n, err
 		}
 		st := &core.Settlement{Object: "settlement", ID: core.NewID(core.PrefixSettlement, region), Merchant: merchantID,
-			Date: day, Currency: c, Status: core.SettlementClosed, CreatedAt: s.now()}
+			Date: day, Currency: c, Status: core.SettlementClosed, CreatedAt: s.now(),
+			Reconciliation: core.SettlementUnchecked, ReconciliationDetail: []string{}}
 		st.Summarize(lines)
 		inserted := false
 		err = s.db.WriteTx(ctx, "settlement.close", func(tx pgx.Tx) error {
@@ -132,14 +133,46 @@ func (s *Service) closeDay(ctx context.Context, merchantID, region string, loc *
 	return n, nil
 }
 
-const settlementColumns = `id, merchant_id, to_char(day, 'YYYY-MM-DD'), currency, count, gross, refunds, fees, net, status, created_at, day_start, day_end`
+const settlementColumns = `id, merchant_id, to_char(day, 'YYYY-MM-DD'), currency, count, gross, refunds, fees, net, status, created_at, day_start, day_end,
+	COALESCE(reconciliation, 'unchecked'), COALESCE(reconciliation_detail, '[]'::JSONB)`
 
 func scanSettlement(row interface{ Scan(...any) error }) (*core.Settlement, time.Time, time.Time, error) {
 	st := &core.Settlement{Object: "settlement"}
 	var from, to time.Time
 	err := row.Scan(&st.ID, &st.Merchant, &st.Date, &st.Currency, &st.Count, &st.Gross, &st.Refunds, &st.Fees, &st.Net,
-		&st.Status, &st.CreatedAt, &from, &to)
+		&st.Status, &st.CreatedAt, &from, &to, &st.Reconciliation, &st.ReconciliationDetail)
+	if st.ReconciliationDetail == nil {
+		st.ReconciliationDetail = []string{}
+	}
 	return st, from, to, err
+}
+
+// ReviewSettlements lists settlements of every merchant for operators, newest day first,
+// by their reconciliation state (mismatch: the days reconciliation flagged).
+func (s *Service) ReviewSettlements(ctx context.Context, f core.SettlementFilter) (*core.List[*core.Settlement], error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = 10
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+settlementColumns+` FROM settlements
+		WHERE $1 = '' OR COALESCE(reconciliation, 'unchecked') = $1
+		ORDER BY day DESC, id DESC LIMIT $2`, f.Reconciliation, limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("review settlements: %w", err)
+	}
+	defer rows.Close()
+	list := &core.List[*core.Settlement]{Object: "list", Data: []*core.Settlement{}}
+	for rows.Next() {
+		st, _, _, err := scanSettlement(rows)
+		if err != nil {
+			return nil, fmt.Errorf("review settlements: %w", err)
+		}
+		list.Data = append(list.Data, st)
+	}
+	if len(list.Data) > limit {
+		list.Data, list.HasMore = list.Data[:limit], true
+	}
+	return list, rows.Err()
 }
 
 // Settlements lists a merchant's settlements, newest day first (at most limit, default 10).

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,8 +65,9 @@ func TestSettlementOfADaySumsToItsLinesAndIsClosedOnce(t *testing.T) {
 	}
 	// Fees: 2.5% of 1000 = 25, + 5 = 30 each; the 400 refund returns 12 (30 × 0.4).
 	want := core.Settlement{Object: "settlement", ID: st.ID, Merchant: e.merchant.ID, Date: "2026-03-01", Currency: "USD",
-		Count: 4, Gross: 3000, Refunds: 400, Fees: 90 - 12, Net: 3000 - 90 - 400 + 12, Status: core.SettlementClosed, CreatedAt: st.CreatedAt}
-	if *st != want {
+		Count: 4, Gross: 3000, Refunds: 400, Fees: 90 - 12, Net: 3000 - 90 - 400 + 12, Status: core.SettlementClosed, CreatedAt: st.CreatedAt,
+		Reconciliation: core.SettlementUnchecked, ReconciliationDetail: []string{}}
+	if !reflect.DeepEqual(*st, want) {
 		t.Fatalf("settlement\n got %+v\nwant %+v", *st, want)
 	}
 	var sum core.Settlement
@@ -90,4 +92,65 @@ func TestSettlementOfADaySumsToItsLinesAndIsClosedOnce(t *testing.T) {
 		}
 	}
 	e.requireBalancedLedger()
+}
+
+// Reconciling a channel's statement flags the settlement days it disagrees with (mismatch,
+// with the movement in the detail, listed for operators) and marks the others matched; a
+// repeat adds nothing twice.
+func TestReconciliationFlagsSettlementDaysThatDisagree(t *testing.T) {
+	e := newPhaseEnv(t)
+	ctx := context.Background()
+	other, err := e.svc.CreateMerchant(ctx, "Other", "us-east")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 2 {
+		rep, err := e.createPayment(fmt.Sprintf("rc-%d", i), fmt.Sprintf("rc-%d", i), core.CaptureAutomatic)
+		ids = append(ids, e.object(rep, err, string(core.StatusSucceeded)))
+	}
+	if _, err := e.svc.CreateAdjustment(ctx, core.AdjustmentParams{Merchant: other.ID, Amount: 500, Currency: "USD", Reason: "float"}); err != nil {
+		t.Fatal(err)
+	}
+	day := e.clock.Now()
+	e.clock.Advance(12 * time.Hour)
+	if n, err := e.svc.CloseSettlements(ctx); err != nil || n != 2 {
+		t.Fatalf("closed %d, %v; want 2", n, err)
+	}
+	statement := []core.StatementLine{{Kind: "charge", PaymentID: ids[0], Amount: 1000, Currency: "USD"},
+		{Kind: "charge", PaymentID: ids[1], Amount: 1000, Currency: "USD"}}
+	state := func(merchantID string) *core.Settlement {
+		t.Helper()
+		l, err := e.svc.Settlements(ctx, merchantID, 0)
+		if err != nil || len(l.Data) != 1 {
+			t.Fatalf("settlements of %s: %+v, %v", merchantID, l, err)
+		}
+		return l.Data[0]
+	}
+	if state(e.merchant.ID).Reconciliation != core.SettlementUnchecked {
+		t.Fatalf("a settlement never reconciled is %s", state(e.merchant.ID).Reconciliation)
+	}
+	if rep, err := e.svc.Reconcile(ctx, core.ChannelCard, day, statement); err != nil || !rep.Balanced {
+		t.Fatalf("clean reconciliation: %+v, %v", rep, err)
+	}
+	if a, b := state(e.merchant.ID), state(other.ID); a.Reconciliation != core.SettlementMatched || b.Reconciliation != core.SettlementMatched {
+		t.Fatalf("after a clean statement: %s and %s, want matched", a.Reconciliation, b.Reconciliation)
+	}
+	statement[1].Amount = 900 // the channel says otherwise
+	for range 2 {
+		if rep, err := e.svc.Reconcile(ctx, core.ChannelCard, day, statement); err != nil || rep.Balanced {
+			t.Fatalf("tampered reconciliation: %+v, %v", rep, err)
+		}
+	}
+	a := state(e.merchant.ID)
+	if a.Reconciliation != core.SettlementMismatch || len(a.ReconciliationDetail) != 1 {
+		t.Fatalf("disagreeing day: %s %v, want mismatch with one line", a.Reconciliation, a.ReconciliationDetail)
+	}
+	if b := state(other.ID); b.Reconciliation != core.SettlementMatched {
+		t.Errorf("a merchant the statement does not concern became %s", b.Reconciliation)
+	}
+	flagged, err := e.svc.ReviewSettlements(ctx, core.SettlementFilter{Reconciliation: core.SettlementMismatch})
+	if err != nil || len(flagged.Data) != 1 || flagged.Data[0].ID != a.ID {
+		t.Fatalf("flagged settlements %+v, %v; want %s", flagged, err, a.ID)
+	}
 }

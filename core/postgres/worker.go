@@ -59,13 +59,22 @@ func (w *Worker) Stop() {
 	}
 }
 
-// NewRecoverer makes the in-doubt recovery worker: Recover every cfg.Interval against q.
+// NewRecoverer makes the in-doubt recovery worker: Recover every cfg.Interval against q, then
+// RecoverPayouts through the service's bank gateway.
 func NewRecoverer(s *Service, q core.Querier, cfg RecoveryConfig) *Worker {
 	cfg.withDefaults(s.cfg.Lease)
 	return NewWorker("in-doubt recovery", cfg.Interval, s.log, func(ctx context.Context) error {
 		st, err := s.Recover(ctx, q, cfg)
 		if st.Examined > 0 {
 			s.log.Info("in-doubt recovery", "examined", st.Examined, "resolved", st.Resolved, "waiting", st.Waiting, "errors", st.Errors)
+		}
+		if err != nil {
+			return err
+		}
+		// Payouts through the bank, by the same rules (payouts.go).
+		st, err = s.RecoverPayouts(ctx, cfg)
+		if st.Examined > 0 {
+			s.log.Info("payout recovery", "examined", st.Examined, "resolved", st.Resolved, "waiting", st.Waiting, "errors", st.Errors)
 		}
 		return err
 	})

@@ -136,6 +136,12 @@ ALTER TABLE adjustments SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE settlements ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE settlements SET LOCALITY REGIONAL BY ROW AS crdb_region;
 
+-- Payouts and payout schedules live in their merchant's home region.
+ALTER TABLE payouts ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE payouts SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_payout_schedules ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_payout_schedules SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
 -- Back office: a merchant user's row lives in its merchant's home region, an operator's in the
 -- region it was created in; a session in the region of the node that signed it in (the
 -- e-mail's uniqueness is checked across regions, once per user created).

@@ -39,7 +39,20 @@ type Faults struct {
 	// Unavailable: the next N calls are refused at once without executing
 	// (core.ErrNotExecuted), like a channel behind an open circuit breaker.
 	Unavailable int
+	// Payout is what the bank does with new payouts: PayoutPaid (default, at once),
+	// PayoutDelayed (in transit for PayoutDelay, then paid), PayoutFail (failed) or
+	// PayoutReturn (paid, then returned by the receiving bank after PayoutDelay).
+	Payout      string
+	PayoutDelay time.Duration
 }
+
+// Payout behaviours (Faults.Payout).
+const (
+	PayoutPaid    = ""
+	PayoutDelayed = "delayed"
+	PayoutFail    = "failed"
+	PayoutReturn  = "returned"
+)
 
 // Channel is the simulator. The zero value is not usable; call New.
 type Channel struct {
@@ -50,7 +63,18 @@ type Channel struct {
 	charges map[string]int            // by payment ID: money-moving authorisations executed
 	calls   int
 	seq     int
-	ledger  []statementLine // money moved, for statements
+	ledger  []statementLine    // money moved, for statements
+	payouts map[string]*payout // by payout ID
+}
+
+// payout is a payout the simulated bank executed.
+type payout struct {
+	amount   int64
+	currency string
+	ref      string
+	mode     string
+	at, due  time.Time // executed; when a delayed payout is paid or a paid one returned
+	returned bool      // ReturnPayout
 }
 
 type statementLine struct {
@@ -69,7 +93,7 @@ type authorization struct {
 
 // New makes a simulator.
 func New() *Channel {
-	return &Channel{auths: map[string]*authorization{}, answers: map[string]any{}, charges: map[string]int{}}
+	return &Channel{auths: map[string]*authorization{}, answers: map[string]any{}, charges: map[string]int{}, payouts: map[string]*payout{}}
 }
 
 // SetFaults replaces the fault settings.
@@ -336,3 +360,70 @@ func (c *Channel) Statement(ctx context.Context, ch core.Channel, day time.Time)
 }
 
 var _ core.Statements = (*Channel)(nil)
+
+// Payout implements core.Payouter: the bank pays the payout once per key, as Faults.Payout
+// says; a repeat answers with its state now.
+func (c *Channel) Payout(ctx context.Context, req core.PayoutRequest) (core.PayoutResult, error) {
+	ans, err := c.do(ctx, req.Key, func() any {
+		mode, delay := c.faults.Payout, c.faults.PayoutDelay
+		po := &payout{amount: req.Amount, currency: req.Currency, ref: c.nextRef("po"), mode: mode, at: time.Now()}
+		po.due = po.at.Add(delay)
+		c.payouts[req.PayoutID] = po
+		return po
+	})
+	if err != nil {
+		return core.PayoutResult{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ans.(*payout).result(time.Now()), nil
+}
+
+// QueryPayout implements core.Payouter: the bank's account of a payout now.
+func (c *Channel) QueryPayout(ctx context.Context, q core.PayoutQuery) (core.PayoutResult, error) {
+	if err := ctx.Err(); err != nil {
+		return core.PayoutResult{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	po := c.payouts[q.PayoutID]
+	if po == nil {
+		return core.PayoutResult{}, nil
+	}
+	return po.result(time.Now()), nil
+}
+
+var _ core.Payouter = (*Channel)(nil)
+
+// result is the payout's state at now; the caller holds c.mu.
+func (po *payout) result(now time.Time) core.PayoutResult {
+	r := core.PayoutResult{Found: true, Outcome: core.PayoutOutcomePaid, Reference: po.ref}
+	switch {
+	case po.returned || (po.mode == PayoutReturn && !now.Before(po.due)):
+		r.Outcome, r.FailureCode, r.FailureMessage = core.PayoutOutcomeReturned, "account_closed", "The receiving account is closed."
+	case po.mode == PayoutFail:
+		r.Outcome, r.FailureCode, r.FailureMessage = core.PayoutOutcomeFailed, "invalid_account", "The receiving bank refused the account."
+	case po.mode == PayoutDelayed && now.Before(po.due):
+		r.Outcome = core.PayoutOutcomeInTransit
+	}
+	return r
+}
+
+// Payouts is how many payouts the bank executed (each once, however often sent).
+func (c *Channel) Payouts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.payouts)
+}
+
+// ReturnPayout makes the receiving bank send a payout back: queries report it returned.
+func (c *Channel) ReturnPayout(payoutID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	po := c.payouts[payoutID]
+	if po == nil {
+		return false
+	}
+	po.returned = true
+	return true
+}

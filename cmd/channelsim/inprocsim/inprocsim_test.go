@@ -7,6 +7,7 @@ import (
 
 	"github.com/paycenter/paycenter/cmd/channelsim/inprocsim"
 	"github.com/paycenter/paycenter/core"
+	"github.com/paycenter/paycenter/internal/eventually"
 )
 
 func auth(id, number string, capture bool) core.AuthorizeRequest {
@@ -91,5 +92,48 @@ func TestWalletsWaitForThePayer(t *testing.T) {
 		if err != nil || res.Outcome != core.OutcomeActionRequired || res.NextAction == nil {
 			t.Errorf("%s: %+v %v", c, res, err)
 		}
+	}
+}
+
+// The simulated bank pays each payout key once, and learns the faults: a lost answer, a
+// delayed payout (in transit, then paid), a failed one, and one returned after it was paid.
+func TestPayoutFaults(t *testing.T) {
+	ch := inprocsim.New()
+	ctx := context.Background()
+	req := func(id string) core.PayoutRequest {
+		return core.PayoutRequest{Key: core.PayoutKey(id), PayoutID: id, Amount: 500, Currency: "EUR", AccountNumber: "0532013000"}
+	}
+	query := func(id string) core.PayoutResult {
+		r, err := ch.QueryPayout(ctx, core.PayoutQuery{Key: core.PayoutKey(id), PayoutID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := query("po_none"); r.Found {
+		t.Errorf("a payout never sent is found: %+v", r)
+	}
+	ch.SetFaults(inprocsim.Faults{LoseResponses: 1})
+	if _, err := ch.Payout(ctx, req("po_lost")); err == nil {
+		t.Fatal("a lost answer came back")
+	}
+	if r, err := ch.Payout(ctx, req("po_lost")); err != nil || r.Outcome != core.PayoutOutcomePaid || query("po_lost").Outcome != core.PayoutOutcomePaid {
+		t.Errorf("the retry of a lost payout: %+v, %v", r, err)
+	}
+	ch.SetFaults(inprocsim.Faults{Payout: inprocsim.PayoutDelayed, PayoutDelay: 50 * time.Millisecond})
+	if r, _ := ch.Payout(ctx, req("po_slow")); r.Outcome != core.PayoutOutcomeInTransit {
+		t.Errorf("delayed payout: %+v, want in transit", r)
+	}
+	eventually.True(t, 5*time.Second, "the delayed payout is paid", func() bool { return query("po_slow").Outcome == core.PayoutOutcomePaid })
+	ch.SetFaults(inprocsim.Faults{Payout: inprocsim.PayoutFail})
+	if r, _ := ch.Payout(ctx, req("po_fail")); r.Outcome != core.PayoutOutcomeFailed || r.FailureCode == "" {
+		t.Errorf("failing payout: %+v", r)
+	}
+	ch.SetFaults(inprocsim.Faults{})
+	if r, _ := ch.Payout(ctx, req("po_ret")); r.Outcome != core.PayoutOutcomePaid || !ch.ReturnPayout("po_ret") || query("po_ret").Outcome != core.PayoutOutcomeReturned {
+		t.Errorf("returned payout: %+v, then %+v", r, query("po_ret"))
+	}
+	if n := ch.Payouts(); n != 4 {
+		t.Errorf("%d payouts executed, want 4", n)
 	}
 }

@@ -132,6 +132,7 @@ func (s *Server) bankRoutes() {
 		}
 		return jsonReply(200, bankRefundOf(rf))
 	}))
+	s.payoutRoutes(p)
 	s.mux.Handle("GET /bank_transfer/statements", s.endpoint(p, reading, s.statementHandler(p, jsonStatement)))
 }
 
@@ -240,11 +241,15 @@ func (s *Server) bankNotification(ctx context.Context, ev event) (*http.Request,
 	o := &ev.order
 	types := map[string]string{KindPaid: "transfer.received", KindFailed: "transfer.rejected", KindClosed: "transfer.expired",
 		KindPending: "transfer.pending", KindRefund: "refund.succeeded"}
+	eventType := types[ev.kind]
 	data := map[string]any{"transfer": s.bankTransferOf(o)}
 	if ev.refund != nil {
 		data["refund"] = bankRefundOf(ev.refund)
 	}
-	body, err := json.Marshal(map[string]any{"event_id": ev.id, "event_type": types[ev.kind], "created_at": ev.at.UTC(), "data": data})
+	if ev.payout != nil {
+		eventType, data = "payout."+ev.payout.Status, map[string]any{"payout": ev.payout}
+	}
+	body, err := json.Marshal(map[string]any{"event_id": ev.id, "event_type": eventType, "created_at": ev.at.UTC(), "data": data})
 	if err != nil {
 		return nil, err
 	}

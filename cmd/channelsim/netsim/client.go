@@ -141,3 +141,9 @@ func (c Control) Notifications(ctx context.Context) ([]NotificationRecord, error
 	var out []NotificationRecord
 	return out, c.do(ctx, http.MethodGet, "/sim/notifications", nil, &out)
 }
+
+// MovePayout moves a bank payout by hand (status paid, failed or returned) and notifies it:
+// a delayed payout paid now, a paid one returned by the receiving bank.
+func (c Control) MovePayout(ctx context.Context, outPayoutNo, status string) error {
+	return c.do(ctx, http.MethodPost, "/sim/payouts/"+url.PathEscape(outPayoutNo)+"/"+url.PathEscape(status), nil, nil)
+}

@@ -128,6 +128,10 @@ func (s *Server) controlRoutes() {
 				writeControlError(w, 400, "%s: stale_notification must be \"pending\" or \"closed\"", ch)
 				return
 			}
+			if f.Payout != "" && f.Payout != PayoutDelayed && f.Payout != PayoutFail && f.Payout != PayoutReturn {
+				writeControlError(w, 400, "%s: payout must be \"delayed\", \"failed\" or \"returned\"", ch)
+				return
+			}
 			if f.LostResponseMode != "" && f.LostResponseMode != LoseByDrop && f.LostResponseMode != LoseWith502 {
 				writeControlError(w, 400, "%s: lost_response_mode must be \"drop\" or \"502\"", ch)
 				return
@@ -197,6 +201,7 @@ func (s *Server) controlRoutes() {
 		writeJSON(w, 200, o.view())
 	})
 	m.HandleFunc("GET /sim/charges", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Charges()) })
+	s.payoutControlRoutes()
 	m.HandleFunc("GET /sim/notifications", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.notifications()) })
 	m.HandleFunc("GET /pay/{token}", s.payerPage)
 	m.HandleFunc("POST /pay/{token}", s.payerPage)

@@ -148,6 +148,17 @@
 //	                                             → 201 refund | 422 transfer_not_received | 422 amount_exceeds_received | 404
 //	GET  /bank/v1/refunds/{out_refund_no}        → 200 refund | 404 refund_not_found
 //	GET  /bank_transfer/statements?date=YYYY-MM-DD
+//	POST /bank/v1/payouts                        {out_payout_no, amount, currency, beneficiary: {name, account, bank_code},
+//	                                              description?, notify_url?} → 201 payout (the first answer replayed
+//	                                             for its Idempotency-Key) | 409 out_payout_no_in_use
+//	GET  /bank/v1/payouts/{out_payout_no}        → 200 payout | 404 payout_not_found
+//
+// A payout is {payout_id, out_payout_no, status: in_transit | paid | failed | returned,
+// amount, currency, beneficiary, description, failure_code, created_at, updated_at}; it is
+// paid at once unless the bank's Faults.Payout delays it (in_transit, then paid), fails it,
+// or returns it after it was paid. Each later change is notified: {event_id, event_type:
+// payout.paid | payout.failed | payout.returned, created_at, data: {payout}};
+// POST /sim/payouts/{out_payout_no}/{paid|failed|returned} moves one by hand.
 //
 // A transfer is {transfer_id, out_trade_no, status: pending | received | rejected | expired
 // | canceled, amount, currency, beneficiary: {name, account}, reference (for the payer to

@@ -38,7 +38,20 @@ type Faults struct {
 	// with an out-of-order one claiming that older state (a new event ID, the order's
 	// creation time as its time).
 	StaleNotification string `json:"stale_notification,omitempty"`
+	// Payout (the bank only) is what the bank does with new payouts: "" pays at once,
+	// PayoutDelayed keeps them in_transit for PayoutDelayMS then pays them, PayoutFail
+	// fails them, PayoutReturn pays them and after PayoutDelayMS returns them (a
+	// payout.returned notification). Each change is notified.
+	Payout        string `json:"payout,omitempty"`
+	PayoutDelayMS int    `json:"payout_delay_ms,omitempty"`
 }
+
+// Payout behaviours (Faults.Payout).
+const (
+	PayoutDelayed = "delayed"
+	PayoutFail    = "failed"
+	PayoutReturn  = "returned"
+)
 
 // Lost-response modes.
 const (

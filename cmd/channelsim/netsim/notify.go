@@ -46,6 +46,7 @@ type event struct {
 	kind   string
 	order  order
 	refund *refund
+	payout *simPayout // for the bank's payout notifications
 	at     time.Time
 	url    string
 	stale  bool

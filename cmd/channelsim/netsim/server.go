@@ -154,6 +154,7 @@ type Server struct {
 	lines        []ledgerLine
 	st           stripeState
 	events       []*NotificationRecord
+	payouts      map[string]*simPayout // out_payout_no → the bank's payout
 	seq          int
 
 	httpSrv *http.Server
@@ -184,6 +185,7 @@ func NewServer(cfg Config) (*Server, error) {
 		alipayStamps: map[string]time.Time{},
 		payments:     map[string]*PaymentCharges{},
 		keyRuns:      map[string]int{},
+		payouts:      map[string]*simPayout{},
 	}
 	s.st = stripeState{pms: map[string]*stripePM{}, intents: map[string]*stripeIntent{},
 		charges: map[string]*stripeCharge{}, refunds: map[string]*stripeRefund{}}

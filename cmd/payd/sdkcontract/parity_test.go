@@ -85,6 +85,14 @@ func TestTypesMatchTheDomain(t *testing.T) {
 		{paysdk.NotificationSettings{}, core.NotificationSettings{}},
 		{paysdk.TopUpReminder{}, core.TopUpReminder{}},
 		{paysdk.NotificationTemplate{}, core.NotificationTemplate{}},
+		{paysdk.Payout{}, core.Payout{}},
+		{paysdk.PayoutDestination{}, core.PayoutDestination{}},
+		{paysdk.CreatePayoutParams{}, core.CreatePayoutParams{}},
+		{paysdk.PayoutSchedule{}, core.PayoutSchedule{}},
+		{paysdk.PayoutScheduleParams{}, core.PayoutScheduleParams{}},
+		{paysdk.Settlement{}, core.Settlement{}},
+		{paysdk.PayoutFilter{}, core.PayoutFilter{}},
+		{paysdk.SettlementFilter{}, core.SettlementFilter{}},
 	} {
 		st, ct := reflect.TypeOf(tc.sdk), reflect.TypeOf(tc.core)
 		t.Run(st.Name(), func(t *testing.T) {
@@ -113,6 +121,10 @@ func TestConstantsMatchTheDomain(t *testing.T) {
 		{string(paysdk.StatusFailed), string(core.StatusFailed)},
 		{string(paysdk.StatusCanceled), string(core.StatusCanceled)},
 		{string(paysdk.StatusRequiresReview), string(core.StatusRequiresReview)},
+		{paysdk.PayoutPending, core.PayoutPending},
+		{paysdk.PayoutInTransit, core.PayoutInTransit},
+		{paysdk.PayoutPaid, core.PayoutPaid},
+		{paysdk.PayoutFailed, core.PayoutFailed},
 		{paysdk.RefundPending, core.RefundPending},
 		{paysdk.RefundSucceeded, core.RefundSucceeded},
 		{paysdk.RefundFailed, core.RefundFailed},

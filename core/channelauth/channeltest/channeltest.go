@@ -356,13 +356,13 @@ func (rc *Receiver) Raw() []RawNotification {
 	return append([]RawNotification(nil), rc.raw...)
 }
 
-// Notifications lists the accepted notifications for payment id, in arrival order.
+// Notifications lists the accepted notifications for payment (or payout) id, in arrival order.
 func (rc *Receiver) Notifications(id string) []core.Notification {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	var out []core.Notification
 	for _, n := range rc.got {
-		if n.PaymentID == id {
+		if n.PaymentID == id || (id != "" && n.PayoutID == id) {
 			out = append(out, n)
 		}
 	}
