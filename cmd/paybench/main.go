@@ -31,7 +31,7 @@
 // With -risk-rules N it saves N platform-wide risk rules first (see benchRules), so that
 // every payment is evaluated against them: the cost of risk evaluation on the hot path.
 //
-//	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd] [-json PREFIX] [-profile FILE] [-risk-rules N]
+//	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd] [-json PREFIX] [-profile FILE] [-risk-rules N] [-statements N]
 package main
 
 import (
@@ -83,6 +83,7 @@ type options struct {
 	jsonOut     string
 	profile     string
 	riskRules   int
+	statements  int
 }
 
 // parseFlags parses the command line.
@@ -95,6 +96,7 @@ func parseFlags() options {
 	flag.StringVar(&o.jsonOut, "json", "", "write the load generator's reports and the CPU accounts here (prefix; -closed.json, -open.json and -cpu.json are added)")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of payd, taken during the closed-loop run (10 s or -duration if shorter), to this file")
 	flag.IntVar(&o.riskRules, "risk-rules", 0, "platform-wide risk rules to save before the payments run (two of them velocity counters; none matches): the cost of risk evaluation")
+	flag.IntVar(&o.statements, "statements", 0, "load pg_stat_statements and print the N statements that took the database the most time in the closed-loop run, per payment")
 	flag.Parse()
 	return o
 }
@@ -119,7 +121,11 @@ func run(ctx context.Context) error {
 	}
 	fmt.Fprintln(os.Stderr, "starting a platform: PostgreSQL and one payd ...")
 	fmt.Fprintf(os.Stderr, "payd's per-node quotas are lifted (configured policy, not platform cost): %s\n", strings.Join(quotaArgs, " "))
-	c, err := localcluster.Up(ctx, localcluster.Options{Dir: dir, Payd: o.payd, NodeArgs: nodeArgs, Out: io.Discard})
+	var pgSettings []string
+	if o.statements > 0 {
+		pgSettings = append(pgSettings, statementsSetting)
+	}
+	c, err := localcluster.Up(ctx, localcluster.Options{Dir: dir, Payd: o.payd, NodeArgs: nodeArgs, PostgresSettings: pgSettings, Out: io.Discard})
 	if err != nil {
 		return err
 	}
@@ -169,6 +175,11 @@ func run(ctx context.Context) error {
 		fmt.Fprintf(os.Stderr, "profiling payd for %d s after the warmup (pprof on %s) ...\n", secs, metricsAddr)
 		waitProfile = startProfile(ctx, metricsAddr, warmup, secs, o.profile)
 	}
+	if o.statements > 0 {
+		if err := resetStatements(ctx, c.DatabaseURL); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(os.Stderr, "payments, closed loop at %d clients for %s ...\n", o.concurrency, o.duration)
 	maxRep, win, err := runLoad(ctx, closed, target, ms, o.jsonOut, "closed", &meter)
 	if err != nil {
@@ -183,6 +194,11 @@ func run(ctx context.Context) error {
 		cpuPart{Name: "postgres", CPUS: seconds(win.Postgres)},
 		cpuPart{Name: "payd", CPUS: seconds(win.Payd)},
 		cpuPart{Name: "load generator", CPUS: seconds(win.Self)})
+	if o.statements > 0 {
+		if err := printStatements(ctx, os.Stdout, c.DatabaseURL, o.statements, maxRep.WarmupOps+maxRep.Overall.Count); err != nil {
+			return err
+		}
+	}
 	profErr := waitProfile()
 	if o.profile != "" {
 		if profErr != nil {
