@@ -16,7 +16,7 @@ import (
 const paidStatuses = `('succeeded', 'requires_capture')`
 
 // ConsoleOverview computes a merchant's overview from the payments and refunds tables: one
-// scan of the last 30 days' payments on the covering index payments_merchant_created_stats
+// scan of the last 30 days' payments on the covering index payments_merchant_created_covering
 // (an index-only scan), grouped by UTC day, currency and channel, and one of its refunds;
 // today's and the 30 days' figures and the chart's days are summed from those groups.
 func (s *Service) ConsoleOverview(ctx context.Context, merchantID string, now time.Time) (*core.Overview, error) {
