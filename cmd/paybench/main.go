@@ -37,6 +37,7 @@
 // every payment is evaluated against them: the cost of risk evaluation on the hot path.
 //
 //	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd] [-json PREFIX] [-profile FILE] [-risk-rules N] [-statements N]
+//	paybench -instructions N [-payd bin/payd]
 package main
 
 import (
@@ -82,14 +83,15 @@ func main() {
 
 // options are paybench's flags.
 type options struct {
-	duration    time.Duration
-	concurrency int
-	merchants   int
-	payd        string
-	jsonOut     string
-	profile     string
-	riskRules   int
-	statements  int
+	duration     time.Duration
+	concurrency  int
+	merchants    int
+	payd         string
+	jsonOut      string
+	profile      string
+	riskRules    int
+	statements   int
+	instructions int
 }
 
 // parseFlags parses the command line.
@@ -103,6 +105,7 @@ func parseFlags() options {
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of payd, taken during the closed-loop run (10 s or -duration if shorter), to this file")
 	flag.IntVar(&o.riskRules, "risk-rules", 0, "platform-wide risk rules to save before the payments run (two of them velocity counters; none matches): the cost of risk evaluation")
 	flag.IntVar(&o.statements, "statements", 0, "load pg_stat_statements and print the N statements that took the database the most time in the closed-loop run, per payment")
+	flag.IntVar(&o.instructions, "instructions", 0, "instead of the timed runs: count instructions under valgrind's callgrind, over N pgbench transactions and N payments (see instructions.go)")
 	flag.Parse()
 	return o
 }
@@ -110,6 +113,9 @@ func parseFlags() options {
 // run starts the platform, runs the measurements and prints them.
 func run(ctx context.Context) error {
 	o := parseFlags()
+	if o.instructions > 0 {
+		return runInstructions(ctx, o)
+	}
 	dir, err := os.MkdirTemp("", "paybench-")
 	if err != nil {
 		return err

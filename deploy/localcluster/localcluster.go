@@ -116,7 +116,10 @@ type Options struct {
 	// PostgresSettings are more settings of the single PostgreSQL server (localpg's
 	// Options.Settings); not used with Patroni. Default none.
 	PostgresSettings []string
-	Out              io.Writer
+	// PostgresExec is the single server's executable (localpg's Options.Postgres). Default
+	// PostgreSQL's own.
+	PostgresExec string
+	Out          io.Writer
 }
 
 // File is the path of cluster.json under dir.
@@ -204,7 +207,7 @@ func Up(ctx context.Context, opt Options) (*Cluster, error) {
 	} else {
 		pgDir, _ := filepath.Abs(filepath.Join(opt.Dir, "pg"))
 		say("starting PostgreSQL in %s ...", pgDir)
-		pg, err := localpg.Start(ctx, pgDir, localpg.Options{Settings: opt.PostgresSettings})
+		pg, err := localpg.Start(ctx, pgDir, localpg.Options{Settings: opt.PostgresSettings, Postgres: opt.PostgresExec})
 		if err != nil {
 			return nil, err
 		}
