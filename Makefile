@@ -105,7 +105,7 @@ bench: ensure-postgres build ## pgbench TPS vs payments/s through the platform, 
 	@bin/paybench -duration 20s -concurrency 16 -payd bin/payd
 
 bench-instructions: ensure-postgres build ## instructions per payment (PostgreSQL, payd) and per pgbench transaction under valgrind's callgrind: figures the machine's load does not move (about 5 min)
-	@bin/paybench -instructions 200 -payd bin/payd
+	@bin/paybench -instructions 100 -payd bin/payd
 
 load: build ## load the running platform ('make up' first); ARGS='-rate 90 -region us-east' etc.; reports in .local/load/
 	@mkdir -p $(LOCAL)/load

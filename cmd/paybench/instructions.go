@@ -33,8 +33,10 @@ import (
 //   - payd per payment: its count between callgrind_control's zero and dump around the same
 //     payments. payd runs with GODEBUG=asyncpreemptoff=1, since callgrind fails on the
 //     goroutine preemption signal.
-//   - From both, what the same window counts with payd idle for as long (its workers'
-//     polling, its connections' start) is subtracted: the payments' own cost remains.
+//   - Each count is the difference between a window of N payments and one of 2N, both
+//     begun on new connections, so that the connections' start and their statements'
+//     preparation cancel out. payd's periodic workers (webhook delivery, recovery,
+//     detectors) run once an hour in this mode: the request path is what is counted.
 //
 // PostgreSQL's background processes (checkpointer, WAL writer, autovacuum) are not counted,
 // and neither are the load generator nor pgbench's client.
@@ -46,6 +48,35 @@ const instrClients = 2
 // connections open.
 const instrWarmup = 50
 
+// instrHistory is the number of past payments each merchant has before the counted ones
+// (inserted directly): the risk score's reads of a merchant's recent payments reach as far
+// as 200 of them, which a short run's fresh merchants would not show.
+const instrHistory = 2000
+
+// seedHistory inserts n succeeded card payments for each merchant: one a minute back from
+// now, in the load generator's five currencies, with fingerprints other than its card's.
+func seedHistory(ctx context.Context, url string, ms []loadtest.Merchant, n int) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, m := range ms {
+		if _, err := conn.Exec(ctx, `
+			INSERT INTO payments (id, merchant_id, region, status, amount, amount_captured, currency, channel,
+				capture_method, merchant_reference, description, customer, payment_method, metadata, created_at, updated_at)
+			SELECT 'pay_seed_' || $1 || '_' || g, $1, $2, 'succeeded', 1000 + g % 5000, 1000 + g % 5000,
+				(ARRAY['USD', 'EUR', 'GBP', 'JPY', 'CNY'])[1 + g % 5], 'card',
+				'automatic', 'seed-' || g, '', '{}', jsonb_build_object('type', 'card', 'fingerprint', 'seed' || g % 300), '{}',
+				now() - g * interval '1 minute', now() - g * interval '1 minute'
+			FROM generate_series(1, $3::INT) g`, m.ID, m.HomeRegion, n); err != nil {
+			return fmt.Errorf("seeding history: %w", err)
+		}
+	}
+	_, err = conn.Exec(ctx, `VACUUM ANALYZE payments`)
+	return err
+}
+
 // runInstructions starts a platform under callgrind, counts, and prints one line.
 func runInstructions(ctx context.Context, o options) error {
 	if _, err := exec.LookPath("valgrind"); err != nil {
@@ -56,8 +87,14 @@ func runInstructions(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "callgrind")
-	if err := os.Mkdir(out, 0o777); err != nil {
+	out := o.callgrindDir
+	if out == "" {
+		out = filepath.Join(dir, "callgrind")
+	}
+	if out, err = filepath.Abs(out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o777); err != nil {
 		return err
 	}
 	if err := os.Chmod(out, 0o777); err != nil { // the postgres user writes there too
@@ -73,16 +110,22 @@ func runInstructions(ctx context.Context, o options) error {
 	}
 	vg := "valgrind --tool=callgrind --dump-instr=no -q --callgrind-out-file=" + out
 	pgWrap, paydWrap := filepath.Join(dir, "postgres.sh"), filepath.Join(dir, "payd.sh")
-	if err := os.WriteFile(pgWrap, []byte("#!/bin/sh\nexec "+vg+"/pg.%p "+filepath.Join(bin, "postgres")+` "$@"`+"\n"), 0o755); err != nil {
+	// A backend is a fork of the postmaster and would inherit its count (its start, about
+	// 45 M): only what runs inside PostgresMain, a backend's own loop, is counted.
+	pgVG := vg + "/pg.%p --collect-atstart=no --toggle-collect=PostgresMain "
+	if err := os.WriteFile(pgWrap, []byte("#!/bin/sh\nexec "+pgVG+filepath.Join(bin, "postgres")+` "$@"`+"\n"), 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(paydWrap, []byte("#!/bin/sh\nGODEBUG=asyncpreemptoff=1 exec "+vg+"/payd.%p "+payd+` "$@"`+"\n"), 0o755); err != nil {
 		return err
 	}
 	// Under callgrind every statement takes tens of times longer: payd's database timeouts
-	// are widened so that none of them expires.
+	// are widened so that none of them expires. Its periodic workers run once an hour (the
+	// heartbeat every 5 s): their polling would count in proportion to the time callgrind
+	// and the machine's load stretch a run to, so what is counted is the request path.
 	nodeArgs := append(quotaArgs[:len(quotaArgs):len(quotaArgs)], "-db-statement-timeout", "20s", "-liveness-timeout", "21s",
-		"-db-connect-timeout", "20s", "-db-tcp-timeout", "20s")
+		"-db-connect-timeout", "20s", "-db-tcp-timeout", "20s", "-heartbeat-interval", "5s",
+		"-recovery-interval", "1h", "-detector-interval", "1h", "-webhooks-interval", "1h")
 	fmt.Fprintln(os.Stderr, "starting a platform under callgrind: PostgreSQL and one payd ...")
 	c, err := localcluster.Up(ctx, localcluster.Options{Dir: dir, Payd: paydWrap, NodeArgs: nodeArgs, PostgresExec: pgWrap, Out: io.Discard})
 	if err != nil {
@@ -153,7 +196,10 @@ func runInstructions(ctx context.Context, o options) error {
 		}
 		return rep, err
 	}
-	fmt.Fprintf(os.Stderr, "payments under callgrind: %d to warm up, then %d counted, at %d clients ...\n", instrWarmup, o.instructions, instrClients)
+	if err := seedHistory(ctx, c.DatabaseURL, ms, instrHistory); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "payments under callgrind: %d to warm up, then %d and %d counted, at %d clients ...\n", instrWarmup, o.instructions, 2*o.instructions, instrClients)
 	if _, err := payments(instrWarmup); err != nil {
 		return err
 	}
@@ -183,32 +229,28 @@ func runInstructions(ctx context.Context, o options) error {
 		payd, err = dumpCount(ctx, filepath.Join(out, fmt.Sprintf("payd.%d.%d", paydPID, dumps)))
 		return pg, payd, err
 	}
-	var rep *loadtest.Report
-	start := time.Now()
-	pgPay, paydPay, err := window(func() (err error) {
-		rep, err = payments(int64(o.instructions))
+	// Each window starts with new connections, whose start and statement preparations
+	// count in it: the payments' own cost is the difference between a window of N payments
+	// and one of 2N, over the N more.
+	var rep1, rep2 *loadtest.Report
+	pg1, payd1, err := window(func() (err error) {
+		rep1, err = payments(int64(o.instructions))
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	// What payd's workers and its connections cost in the same time without payments is
-	// subtracted: under callgrind a payment takes tens of times longer, and the workers'
-	// polling would otherwise count tens of times over.
-	idle := time.Since(start)
-	fmt.Fprintf(os.Stderr, "idle under callgrind for %s ...\n", idle.Round(time.Second))
-	pgIdle, paydIdle, err := window(func() error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(idle):
-			return nil
-		}
+	pg2, payd2, err := window(func() (err error) {
+		rep2, err = payments(2 * int64(o.instructions))
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	pgPay, paydPay = pgPay-pgIdle, paydPay-paydIdle
+	fmt.Fprintf(os.Stderr, "counted: PostgreSQL %d over %d payments, %d over %d; payd %d and %d\n",
+		pg1, rep1.Overall.Count, pg2, rep2.Overall.Count, payd1, payd2)
+	pgPay, paydPay := pg2-pg1, payd2-payd1
+	rep := &loadtest.Report{Overall: loadtest.OpSummary{Count: rep2.Overall.Count - rep1.Overall.Count}}
 	n := float64(rep.Overall.Count)
 	fmt.Printf("instructions:   callgrind (perf stat -e instructions is not supported here): PostgreSQL %.2f M per pgbench transaction (%d); per payment (%d) PostgreSQL %.2f M (%.1f pgbench transactions) and payd %.2f M\n",
 		perTx/1e6, txs/instrClients*instrClients, rep.Overall.Count, float64(pgPay)/n/1e6, float64(pgPay)/n/perTx, float64(paydPay)/n/1e6)

@@ -92,6 +92,7 @@ type options struct {
 	riskRules    int
 	statements   int
 	instructions int
+	callgrindDir string
 }
 
 // parseFlags parses the command line.
@@ -106,6 +107,7 @@ func parseFlags() options {
 	flag.IntVar(&o.riskRules, "risk-rules", 0, "platform-wide risk rules to save before the payments run (two of them velocity counters; none matches): the cost of risk evaluation")
 	flag.IntVar(&o.statements, "statements", 0, "load pg_stat_statements and print the N statements that took the database the most time in the closed-loop run, per payment")
 	flag.IntVar(&o.instructions, "instructions", 0, "instead of the timed runs: count instructions under valgrind's callgrind, over N pgbench transactions and N payments (see instructions.go)")
+	flag.StringVar(&o.callgrindDir, "callgrind-dir", "", "with -instructions: keep callgrind's files here (pg.PID, payd.PID.N) for callgrind_annotate")
 	flag.Parse()
 	return o
 }
