@@ -57,6 +57,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 	// settle ends the insert phase from what the payment's INSERT did.
 	settle := func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, tag pgconn.CommandTag) (string, error) {
 		if tag.RowsAffected() == 1 {
+			queueVolume(w, created, created.Amount)            // the KYC volume (kyc.go)
 			next, err := s.screen(ctx, tx, w, k, created, pre) // risk rules, before any channel call
 			if err != nil || next != pointPaymentCreated {
 				return next, err
