@@ -125,7 +125,9 @@ func runInstructions(ctx context.Context, o options) error {
 	// and the machine's load stretch a run to, so what is counted is the request path.
 	nodeArgs := append(quotaArgs[:len(quotaArgs):len(quotaArgs)], "-db-statement-timeout", "20s", "-liveness-timeout", "21s",
 		"-db-connect-timeout", "20s", "-db-tcp-timeout", "20s", "-heartbeat-interval", "5s",
-		"-recovery-interval", "1h", "-detector-interval", "1h", "-webhooks-interval", "1h")
+		"-recovery-interval", "1h", "-detector-interval", "1h", "-webhooks-interval", "1h",
+		// A small pool, which both windows fill: the same connections' starts cancel out.
+		"-max-conns", "4")
 	fmt.Fprintln(os.Stderr, "starting a platform under callgrind: PostgreSQL and one payd ...")
 	c, err := localcluster.Up(ctx, localcluster.Options{Dir: dir, Payd: paydWrap, NodeArgs: nodeArgs, PostgresExec: pgWrap, Out: io.Discard})
 	if err != nil {
