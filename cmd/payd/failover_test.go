@@ -114,6 +114,7 @@ func (p *hangingProxy) heal() {
 // hungLinkNode is one node whose database connections pass through a hangingProxy, with a
 // merchant; call sends one API request to it. tweak adjusts the node's configuration.
 type hungLinkNode struct {
+	m      *Main
 	direct *postgres.DB
 	proxy  *hangingProxy
 	secret string
@@ -176,7 +177,7 @@ func newHungLinkNode(t *testing.T, tweak func(*Config)) *hungLinkNode {
 	if st != 200 {
 		t.Fatalf("merchant: %d %v", st, mer)
 	}
-	return &hungLinkNode{direct: direct, proxy: proxy, secret: mer["secret_key"].(string), call: call}
+	return &hungLinkNode{m: m, direct: direct, proxy: proxy, secret: mer["secret_key"].(string), call: call}
 }
 
 // A node whose database link hangs answers a payment with a retryable 503 within about its
@@ -255,6 +256,7 @@ func TestNodeFailsFastOnAHungLinkBeforeItsTimeouts(t *testing.T) {
 		t.Fatalf("payment before the hang: %d %v", st, body)
 	}
 
+	before := node.m.Service.Incarnation()
 	node.proxy.hang()
 	start := time.Now()
 	st, hdr, body := node.call("POST", "/v1/payments", node.secret, "during", cardPayment("during", 1000, visaOK, "automatic"))
@@ -298,6 +300,11 @@ func TestNodeFailsFastOnAHungLinkBeforeItsTimeouts(t *testing.T) {
 	var n int
 	if err := node.direct.Pool.QueryRow(ctx, `SELECT count(*) FROM payments WHERE merchant_reference = 'during'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d payments for the key (%v), want 1", n, err)
+	}
+	// The requests the trip ended gave their keys up without releasing them; the node came
+	// back as a new incarnation (long before its 25 s liveness timeout), which frees them.
+	if after := node.m.Service.Incarnation(); after == before {
+		t.Fatalf("the node kept its incarnation %s after the trip: keys its requests gave up stay locked until their leases end", before)
 	}
 }
 

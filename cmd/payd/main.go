@@ -400,8 +400,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.workers = append(m.workers, riskWorkers...)
+	// The workers outlive a stop signal: Close stops them after the requests drained, so
+	// the heartbeat keeps proving the node alive (and keeping it serving) meanwhile.
+	wctx := context.WithoutCancel(ctx)
 	for _, w := range m.workers {
-		w.Start(ctx)
+		w.Start(wctx)
 	}
 	if c.ConsulAddr != "" {
 		if err := m.joinConsul(ctx); err != nil {

@@ -54,6 +54,8 @@ type DB struct {
 	// link ends the statements in flight when the node declares its database link down
 	// (TripLink); nil without a statement timeout.
 	link *linkWatch
+	// beat is the heartbeat's own one-connection pool (with a statement timeout), else nil.
+	beat *pgxpool.Pool
 }
 
 // Open connects to url and detects the engine. MaxConns of 0 keeps pgx's default. It sets no
@@ -117,16 +119,32 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.TCPTimeout > 0 {
 		cfg.ConnConfig.DialFunc = tcpDialer(opts.ConnectTimeout, opts.TCPTimeout).DialContext
 	}
+	// A serving node's heartbeat has a connection of its own, so that requests holding every
+	// connection of the pool (waiting on row locks, say) cannot make a healthy link look dead.
+	var beat *pgxpool.Pool
+	if link != nil {
+		bcfg := cfg.Copy()
+		bcfg.MaxConns, bcfg.MinConns = 1, 0
+		if beat, err = pgxpool.NewWithConfig(ctx, bcfg); err != nil {
+			return nil, fmt.Errorf("connect: %w", err)
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		if beat != nil {
+			beat.Close()
+		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	var version string
 	if err := pool.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 		pool.Close()
+		if beat != nil {
+			beat.Close()
+		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	db := &DB{Pool: pool, Engine: EnginePostgres, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres"), link: link}
+	db := &DB{Pool: pool, Engine: EnginePostgres, tracer: otel.Tracer("github.com/paycenter/paycenter/core/postgres"), link: link, beat: beat}
 	if strings.Contains(version, "CockroachDB") {
 		db.Engine = EngineCockroachDB
 	}
@@ -134,7 +152,21 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*DB, error) {
 }
 
 // Close closes the pool.
-func (db *DB) Close() { db.Pool.Close() }
+func (db *DB) Close() {
+	db.Pool.Close()
+	if db.beat != nil {
+		db.beat.Close()
+	}
+}
+
+// heartbeatPool is where liveness statements go: the heartbeat's own connection on a
+// serving node, the shared pool otherwise.
+func (db *DB) heartbeatPool() *pgxpool.Pool {
+	if db.beat != nil {
+		return db.beat
+	}
+	return db.Pool
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
@@ -305,29 +337,30 @@ func (t *statementTimeout) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx
 // would later), and starts a new one, so statements sent afterwards (the heartbeat that
 // finds the link back, the workers) get their full timeout.
 type linkWatch struct {
-	mu     sync.Mutex
+	gen atomic.Pointer[linkGen]
+}
+
+// linkGen is one generation: its context ends at the next trip.
+type linkGen struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
+func newLinkGen() *linkGen {
+	g := &linkGen{}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	return g
+}
+
 func newLinkWatch() *linkWatch {
 	l := &linkWatch{}
-	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.gen.Store(newLinkGen())
 	return l
 }
 
-func (l *linkWatch) current() context.Context {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.ctx
-}
+func (l *linkWatch) current() context.Context { return l.gen.Load().ctx }
 
-func (l *linkWatch) trip() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.cancel()
-	l.ctx, l.cancel = context.WithCancel(context.Background())
-}
+func (l *linkWatch) trip() { l.gen.Swap(newLinkGen()).cancel() }
 
 // tieToLink returns ctx, also cancelled by the next TripLink, and the function that unties it.
 func (db *DB) tieToLink(ctx context.Context) (context.Context, func()) {
@@ -341,7 +374,8 @@ func (db *DB) tieToLink(ctx context.Context) (context.Context, func()) {
 
 // TripLink ends every statement in flight on the pool now, and every WriteTx waiting for a
 // connection, as if its timeout had passed (the caller answers a retryable 503), when the
-// node has found its database link not answering; statements sent later are not affected. Without a statement timeout it does nothing.
+// node has found its database link not answering; statements sent later, and other calls
+// waiting for a connection (bounded by the connect timeout), are not affected. Without a statement timeout it does nothing.
 func (db *DB) TripLink() {
 	if db.link != nil {
 		db.link.trip()
@@ -362,8 +396,8 @@ func Unavailable(err error) bool {
 	}
 	var ne net.Error
 	var ce *pgconn.ConnectError
-	// context.Canceled: a statement ended by TripLink (or a node stopping); the request's own
-	// context is never cancelled by its client going away.
+	// context.Canceled: a statement ended by TripLink, a node stopping, or (outside the
+	// idempotent runner, which does not let a client's hang-up cancel its work) a client gone.
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) || errors.As(err, &ne) ||
 		errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ETIMEDOUT)

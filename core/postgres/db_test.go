@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
+	waitfor "github.com/paycenter/paycenter/internal/eventually"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -245,5 +247,46 @@ func TestPhaseCommitOfAnAbortedTransactionFails(t *testing.T) {
 	}
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM aborted`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("%d rows after a committed phase, want 2 (%v)", n, err)
+	}
+}
+
+// TripLink ends the statements in flight, as their timeout would much later, and only them:
+// a statement sent afterwards gets its whole timeout, and the error is one a request answers
+// with a retryable 503.
+func TestTripLinkEndsTheStatementsInFlight(t *testing.T) {
+	ctx := context.Background()
+	db, err := postgres.OpenOptions(ctx, pgtest.NewDatabase(t), postgres.Options{MaxConns: 4, StatementTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	done := make(chan error, 2)
+	for _, run := range []func() error{
+		func() error { _, err := db.Pool.Exec(ctx, `SELECT pg_sleep(20)`); return err },
+		func() error {
+			return db.WriteTx(ctx, "sleep", func(tx pgx.Tx) error { _, err := tx.Exec(ctx, `SELECT pg_sleep(20)`); return err })
+		},
+	} {
+		go func() { done <- run() }()
+	}
+	waitfor.True(t, waitfor.Patience, "both statements running in the server", func() bool {
+		var n int
+		err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%' AND state = 'active'`).Scan(&n)
+		return err == nil && n == 2
+	})
+	start := time.Now()
+	db.TripLink()
+	for range 2 {
+		err := <-done
+		if err == nil || !postgres.Unavailable(err) {
+			t.Fatalf("a statement in flight at the trip ended with %v, want an unavailable error", err)
+		}
+	}
+	if took := time.Since(start); took >= 20*time.Second {
+		t.Fatalf("the statements ended %s after the trip: at their own end, not by it", took)
+	}
+	var one int
+	if err := db.Pool.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.2)`).Scan(&one); err != nil || one != 1 {
+		t.Fatalf("a statement after the trip: %d, %v", one, err)
 	}
 }

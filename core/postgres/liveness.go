@@ -85,6 +85,10 @@ type liveness struct {
 	// tripped is the lastBeat at which the link watcher last ended the statements in flight
 	// (it trips once per stretch without a heartbeat).
 	tripped atomic.Int64
+	// rejoin: the link watcher ended statements in flight, whose requests gave their keys up
+	// without releasing them; the next heartbeat joins as a new incarnation, which frees them
+	// at once even if the link came back before the liveness timeout.
+	rejoin atomic.Bool
 }
 
 func newLiveness() *liveness {
@@ -125,7 +129,11 @@ func (s *Service) JoinLiveness(ctx context.Context) error {
 	if s.live == nil {
 		return nil
 	}
-	return s.join(ctx, s.Incarnation())
+	if err := s.join(ctx, s.Incarnation()); err != nil {
+		return err
+	}
+	s.live.lastBeat.Store(time.Now().UnixNano())
+	return nil
 }
 
 // join records incarnation inc as this node's only live one.
@@ -141,7 +149,6 @@ func (s *Service) join(ctx context.Context, inc string) error {
 	if err != nil {
 		return fmt.Errorf("join liveness: %w", err)
 	}
-	s.live.lastBeat.Store(time.Now().UnixNano())
 	return nil
 }
 
@@ -155,8 +162,9 @@ func (s *Service) Heartbeat(ctx context.Context) error {
 	if s.live == nil {
 		return nil
 	}
-	if s.Live() != nil {
-		// The heartbeat lapsed past the timeout (the database was out of reach, or the node
+	if s.Live() != nil || s.live.rejoin.Load() {
+		// The heartbeat lapsed past the timeout (or the link watcher ended this node's
+		// statements: their requests gave up on their keys too) (the database was out of reach, or the node
 		// was paused): other nodes may already have taken this incarnation's keys over, and
 		// the keys its requests gave up on (unable to release them) must not stay locked
 		// until their leases run out. Come back as a new incarnation: every key the old
@@ -170,13 +178,17 @@ func (s *Service) Heartbeat(ctx context.Context) error {
 		if err := s.join(jctx, id); err != nil {
 			return err
 		}
+		// The new incarnation first, then the beat that lets requests in: a request must
+		// not claim a key for the old incarnation, whose row is gone.
 		s.live.incarnation.Store(&id)
+		s.live.lastBeat.Store(time.Now().UnixNano())
+		s.live.rejoin.Store(false)
 		s.log.WarnContext(ctx, "heartbeat lapsed; rejoined as a new incarnation", "old", old, "new", id)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Liveness.Timeout)
 	defer cancel()
-	tag, err := s.db.Pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = now() WHERE incarnation = $1`, s.Incarnation())
+	tag, err := s.db.heartbeatPool().Exec(ctx, `UPDATE nodes SET heartbeat_at = now() WHERE incarnation = $1`, s.Incarnation())
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -242,13 +254,15 @@ func NewHeartbeater(s *Service) *Worker {
 // FailFastAfter it does nothing.
 func NewLinkWatcher(s *Service) *Worker {
 	return NewWorker("link watcher", s.cfg.Liveness.Interval/2, s.log, func(ctx context.Context) error {
-		if s.live == nil || s.cfg.Liveness.FailFastAfter == 0 || s.Serving() == nil {
+		ff := s.cfg.Liveness.FailFastAfter
+		if s.live == nil || ff == 0 {
 			return nil
 		}
-		beat := s.live.lastBeat.Load()
-		if s.live.tripped.Swap(beat) == beat {
+		beat := s.live.lastBeat.Load() // once: a heartbeat committing now must not be mixed in
+		if time.Since(time.Unix(0, beat)) <= ff || s.live.tripped.Swap(beat) == beat {
 			return nil
 		}
+		s.live.rejoin.Store(true)
 		s.db.TripLink()
 		s.log.WarnContext(ctx, "database link not answering: statements in flight ended, requests turned away",
 			"since_last_heartbeat", time.Since(time.Unix(0, beat)).Round(time.Millisecond))

@@ -469,6 +469,10 @@ func wanTimeouts(region string) []string {
 		"-db-connect-timeout", (time.Second + 6*rtt).String(), "-db-tcp-timeout", (time.Second + 6*rtt).String()}
 }
 
+// KillRegion kills every node of a region at once (SIGKILL: no graceful shutdown), as a
+// region failure would, and with a Patroni database the region's member too (its Patroni
+// and PostgreSQL; if it was the primary, a standby of another region takes over). The
+// regional endpoint stays up.
 func KillRegion(dir, region string) ([]Node, error) {
 	c, err := Load(dir)
 	if err != nil {
