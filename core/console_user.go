@@ -38,7 +38,8 @@ type Permission string
 const (
 	PermViewPayments    Permission = "view_payments"    // payments, overview, exports
 	PermRefund          Permission = "refund"           // refund a payment
-	PermManageKeys      Permission = "manage_keys"      // roll API keys
+	PermManageKeys      Permission = "manage_keys"      // roll and revoke API keys
+	PermManagePayouts   Permission = "manage_payouts"   // pay out, set the payout schedule
 	PermManageWebhooks  Permission = "manage_webhooks"  // create, roll, redeliver
 	PermManageTeam      Permission = "manage_team"      // add merchant users
 	PermViewMerchants   Permission = "view_merchants"   // operators: merchants and their channels
@@ -50,8 +51,8 @@ const (
 )
 
 var rolePermissions = map[string][]Permission{
-	RoleOwner:    {PermViewPayments, PermRefund, PermManageKeys, PermManageWebhooks, PermManageTeam},
-	RoleAdmin:    {PermViewPayments, PermRefund, PermManageKeys, PermManageWebhooks},
+	RoleOwner:    {PermViewPayments, PermRefund, PermManageKeys, PermManagePayouts, PermManageWebhooks, PermManageTeam},
+	RoleAdmin:    {PermViewPayments, PermRefund, PermManageKeys, PermManagePayouts, PermManageWebhooks},
 	RoleAnalyst:  {PermViewPayments},
 	RoleOperator: {PermViewMerchants, PermManageMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRegions},
 	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC},

@@ -58,6 +58,14 @@ type Service interface {
 	BalanceTransactions(ctx context.Context, merchantID string, f core.BalanceTransactionFilter) (*core.List[*core.BalanceTransaction], error)
 	Settlements(ctx context.Context, merchantID string, limit int) (*core.List[*core.Settlement], error)
 	Settlement(ctx context.Context, merchantID, id string) (*core.Settlement, []*core.BalanceTransaction, error)
+	ExportBalanceTransactions(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.BalanceTransaction) error) error
+	ExportSettlements(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.Settlement) error) error
+	ConsoleMerchantRegion(ctx context.Context, merchantID string) (string, error)
+	CreatePayout(ctx context.Context, req core.IdempotentRequest, p core.CreatePayoutParams) (core.Reply, error)
+	Payout(ctx context.Context, merchantID, id string) (*core.Payout, error)
+	Payouts(ctx context.Context, merchantID string, f core.PayoutFilter) (*core.List[*core.Payout], error)
+	SetPayoutSchedule(ctx context.Context, merchantID string, byOperator bool, p core.PayoutScheduleParams) (*core.PayoutSchedule, error)
+	PayoutSchedule(ctx context.Context, merchantID string) (*core.PayoutSchedule, error)
 	Customers(ctx context.Context, merchantID string, limit int) (*core.List[*core.Payer], error)
 	Customer(ctx context.Context, merchantID, id string) (*core.Payer, error)
 	CustomerBalanceTransactions(ctx context.Context, merchantID, customerID string, limit int) (*core.List[*core.CustomerBalanceTransaction], error)
@@ -176,6 +184,8 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /dashboard/account/totp/confirm", s.user(anyone, "", s.confirmTOTP))
 	s.merchantRoutes()
 	s.moneyRoutes()
+	s.payoutRoutes()
+	s.exportRoutes()
 	s.operatorRoutes()
 	s.operatorOpsRoutes()
 	s.regionRoutes()

@@ -312,7 +312,7 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/dashboard/payments/"+id, http.StatusSeeOther)
 }
 
-// replyBody is what renderReply stores with a back-office refund's key.
+// replyBody is what renderReply stores with a back-office refund's or payout's key.
 type replyBody struct {
 	ID    string `json:"id,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -324,8 +324,11 @@ func renderReply(v any, err error) core.Reply {
 		return core.Reply{Status: statusOf(err), Body: b}
 	}
 	var out replyBody
-	if ref, ok := v.(*core.Refund); ok {
-		out.ID = ref.ID
+	switch o := v.(type) {
+	case *core.Refund:
+		out.ID = o.ID
+	case *core.Payout:
+		out.ID = o.ID
 	}
 	b, _ := json.Marshal(out)
 	return core.Reply{Status: http.StatusOK, Body: b}
