@@ -53,6 +53,8 @@ type Service interface {
 	Refunds(ctx context.Context, merchantID string, f core.RefundFilter) (*core.List[*core.Refund], error)
 	CreateRefund(ctx context.Context, req core.IdempotentRequest, p core.CreateRefundParams) (core.Reply, error)
 	APIKeys(ctx context.Context, merchantID, currentSecret string) ([]core.APIKey, error)
+	ConsoleRollKey(ctx context.Context, merchantID, id, userID string, grace time.Duration) (*core.Merchant, error)
+	ConsoleRevokeKey(ctx context.Context, merchantID, id, userID string) (*core.APIKey, error)
 
 	Balance(ctx context.Context, merchantID string) (*core.Balance, error)
 	BalanceTransactions(ctx context.Context, merchantID string, f core.BalanceTransactionFilter) (*core.List[*core.BalanceTransaction], error)
@@ -186,6 +188,7 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.moneyRoutes()
 	s.payoutRoutes()
 	s.exportRoutes()
+	s.keyRoutes()
 	s.operatorRoutes()
 	s.operatorOpsRoutes()
 	s.regionRoutes()

@@ -53,7 +53,6 @@ func (s *Server) merchantRoutes() {
 	s.mux.HandleFunc("POST /dashboard/payments/{id}/refund", s.merchantUser(core.PermRefund, s.refund))
 	s.mux.HandleFunc("GET /dashboard/exports/payments.csv", s.merchantUser(core.PermViewPayments, s.exportPayments))
 	s.mux.HandleFunc("GET /dashboard/exports/refunds.csv", s.merchantUser(core.PermViewPayments, s.exportRefunds))
-	s.mux.HandleFunc("GET /dashboard/api-keys", s.merchantUser(core.PermManageKeys, s.apiKeysPage))
 	s.mux.HandleFunc("GET /dashboard/webhooks", s.merchantUser(core.PermManageWebhooks, s.webhooksPage))
 	s.mux.HandleFunc("POST /dashboard/webhooks", s.merchantUser(core.PermManageWebhooks, s.createWebhook))
 	s.mux.HandleFunc("POST /dashboard/webhooks/{id}/roll", s.merchantUser(core.PermManageWebhooks, s.rollWebhook))
@@ -338,6 +337,8 @@ func statusOf(err error) int {
 	switch core.ErrorCode(err) {
 	case core.CodeNotFound:
 		return http.StatusNotFound
+	case core.CodeForbidden:
+		return http.StatusForbidden
 	case core.CodeIdempotencyKeyInUse, core.CodeOperationInProgress:
 		return http.StatusConflict
 	case core.CodeInternal:
@@ -395,15 +396,6 @@ func (s *Server) exportRefunds(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "console export", "err", err)
 	}
-}
-
-func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request) {
-	keys, err := s.svc.APIKeys(r.Context(), sessionFrom(r).User.MerchantID, "")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "apikeys", map[string]any{"Keys": keys})
 }
 
 func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request) {
