@@ -54,6 +54,9 @@ type ExportFilter struct {
 	MerchantReference string
 	CreatedGTE        *time.Time
 	CreatedLT         *time.Time
+	// As PaymentFilter's.
+	AmountGTE, AmountLTE *int64
+	Customer             string
 }
 
 // WritePaymentsCSV writes the payments export to w: the header row (flushed at once, so a

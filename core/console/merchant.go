@@ -137,9 +137,30 @@ func paymentQuery(q url.Values) (core.PaymentFilter, core.ExportFilter, error) {
 		if !ok {
 			return f, e, core.ParamError(core.CodeParameterInvalid, "channel", "Unknown channel '%s'.", v)
 		}
-		e.Channel = core.Channel(v)
+		f.Channel, e.Channel = core.Channel(v), core.Channel(v)
 	}
 	f.MerchantReference, e.MerchantReference = q.Get("reference"), q.Get("reference")
+	for _, name := range []string{"amount_min", "amount_max"} {
+		v := strings.TrimSpace(q.Get(name))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return f, e, core.ParamError(core.CodeParameterInvalid, name, "%s must be a whole number of minor units (e.g. cents).", name)
+		}
+		if name == "amount_min" {
+			f.AmountGTE, e.AmountGTE = &n, &n
+		} else {
+			f.AmountLTE, e.AmountLTE = &n, &n
+		}
+	}
+	if v := strings.TrimSpace(q.Get("customer")); v != "" {
+		if len(v) > 254 {
+			return f, e, core.ParamError(core.CodeParameterInvalid, "customer", "customer must be a customer ID or an e-mail address, at most 254 characters.")
+		}
+		f.Customer, e.Customer = v, v
+	}
 	day := func(name string) (*time.Time, error) {
 		v := q.Get(name)
 		if v == "" {
@@ -172,7 +193,7 @@ func paymentQuery(q url.Values) (core.PaymentFilter, core.ExportFilter, error) {
 
 func (s *Server) paymentsPage(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r)
-	f, ef, err := paymentQuery(r.URL.Query())
+	f, _, err := paymentQuery(r.URL.Query())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -181,17 +202,6 @@ func (s *Server) paymentsPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	// The channel filter is applied on the page: the payments list's query has no channel
-	// filter yet (the export's has).
-	if ef.Channel != "" {
-		kept := list.Data[:0]
-		for _, p := range list.Data {
-			if p.Channel == ef.Channel {
-				kept = append(kept, p)
-			}
-		}
-		list.Data = kept
 	}
 	q := r.URL.Query()
 	q.Del("after")
