@@ -48,6 +48,7 @@ const (
 	PermViewRisk        Permission = "view_risk"        // operators: review queue, rules, alerts
 	PermReviewKYC       Permission = "review_kyc"       // operators: approve or reject KYC submissions
 	PermManageRegions   Permission = "manage_regions"   // operators: drain and undrain regions
+	PermManageRisk      Permission = "manage_risk"      // operators: risk list entries, rule dry-runs
 )
 
 var rolePermissions = map[string][]Permission{
@@ -55,7 +56,7 @@ var rolePermissions = map[string][]Permission{
 	RoleAdmin:    {PermViewPayments, PermRefund, PermManageKeys, PermManagePayouts, PermManageWebhooks},
 	RoleAnalyst:  {PermViewPayments},
 	RoleOperator: {PermViewMerchants, PermManageMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRegions},
-	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC},
+	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRisk},
 	RoleSupport:  {PermViewMerchants, PermViewRisk},
 }
 
@@ -271,5 +272,11 @@ type AuditEntry struct {
 	Action    string
 	ObjectID  string
 	Detail    string
+	CreatedAt time.Time
+}
+
+// RiskListItem is one entry of a risk list, as the back office shows it.
+type RiskListItem struct {
+	Value     string
 	CreatedAt time.Time
 }

@@ -85,6 +85,10 @@ type Service interface {
 	ApproveReview(ctx context.Context, actor, id string) (*core.Payment, error)
 	RejectReview(ctx context.Context, actor, id string, p risk.RejectParams) (*core.Payment, error)
 	RiskRules(ctx context.Context, scope string) ([]*risk.RuleObject, error)
+	TestRiskRule(ctx context.Context, p risk.DryRunParams) (*risk.DryRunResult, error)
+	RiskLists(ctx context.Context) ([]*risk.ListObject, error)
+	ConsoleRiskListItems(ctx context.Context, id string, limit int) ([]core.RiskListItem, error)
+	ChangeRiskListItems(ctx context.Context, actor, id string, add bool, p risk.ItemParams) (*risk.ListObject, error)
 	Alerts(ctx context.Context, status string, limit int) ([]core.Alert, error)
 
 	ConsolePendingKYC(ctx context.Context, limit int) ([]*core.KYC, error)
@@ -189,6 +193,7 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.payoutRoutes()
 	s.exportRoutes()
 	s.keyRoutes()
+	s.riskRoutes()
 	s.operatorRoutes()
 	s.operatorOpsRoutes()
 	s.regionRoutes()
