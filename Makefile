@@ -5,7 +5,7 @@ LOCAL := .local
 
 TOOLS := .local/bin
 
-.PHONY: help build tools deploy-tools demo up down status test fuzz verify-deploy bench load chaos vet clean ensure-postgres ensure-patroni ensure-prometheus ensure-chromium
+.PHONY: help build tools deploy-tools demo up down status test fuzz verify-deploy bench bench-instructions load chaos vet clean ensure-postgres ensure-patroni ensure-prometheus ensure-chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -101,8 +101,11 @@ fuzz: ensure-postgres ## fuzz every POST route's decoding and validation on a re
 verify-deploy: deploy-tools ## offline checks of deploy/helm and deploy/terraform: helm lint/template, strict decoding, terraform fmt, HCL references
 	@cd deploy/verify && PAY_REQUIRE_DEPLOY_TOOLS=1 $(GO) test -count=1 ./...
 
-bench: ensure-postgres build ## pgbench TPS vs payments/s through the platform, p50/p99 at half load, CPU per operation (about 75 s)
+bench: ensure-postgres build ## pgbench TPS vs payments/s through the platform, p50/p99 at half load (three runs, the worst printed), CPU per operation (about 2.5 min)
 	@bin/paybench -duration 20s -concurrency 16 -payd bin/payd
+
+bench-instructions: ensure-postgres build ## instructions per payment (PostgreSQL, payd) and per pgbench transaction under valgrind's callgrind: figures the machine's load does not move (about 5 min)
+	@bin/paybench -instructions 100 -payd bin/payd
 
 load: build ## load the running platform ('make up' first); ARGS='-rate 90 -region us-east' etc.; reports in .local/load/
 	@mkdir -p $(LOCAL)/load

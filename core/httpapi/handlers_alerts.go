@@ -23,7 +23,7 @@ func (s *Server) alertRoutes() {
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) (Alerts, bool) {
-	a, ok := s.ops.(Alerts)
+	a, ok := lookup[Alerts](s)
 	if !ok || a == nil {
 		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Alerts are not served by this node."))
 		return nil, false

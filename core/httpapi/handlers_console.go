@@ -21,7 +21,7 @@ type Console interface {
 
 // consoleRoutes registers the back-office bootstrap and export routes.
 func (s *Server) consoleRoutes() {
-	c, ok := s.ops.(Console)
+	c, ok := lookup[Console](s)
 	if !ok {
 		return
 	}

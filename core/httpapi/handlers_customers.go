@@ -36,7 +36,7 @@ type NoticeSettings interface {
 
 // customerRoutes registers the customer and wallet routes.
 func (s *Server) customerRoutes() {
-	co, ok := s.ops.(Customers)
+	co, ok := lookup[Customers](s)
 	if !ok {
 		return
 	}
@@ -127,7 +127,7 @@ func (s *Server) noticeSettingsRoutes() {
 	// with runs h with the service, or answers 503 on a node without one.
 	with := func(h func(ns NoticeSettings, w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			ns, ok := s.ops.(NoticeSettings)
+			ns, ok := lookup[NoticeSettings](s)
 			if !ok {
 				s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Notification settings are not configured on this node."))
 				return

@@ -33,7 +33,7 @@ type OperatorReview interface {
 }
 
 func (s *Server) operatorReview(w http.ResponseWriter, r *http.Request) (OperatorReview, bool) {
-	o, ok := s.ops.(OperatorReview)
+	o, ok := lookup[OperatorReview](s)
 	if !ok {
 		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Merchant operations are not configured on this node."))
 	}
@@ -145,7 +145,7 @@ func (s *Server) decideKYC(approve bool) http.HandlerFunc {
 }
 
 func (s *Server) merchantOps(w http.ResponseWriter, r *http.Request) (MerchantOps, bool) {
-	mo, ok := s.ops.(MerchantOps)
+	mo, ok := lookup[MerchantOps](s)
 	if !ok {
 		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Merchant operations are not configured on this node."))
 	}

@@ -31,7 +31,7 @@ func (s *Server) payoutRoutes() {
 }
 
 func (s *Server) payoutSvc(w http.ResponseWriter, r *http.Request) (Payouts, bool) {
-	p, ok := s.ops.(Payouts)
+	p, ok := lookup[Payouts](s)
 	if !ok {
 		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Payouts are not configured on this node."))
 	}

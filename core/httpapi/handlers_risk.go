@@ -32,7 +32,7 @@ type RiskOps interface {
 // riskRoutes registers the operator routes of risk, reviews and AML, when the operations
 // service provides them.
 func (s *Server) riskRoutes() {
-	ro, ok := s.ops.(RiskOps)
+	ro, ok := lookup[RiskOps](s)
 	if !ok {
 		return
 	}
@@ -325,7 +325,7 @@ type Verifications interface {
 // verificationRoutes registers the merchant's payer verification routes, when the
 // operations service provides them. {id} is the merchant's own customer ID.
 func (s *Server) verificationRoutes() {
-	vo, ok := s.ops.(Verifications)
+	vo, ok := lookup[Verifications](s)
 	if !ok {
 		return
 	}

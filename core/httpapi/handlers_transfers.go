@@ -27,7 +27,7 @@ func (s *Server) transferRoutes() {
 }
 
 func (s *Server) transfers(w http.ResponseWriter, r *http.Request) (Transfers, bool) {
-	t, ok := s.ops.(Transfers)
+	t, ok := lookup[Transfers](s)
 	if !ok {
 		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Transfers are not configured on this node."))
 	}

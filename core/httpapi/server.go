@@ -516,3 +516,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	s.writeReply(w, s.render(r)(v, nil))
 }
+
+// lookup finds the optional service T (merchant operations, payouts, risk, …) among the
+// server's services. The payments service may be a wrapper (metrics count its outcomes) that
+// has only the Payments methods, so each is asked.
+func lookup[T any](s *Server) (T, bool) {
+	for _, v := range []any{s.payments, s.merchants, s.ops} {
+		if t, ok := v.(T); ok {
+			return t, true
+		}
+	}
+	var zero T
+	return zero, false
+}

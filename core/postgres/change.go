@@ -51,6 +51,9 @@ func (s *Service) persistIfStill(ctx context.Context, tx pgx.Tx, w *writeBatch, 
 }
 
 func (s *Service) persistRest(w *writeBatch, ch core.Change) error {
+	if p := ch.Payment; p != nil && !countsInVolume(p.Status) && countsInVolume(ch.From) {
+		queueVolume(w, p, -p.Amount) // failed or canceled: out of the KYC volume
+	}
 	if r := ch.Refund; r != nil {
 		if ch.NewRefund {
 			w.queue(`

@@ -57,6 +57,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 	// settle ends the insert phase from what the payment's INSERT did.
 	settle := func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey, tag pgconn.CommandTag) (string, error) {
 		if tag.RowsAffected() == 1 {
+			queueVolume(w, created, created.Amount)            // the KYC volume (kyc.go)
 			next, err := s.screen(ctx, tx, w, k, created, pre) // risk rules, before any channel call
 			if err != nil || next != pointPaymentCreated {
 				return next, err
@@ -70,6 +71,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 		// The payment's INSERT goes with the key's, guarded by the key's lease token.
 		with: func(k *idemKey) (string, []any, func(pgconn.CommandTag)) {
 			created = s.newPayment(k, &p, terms)
+			s.preScreen(ctx, created, pre)
 			sql, args := paymentInsert(created, ` AND EXISTS (SELECT 1 FROM idempotency_keys
 				WHERE merchant_id = $2 AND idem_key = $15 AND lock_token = $16)`, k.req.Key, k.token)
 			return sql, args, func(ct pgconn.CommandTag) { inserted = ct }
@@ -83,6 +85,7 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 			return s.phase(ctx, k, first.name, func(ctx context.Context, tx pgx.Tx, w *writeBatch, k *idemKey) (string, error) {
 				claim(k)
 				created = s.newPayment(k, &p, terms)
+				s.preScreen(ctx, created, pre)
 				sql, args := paymentInsert(created, "")
 				// Sent at once: whether it inserted decides the phase's end.
 				tag, err := tx.Exec(ctx, sql, args...)
@@ -121,14 +124,15 @@ func (s *Service) newPayment(k *idemKey, p *core.CreatePaymentParams, terms *cor
 
 // paymentInsert is the statement that inserts pay, unless the merchant has its channel
 // switched off or already used its reference, or guard (more conditions, with extra
-// arguments from $15 on) fails. It affects one row, or none.
+// arguments from $15 on) fails. It affects one row, or none. It writes pay's risk if it was
+// decided before (preScreen).
 func paymentInsert(pay *core.Payment, guard string, extra ...any) (string, []any) {
 	sql := `
 		INSERT INTO payments (id, merchant_id, region, status, amount, currency, channel,
 			capture_method, merchant_reference, description, customer, payment_method, metadata,
-			created_at, updated_at, terms)
+			created_at, updated_at, terms, risk)
 		SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::TEXT, $5::INT8, $6::TEXT, $7::TEXT, $8::TEXT, $9::TEXT,
-			$10::TEXT, $11::JSONB, $12::JSONB, $13::JSONB, $14::TIMESTAMPTZ, $14::TIMESTAMPTZ, $%d::JSONB
+			$10::TEXT, $11::JSONB, $12::JSONB, $13::JSONB, $14::TIMESTAMPTZ, $14::TIMESTAMPTZ, $%[1]d::JSONB, $%[2]d::JSONB
 		WHERE NOT EXISTS (SELECT 1 FROM merchant_channels WHERE merchant_id = $2 AND channel = $7 AND NOT enabled)` +
 		guard + `
 		ON CONFLICT (merchant_id, merchant_reference) DO NOTHING`
@@ -136,8 +140,8 @@ func paymentInsert(pay *core.Payment, guard string, extra ...any) (string, []any
 		pay.CaptureMethod, pay.MerchantReference, pay.Description, pay.Customer, pay.PaymentMethod, pay.Metadata,
 		pay.CreatedAt}
 	args = append(args, extra...)
-	// The terms come after guard's arguments.
-	return fmt.Sprintf(sql, len(args)+1), append(args, pay.Terms)
+	// The terms and the risk come after guard's arguments.
+	return fmt.Sprintf(sql, len(args)+1, len(args)+2), append(args, pay.Terms, pay.Risk)
 }
 
 // notInserted finishes a create whose payment was not inserted: the merchant may not use the

@@ -71,11 +71,18 @@ func TestUnverifiedMerchantStopsAtTheVolumeLimitUntilVerified(t *testing.T) {
 		rep, err := pay(fmt.Sprintf("v-%d", i), 99_999)
 		e.object(rep, err, string(core.StatusSucceeded))
 	}
+	// A canceled payment does not stay in the volume.
+	rep, err := e.svc.CreatePayment(ctx, e.req("held", "/v1/payments"), core.CreatePaymentParams{
+		Amount: 10, Currency: "USD", Channel: core.ChannelCard, CaptureMethod: core.CaptureManual, MerchantReference: "held",
+		PaymentMethod: &core.PaymentMethodData{Type: "card", Card: &core.CardData{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2040, CVC: "123"}}})
+	held := e.object(rep, err, string(core.StatusRequiresCapture))
+	rep, err = e.svc.CancelPayment(ctx, e.req("cancel-held", "/v1/payments/"+held+"/cancel"), held, core.CancelParams{CancellationReason: "duplicate"})
+	e.object(rep, err, string(core.StatusCanceled))
 	// 999,990 taken: 10 more fit, 11 do not.
 	if _, err := pay("over", 11); core.ErrorCode(err) != core.CodeKYCRequired {
 		t.Fatalf("payment over the limit: %v, want kyc_required", err)
 	}
-	rep, err := pay("fits", 10)
+	rep, err = pay("fits", 10)
 	e.object(rep, err, string(core.StatusSucceeded))
 	// A retry of an accepted request replays, though its own payment is in the volume now.
 	rep, err = pay("fits", 10)
@@ -119,6 +126,14 @@ func TestUnverifiedMerchantStopsAtTheVolumeLimitUntilVerified(t *testing.T) {
 	}
 	rep, err = pay("verified", 500_000)
 	e.object(rep, err, string(core.StatusSucceeded))
+	// The volume's counter holds what the payments sum to, per currency.
+	var mismatched int
+	if err := e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM (
+			SELECT currency, sum(amount) FROM payments WHERE merchant_id = $1 AND status NOT IN ('failed', 'canceled') GROUP BY 1
+			EXCEPT ALL SELECT currency, sum(amount) FROM merchant_volume WHERE merchant_id = $1 GROUP BY 1) x`,
+		e.merchant.ID).Scan(&mismatched); err != nil || mismatched != 0 {
+		t.Fatalf("volume counter differs from the payments in %d currencies (%v)", mismatched, err)
+	}
 
 	var actions []string
 	rows, err := e.db.Pool.Query(ctx, `SELECT action || ' by ' || actor FROM merchant_ops_events WHERE merchant_id = $1 ORDER BY created_at, action DESC`, e.merchant.ID)

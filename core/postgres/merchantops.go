@@ -27,18 +27,30 @@ const (
 // the next payment.
 func (s *Service) paymentTerms(ctx context.Context, merchantID string, ch core.Channel) (*core.Terms, error) {
 	t := &core.Terms{DelayDays: core.DefaultDelayDays, TimeZone: "UTC"}
+	// One round trip for both: the fee schedule (the merchant's for the channel, else its
+	// default, else the platform's), and the settlement terms; either may be missing.
+	var (
+		bps, fixed *int64
+		refundFees *bool
+		delay      *int
+		zone       *string
+	)
 	err := s.db.Pool.QueryRow(ctx, `
-		SELECT percent_bps, fixed, refund_fees FROM fee_schedules
-		WHERE merchant_id IN ($1, $3) AND channel IN ($2, $3)
-		ORDER BY merchant_id = $3, channel = $3 LIMIT 1`, merchantID, string(ch), platformScope).
-		Scan(&t.Fees.PercentBps, &t.Fees.Fixed, &t.Fees.RefundFees)
-	if err != nil && !errNoRows(err) {
-		return nil, fmt.Errorf("read fee schedule: %w", err)
+		SELECT f.percent_bps, f.fixed, f.refund_fees, t.delay_days, t.time_zone
+		FROM (SELECT 1) one
+		LEFT JOIN LATERAL (SELECT percent_bps, fixed, refund_fees FROM fee_schedules
+			WHERE merchant_id IN ($1, $3) AND channel IN ($2, $3)
+			ORDER BY merchant_id = $3, channel = $3 LIMIT 1) f ON true
+		LEFT JOIN merchant_settlement_terms t ON t.merchant_id = $1`, merchantID, string(ch), platformScope).
+		Scan(&bps, &fixed, &refundFees, &delay, &zone)
+	if err != nil {
+		return nil, fmt.Errorf("read fee schedule and settlement terms: %w", err)
 	}
-	err = s.db.Pool.QueryRow(ctx, `SELECT delay_days, time_zone FROM merchant_settlement_terms WHERE merchant_id = $1`,
-		merchantID).Scan(&t.DelayDays, &t.TimeZone)
-	if err != nil && !errNoRows(err) {
-		return nil, fmt.Errorf("read settlement terms: %w", err)
+	if bps != nil {
+		t.Fees.PercentBps, t.Fees.Fixed, t.Fees.RefundFees = *bps, *fixed, *refundFees
+	}
+	if delay != nil {
+		t.DelayDays, t.TimeZone = *delay, *zone
 	}
 	return t, nil
 }

@@ -125,6 +125,8 @@ ALTER TABLE merchant_ops_events ADD COLUMN crdb_region crdb_internal_region NOT 
 ALTER TABLE merchant_ops_events SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE merchant_kyc ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE merchant_kyc SET LOCALITY REGIONAL BY ROW AS crdb_region;
+ALTER TABLE merchant_volume ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE merchant_volume SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE merchant_transfer_permissions ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE merchant_transfer_permissions SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE transfers ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;

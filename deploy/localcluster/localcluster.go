@@ -113,7 +113,13 @@ type Options struct {
 	// (Bin/paylocal prom-sd) on the multi-region platform, when they are installed
 	// (monitoring.go). Default false; make up turns it on.
 	Monitoring bool
-	Out        io.Writer
+	// PostgresSettings are more settings of the single PostgreSQL server (localpg's
+	// Options.Settings); not used with Patroni. Default none.
+	PostgresSettings []string
+	// PostgresExec is the single server's executable (localpg's Options.Postgres). Default
+	// PostgreSQL's own.
+	PostgresExec string
+	Out          io.Writer
 }
 
 // File is the path of cluster.json under dir.
@@ -201,7 +207,7 @@ func Up(ctx context.Context, opt Options) (*Cluster, error) {
 	} else {
 		pgDir, _ := filepath.Abs(filepath.Join(opt.Dir, "pg"))
 		say("starting PostgreSQL in %s ...", pgDir)
-		pg, err := localpg.Start(ctx, pgDir, localpg.Options{})
+		pg, err := localpg.Start(ctx, pgDir, localpg.Options{Settings: opt.PostgresSettings, Postgres: opt.PostgresExec})
 		if err != nil {
 			return nil, err
 		}

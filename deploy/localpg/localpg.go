@@ -32,6 +32,13 @@ type Options struct {
 	Durable bool
 	// MaxConnections is PostgreSQL's max_connections. Default 200.
 	MaxConnections int
+	// Settings are more server settings, name=value each (passed as -c), e.g.
+	// "shared_preload_libraries=pg_stat_statements" for a benchmark's statement figures.
+	// Default none.
+	Settings []string
+	// Postgres is the server executable pg_ctl starts (its -p), e.g. a script that runs
+	// BinDir's postgres under valgrind. Default: BinDir's postgres.
+	Postgres string
 }
 
 // Server is a running PostgreSQL server started by Start.
@@ -111,8 +118,15 @@ func Start(ctx context.Context, dir string, opt Options) (*Server, error) {
 	if !opt.Durable {
 		settings = append(settings, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
+	for _, kv := range opt.Settings {
+		settings = append(settings, "-c", kv)
+	}
 	logFile := filepath.Join(dir, "server.log")
-	if out, err := s.run(ctx, "pg_ctl", "-D", dir, "-l", logFile, "-w", "-t", "60", "-o", strings.Join(settings, " "), "start"); err != nil {
+	ctlArgs := []string{"-D", dir, "-l", logFile, "-w", "-t", "60", "-o", strings.Join(settings, " ")}
+	if opt.Postgres != "" {
+		ctlArgs = append(ctlArgs, "-p", opt.Postgres)
+	}
+	if out, err := s.run(ctx, "pg_ctl", append(ctlArgs, "start")...); err != nil {
 		tail, _ := os.ReadFile(logFile)
 		return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, lastLines(tail, 20))
 	}
