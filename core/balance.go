@@ -64,6 +64,8 @@ type BalanceTransactionFilter struct {
 	// A settlement's lines: made in [CreatedFrom, CreatedBefore), in Currency.
 	CreatedFrom, CreatedBefore *time.Time
 	Currency                   string
+	// Source keeps the transactions of one transfer, adjustment or payout ("" for all).
+	Source string
 }
 
 // FeeScheduleParams are an operator's fee schedule for a merchant: for one channel, or for

@@ -38,7 +38,8 @@ type Permission string
 const (
 	PermViewPayments    Permission = "view_payments"    // payments, overview, exports
 	PermRefund          Permission = "refund"           // refund a payment
-	PermManageKeys      Permission = "manage_keys"      // roll API keys
+	PermManageKeys      Permission = "manage_keys"      // roll and revoke API keys
+	PermManagePayouts   Permission = "manage_payouts"   // pay out, set the payout schedule
 	PermManageWebhooks  Permission = "manage_webhooks"  // create, roll, redeliver
 	PermManageTeam      Permission = "manage_team"      // add merchant users
 	PermViewMerchants   Permission = "view_merchants"   // operators: merchants and their channels
@@ -47,14 +48,15 @@ const (
 	PermViewRisk        Permission = "view_risk"        // operators: review queue, rules, alerts
 	PermReviewKYC       Permission = "review_kyc"       // operators: approve or reject KYC submissions
 	PermManageRegions   Permission = "manage_regions"   // operators: drain and undrain regions
+	PermManageRisk      Permission = "manage_risk"      // operators: risk list entries, rule dry-runs
 )
 
 var rolePermissions = map[string][]Permission{
-	RoleOwner:    {PermViewPayments, PermRefund, PermManageKeys, PermManageWebhooks, PermManageTeam},
-	RoleAdmin:    {PermViewPayments, PermRefund, PermManageKeys, PermManageWebhooks},
+	RoleOwner:    {PermViewPayments, PermRefund, PermManageKeys, PermManagePayouts, PermManageWebhooks, PermManageTeam},
+	RoleAdmin:    {PermViewPayments, PermRefund, PermManageKeys, PermManagePayouts, PermManageWebhooks},
 	RoleAnalyst:  {PermViewPayments},
 	RoleOperator: {PermViewMerchants, PermManageMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRegions},
-	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC},
+	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRisk},
 	RoleSupport:  {PermViewMerchants, PermViewRisk},
 }
 
@@ -270,5 +272,11 @@ type AuditEntry struct {
 	Action    string
 	ObjectID  string
 	Detail    string
+	CreatedAt time.Time
+}
+
+// RiskListItem is one entry of a risk list, as the back office shows it.
+type RiskListItem struct {
+	Value     string
 	CreatedAt time.Time
 }

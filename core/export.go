@@ -54,6 +54,9 @@ type ExportFilter struct {
 	MerchantReference string
 	CreatedGTE        *time.Time
 	CreatedLT         *time.Time
+	// As PaymentFilter's.
+	AmountGTE, AmountLTE *int64
+	Customer             string
 }
 
 // WritePaymentsCSV writes the payments export to w: the header row (flushed at once, so a
@@ -101,4 +104,43 @@ func writeRow(cw *csv.Writer, rec []string) error {
 		}
 	}
 	return cw.Write(rec)
+}
+
+// BalanceTransactionCSVHeader is the header row of the balance transactions export: the
+// same columns as a settlement's lines.
+var BalanceTransactionCSVHeader = SettlementCSVHeader
+
+// WriteBalanceTransactionsCSV writes the balance transactions export to w, like
+// WritePaymentsCSV.
+func WriteBalanceTransactionsCSV(w io.Writer, export func(fn func(*BalanceTransaction) error) error) error {
+	cw := startCSV(w, BalanceTransactionCSVHeader)
+	err := export(func(t *BalanceTransaction) error { return writeRow(cw, SettlementCSVRow(t)) })
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	return err
+}
+
+// SettlementsCSVHeader is the header row of the settlements export.
+var SettlementsCSVHeader = []string{"id", "date", "currency", "count", "gross_minor", "refunds_minor", "fees_minor", "net_minor",
+	"gross", "refunds", "fees", "net", "status", "reconciliation", "created_at"}
+
+// SettlementsCSVRecord is st's row in the settlements export.
+func SettlementsCSVRecord(st *Settlement) []string {
+	dec := func(v int64) string { return DecimalAmount(v, st.Currency) }
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return []string{st.ID, st.Date, st.Currency, n(st.Count), n(st.Gross), n(st.Refunds), n(st.Fees), n(st.Net),
+		dec(st.Gross), dec(st.Refunds), dec(st.Fees), dec(st.Net), st.Status, st.Reconciliation, st.CreatedAt.UTC().Format(time.RFC3339)}
+}
+
+// WriteSettlementsCSV writes the settlements export to w, like WritePaymentsCSV.
+func WriteSettlementsCSV(w io.Writer, export func(fn func(*Settlement) error) error) error {
+	cw := startCSV(w, SettlementsCSVHeader)
+	err := export(func(st *Settlement) error { return writeRow(cw, SettlementsCSVRecord(st)) })
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	return err
 }

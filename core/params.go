@@ -270,6 +270,13 @@ type PaymentFilter struct {
 	CreatedLTE        *time.Time
 	Limit             int    // 1..100; default 10
 	StartingAfter     string // a payment ID: the page starts after it
+	// The back office's filters, not (yet) the API's, so not in the SDK's filter either
+	// (json "-"): channel, amount range in minor units (both included) and customer (the
+	// payment's customer.id, or its customer.email when it has an @).
+	Channel   Channel `json:"-"`
+	AmountGTE *int64  `json:"-"`
+	AmountLTE *int64  `json:"-"`
+	Customer  string  `json:"-"`
 }
 
 // RefundFilter selects and pages a merchant's refunds, newest first.

@@ -67,6 +67,8 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"payments", "/dashboard/payments"},
 		{"payments_failed_filter", "/dashboard/payments?status=failed"},
 		{"payments_deep_keyset", "/dashboard/payments?after=" + url.QueryEscape(mid)},
+		{"payments_channel_amount_filter", "/dashboard/payments?channel=alipay&amount_min=5900"},
+		{"payments_customer_filter", "/dashboard/payments?customer=payer%40example.com"},
 	}
 	const rounds = 50
 	measure := func(name, path string) {

@@ -284,6 +284,36 @@ func TestConsoleInBrowser(t *testing.T) {
 		shot(t, ctx, "ops-merchant")
 	})
 
+	t.Run("a merchant sees its payouts and pays out once on a double click", func(t *testing.T) {
+		// The KYC approved above verified the merchant's EUR bank account.
+		if _, err := c.node.Service.CreateAdjustment(t.Context(), core.AdjustmentParams{Merchant: merchant, Amount: 10_000, Currency: "EUR", Reason: "float"}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := tab(t)
+		login(t, ctx, "owner@browser.test", consolePassword)
+		do(t, ctx, chromedp.WaitVisible(chromedp.CSS("#last30")), chromedp.Navigate(c.node.URL+"/dashboard/payouts"),
+			chromedp.WaitVisible(chromedp.CSS("#payout-form")))
+		if s := text(t, ctx, "#available"); !strings.Contains(s, "100.00 EUR") {
+			t.Fatalf("payouts page shows %q, want 100.00 EUR available", s)
+		}
+		do(t, ctx, chromedp.SetValue(chromedp.CSS("#payout-currency"), "EUR"), chromedp.SendKeys(chromedp.CSS("#payout-amount"), "4000"),
+			chromedp.DoubleClick(chromedp.CSS("#payout-button")), chromedp.WaitVisible(chromedp.CSS("#payout-transactions")))
+		id := text(t, ctx, "#payout-id")
+		if s := text(t, ctx, "#payout-transactions"); !strings.Contains(s, "payout") {
+			t.Fatalf("payout %s's page has no payout balance transaction: %q", id, s)
+		}
+		shot(t, ctx, "payout")
+		pos := c.apiOK("GET", "/v1/payouts", key, "", nil)["data"].([]any)
+		if len(pos) != 1 || pos[0].(map[string]any)["id"] != id || pos[0].(map[string]any)["amount"].(float64) != 4000 {
+			t.Fatalf("payouts after a double click: %v, want one of 4000 (%s)", pos, id)
+		}
+		do(t, ctx, chromedp.Navigate(c.node.URL+"/dashboard/payouts"), chromedp.WaitVisible(chromedp.CSS("#payouts")))
+		if s := text(t, ctx, "#payouts"); !strings.Contains(s, id) || !strings.Contains(s, "40.00 EUR") {
+			t.Fatalf("payouts list %q lacks %s", s, id)
+		}
+		shot(t, ctx, "payouts")
+	})
+
 	t.Run("five wrong passwords lock the login", func(t *testing.T) {
 		ctx := tab(t)
 		for i := range core.MaxFailedLogins {

@@ -53,7 +53,6 @@ func (s *Server) merchantRoutes() {
 	s.mux.HandleFunc("POST /dashboard/payments/{id}/refund", s.merchantUser(core.PermRefund, s.refund))
 	s.mux.HandleFunc("GET /dashboard/exports/payments.csv", s.merchantUser(core.PermViewPayments, s.exportPayments))
 	s.mux.HandleFunc("GET /dashboard/exports/refunds.csv", s.merchantUser(core.PermViewPayments, s.exportRefunds))
-	s.mux.HandleFunc("GET /dashboard/api-keys", s.merchantUser(core.PermManageKeys, s.apiKeysPage))
 	s.mux.HandleFunc("GET /dashboard/webhooks", s.merchantUser(core.PermManageWebhooks, s.webhooksPage))
 	s.mux.HandleFunc("POST /dashboard/webhooks", s.merchantUser(core.PermManageWebhooks, s.createWebhook))
 	s.mux.HandleFunc("POST /dashboard/webhooks/{id}/roll", s.merchantUser(core.PermManageWebhooks, s.rollWebhook))
@@ -138,9 +137,30 @@ func paymentQuery(q url.Values) (core.PaymentFilter, core.ExportFilter, error) {
 		if !ok {
 			return f, e, core.ParamError(core.CodeParameterInvalid, "channel", "Unknown channel '%s'.", v)
 		}
-		e.Channel = core.Channel(v)
+		f.Channel, e.Channel = core.Channel(v), core.Channel(v)
 	}
 	f.MerchantReference, e.MerchantReference = q.Get("reference"), q.Get("reference")
+	for _, name := range []string{"amount_min", "amount_max"} {
+		v := strings.TrimSpace(q.Get(name))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return f, e, core.ParamError(core.CodeParameterInvalid, name, "%s must be a whole number of minor units (e.g. cents).", name)
+		}
+		if name == "amount_min" {
+			f.AmountGTE, e.AmountGTE = &n, &n
+		} else {
+			f.AmountLTE, e.AmountLTE = &n, &n
+		}
+	}
+	if v := strings.TrimSpace(q.Get("customer")); v != "" {
+		if len(v) > 254 {
+			return f, e, core.ParamError(core.CodeParameterInvalid, "customer", "customer must be a customer ID or an e-mail address, at most 254 characters.")
+		}
+		f.Customer, e.Customer = v, v
+	}
 	day := func(name string) (*time.Time, error) {
 		v := q.Get(name)
 		if v == "" {
@@ -173,7 +193,7 @@ func paymentQuery(q url.Values) (core.PaymentFilter, core.ExportFilter, error) {
 
 func (s *Server) paymentsPage(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r)
-	f, ef, err := paymentQuery(r.URL.Query())
+	f, _, err := paymentQuery(r.URL.Query())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -182,17 +202,6 @@ func (s *Server) paymentsPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	// The channel filter is applied on the page: the payments list's query has no channel
-	// filter yet (the export's has).
-	if ef.Channel != "" {
-		kept := list.Data[:0]
-		for _, p := range list.Data {
-			if p.Channel == ef.Channel {
-				kept = append(kept, p)
-			}
-		}
-		list.Data = kept
 	}
 	q := r.URL.Query()
 	q.Del("after")
@@ -312,7 +321,7 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/dashboard/payments/"+id, http.StatusSeeOther)
 }
 
-// replyBody is what renderReply stores with a back-office refund's key.
+// replyBody is what renderReply stores with a back-office refund's or payout's key.
 type replyBody struct {
 	ID    string `json:"id,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -324,8 +333,11 @@ func renderReply(v any, err error) core.Reply {
 		return core.Reply{Status: statusOf(err), Body: b}
 	}
 	var out replyBody
-	if ref, ok := v.(*core.Refund); ok {
-		out.ID = ref.ID
+	switch o := v.(type) {
+	case *core.Refund:
+		out.ID = o.ID
+	case *core.Payout:
+		out.ID = o.ID
 	}
 	b, _ := json.Marshal(out)
 	return core.Reply{Status: http.StatusOK, Body: b}
@@ -335,6 +347,8 @@ func statusOf(err error) int {
 	switch core.ErrorCode(err) {
 	case core.CodeNotFound:
 		return http.StatusNotFound
+	case core.CodeForbidden:
+		return http.StatusForbidden
 	case core.CodeIdempotencyKeyInUse, core.CodeOperationInProgress:
 		return http.StatusConflict
 	case core.CodeInternal:
@@ -392,15 +406,6 @@ func (s *Server) exportRefunds(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "console export", "err", err)
 	}
-}
-
-func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request) {
-	keys, err := s.svc.APIKeys(r.Context(), sessionFrom(r).User.MerchantID, "")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "apikeys", map[string]any{"Keys": keys})
 }
 
 func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request) {

@@ -10,7 +10,7 @@ import (
 )
 
 // Merchant pages for money at rest: the balance and its transactions, settlements, customers
-// and their wallets. Payouts are not here: they are not built yet.
+// and their wallets (payouts are in payouts.go).
 func (s *Server) moneyRoutes() {
 	s.mux.HandleFunc("GET /dashboard/balance", s.merchantUser(core.PermViewPayments, s.balancePage))
 	s.mux.HandleFunc("GET /dashboard/settlements", s.merchantUser(core.PermViewPayments, s.settlementsPage))
@@ -21,7 +21,7 @@ func (s *Server) moneyRoutes() {
 }
 
 // balanceTxTypes are the balance transaction types the filter offers.
-var balanceTxTypes = []string{core.TxnPayment, core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment}
+var balanceTxTypes = []string{core.TxnPayment, core.TxnRefund, core.TxnTransfer, core.TxnTransferReversal, core.TxnAdjustment, core.TxnPayout, core.TxnPayoutFailure}
 
 // balanceQuery parses the balance page's filters: type, available_on range (dates, UTC),
 // and the keyset cursor.

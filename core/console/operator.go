@@ -14,7 +14,6 @@ func (s *Server) operatorRoutes() {
 	s.mux.HandleFunc("GET /dashboard/ops/reviews", s.operator(core.PermViewRisk, s.reviewsPage))
 	s.mux.HandleFunc("POST /dashboard/ops/reviews/{id}/approve", s.operator(core.PermReviewRisk, s.approveReview))
 	s.mux.HandleFunc("POST /dashboard/ops/reviews/{id}/reject", s.operator(core.PermReviewRisk, s.rejectReview))
-	s.mux.HandleFunc("GET /dashboard/ops/rules", s.operator(core.PermViewRisk, s.rulesPage))
 	s.mux.HandleFunc("GET /dashboard/ops/alerts", s.operator(core.PermViewRisk, s.alertsPage))
 	s.mux.HandleFunc("GET /dashboard/ops/audit", s.operator(core.PermViewMerchants, s.auditPage))
 }
@@ -118,15 +117,6 @@ func (s *Server) rejectReview(w http.ResponseWriter, r *http.Request) {
 	}
 	s.auditOrLog(r, sess, "review.rejected", r.PathValue("id"), p.Reason)
 	http.Redirect(w, r, "/dashboard/ops/reviews", http.StatusSeeOther)
-}
-
-func (s *Server) rulesPage(w http.ResponseWriter, r *http.Request) {
-	rules, err := s.svc.RiskRules(r.Context(), "")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "rules", map[string]any{"Rules": rules})
 }
 
 func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,8 @@ type Console interface {
 	CreateConsoleUser(ctx context.Context, actor string, p core.CreateUserParams) (*core.User, error)
 	ExportPayments(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.Payment) error) error
 	ExportRefunds(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.Refund) error) error
+	ExportBalanceTransactions(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.BalanceTransaction) error) error
+	ExportSettlements(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.Settlement) error) error
 }
 
 // consoleRoutes registers the back-office bootstrap and export routes.
@@ -28,6 +30,8 @@ func (s *Server) consoleRoutes() {
 	s.handle("POST /v1/console_users", s.merchant(s.noQuery(h.merchantCreateUser)))
 	s.handle("GET /v1/exports/payments.csv", s.merchant(h.exportPayments))
 	s.handle("GET /v1/exports/refunds.csv", s.merchant(h.exportRefunds))
+	s.handle("GET /v1/exports/balance_transactions.csv", s.merchant(h.exportBalanceTransactions))
+	s.handle("GET /v1/exports/settlements.csv", s.merchant(h.exportSettlements))
 }
 
 type consoleHandlers struct {
@@ -159,6 +163,36 @@ func (h *consoleHandlers) exportRefunds(w http.ResponseWriter, r *http.Request) 
 	csvDownload(w, "refunds.csv")
 	err = core.WriteRefundsCSV(flushWriter{w}, func(fn func(*core.Refund) error) error {
 		return h.c.ExportRefunds(r.Context(), merchantID(r.Context()), f, fn)
+	})
+	h.exportEnded(r, err)
+}
+
+// exportBalanceTransactions streams the merchant's balance transactions created in the
+// range as CSV (core.BalanceTransactionCSVHeader).
+func (h *consoleHandlers) exportBalanceTransactions(w http.ResponseWriter, r *http.Request) {
+	f, err := parseExportFilter(r.URL.Query(), false)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	csvDownload(w, "balance_transactions.csv")
+	err = core.WriteBalanceTransactionsCSV(flushWriter{w}, func(fn func(*core.BalanceTransaction) error) error {
+		return h.c.ExportBalanceTransactions(r.Context(), merchantID(r.Context()), f, fn)
+	})
+	h.exportEnded(r, err)
+}
+
+// exportSettlements streams the merchant's settlements whose day starts in the range as CSV
+// (core.SettlementsCSVHeader).
+func (h *consoleHandlers) exportSettlements(w http.ResponseWriter, r *http.Request) {
+	f, err := parseExportFilter(r.URL.Query(), false)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	csvDownload(w, "settlements.csv")
+	err = core.WriteSettlementsCSV(flushWriter{w}, func(fn func(*core.Settlement) error) error {
+		return h.c.ExportSettlements(r.Context(), merchantID(r.Context()), f, fn)
 	})
 	h.exportEnded(r, err)
 }

@@ -15,3 +15,6 @@ func CommitPhase(ctx context.Context, tx pgx.Tx, writes ...string) error {
 	}
 	return b.commit(ctx, tx)
 }
+
+// PaymentsSQL is the payments list's query, for EXPLAIN in tests.
+var PaymentsSQL = paymentsSQL

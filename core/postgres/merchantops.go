@@ -172,6 +172,9 @@ func (s *Service) BalanceTransactions(ctx context.Context, merchantID string, f 
 	if f.Currency != "" {
 		where += ` AND currency = ` + arg(f.Currency)
 	}
+	if f.Source != "" {
+		where += ` AND source_id = ` + arg(f.Source)
+	}
 	if f.StartingAfter != "" {
 		var at time.Time
 		err := s.db.Pool.QueryRow(ctx, `SELECT created_at FROM ledger_entries WHERE journal_id = $1 AND merchant_id = $2 AND account = $3 LIMIT 1`,

@@ -154,12 +154,27 @@ func (s *Service) merchantForUpdate(ctx context.Context, tx pgx.Tx, merchantID s
 // expiring cannot be rolled (only the newest key can), and a roll that would leave more than
 // core.MaxLiveAPIKeys live keys is refused, so one key can never mint keys without end.
 func (s *Service) RollKey(ctx context.Context, merchantID, currentSecret string, grace time.Duration) (*core.Merchant, error) {
+	current := hashKey(currentSecret)
+	return s.rollKey(ctx, merchantID, grace, actorKey(currentSecret), func(tx pgx.Tx, now time.Time) (string, *time.Time, error) {
+		var expires *time.Time
+		err := tx.QueryRow(ctx, `SELECT expires_at FROM api_keys WHERE merchant_id = $1 AND key_hash = $2`, merchantID, current).Scan(&expires)
+		if errNoRows(err) || (err == nil && expires != nil && !expires.After(now)) {
+			return "", nil, core.Errorf(core.CodeUnauthenticated, "The key used to call is no longer live.")
+		}
+		return current, expires, err
+	})
+}
+
+// rollKey rolls the key find picks (by its hash, with its expiry; find runs with the
+// merchant's row locked) as RollKey says, recording actor as who did it.
+func (s *Service) rollKey(ctx context.Context, merchantID string, grace time.Duration, actor string,
+	find func(tx pgx.Tx, now time.Time) (string, *time.Time, error)) (*core.Merchant, error) {
 	if grace < 0 || grace > 24*time.Hour {
 		return nil, core.ParamError(core.CodeParameterInvalid, "expire_current_in", "expire_current_in must be 0 to 86400 seconds.")
 	}
 	now := s.now()
 	secret := newSecretKey()
-	current := hashKey(currentSecret)
+	var current string
 	var m *core.Merchant
 	err := s.db.WriteTx(ctx, "merchant.roll_key", func(tx pgx.Tx) error {
 		var err error
@@ -169,11 +184,7 @@ func (s *Service) RollKey(ctx context.Context, merchantID, currentSecret string,
 		}
 		m.SecretKey = secret
 		var expires *time.Time
-		err = tx.QueryRow(ctx, `SELECT expires_at FROM api_keys WHERE merchant_id = $1 AND key_hash = $2`, merchantID, current).Scan(&expires)
-		if errNoRows(err) || (err == nil && expires != nil && !expires.After(now)) {
-			return core.Errorf(core.CodeUnauthenticated, "The key used to call is no longer live.")
-		}
-		if err != nil {
+		if current, expires, err = find(tx, now); err != nil {
 			return err
 		}
 		if expires != nil {
@@ -191,7 +202,6 @@ func (s *Service) RollKey(ctx context.Context, merchantID, currentSecret string,
 			merchantID, current, now.Add(grace)); err != nil {
 			return err
 		}
-		actor := actorKey(currentSecret)
 		if err := auditKey(ctx, tx, merchantID, m.HomeRegion, keyID(current), core.KeyRolled, actor, now); err != nil {
 			return err
 		}
@@ -232,10 +242,21 @@ func (s *Service) APIKeys(ctx context.Context, merchantID, currentSecret string)
 // RevokeKey ends one of the merchant's live keys at once. The merchant's last key without an
 // expiry cannot be revoked (nothing would be left to call with); roll it instead.
 func (s *Service) RevokeKey(ctx context.Context, merchantID, id, currentSecret string) (*core.APIKey, error) {
+	out, revoked, err := s.revokeKey(ctx, merchantID, id, actorKey(currentSecret))
+	if err != nil {
+		return nil, err
+	}
+	out.Current = revoked == hashKey(currentSecret)
+	return out, nil
+}
+
+// revokeKey revokes a key as RevokeKey says, recording actor as who did it; it returns the
+// revoked key's hash too.
+func (s *Service) revokeKey(ctx context.Context, merchantID, id, actor string) (*core.APIKey, string, error) {
 	now := s.now()
 	notFound := core.ParamError(core.CodeNotFound, "id", "No such live API key: '%s'.", id)
 	if len(id) != len("key_")+24 {
-		return nil, notFound
+		return nil, "", notFound
 	}
 	var revoked string
 	out := &core.APIKey{Object: "api_key", ID: id}
@@ -278,14 +299,14 @@ func (s *Service) RevokeKey(ctx context.Context, merchantID, id, currentSecret s
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET expires_at = $2, revoked_at = $2 WHERE key_hash = $1`, revoked, now); err != nil {
 			return err
 		}
-		return auditKey(ctx, tx, merchantID, m.HomeRegion, id, core.KeyRevoked, actorKey(currentSecret), now)
+		return auditKey(ctx, tx, merchantID, m.HomeRegion, id, core.KeyRevoked, actor, now)
 	})
 	if err != nil {
-		return nil, core.AsError(err)
+		return nil, "", core.AsError(err)
 	}
 	s.auth.drop(revoked)
-	out.ExpiresAt, out.Current = &now, revoked == hashKey(currentSecret)
-	return out, nil
+	out.ExpiresAt = &now
+	return out, revoked, nil
 }
 
 // RevokeAllKeys is the operator's answer to a leaked key: every key of the merchant ends at

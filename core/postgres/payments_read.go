@@ -63,12 +63,9 @@ func (s *Service) Payment(ctx context.Context, merchantID, id string) (*core.Pay
 	return getPayment(ctx, s.db.Pool, merchantID, id, false)
 }
 
-// Payments lists a merchant's payments, newest first.
-func (s *Service) Payments(ctx context.Context, merchantID string, f core.PaymentFilter) (*core.List[*core.Payment], error) {
-	limit := f.Limit
-	if limit == 0 {
-		limit = core.DefaultListLimit
-	}
+// paymentsSQL is the payments list's query: f's filters, the page after (created_at, id) of
+// f.StartingAfter when after is set, newest first, at most limit rows.
+func paymentsSQL(merchantID string, f core.PaymentFilter, after *time.Time, limit int) (string, []any) {
 	sql := `SELECT ` + paymentColumns + ` FROM payments WHERE merchant_id = $1`
 	args := []any{merchantID}
 	arg := func(v any) string {
@@ -87,6 +84,21 @@ func (s *Service) Payments(ctx context.Context, merchantID string, f core.Paymen
 	if f.CreatedLTE != nil {
 		sql += ` AND created_at <= ` + arg(*f.CreatedLTE)
 	}
+	sql += consolePaymentFilters(arg, f.Channel, f.AmountGTE, f.AmountLTE, f.Customer)
+	if after != nil {
+		sql += fmt.Sprintf(` AND (created_at, id) < (%s, %s)`, arg(*after), arg(f.StartingAfter))
+	}
+	sql += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit)
+	return sql, args
+}
+
+// Payments lists a merchant's payments, newest first.
+func (s *Service) Payments(ctx context.Context, merchantID string, f core.PaymentFilter) (*core.List[*core.Payment], error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = core.DefaultListLimit
+	}
+	var after *time.Time
 	if f.StartingAfter != "" {
 		var at time.Time
 		err := s.db.Pool.QueryRow(ctx, `SELECT created_at FROM payments WHERE id = $1 AND merchant_id = $2`,
@@ -97,9 +109,9 @@ func (s *Service) Payments(ctx context.Context, merchantID string, f core.Paymen
 		if err != nil {
 			return nil, fmt.Errorf("list payments: %w", err)
 		}
-		sql += fmt.Sprintf(` AND (created_at, id) < (%s, %s)`, arg(at), arg(f.StartingAfter))
+		after = &at
 	}
-	sql += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
+	sql, args := paymentsSQL(merchantID, f, after, limit+1)
 	rows, err := s.db.Pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)
