@@ -224,6 +224,11 @@ func (s *Service) Serving() error {
 	if ff == 0 {
 		return nil
 	}
+	if s.live.rejoin.Load() {
+		// Its requests gave keys up when their statements were ended: not before the node is
+		// a new incarnation, which frees them (the next heartbeat).
+		return errors.New("its database link stopped answering and it has not joined again yet")
+	}
 	if age := time.Since(time.Unix(0, s.live.lastBeat.Load())); age > ff {
 		return fmt.Errorf("its database is not answering: no heartbeat committed for %s (fail-fast after %s)", age.Round(time.Millisecond), ff)
 	}
