@@ -127,9 +127,8 @@ func (s *Server) noticeSettingsRoutes() {
 	// with runs h with the service, or answers 503 on a node without one.
 	with := func(h func(ns NoticeSettings, w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			ns, ok := lookup[NoticeSettings](s)
+			ns, ok := need[NoticeSettings](s, w, r, "Notification settings are not configured on this node.")
 			if !ok {
-				s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Notification settings are not configured on this node."))
 				return
 			}
 			h(ns, w, r)

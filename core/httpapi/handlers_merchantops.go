@@ -33,11 +33,7 @@ type OperatorReview interface {
 }
 
 func (s *Server) operatorReview(w http.ResponseWriter, r *http.Request) (OperatorReview, bool) {
-	o, ok := lookup[OperatorReview](s)
-	if !ok {
-		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Merchant operations are not configured on this node."))
-	}
-	return o, ok
+	return need[OperatorReview](s, w, r, "Merchant operations are not configured on this node.")
 }
 
 // merchantOpsRoutes registers the merchant operations routes.
@@ -145,11 +141,7 @@ func (s *Server) decideKYC(approve bool) http.HandlerFunc {
 }
 
 func (s *Server) merchantOps(w http.ResponseWriter, r *http.Request) (MerchantOps, bool) {
-	mo, ok := lookup[MerchantOps](s)
-	if !ok {
-		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Merchant operations are not configured on this node."))
-	}
-	return mo, ok
+	return need[MerchantOps](s, w, r, "Merchant operations are not configured on this node.")
 }
 
 func (s *Server) setFees(w http.ResponseWriter, r *http.Request) {

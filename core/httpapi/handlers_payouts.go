@@ -31,11 +31,7 @@ func (s *Server) payoutRoutes() {
 }
 
 func (s *Server) payoutSvc(w http.ResponseWriter, r *http.Request) (Payouts, bool) {
-	p, ok := lookup[Payouts](s)
-	if !ok {
-		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Payouts are not configured on this node."))
-	}
-	return p, ok
+	return need[Payouts](s, w, r, "Payouts are not configured on this node.")
 }
 
 func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {

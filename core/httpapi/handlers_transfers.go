@@ -27,11 +27,7 @@ func (s *Server) transferRoutes() {
 }
 
 func (s *Server) transfers(w http.ResponseWriter, r *http.Request) (Transfers, bool) {
-	t, ok := lookup[Transfers](s)
-	if !ok {
-		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "Transfers are not configured on this node."))
-	}
-	return t, ok
+	return need[Transfers](s, w, r, "Transfers are not configured on this node.")
 }
 
 // ledgerMove is the common shape of the idempotent transfer routes: the service, the key,

@@ -529,3 +529,13 @@ func lookup[T any](s *Server) (T, bool) {
 	var zero T
 	return zero, false
 }
+
+// need is lookup for a route that cannot work without T: when no service has it, the
+// request is answered 503 with why (this node is not configured for it).
+func need[T any](s *Server, w http.ResponseWriter, r *http.Request, why string) (T, bool) {
+	t, ok := lookup[T](s)
+	if !ok {
+		s.writeError(w, r, core.Errorf(core.CodeUnavailable, "%s", why))
+	}
+	return t, ok
+}
