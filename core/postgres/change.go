@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -33,14 +36,26 @@ func (s *Service) persist(w *writeBatch, ch core.Change) error {
 }
 
 // persistIfStill writes a change to a payment read without a lock, only if the payment is
-// still in the status the change started from, and reports whether it was: the update is
-// sent at once, and its row lock and status check make the journals and events queued after
-// it happen once, whoever else moves the payment first.
+// still in the status the change started from, and reports whether it was: the update's row
+// lock and status check make the journals and events queued after it happen once, whoever
+// else moves the payment first.
+//
+// In the common case the update is queued with the rest, and the whole phase is one round
+// trip: if the payment has moved, the update fails on the server (errPaymentMoved) and with
+// it the phase, which phase runs again with the update sent at once (sendCASFirst), so that
+// this time the phase sees the payment as it is. That only costs the rare phase that lost
+// the race a second transaction.
 func (s *Service) persistIfStill(ctx context.Context, tx pgx.Tx, w *writeBatch, ch core.Change) (bool, error) {
 	if ch.Payment == nil {
 		return false, nil
 	}
-	tag, err := tx.Exec(ctx, updatePaymentSQL+` AND status = $16`, append(updatePaymentArgs(ch.Payment), ch.From)...)
+	args := append(updatePaymentArgs(ch.Payment), ch.From)
+	if ctx.Value(sendCASFirst{}) == nil {
+		w.queue(`WITH moved AS (`+updatePaymentSQL+` AND status = $16 RETURNING 1)
+			SELECT CASE WHEN count(*) = 1 THEN 1 ELSE ('`+paymentMovedMark+`' || count(*)::TEXT)::INT END FROM moved`, args...)
+		return true, s.persistRest(w, ch)
+	}
+	tag, err := tx.Exec(ctx, updatePaymentSQL+` AND status = $16`, args...)
 	if err != nil {
 		return false, fmt.Errorf("update payment %s: %w", ch.Payment.ID, err)
 	}
@@ -48,6 +63,27 @@ func (s *Service) persistIfStill(ctx context.Context, tx pgx.Tx, w *writeBatch, 
 		return false, nil
 	}
 	return true, s.persistRest(w, ch)
+}
+
+// paymentMovedMark is in the error of a queued compare-and-set whose payment had moved: the
+// cast of this text to an integer fails (SQLSTATE 22P02) on PostgreSQL and CockroachDB alike.
+const paymentMovedMark = "payment_moved:"
+
+// errPaymentMoved is a phase's failure because a payment it changed had left the status the
+// change started from (persistIfStill).
+var errPaymentMoved = errors.New("the payment moved while the phase ran")
+
+// sendCASFirst, in a phase's context, makes persistIfStill send its update at once.
+type sendCASFirst struct{}
+
+// paymentMoved is errPaymentMoved for the error of a phase whose queued compare-and-set
+// found the payment moved, and err otherwise.
+func paymentMoved(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, paymentMovedMark) {
+		return errPaymentMoved
+	}
+	return err
 }
 
 func (s *Service) persistRest(w *writeBatch, ch core.Change) error {

@@ -27,22 +27,20 @@ func (s *Service) CreatePayment(ctx context.Context, req core.IdempotentRequest,
 		return core.Reply{}, err
 	}
 	hash := s.requestHash(req, withoutCardData(p, s.hashKey))
-	// The risk screening's reads that need no transaction, made before it (see screen).
-	// A merchant not verified takes payments only up to its volume limit (kyc_required).
-	if err := s.kycVolumeCheck(ctx, req, p.Currency, p.Amount); err != nil {
-		if core.ErrorCode(err) == core.CodeKYCRequired {
-			return core.Reply{}, err
-		}
-		return core.Reply{}, s.dbError(ctx, err)
-	}
-	// The merchant's terms (fees, T+N) are fixed on the payment as it is created.
-	terms, err := s.paymentTerms(ctx, req.MerchantID, p.Channel)
+	// What the payment's transaction needs read before it, in one round trip: whether a
+	// merchant not verified may take it (its volume limit, kyc_required), the merchant's
+	// terms (fees, T+N, fixed on the payment as it is created) and the risk screening's
+	// reads that need no transaction (see screen). The probe's terms are not filled in yet:
+	// the risk reads do not use them.
+	var reads pgx.Batch
+	kyc := s.queueKYCVolume(&reads, req, p.Currency)
+	terms := queueTerms(&reads, req.MerchantID, p.Channel)
+	pre, err := s.prelude(ctx, s.newPayment(&idemKey{req: req, paymentID: new(string)}, &p, terms), &reads)
 	if err != nil {
 		return core.Reply{}, s.dbError(ctx, err)
 	}
-	pre, err := s.prelude(ctx, s.newPayment(&idemKey{req: req, paymentID: new(string)}, &p, terms))
-	if err != nil {
-		return core.Reply{}, s.dbError(ctx, err)
+	if err := kyc.check(p.Amount); err != nil {
+		return core.Reply{}, err
 	}
 	// created is the payment as this request inserted it: the channel call needs no read.
 	var (

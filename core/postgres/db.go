@@ -113,6 +113,9 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*DB, error) {
 		}
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(idle.Milliseconds())
 	}
+	if cfg.ConnConfig.Tracer == nil {
+		cfg.ConnConfig.Tracer = &statementTimeout{} // no deadline: it counts round trips only
+	}
 	if opts.ConnectTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
 	}
@@ -286,7 +289,19 @@ func (db *DB) SerializationRetriesByTx() map[string]int64 {
 	return out
 }
 
-// statementTimeout is a pgx tracer that gives every statement and batch a context deadline,
+type roundTripsKey struct{}
+
+// CountRoundTrips returns a context whose statements and batches (each one round trip to the
+// database, at a connection's steady state: its statements already prepared) are counted,
+// and the function that reads the count: what a request costs in round trips, whatever else
+// shares the pool.
+func CountRoundTrips(ctx context.Context) (context.Context, func() int64) {
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, roundTripsKey{}, n), n.Load
+}
+
+// statementTimeout is a pgx tracer that gives every statement and batch a context deadline
+// (with d 0 and no link: none, it only counts round trips),
 // and ends it early when the link is declared down (DB.TripLink).
 type statementTimeout struct {
 	d    time.Duration
@@ -302,6 +317,12 @@ type stmtStop struct {
 }
 
 func (t *statementTimeout) start(ctx context.Context) context.Context {
+	if n, ok := ctx.Value(roundTripsKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+	if t.link == nil {
+		return ctx
+	}
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	detach := context.AfterFunc(t.link.current(), cancel)
 	return context.WithValue(ctx, cancelKey{}, stmtStop{cancel: cancel, detach: detach})

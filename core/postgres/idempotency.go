@@ -413,6 +413,11 @@ func (s *Service) phase(ctx context.Context, k *idemKey, name string, fn phaseFu
 		if err = leaseLost(err); errors.Is(err, errLeaseLost) {
 			return err
 		}
+		if errors.Is(paymentMoved(err), errPaymentMoved) && ctx.Value(sendCASFirst{}) == nil {
+			// A payment changed in the phase moved meanwhile (persistIfStill): run it again,
+			// looking first.
+			return s.phase(context.WithValue(ctx, sendCASFirst{}, true), k, name, fn)
+		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	*k = work

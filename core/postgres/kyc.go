@@ -136,46 +136,60 @@ func (s *Service) DecideKYC(ctx context.Context, merchantID string, approve bool
 	return out, nil
 }
 
-// kycVolumeCheck refuses, with 403 kyc_required, a payment of amount that would take a merchant
-// not verified past its cumulative volume limit in currency (payments not failed or
-// canceled); a rejected merchant takes none. Read before the payment's transaction, as the
-// risk screening's reads are: concurrent payments may pass the limit by what they add together.
+// kycRead is a new payment's KYC volume check (queueKYCVolume), read with the risk
+// screening's reads.
+type kycRead struct {
+	merchantID, currency string
+	limit                int64
+	status               string
+	keyed                bool
+	volume               int64
+}
+
+// queueKYCVolume queues on b the read that check decides from: it refuses, with 403
+// kyc_required, a payment that would take a merchant not verified past its cumulative volume
+// limit in currency (payments not failed or canceled); a rejected merchant takes none. Read
+// before the payment's transaction, with the risk screening's reads: concurrent payments may
+// pass the limit by what they add together. With no limit it queues nothing (nil).
 //
 // A request whose Idempotency-Key exists already is not checked: its first attempt was, and
 // the key's runner replays or resumes it (its own payment counts in the volume now).
-func (s *Service) kycVolumeCheck(ctx context.Context, req core.IdempotentRequest, currency string, amount int64) error {
-	limit := s.cfg.UnverifiedVolumeLimit
-	if limit < 0 {
+func (s *Service) queueKYCVolume(b *pgx.Batch, req core.IdempotentRequest, currency string) *kycRead {
+	if s.cfg.UnverifiedVolumeLimit < 0 {
 		return nil
 	}
-	merchantID := req.MerchantID
-	var status string
-	var keyed bool
-	err := s.db.Pool.QueryRow(ctx, `SELECT COALESCE((SELECT status FROM merchant_kyc WHERE merchant_id = $1), $3),
-		EXISTS (SELECT 1 FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2)`,
-		merchantID, req.Key, core.KYCUnverified).Scan(&status, &keyed)
-	if keyed {
+	k := &kycRead{merchantID: req.MerchantID, currency: currency, limit: s.cfg.UnverifiedVolumeLimit}
+	// The volume's counter (volume.go), kept by the payments' transactions: at most
+	// volumeSlots rows, whatever the merchant's history; read only for a merchant that is
+	// neither verified nor rejected.
+	b.Queue(`SELECT v.status, EXISTS (SELECT 1 FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2),
+			CASE WHEN v.status IN ($4, $5) THEN 0 ELSE (SELECT COALESCE(SUM(amount), 0)::INT8 FROM merchant_volume
+				WHERE merchant_id = $1 AND currency = $6) END
+		FROM (SELECT COALESCE((SELECT status FROM merchant_kyc WHERE merchant_id = $1), $3) AS status) v`,
+		req.MerchantID, req.Key, core.KYCUnverified, core.KYCVerified, core.KYCRejected, currency).
+		QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&k.status, &k.keyed, &k.volume); err != nil {
+				return fmt.Errorf("read kyc: %w", err)
+			}
+			return nil
+		})
+	return k
+}
+
+// check is the KYC volume check's answer for a payment of amount, once its read is done.
+func (k *kycRead) check(amount int64) error {
+	if k == nil || k.keyed {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("read kyc: %w", err)
-	}
-	switch status {
+	switch k.status {
 	case core.KYCVerified:
 		return nil
 	case core.KYCRejected:
-		return core.Errorf(core.CodeKYCRequired, "Merchant %s's verification was rejected: it cannot take payments until it is verified.", merchantID)
+		return core.Errorf(core.CodeKYCRequired, "Merchant %s's verification was rejected: it cannot take payments until it is verified.", k.merchantID)
 	}
-	// The volume's counter (volume.go), kept by the payments' transactions: at most
-	// volumeSlots rows, whatever the merchant's history.
-	var volume int64
-	if err := s.db.Pool.QueryRow(ctx, `SELECT COALESCE(SUM(amount), 0)::INT8 FROM merchant_volume
-		WHERE merchant_id = $1 AND currency = $2`, merchantID, currency).Scan(&volume); err != nil {
-		return fmt.Errorf("read volume: %w", err)
-	}
-	if volume+amount > limit {
+	if k.volume+amount > k.limit {
 		return core.Errorf(core.CodeKYCRequired, "Merchant %s is not verified: it has taken %s and may take at most %s before its KYC is verified (POST /v1/merchant/kyc).",
-			merchantID, core.FormatAmount(volume, currency), core.FormatAmount(limit, currency))
+			k.merchantID, core.FormatAmount(k.volume, k.currency), core.FormatAmount(k.limit, k.currency))
 	}
 	return nil
 }

@@ -20,39 +20,41 @@ const (
 	opsSettlementSet = "settlement_terms.set"
 )
 
-// paymentTerms are the terms a merchant's new payment on ch is made under: the most specific
-// fee schedule (merchant and channel, merchant, platform and channel, platform; none: no
-// fee) and the merchant's settlement terms (default T+2, UTC). Read before the payment's
-// transaction, as the risk screening's reads are: a schedule changed meanwhile applies from
-// the next payment.
-func (s *Service) paymentTerms(ctx context.Context, merchantID string, ch core.Channel) (*core.Terms, error) {
+// queueTerms queues on b the read of the terms a merchant's new payment on ch is made
+// under: the most specific fee schedule (merchant and channel, merchant, platform and
+// channel, platform; none: no fee) and the merchant's settlement terms (default T+2, UTC).
+// The terms it returns are filled in when b's results are read. Read before the payment's
+// transaction, in the round trip of the risk screening's reads (prelude): a schedule changed
+// meanwhile applies from the next payment.
+func queueTerms(b *pgx.Batch, merchantID string, ch core.Channel) *core.Terms {
 	t := &core.Terms{DelayDays: core.DefaultDelayDays, TimeZone: "UTC"}
-	// One round trip for both: the fee schedule (the merchant's for the channel, else its
-	// default, else the platform's), and the settlement terms; either may be missing.
-	var (
-		bps, fixed *int64
-		refundFees *bool
-		delay      *int
-		zone       *string
-	)
-	err := s.db.Pool.QueryRow(ctx, `
+	// One statement for both; either may be missing.
+	b.Queue(`
 		SELECT f.percent_bps, f.fixed, f.refund_fees, t.delay_days, t.time_zone
 		FROM (SELECT 1) one
 		LEFT JOIN LATERAL (SELECT percent_bps, fixed, refund_fees FROM fee_schedules
 			WHERE merchant_id IN ($1, $3) AND channel IN ($2, $3)
 			ORDER BY merchant_id = $3, channel = $3 LIMIT 1) f ON true
 		LEFT JOIN merchant_settlement_terms t ON t.merchant_id = $1`, merchantID, string(ch), platformScope).
-		Scan(&bps, &fixed, &refundFees, &delay, &zone)
-	if err != nil {
-		return nil, fmt.Errorf("read fee schedule and settlement terms: %w", err)
-	}
-	if bps != nil {
-		t.Fees.PercentBps, t.Fees.Fixed, t.Fees.RefundFees = *bps, *fixed, *refundFees
-	}
-	if delay != nil {
-		t.DelayDays, t.TimeZone = *delay, *zone
-	}
-	return t, nil
+		QueryRow(func(row pgx.Row) error {
+			var (
+				bps, fixed *int64
+				refundFees *bool
+				delay      *int
+				zone       *string
+			)
+			if err := row.Scan(&bps, &fixed, &refundFees, &delay, &zone); err != nil {
+				return fmt.Errorf("read fee schedule and settlement terms: %w", err)
+			}
+			if bps != nil {
+				t.Fees.PercentBps, t.Fees.Fixed, t.Fees.RefundFees = *bps, *fixed, *refundFees
+			}
+			if delay != nil {
+				t.DelayDays, t.TimeZone = *delay, *zone
+			}
+			return nil
+		})
+	return t
 }
 
 func merchantRegion(ctx context.Context, tx pgx.Tx, merchantID string) (string, error) {

@@ -470,3 +470,39 @@ func TestRecoverySettlesAnAbandonedCapture(t *testing.T) {
 	}
 	e.requireBalancedLedger()
 }
+
+// A payment settled by someone else while its authorisation was at the channel (a
+// notification, the recovery worker) is answered as it is: the authorisation's queued
+// compare-and-set fails on the server, and the phase, run again looking first, writes
+// nothing of its own.
+func TestAuthorizationOfAPaymentSettledMeanwhileWritesNothing(t *testing.T) {
+	e := newPhaseEnv(t)
+	ctx := context.Background()
+	e.ch.onAuthorize = func(int) {
+		if _, err := e.db.Pool.Exec(ctx, `UPDATE payments SET status = 'failed', failure_code = 'card_declined'
+			WHERE status = 'processing'`); err != nil {
+			t.Error(err)
+		}
+	}
+	rep, err := e.createPayment("k-moved", "o-moved", core.CaptureAutomatic)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	// The answer for the payment as it was settled: declined.
+	var obj struct{ Code string }
+	if err := json.Unmarshal(rep.Body, &obj); err != nil || rep.Status != 400 || obj.Code != "card_declined" {
+		t.Fatalf("reply %d %s, want 400 card_declined (the payment as it was settled)", rep.Status, rep.Body)
+	}
+	if n, m := e.count("ledger_entries"), e.count("outbox_events"); n != 0 || m != 0 {
+		t.Fatalf("%d ledger entries and %d events written for a payment settled elsewhere; want none", n, m)
+	}
+	var status string
+	if err := e.db.Pool.QueryRow(ctx, `SELECT status FROM payments`).Scan(&status); err != nil || status != "failed" {
+		t.Fatalf("payment: %q %v, want failed", status, err)
+	}
+	// The key stored that answer.
+	again, err := e.createPayment("k-moved", "o-moved", core.CaptureAutomatic)
+	if err != nil || string(again.Body) != string(rep.Body) {
+		t.Fatalf("replay: %s %v, want %s", again.Body, err, rep.Body)
+	}
+}

@@ -244,8 +244,9 @@ type riskPrelude struct {
 }
 
 // prelude reads a payment's riskPrelude; probe is the payment as it will be inserted (its
-// ID aside).
-func (s *Service) prelude(ctx context.Context, probe *core.Payment) (*riskPrelude, error) {
+// ID aside). The reads the caller queued on also travel in the same round trip, and their
+// results are read before prelude returns.
+func (s *Service) prelude(ctx context.Context, probe *core.Payment, also *pgx.Batch) (*riskPrelude, error) {
 	rules, err := s.riskRules(ctx, probe.MerchantID)
 	if err != nil {
 		return nil, err
@@ -262,7 +263,7 @@ func (s *Service) prelude(ctx context.Context, probe *core.Payment) (*riskPrelud
 			}
 		}
 	}
-	if pre.sig, pre.members, err = s.riskSignals(ctx, probe, &pre.env, lists); err != nil {
+	if pre.sig, pre.members, err = s.riskSignals(ctx, probe, &pre.env, lists, also); err != nil {
 		return nil, err
 	}
 	return pre, nil
@@ -371,7 +372,7 @@ const cardPaymentsCounted = 2 + risk.ScoreVelocityMax/risk.ScorePerCardPayment
 // riskSignals reads the score's signals, the items of lists that the payment's attributes
 // hold, and the customer's verification state (into env), in one query outside the phase's
 // transaction. The merchant's average amount is read at most every merchantAverageTTL.
-func (s *Service) riskSignals(ctx context.Context, pay *core.Payment, env *risk.Env, lists []string) (risk.Signals, map[string]map[string]bool, error) {
+func (s *Service) riskSignals(ctx context.Context, pay *core.Payment, env *risk.Env, lists []string, b *pgx.Batch) (risk.Signals, map[string]map[string]bool, error) {
 	var (
 		verified []int64
 		sig      risk.Signals
@@ -391,7 +392,7 @@ func (s *Service) riskSignals(ctx context.Context, pay *core.Payment, env *risk.
 	if customerKey == "" {
 		customerKey, customerCol = env.Customer.ID, "customer->>'id'"
 	}
-	err := s.db.Pool.QueryRow(ctx, `
+	b.Queue(`
 		SELECT
 			(SELECT COALESCE(array_agg(l.name || ' ' || i.value), '{}') FROM risk_list_items i
 				JOIN risk_lists l ON l.id = i.list_id WHERE l.name = ANY($1) AND i.value = ANY($2)),
@@ -406,10 +407,16 @@ func (s *Service) riskSignals(ctx context.Context, pay *core.Payment, env *risk.
 					AND v.phone_verified_at IS NOT NULL AND ($10 = '' OR v.phone = $10)),
 				(SELECT count(*) FROM customer_cards c WHERE c.merchant_id = $3 AND c.customer_id = $9 AND c.fingerprint = $4)]`,
 		lists, risk.Candidates(*env), pay.MerchantID, env.Card.Fingerprint, pay.CreatedAt.Add(-time.Hour),
-		pay.Currency, pay.CreatedAt.Add(-30*24*time.Hour), customerKey, env.Customer.ID, env.Customer.Phone).Scan(
-		&items, &card, &statuses, &avg, &known, &verified)
-	if err != nil {
-		return sig, nil, fmt.Errorf("read risk signals: %w", err)
+		pay.Currency, pay.CreatedAt.Add(-30*24*time.Hour), customerKey, env.Customer.ID, env.Customer.Phone).
+		QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&items, &card, &statuses, &avg, &known, &verified); err != nil {
+				return fmt.Errorf("read risk signals: %w", err)
+			}
+			return nil
+		})
+	// One round trip for the signals and what the caller queued before them.
+	if err := s.db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return sig, nil, err
 	}
 	members := map[string]map[string]bool{}
 	for _, it := range items {
