@@ -64,6 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stdout, cfg.LogFormat, cfg.LogLevel)
+	if cmd == "serve" {
+		var flush func() error
+		log, flush = newServeLogger(stdout, cfg.LogFormat, cfg.LogLevel)
+		defer func() { _ = flush() }()
+	}
 	switch cmd {
 	case "migrate":
 		db, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
@@ -497,6 +502,14 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// newServeLogger is newLogger for a serving node, whose lines (one per request) are written
+// in batches (coalescingWriter); flush writes what waits, at shutdown.
+func newServeLogger(w io.Writer, format, level string) (log *slog.Logger, flush func() error) {
+	cw := newCoalescingWriter(w)
+	l := newLogger(cw, format, level)
+	return slog.New(flushingHandler{Handler: l.Handler(), w: cw}), cw.Flush
 }
 
 // authCacheTTL maps the -auth-cache flag (0: off) to postgres.Config (negative: off).
