@@ -250,7 +250,10 @@ func (s *Server) user(kind int, perm core.Permission, h http.HandlerFunc) http.H
 			s.errorPage(w, r, http.StatusUnauthorized, "Sign in first.")
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+		// The service methods the page calls audit their changes in their own transactions
+		// with this user (core.WithActor).
+		ctx := core.WithActor(context.WithValue(r.Context(), ctxKey{}, sess), core.Actor{UserID: sess.User.ID, MerchantID: sess.User.MerchantID})
+		r = r.WithContext(ctx)
 		if r.Method == http.MethodPost {
 			got := r.PostFormValue(csrfField)
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {

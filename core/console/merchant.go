@@ -309,15 +309,6 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 	} else if ref, ok := rep.Interim.(*core.Refund); ok {
 		out.ID = ref.ID
 	}
-	if !rep.Replayed {
-		amount := "the rest"
-		if params.Amount != nil {
-			amount = core.FormatAmount(*params.Amount, p.Currency)
-		}
-		if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, mid, "refund.created", out.ID, "payment "+id+", "+amount); err != nil {
-			s.log.ErrorContext(r.Context(), "console audit", "err", err)
-		}
-	}
 	http.Redirect(w, r, "/dashboard/payments/"+id, http.StatusSeeOther)
 }
 
@@ -443,7 +434,6 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		s.showWebhooks(w, r, statusOf(err), core.AsError(err).Message, "")
 		return
 	}
-	s.auditOrLog(r, sess, "webhook_endpoint.created", ep.ID, ep.URL)
 	s.showWebhooks(w, r, http.StatusOK, "", ep.Secret)
 }
 
@@ -454,7 +444,6 @@ func (s *Server) rollWebhook(w http.ResponseWriter, r *http.Request) {
 		s.showWebhooks(w, r, statusOf(err), core.AsError(err).Message, "")
 		return
 	}
-	s.auditOrLog(r, sess, "webhook_endpoint.secret_rotated", ep.ID, "previous secret valid 24 h")
 	s.showWebhooks(w, r, http.StatusOK, "", ep.Secret)
 }
 
@@ -488,7 +477,6 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.auditOrLog(r, sess, "event.redelivered", id, "to "+ep)
 	http.Redirect(w, r, "/dashboard/events/"+url.PathEscape(id), http.StatusSeeOther)
 }
 
@@ -526,12 +514,6 @@ func (s *Server) addTeamUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/dashboard/team", http.StatusSeeOther)
-}
-
-func (s *Server) auditOrLog(r *http.Request, sess *core.Session, action, object, detail string) {
-	if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, sess.User.MerchantID, action, object, detail); err != nil {
-		s.log.ErrorContext(r.Context(), "console audit", "action", action, "err", err)
-	}
 }
 
 // flushWriter flushes through http.ResponseController, which unwraps middleware writers.

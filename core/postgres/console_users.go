@@ -91,8 +91,35 @@ func (s *Service) audit(ctx context.Context, tx pgx.Tx, actor, merchantID, actio
 	return err
 }
 
-// RecordConsoleAudit appends one entry to the back-office audit log: a change the back
-// office made through another service method (a refund, a webhook endpoint, a review).
+// consoleAudit appends, in tx, the back-office audit entry of an action done for the
+// back-office user ctx carries (core.WithActor), under merchantID (empty: an operator's
+// action on no one merchant); for a caller without one (the API, a worker) it writes
+// nothing. Written in the action's own transaction, the entry exists if and only if the
+// change does.
+func (s *Service) consoleAudit(ctx context.Context, tx pgx.Tx, merchantID, action, objectID, detail string) error {
+	a, ok := core.ActorFrom(ctx)
+	if !ok {
+		return nil
+	}
+	if err := s.audit(ctx, tx, a.UserID, merchantID, action, objectID, detail); err != nil {
+		return fmt.Errorf("console audit %s %s: %w", action, objectID, err)
+	}
+	return nil
+}
+
+// actorOr is how a service's own trail names the back-office user ctx carries
+// (consoleActor), or def for a caller without one.
+func actorOr(ctx context.Context, def string) string {
+	if a, ok := core.ActorFrom(ctx); ok {
+		return consoleActor(a.UserID)
+	}
+	return def
+}
+
+// RecordConsoleAudit appends one entry to the back-office audit log on its own: for an
+// action of the back office that is no change in this database (a region's drain switch in
+// Consul), recorded before it is attempted and again with its outcome. A change in the
+// database is audited in its own transaction instead (consoleAudit).
 func (s *Service) RecordConsoleAudit(ctx context.Context, userID, merchantID, action, objectID, detail string) error {
 	err := s.db.WriteTx(ctx, "console_audit", func(tx pgx.Tx) error {
 		return s.audit(ctx, tx, userID, merchantID, action, objectID, detail)
