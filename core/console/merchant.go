@@ -156,8 +156,8 @@ func paymentQuery(q url.Values) (core.PaymentFilter, core.ExportFilter, error) {
 		}
 	}
 	if v := strings.TrimSpace(q.Get("customer")); v != "" {
-		if len(v) > 254 {
-			return f, e, core.ParamError(core.CodeParameterInvalid, "customer", "customer must be a customer ID or an e-mail address, at most 254 characters.")
+		if len(v) > core.MaxCustomerFilterLen {
+			return f, e, core.ParamError(core.CodeParameterInvalid, "customer", "customer must be a customer ID or an e-mail address, at most %d characters.", core.MaxCustomerFilterLen)
 		}
 		f.Customer, e.Customer = v, v
 	}

@@ -966,6 +966,10 @@ func TestOpenAPIListParameters(t *testing.T) {
 		"merchant_reference": "order-1042",
 		"created[gte]":       "1769817600",
 		"created[lte]":       "2026-02-01T00:00:00Z",
+		"channel":            "alipay",
+		"amount[gte]":        "1000",
+		"amount[lte]":        "5000",
+		"customer":           "ana@example.com",
 	}
 	q := url.Values{}
 	var limit *openapi3.Schema
@@ -996,7 +1000,8 @@ func TestOpenAPIListParameters(t *testing.T) {
 	}
 	f := pay.filter
 	if f == nil || f.Limit != 5 || f.StartingAfter == "" || f.Status != core.StatusSucceeded ||
-		f.MerchantReference == "" || f.CreatedGTE == nil || f.CreatedLTE == nil {
+		f.MerchantReference == "" || f.CreatedGTE == nil || f.CreatedLTE == nil || f.Channel != core.ChannelAlipay ||
+		f.AmountGTE == nil || *f.AmountGTE != 1000 || f.AmountLTE == nil || *f.AmountLTE != 5000 || f.Customer != "ana@example.com" {
 		t.Errorf("the server did not use every documented parameter: filter %+v", f)
 	}
 	if w := (oaCall{method: http.MethodGet, path: "/v1/payments?bogus=1", auth: oaSecretKey}).do(t, s); w.Code != http.StatusBadRequest {
