@@ -46,6 +46,7 @@ type Service interface {
 	ConsoleOverview(ctx context.Context, merchantID string, now time.Time) (*core.Overview, error)
 	ExportPayments(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.Payment) error) error
 	ExportRefunds(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.Refund) error) error
+	ExportCount(ctx context.Context, merchantID, kind string, f core.ExportFilter) (int64, error)
 	PaymentEvents(ctx context.Context, merchantID, paymentID string) ([]*core.Event, error)
 
 	Payment(ctx context.Context, merchantID, id string) (*core.Payment, error)

@@ -356,6 +356,19 @@ func csvHeaders(w http.ResponseWriter, name string) {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 }
 
+// exportHeaders starts an export's answer: a CSV download, and (for the page's progress)
+// the number of rows it will have, counted first; an export whose count fails is sent
+// without it.
+func (s *Server) exportHeaders(w http.ResponseWriter, r *http.Request, kind string, f core.ExportFilter) {
+	csvHeaders(w, exportName(strings.ReplaceAll(kind, "_", "-"), f))
+	n, err := s.svc.ExportCount(r.Context(), sessionFrom(r).User.MerchantID, kind, f)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "console export count", "export", kind, "err", err)
+		return
+	}
+	w.Header().Set(core.ExportRowsHeader, strconv.FormatInt(n, 10))
+}
+
 func exportName(kind string, f core.ExportFilter) string {
 	name := kind
 	if f.CreatedGTE != nil {
@@ -374,7 +387,7 @@ func (s *Server) exportPayments(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	csvHeaders(w, exportName("payments", f))
+	s.exportHeaders(w, r, core.ExportPayments, f)
 	err = core.WritePaymentsCSV(flushWriter{w}, func(fn func(*core.Payment) error) error {
 		return s.svc.ExportPayments(r.Context(), sess.User.MerchantID, f, fn)
 	})
@@ -390,7 +403,7 @@ func (s *Server) exportRefunds(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	csvHeaders(w, exportName("refunds", f))
+	s.exportHeaders(w, r, core.ExportRefunds, f)
 	err = core.WriteRefundsCSV(flushWriter{w}, func(fn func(*core.Refund) error) error {
 		return s.svc.ExportRefunds(r.Context(), sess.User.MerchantID, f, fn)
 	})
