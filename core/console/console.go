@@ -31,7 +31,9 @@ import (
 type Service interface {
 	ConsoleLogin(ctx context.Context, email, password, code string) (*core.Session, error)
 	StartTOTPEnrolment(ctx context.Context, userID string) (secret, uri string, err error)
-	ConfirmTOTP(ctx context.Context, userID, code string) error
+	ConfirmTOTP(ctx context.Context, userID, code string) ([]string, error)
+	RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error)
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 	CreateConsoleInvitation(ctx context.Context, actor string, p core.InviteParams) (*core.Invitation, string, error)
 	ConsoleInvitation(ctx context.Context, token string) (*core.Invitation, error)
 	ConsoleInvitations(ctx context.Context, merchantID string, limit int) ([]*core.Invitation, error)
@@ -189,6 +191,7 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /dashboard/account", s.user(anyone, "", s.accountPage))
 	s.mux.HandleFunc("POST /dashboard/account/totp", s.user(anyone, "", s.startTOTP))
 	s.mux.HandleFunc("POST /dashboard/account/totp/confirm", s.user(anyone, "", s.confirmTOTP))
+	s.mux.HandleFunc("POST /dashboard/account/recovery-codes", s.user(anyone, "", s.regenerateRecoveryCodes))
 	s.merchantRoutes()
 	s.moneyRoutes()
 	s.payoutRoutes()
