@@ -161,14 +161,9 @@ func (s *Server) setPayoutSchedule(w http.ResponseWriter, r *http.Request) {
 		s.showPayouts(w, r, http.StatusBadRequest, core.AsError(err).Message)
 		return
 	}
-	sc, err := s.svc.SetPayoutSchedule(r.Context(), sess.User.MerchantID, false, p)
-	if err != nil {
+	if _, err := s.svc.SetPayoutSchedule(r.Context(), sess.User.MerchantID, false, p); err != nil {
 		s.showPayouts(w, r, statusOf(err), core.AsError(err).Message)
 		return
-	}
-	detail := sc.Interval
-	if sc.WeeklyAnchor != "" {
-		detail += " on " + sc.WeeklyAnchor
 	}
 	http.Redirect(w, r, "/dashboard/payouts", http.StatusSeeOther)
 }
