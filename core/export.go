@@ -46,6 +46,19 @@ func decimal(amount int64, currency string) string {
 	return strings.TrimSuffix(FormatAmount(amount, currency), " "+currency)
 }
 
+// The exports, as counted (ExportCount).
+const (
+	ExportPayments            = "payments"
+	ExportRefunds             = "refunds"
+	ExportBalanceTransactions = "balance_transactions"
+	ExportSettlements         = "settlements"
+)
+
+// ExportRowsHeader is the HTTP header in which the back office sends the number of rows an
+// export will have (its header row not counted), counted before the rows stream, so that the
+// page can show the download's progress.
+const ExportRowsHeader = "X-Export-Rows"
+
 // ExportFilter selects the rows of an export: a date range (required by the pages, optional
 // through the API) and the payments list's filters.
 type ExportFilter struct {

@@ -270,14 +270,16 @@ type PaymentFilter struct {
 	CreatedLTE        *time.Time
 	Limit             int    // 1..100; default 10
 	StartingAfter     string // a payment ID: the page starts after it
-	// The back office's filters, not (yet) the API's, so not in the SDK's filter either
-	// (json "-"): channel, amount range in minor units (both included) and customer (the
+	// Channel, amount range in minor units (both bounds included) and customer (the
 	// payment's customer.id, or its customer.email when it has an @).
-	Channel   Channel `json:"-"`
-	AmountGTE *int64  `json:"-"`
-	AmountLTE *int64  `json:"-"`
-	Customer  string  `json:"-"`
+	Channel   Channel
+	AmountGTE *int64
+	AmountLTE *int64
+	Customer  string
 }
+
+// MaxCustomerFilterLen bounds PaymentFilter.Customer (an e-mail address is at most 254).
+const MaxCustomerFilterLen = 254
 
 // RefundFilter selects and pages a merchant's refunds, newest first.
 type RefundFilter struct {

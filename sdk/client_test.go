@@ -737,6 +737,7 @@ func TestPathsAndMethods(t *testing.T) {
 func TestListPaymentsQuery(t *testing.T) {
 	gte := time.Date(2025, 3, 1, 8, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	lte := time.Date(2025, 3, 31, 23, 59, 59, 500_000_000, time.UTC)
+	minAmount, maxAmount := int64(0), int64(5000)
 	for _, tc := range []struct {
 		name string
 		f    PaymentFilter
@@ -744,10 +745,12 @@ func TestListPaymentsQuery(t *testing.T) {
 	}{
 		{"empty", PaymentFilter{}, map[string]string{}},
 		{"all", PaymentFilter{Limit: 25, StartingAfter: "pay_us-east_9", Status: StatusRequiresCapture,
-			MerchantReference: "order&1=2 +", CreatedGTE: &gte, CreatedLTE: &lte},
+			MerchantReference: "order&1=2 +", CreatedGTE: &gte, CreatedLTE: &lte,
+			Channel: ChannelAlipay, AmountGTE: &minAmount, AmountLTE: &maxAmount, Customer: "ana+1@example.com"},
 			map[string]string{"limit": "25", "starting_after": "pay_us-east_9", "status": "requires_capture",
 				"merchant_reference": "order&1=2 +", "created[gte]": "2025-03-01T08:00:00+08:00",
-				"created[lte]": "2025-03-31T23:59:59.5Z"}},
+				"created[lte]": "2025-03-31T23:59:59.5Z", "channel": "alipay", "amount[gte]": "0",
+				"amount[lte]": "5000", "customer": "ana+1@example.com"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {

@@ -64,6 +64,18 @@ func filterQuery(f PaymentFilter) url.Values {
 	if f.CreatedLTE != nil {
 		q.Set("created[lte]", f.CreatedLTE.Format(time.RFC3339Nano))
 	}
+	if f.Channel != "" {
+		q.Set("channel", string(f.Channel))
+	}
+	if f.AmountGTE != nil {
+		q.Set("amount[gte]", strconv.FormatInt(*f.AmountGTE, 10))
+	}
+	if f.AmountLTE != nil {
+		q.Set("amount[lte]", strconv.FormatInt(*f.AmountLTE, 10))
+	}
+	if f.Customer != "" {
+		q.Set("customer", f.Customer)
+	}
 	return q
 }
 

@@ -296,4 +296,12 @@ type PaymentFilter struct {
 	Limit int
 	// StartingAfter is a payment ID: the page starts after it.
 	StartingAfter string
+	// Channel selects the payments through one channel.
+	Channel Channel
+	// AmountGTE and AmountLTE bound the amount, in minor units, both included.
+	AmountGTE *int64
+	AmountLTE *int64
+	// Customer selects one customer's payments: its customer ID, or its e-mail address
+	// (a value with an @).
+	Customer string
 }

@@ -216,8 +216,8 @@ func TestConsoleTOTPIsRequiredAfterEnrolment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := b.post("/dashboard/account/totp/confirm", url.Values{"csrf": {b.csrf(page)}, "code": {now}}); st != http.StatusSeeOther {
-		t.Fatalf("confirm: %d", st)
+	if st, body := b.post("/dashboard/account/totp/confirm", url.Values{"csrf": {b.csrf(page)}, "code": {now}}); st != http.StatusOK || !strings.Contains(body, `id="recovery-codes"`) {
+		t.Fatalf("confirm: %d, recovery codes shown %v", st, strings.Contains(body, `id="recovery-codes"`))
 	}
 	if _, page := b.get("/dashboard/account"); !strings.Contains(page, `id="totp-on"`) {
 		t.Fatal("the account page does not show the factor on")

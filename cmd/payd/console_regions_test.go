@@ -88,8 +88,11 @@ func TestConsoleRegionsPage(t *testing.T) {
 	if st, _ := ops.post("/dashboard/ops/regions/us-east/drain", url.Values{"csrf": {ops.csrf(confirm)}, "confirm": {"us-east"}}); st != http.StatusSeeOther || !drained() {
 		t.Fatalf("confirmed drain: %d, drained %v", st, drained())
 	}
-	if n, who := c.audited("region.drained", "us-east"); n != 1 || who != "ops@regions.test" {
-		t.Fatalf("region.drained audited %d times by %q", n, who)
+	// Audited before it was tried, and its outcome after.
+	for _, action := range []string{"region.drain_requested", "region.drained"} {
+		if n, who := c.audited(action, "us-east"); n != 1 || who != "ops@regions.test" {
+			t.Fatalf("%s audited %d times by %q", action, n, who)
+		}
 	}
 	if _, page := ops.get("/dashboard/ops/regions"); !strings.Contains(page, "drained") || !strings.Contains(page, "/us-east/undrain") {
 		t.Fatal("the page does not show us-east drained with its undrain button")

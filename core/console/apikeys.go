@@ -55,7 +55,6 @@ func (s *Server) rollKey(w http.ResponseWriter, r *http.Request) {
 		s.showKeys(w, r, statusOf(err), core.AsError(err).Message, "")
 		return
 	}
-	s.auditOrLog(r, sess, "api_key.rolled", id, "old key expires in "+grace.String())
 	s.showKeys(w, r, http.StatusOK, "", m.SecretKey)
 }
 
@@ -70,6 +69,5 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 		s.showKeys(w, r, statusOf(err), core.AsError(err).Message, "")
 		return
 	}
-	s.auditOrLog(r, sess, "api_key.revoked", id, "")
 	http.Redirect(w, r, "/dashboard/api-keys", http.StatusSeeOther)
 }

@@ -31,7 +31,9 @@ import (
 type Service interface {
 	ConsoleLogin(ctx context.Context, email, password, code string) (*core.Session, error)
 	StartTOTPEnrolment(ctx context.Context, userID string) (secret, uri string, err error)
-	ConfirmTOTP(ctx context.Context, userID, code string) error
+	ConfirmTOTP(ctx context.Context, userID, code string) ([]string, error)
+	RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error)
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 	CreateConsoleInvitation(ctx context.Context, actor string, p core.InviteParams) (*core.Invitation, string, error)
 	ConsoleInvitation(ctx context.Context, token string) (*core.Invitation, error)
 	ConsoleInvitations(ctx context.Context, merchantID string, limit int) ([]*core.Invitation, error)
@@ -46,6 +48,7 @@ type Service interface {
 	ConsoleOverview(ctx context.Context, merchantID string, now time.Time) (*core.Overview, error)
 	ExportPayments(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.Payment) error) error
 	ExportRefunds(ctx context.Context, merchantID string, f core.ExportFilter, fn func(*core.Refund) error) error
+	ExportCount(ctx context.Context, merchantID, kind string, f core.ExportFilter) (int64, error)
 	PaymentEvents(ctx context.Context, merchantID, paymentID string) ([]*core.Event, error)
 
 	Payment(ctx context.Context, merchantID, id string) (*core.Payment, error)
@@ -188,6 +191,7 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /dashboard/account", s.user(anyone, "", s.accountPage))
 	s.mux.HandleFunc("POST /dashboard/account/totp", s.user(anyone, "", s.startTOTP))
 	s.mux.HandleFunc("POST /dashboard/account/totp/confirm", s.user(anyone, "", s.confirmTOTP))
+	s.mux.HandleFunc("POST /dashboard/account/recovery-codes", s.user(anyone, "", s.regenerateRecoveryCodes))
 	s.merchantRoutes()
 	s.moneyRoutes()
 	s.payoutRoutes()
@@ -250,7 +254,10 @@ func (s *Server) user(kind int, perm core.Permission, h http.HandlerFunc) http.H
 			s.errorPage(w, r, http.StatusUnauthorized, "Sign in first.")
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+		// The service methods the page calls audit their changes in their own transactions
+		// with this user (core.WithActor).
+		ctx := core.WithActor(context.WithValue(r.Context(), ctxKey{}, sess), core.Actor{UserID: sess.User.ID, MerchantID: sess.User.MerchantID})
+		r = r.WithContext(ctx)
 		if r.Method == http.MethodPost {
 			got := r.PostFormValue(csrfField)
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {

@@ -45,7 +45,7 @@ func (s *Server) exportBalanceTransactions(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	mid := sessionFrom(r).User.MerchantID
-	csvHeaders(w, exportName("balance-transactions", f))
+	s.exportHeaders(w, r, core.ExportBalanceTransactions, f)
 	err = core.WriteBalanceTransactionsCSV(flushWriter{w}, func(fn func(*core.BalanceTransaction) error) error {
 		return s.svc.ExportBalanceTransactions(r.Context(), mid, f, fn)
 	})
@@ -61,7 +61,7 @@ func (s *Server) exportSettlements(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mid := sessionFrom(r).User.MerchantID
-	csvHeaders(w, exportName("settlements", f))
+	s.exportHeaders(w, r, core.ExportSettlements, f)
 	err = core.WriteSettlementsCSV(flushWriter{w}, func(fn func(*core.Settlement) error) error {
 		return s.svc.ExportSettlements(r.Context(), mid, f, fn)
 	})

@@ -156,8 +156,8 @@ func paymentQuery(q url.Values) (core.PaymentFilter, core.ExportFilter, error) {
 		}
 	}
 	if v := strings.TrimSpace(q.Get("customer")); v != "" {
-		if len(v) > 254 {
-			return f, e, core.ParamError(core.CodeParameterInvalid, "customer", "customer must be a customer ID or an e-mail address, at most 254 characters.")
+		if len(v) > core.MaxCustomerFilterLen {
+			return f, e, core.ParamError(core.CodeParameterInvalid, "customer", "customer must be a customer ID or an e-mail address, at most %d characters.", core.MaxCustomerFilterLen)
 		}
 		f.Customer, e.Customer = v, v
 	}
@@ -309,15 +309,6 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 	} else if ref, ok := rep.Interim.(*core.Refund); ok {
 		out.ID = ref.ID
 	}
-	if !rep.Replayed {
-		amount := "the rest"
-		if params.Amount != nil {
-			amount = core.FormatAmount(*params.Amount, p.Currency)
-		}
-		if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, mid, "refund.created", out.ID, "payment "+id+", "+amount); err != nil {
-			s.log.ErrorContext(r.Context(), "console audit", "err", err)
-		}
-	}
 	http.Redirect(w, r, "/dashboard/payments/"+id, http.StatusSeeOther)
 }
 
@@ -365,6 +356,19 @@ func csvHeaders(w http.ResponseWriter, name string) {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 }
 
+// exportHeaders starts an export's answer: a CSV download, and (for the page's progress)
+// the number of rows it will have, counted first; an export whose count fails is sent
+// without it.
+func (s *Server) exportHeaders(w http.ResponseWriter, r *http.Request, kind string, f core.ExportFilter) {
+	csvHeaders(w, exportName(strings.ReplaceAll(kind, "_", "-"), f))
+	n, err := s.svc.ExportCount(r.Context(), sessionFrom(r).User.MerchantID, kind, f)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "console export count", "export", kind, "err", err)
+		return
+	}
+	w.Header().Set(core.ExportRowsHeader, strconv.FormatInt(n, 10))
+}
+
 func exportName(kind string, f core.ExportFilter) string {
 	name := kind
 	if f.CreatedGTE != nil {
@@ -383,7 +387,7 @@ func (s *Server) exportPayments(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	csvHeaders(w, exportName("payments", f))
+	s.exportHeaders(w, r, core.ExportPayments, f)
 	err = core.WritePaymentsCSV(flushWriter{w}, func(fn func(*core.Payment) error) error {
 		return s.svc.ExportPayments(r.Context(), sess.User.MerchantID, f, fn)
 	})
@@ -399,7 +403,7 @@ func (s *Server) exportRefunds(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	csvHeaders(w, exportName("refunds", f))
+	s.exportHeaders(w, r, core.ExportRefunds, f)
 	err = core.WriteRefundsCSV(flushWriter{w}, func(fn func(*core.Refund) error) error {
 		return s.svc.ExportRefunds(r.Context(), sess.User.MerchantID, f, fn)
 	})
@@ -443,7 +447,6 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		s.showWebhooks(w, r, statusOf(err), core.AsError(err).Message, "")
 		return
 	}
-	s.auditOrLog(r, sess, "webhook_endpoint.created", ep.ID, ep.URL)
 	s.showWebhooks(w, r, http.StatusOK, "", ep.Secret)
 }
 
@@ -454,7 +457,6 @@ func (s *Server) rollWebhook(w http.ResponseWriter, r *http.Request) {
 		s.showWebhooks(w, r, statusOf(err), core.AsError(err).Message, "")
 		return
 	}
-	s.auditOrLog(r, sess, "webhook_endpoint.secret_rotated", ep.ID, "previous secret valid 24 h")
 	s.showWebhooks(w, r, http.StatusOK, "", ep.Secret)
 }
 
@@ -488,7 +490,6 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.auditOrLog(r, sess, "event.redelivered", id, "to "+ep)
 	http.Redirect(w, r, "/dashboard/events/"+url.PathEscape(id), http.StatusSeeOther)
 }
 
@@ -526,12 +527,6 @@ func (s *Server) addTeamUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/dashboard/team", http.StatusSeeOther)
-}
-
-func (s *Server) auditOrLog(r *http.Request, sess *core.Session, action, object, detail string) {
-	if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, sess.User.MerchantID, action, object, detail); err != nil {
-		s.log.ErrorContext(r.Context(), "console audit", "action", action, "err", err)
-	}
 }
 
 // flushWriter flushes through http.ResponseController, which unwraps middleware writers.

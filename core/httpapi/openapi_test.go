@@ -124,11 +124,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 
 func TestOpenAPIRoutesMatchServer(t *testing.T) {
 	doc := loadOpenAPI(t)
-	s, err := NewServer(nil, nil, nil, Config{AdminToken: oaAdminToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := s.Routes()
+	served := oaEveryRoute(t)
 	if len(served) == 0 {
 		t.Fatal("the server reports no routes")
 	}
@@ -138,8 +134,16 @@ func TestOpenAPIRoutesMatchServer(t *testing.T) {
 			documented[method+" "+path] = true
 		}
 	}
+	for _, r := range oaUndocumented {
+		if documented[r] {
+			t.Errorf("route %q is documented now: take it off oaUndocumented", r)
+		}
+		if !slices.Contains(served, r) {
+			t.Errorf("route %q of oaUndocumented is not served", r)
+		}
+	}
 	for _, r := range served {
-		if !documented[r] {
+		if !documented[r] && !slices.Contains(oaUndocumented, r) {
 			t.Errorf("route %q is served but not documented", r)
 		}
 		delete(documented, r)
@@ -151,11 +155,10 @@ func TestOpenAPIRoutesMatchServer(t *testing.T) {
 
 func TestOpenAPIOperationsAreAuthenticated(t *testing.T) {
 	doc := loadOpenAPI(t)
-	s, err := NewServer(nil, nil, nil, Config{AdminToken: oaAdminToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, route := range s.Routes() {
+	for _, route := range oaEveryRoute(t) {
+		if slices.Contains(oaUndocumented, route) {
+			continue
+		}
 		t.Run(route, func(t *testing.T) {
 			op := oaOperation(t, doc, route)
 			_, path, _ := strings.Cut(route, " ")
@@ -803,7 +806,88 @@ func oaParseNotification(r *http.Request) (core.Notification, error) {
 	return core.Notification{EventID: "e1", PaymentID: "pay_us-east_x", Outcome: core.OutcomeCaptured}, nil
 }
 
-type oaOps struct{ pingErr error }
+type oaOps struct {
+	pingErr error
+	oaConsole
+}
+
+// oaConsole is the back office's part of the API: console users and the CSV exports, one row
+// each.
+type oaConsole struct{}
+
+func (oaConsole) CreateConsoleUser(_ context.Context, _ string, p core.CreateUserParams) (*core.User, error) {
+	return &core.User{ID: "usr_us-east_5z8kq3v0c2m9x1b7r4t6", Email: p.Email, Role: p.Role, MerchantID: p.Merchant, CreatedAt: oaTime}, nil
+}
+func (oaConsole) ExportPayments(_ context.Context, _ string, _ core.ExportFilter, fn func(*core.Payment) error) error {
+	return fn(oaFullPayment())
+}
+func (oaConsole) ExportRefunds(_ context.Context, _ string, _ core.ExportFilter, fn func(*core.Refund) error) error {
+	return fn(oaFullRefund())
+}
+func (oaConsole) ExportBalanceTransactions(_ context.Context, _ string, _ core.ExportFilter, fn func(*core.BalanceTransaction) error) error {
+	return fn(&core.BalanceTransaction{Object: "balance_transaction", ID: "txn_us-east_1", Type: "payment", Amount: 1999, Fee: 88,
+		Net: 1911, Currency: "usd", Status: core.TxnPending, AvailableOn: oaTime, Source: "pay_us-east_x", CreatedAt: oaTime})
+}
+func (oaConsole) ExportSettlements(_ context.Context, _ string, _ core.ExportFilter, fn func(*core.Settlement) error) error {
+	return fn(&core.Settlement{ID: "st_us-east_1", Date: "2026-01-31", Currency: "usd", CreatedAt: oaTime})
+}
+
+// oaEveryService offers every optional service, so that the server serves every route it
+// can; the services the document does not describe yet are nil (never called: only the routes
+// are listed).
+type oaEveryService struct {
+	oaOps
+	oaCustomers
+	RiskOps
+	Verifications
+}
+
+// oaCustomers is Customers under another name: a field named Customers would hide the
+// method of that name.
+type oaCustomers interface{ Customers }
+
+// oaUndocumented are the routes the server serves that docs/openapi.yaml does not describe
+// yet. The list is exact: a route documented, or no longer served, must leave it.
+var oaUndocumented = []string{
+	"DELETE /v1/customers/{id}",
+	"GET /v1/admin/aml/cases",
+	"GET /v1/admin/reviews",
+	"GET /v1/admin/risk/audit",
+	"GET /v1/admin/risk/lists",
+	"GET /v1/admin/risk/rules",
+	"GET /v1/customers",
+	"GET /v1/customers/{id}",
+	"GET /v1/customers/{id}/balance_transactions",
+	"GET /v1/customers/{id}/notifications",
+	"GET /v1/customers/{id}/verification",
+	"POST /v1/admin/aml/cases/{id}",
+	"POST /v1/admin/reviews/{id}/approve",
+	"POST /v1/admin/reviews/{id}/reject",
+	"POST /v1/admin/risk/lists",
+	"POST /v1/admin/risk/lists/{id}/items",
+	"POST /v1/admin/risk/lists/{id}/items/remove",
+	"POST /v1/admin/risk/rules",
+	"POST /v1/admin/risk/rules/test",
+	"POST /v1/admin/risk/rules/{id}",
+	"POST /v1/admin/risk/rules/{id}/disable",
+	"POST /v1/customers",
+	"POST /v1/customers/{id}",
+	"POST /v1/customers/{id}/cards",
+	"POST /v1/customers/{id}/phone_verifications",
+	"POST /v1/customers/{id}/phone_verifications/confirm",
+	"POST /v1/customers/{id}/top_ups",
+	"POST /v1/notification_templates/{name}/preview",
+}
+
+// oaEveryRoute is every route the server can serve, documented or not yet.
+func oaEveryRoute(t *testing.T) []string {
+	t.Helper()
+	s, err := NewServer(nil, nil, oaEveryService{}, Config{AdminToken: oaAdminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Routes()
+}
 
 // oaAlertmanagerBody is a notification as Alertmanager 0.25 sends it.
 const oaAlertmanagerBody = `{"receiver":"payd","status":"firing","alerts":[{"status":"firing",` +
@@ -966,6 +1050,10 @@ func TestOpenAPIListParameters(t *testing.T) {
 		"merchant_reference": "order-1042",
 		"created[gte]":       "1769817600",
 		"created[lte]":       "2026-02-01T00:00:00Z",
+		"channel":            "alipay",
+		"amount[gte]":        "1000",
+		"amount[lte]":        "5000",
+		"customer":           "ana@example.com",
 	}
 	q := url.Values{}
 	var limit *openapi3.Schema
@@ -996,7 +1084,8 @@ func TestOpenAPIListParameters(t *testing.T) {
 	}
 	f := pay.filter
 	if f == nil || f.Limit != 5 || f.StartingAfter == "" || f.Status != core.StatusSucceeded ||
-		f.MerchantReference == "" || f.CreatedGTE == nil || f.CreatedLTE == nil {
+		f.MerchantReference == "" || f.CreatedGTE == nil || f.CreatedLTE == nil || f.Channel != core.ChannelAlipay ||
+		f.AmountGTE == nil || *f.AmountGTE != 1000 || f.AmountLTE == nil || *f.AmountLTE != 5000 || f.Customer != "ana@example.com" {
 		t.Errorf("the server did not use every documented parameter: filter %+v", f)
 	}
 	if w := (oaCall{method: http.MethodGet, path: "/v1/payments?bogus=1", auth: oaSecretKey}).do(t, s); w.Code != http.StatusBadRequest {
@@ -1172,6 +1261,21 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"get settlement", "GET /v1/settlements/{id}", oaCall{path: "/v1/settlements/st_us-east_x"}, nil, nil, nil, 200},
 		{"get settlement/not found", "GET /v1/settlements/{id}", oaCall{path: "/v1/settlements/st_us-east_x"}, nil, core.ParamError(core.CodeNotFound, "id", "No such settlement."), nil, 404},
 		{"settlement lines", "GET /v1/settlements/{id}/lines.csv", oaCall{path: "/v1/settlements/st_us-east_x/lines.csv"}, nil, nil, nil, 200},
+		{"export payments", "GET /v1/exports/payments.csv", oaCall{path: "/v1/exports/payments.csv?created[gte]=1769817600&created[lt]=2026-02-01T00:00:00Z&status=succeeded&channel=card&merchant_reference=order-1"}, nil, nil, nil, 200},
+		{"export payments/bad status", "GET /v1/exports/payments.csv", oaCall{path: "/v1/exports/payments.csv?status=paid"}, nil, nil, nil, 400},
+		{"export payments/unknown parameter", "GET /v1/exports/payments.csv", oaCall{path: "/v1/exports/payments.csv?amount=1"}, nil, nil, nil, 400},
+		{"export payments/no key", "GET /v1/exports/payments.csv", oaCall{path: "/v1/exports/payments.csv", auth: "-"}, nil, nil, nil, 401},
+		{"export refunds", "GET /v1/exports/refunds.csv", oaCall{path: "/v1/exports/refunds.csv?created[gte]=1769817600"}, nil, nil, nil, 200},
+		{"export refunds/status refused", "GET /v1/exports/refunds.csv", oaCall{path: "/v1/exports/refunds.csv?status=succeeded"}, nil, nil, nil, 400},
+		{"export balance transactions", "GET /v1/exports/balance_transactions.csv", oaCall{path: "/v1/exports/balance_transactions.csv?created[lt]=1769817600"}, nil, nil, nil, 200},
+		{"export settlements", "GET /v1/exports/settlements.csv", oaCall{path: "/v1/exports/settlements.csv"}, nil, nil, nil, 200},
+		{"export settlements/bad time", "GET /v1/exports/settlements.csv", oaCall{path: "/v1/exports/settlements.csv?created[gte]=yesterday"}, nil, nil, nil, 400},
+		{"create operator", "POST /v1/admin/console_users", oaCall{auth: oaAdminToken, body: `{"email":"ops@example.com","password":"correct horse battery staple","role":"operator"}`}, nil, nil, nil, 200},
+		{"create operator/short password", "POST /v1/admin/console_users", oaCall{auth: oaAdminToken, body: `{"email":"ops@example.com","password":"short","role":"operator"}`}, nil, nil, nil, 400},
+		{"create operator/no token", "POST /v1/admin/console_users", oaCall{auth: "-", body: `{"email":"ops@example.com","password":"correct horse battery staple","role":"operator"}`}, nil, nil, nil, 401},
+		{"create merchant user", "POST /v1/console_users", oaCall{body: `{"email":"owner@shop.example","password":"correct horse battery staple","role":"owner"}`}, nil, nil, nil, 200},
+		{"create merchant user/operator role", "POST /v1/console_users", oaCall{body: `{"email":"owner@shop.example","password":"correct horse battery staple","role":"operator"}`}, nil, nil, nil, 400},
+		{"create merchant user/other merchant", "POST /v1/console_users", oaCall{body: `{"email":"owner@shop.example","password":"correct horse battery staple","role":"owner","merchant":"mer_us-east_other"}`}, nil, nil, nil, 400},
 		{"set settlement terms", "POST /v1/admin/merchants/{id}/settlement_terms", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/settlement_terms", body: `{"delay_days":1,"time_zone":"Asia/Shanghai"}`}, nil, nil, nil, 200},
 		{"set settlement terms/bad zone", "POST /v1/admin/merchants/{id}/settlement_terms", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/settlement_terms", body: `{"time_zone":"Mars/Olympus"}`}, nil, nil, nil, 400},
 		{"list channels", "GET /v1/admin/merchants/{id}/channels", oaCall{auth: oaAdminToken, path: "/v1/admin/merchants/mer_us-east_x/channels"}, nil, nil, nil, 200},

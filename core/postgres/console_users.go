@@ -91,8 +91,35 @@ func (s *Service) audit(ctx context.Context, tx pgx.Tx, actor, merchantID, actio
 	return err
 }
 
-// RecordConsoleAudit appends one entry to the back-office audit log: a change the back
-// office made through another service method (a refund, a webhook endpoint, a review).
+// consoleAudit appends, in tx, the back-office audit entry of an action done for the
+// back-office user ctx carries (core.WithActor), under merchantID (empty: an operator's
+// action on no one merchant); for a caller without one (the API, a worker) it writes
+// nothing. Written in the action's own transaction, the entry exists if and only if the
+// change does.
+func (s *Service) consoleAudit(ctx context.Context, tx pgx.Tx, merchantID, action, objectID, detail string) error {
+	a, ok := core.ActorFrom(ctx)
+	if !ok {
+		return nil
+	}
+	if err := s.audit(ctx, tx, a.UserID, merchantID, action, objectID, detail); err != nil {
+		return fmt.Errorf("console audit %s %s: %w", action, objectID, err)
+	}
+	return nil
+}
+
+// actorOr is how a service's own trail names the back-office user ctx carries
+// (consoleActor), or def for a caller without one.
+func actorOr(ctx context.Context, def string) string {
+	if a, ok := core.ActorFrom(ctx); ok {
+		return consoleActor(a.UserID)
+	}
+	return def
+}
+
+// RecordConsoleAudit appends one entry to the back-office audit log on its own: for an
+// action of the back office that is no change in this database (a region's drain switch in
+// Consul), recorded before it is attempted and again with its outcome. A change in the
+// database is audited in its own transaction instead (consoleAudit).
 func (s *Service) RecordConsoleAudit(ctx context.Context, userID, merchantID, action, objectID, detail string) error {
 	err := s.db.WriteTx(ctx, "console_audit", func(tx pgx.Tx) error {
 		return s.audit(ctx, tx, userID, merchantID, action, objectID, detail)
@@ -162,17 +189,22 @@ func (s *Service) ConsoleLogin(ctx context.Context, email, password, code string
 		return nil, s.loginFailed(ctx, &u, now, "wrong passwords")
 	}
 	var step int64
+	var recovery string // the hash of the recovery code signing in in place of a TOTP code
 	if totpSecret != nil {
 		if code == "" {
 			return nil, core.ErrTOTPRequired
 		}
-		secret, err := open(s.credentialsKey, totpSecret, []byte(u.ID+"/totp"))
-		if err != nil {
-			return nil, core.Internal(fmt.Errorf("open totp secret of %s: %w", u.ID, err))
-		}
-		var ok bool
-		if step, ok = core.CheckTOTP(string(secret), code, now, lastStep); !ok {
-			return nil, s.loginFailed(ctx, &u, now, "wrong passwords or codes")
+		if core.NormalizeRecoveryCode(code) != "" {
+			recovery = core.RecoveryCodeHash(u.ID, code)
+		} else {
+			secret, err := open(s.credentialsKey, totpSecret, []byte(u.ID+"/totp"))
+			if err != nil {
+				return nil, core.Internal(fmt.Errorf("open totp secret of %s: %w", u.ID, err))
+			}
+			var ok bool
+			if step, ok = core.CheckTOTP(string(secret), code, now, lastStep); !ok {
+				return nil, s.loginFailed(ctx, &u, now, "wrong passwords or codes")
+			}
 		}
 	}
 	sess := &core.Session{Token: randomToken(), User: &u, CSRF: randomToken(), CreatedAt: now, LastSeenAt: now}
@@ -187,6 +219,21 @@ func (s *Service) ConsoleLogin(ctx context.Context, email, password, code string
 				return core.ErrLoginFailed
 			}
 		}
+		if recovery != "" {
+			// A recovery code is good once: used here, in the login's transaction (a
+			// concurrent login with the same code finds it used).
+			tag, err := tx.Exec(ctx, `UPDATE console_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL`,
+				u.ID, recovery, now)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return errRecoveryCodeRefused
+			}
+			if err := s.audit(ctx, tx, u.ID, u.MerchantID, "user.recovery_code_used", u.ID, ""); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `UPDATE console_users SET failed_logins = 0, locked_until = NULL WHERE id = $1`, u.ID); err != nil {
 			return err
 		}
@@ -197,11 +244,17 @@ func (s *Service) ConsoleLogin(ctx context.Context, email, password, code string
 	if errors.Is(err, core.ErrLoginFailed) {
 		return nil, core.ErrLoginFailed
 	}
+	if errors.Is(err, errRecoveryCodeRefused) {
+		return nil, s.loginFailed(ctx, &u, now, "wrong passwords or codes")
+	}
 	if err != nil {
 		return nil, core.Internal(err)
 	}
 	return sess, nil
 }
+
+// errRecoveryCodeRefused is a recovery code unknown, or used already, in a login.
+var errRecoveryCodeRefused = errors.New("recovery code refused")
 
 // loginFailed counts a wrong password or code against u, locking the account at
 // MaxFailedLogins (audited), and returns the one answer to a failed login.
@@ -262,12 +315,16 @@ func (s *Service) StartTOTPEnrolment(ctx context.Context, userID string) (secret
 }
 
 // ConfirmTOTP completes a user's TOTP enrolment with a code of the secret being enrolled:
-// from then on the code is required at login. Audited.
-func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string) error {
+// from then on the code is required at login. It answers the user's core.RecoveryCodeCount
+// recovery codes, in this answer only (only their hashes are stored). Audited.
+func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string) ([]string, error) {
+	var codes []string
 	err := s.db.WriteTx(ctx, "console_totp_confirm", func(tx pgx.Tx) error {
 		var pending []byte
 		var merchant *string
-		if err := tx.QueryRow(ctx, `SELECT totp_pending, merchant_id FROM console_users WHERE id = $1 FOR UPDATE`, userID).Scan(&pending, &merchant); err != nil {
+		var region string
+		if err := tx.QueryRow(ctx, `SELECT totp_pending, merchant_id, region FROM console_users WHERE id = $1 FOR UPDATE`, userID).
+			Scan(&pending, &merchant, &region); err != nil {
 			return err
 		}
 		if pending == nil {
@@ -285,6 +342,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string) error {
 				totp_last_step = $3 WHERE id = $1`, userID, s.now(), step); err != nil {
 			return err
 		}
+		if codes, err = s.newRecoveryCodes(ctx, tx, userID, region); err != nil {
+			return err
+		}
 		m := ""
 		if merchant != nil {
 			m = *merchant
@@ -293,11 +353,71 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string) error {
 	})
 	if err != nil {
 		if errNoRows(err) {
-			return core.Errorf(core.CodeNotFound, "No such user.")
+			return nil, core.Errorf(core.CodeNotFound, "No such user.")
 		}
-		return core.AsError(err)
+		return nil, core.AsError(err)
 	}
-	return nil
+	return codes, nil
+}
+
+// newRecoveryCodes replaces a user's recovery codes, in tx, with new ones, and answers them.
+func (s *Service) newRecoveryCodes(ctx context.Context, tx pgx.Tx, userID, region string) ([]string, error) {
+	if _, err := tx.Exec(ctx, `DELETE FROM console_recovery_codes WHERE user_id = $1`, userID); err != nil {
+		return nil, err
+	}
+	codes := core.NewRecoveryCodes()
+	hashes := make([]string, len(codes))
+	for i, c := range codes {
+		hashes[i] = core.RecoveryCodeHash(userID, c)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO console_recovery_codes (user_id, code_hash, region, created_at)
+		SELECT $1, h, $2, $3 FROM unnest($4::TEXT[]) AS h`, userID, region, s.now(), hashes); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// RegenerateRecoveryCodes gives a user with a TOTP second factor new recovery codes, in this
+// answer only; the old ones, used or not, are good no more. Audited.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error) {
+	var codes []string
+	err := s.db.WriteTx(ctx, "console_recovery_codes", func(tx pgx.Tx) error {
+		var enabled *time.Time
+		var merchant *string
+		var region string
+		if err := tx.QueryRow(ctx, `SELECT totp_enabled_at, merchant_id, region FROM console_users WHERE id = $1 FOR UPDATE`, userID).
+			Scan(&enabled, &merchant, &region); err != nil {
+			return err
+		}
+		if enabled == nil {
+			return core.Errorf(core.CodeInvalidState, "Recovery codes stand in for a second factor: set one up first.")
+		}
+		var err error
+		if codes, err = s.newRecoveryCodes(ctx, tx, userID, region); err != nil {
+			return err
+		}
+		m := ""
+		if merchant != nil {
+			m = *merchant
+		}
+		return s.audit(ctx, tx, userID, m, "user.recovery_codes_regenerated", userID, "")
+	})
+	if err != nil {
+		if errNoRows(err) {
+			return nil, core.Errorf(core.CodeNotFound, "No such user.")
+		}
+		return nil, core.AsError(err)
+	}
+	return codes, nil
+}
+
+// RecoveryCodesLeft counts a user's recovery codes not used yet.
+func (s *Service) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
+	var n int
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM console_recovery_codes WHERE user_id = $1 AND used_at IS NULL`, userID).Scan(&n); err != nil {
+		return 0, core.Internal(err)
+	}
+	return n, nil
 }
 
 // ConsoleSession finds the live session of a token: seen within idle and created within

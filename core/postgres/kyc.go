@@ -121,7 +121,10 @@ func (s *Service) DecideKYC(ctx context.Context, merchantID string, approve bool
 			merchantID, status, why, now); err != nil {
 			return err
 		}
-		if err := auditOps(ctx, tx, merchantID, region, action, actorOperator, map[string]any{"reason": reason}, now); err != nil {
+		if err := auditOps(ctx, tx, merchantID, region, action, actorOr(ctx, actorOperator), map[string]any{"reason": reason}, now); err != nil {
+			return err
+		}
+		if err := s.consoleAudit(ctx, tx, merchantID, action, merchantID, reason); err != nil {
 			return err
 		}
 		out = core.NewKYC(merchantID, status)

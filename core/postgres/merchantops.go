@@ -106,7 +106,11 @@ func (s *Service) SetFeeSchedule(ctx context.Context, merchantID string, p core.
 			merchantID, ch, region, p.PercentBps, p.Fixed, p.RefundFees, now); err != nil {
 			return err
 		}
-		return auditOps(ctx, tx, merchantID, region, opsFeesSet, actorOperator, out, now)
+		detail := fmt.Sprintf("%s: %d bps + %d, refund fees %v", out.Channel, out.PercentBps, out.Fixed, out.RefundFees)
+		if err := s.consoleAudit(ctx, tx, merchantID, opsFeesSet, merchantID, detail); err != nil {
+			return err
+		}
+		return auditOps(ctx, tx, merchantID, region, opsFeesSet, actorOr(ctx, actorOperator), out, now)
 	})
 	if err != nil {
 		return nil, core.AsError(err)

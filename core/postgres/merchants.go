@@ -205,6 +205,9 @@ func (s *Service) rollKey(ctx context.Context, merchantID string, grace time.Dur
 		if err := auditKey(ctx, tx, merchantID, m.HomeRegion, keyID(current), core.KeyRolled, actor, now); err != nil {
 			return err
 		}
+		if err := s.consoleAudit(ctx, tx, merchantID, "api_key.rolled", keyID(current), "old key expires in "+grace.String()); err != nil {
+			return err
+		}
 		return insertKey(ctx, tx, merchantID, m.HomeRegion, secret, actor, now)
 	})
 	if err != nil {
@@ -297,6 +300,9 @@ func (s *Service) revokeKey(ctx context.Context, merchantID, id, actor string) (
 			return core.Errorf(core.CodeForbidden, "This is the account's only key without an expiry: roll it (POST /v1/api_keys/roll) rather than revoke it.")
 		}
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET expires_at = $2, revoked_at = $2 WHERE key_hash = $1`, revoked, now); err != nil {
+			return err
+		}
+		if err := s.consoleAudit(ctx, tx, merchantID, "api_key.revoked", id, ""); err != nil {
 			return err
 		}
 		return auditKey(ctx, tx, merchantID, m.HomeRegion, id, core.KeyRevoked, actor, now)

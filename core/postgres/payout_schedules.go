@@ -44,7 +44,14 @@ func (s *Service) SetPayoutSchedule(ctx context.Context, merchantID string, byOp
 			merchantID, region, p.Interval, anchor, *p.DelayDays, now); err != nil {
 			return err
 		}
-		return auditOps(ctx, tx, merchantID, region, opsPayoutSchedule, actor, out, now)
+		detail := out.Interval
+		if out.WeeklyAnchor != "" {
+			detail += " on " + out.WeeklyAnchor
+		}
+		if err := s.consoleAudit(ctx, tx, merchantID, opsPayoutSchedule, merchantID, fmt.Sprintf("%s, delay %d days", detail, out.DelayDays)); err != nil {
+			return err
+		}
+		return auditOps(ctx, tx, merchantID, region, opsPayoutSchedule, actorOr(ctx, actor), out, now)
 	})
 	if err != nil {
 		return nil, core.AsError(err)

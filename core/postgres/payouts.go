@@ -189,6 +189,9 @@ func (s *Service) createPayout(ctx context.Context, req core.IdempotentRequest, 
 		if err := s.persistPayout(w, ch); err != nil {
 			return "", err
 		}
+		if err := s.consoleAudit(ctx, tx, po.MerchantID, "payout.created", po.ID, core.FormatAmount(po.Amount, po.Currency)); err != nil {
+			return "", err
+		}
 		k.payoutID = &po.ID
 		return pointPayoutCreated, nil
 	}

@@ -139,9 +139,12 @@ func (s *Service) flagSettlements(ctx context.Context, ch core.Channel, from tim
 				}
 			}
 		}
-		_, err := tx.Exec(ctx, `UPDATE settlements SET reconciliation = $3, reconciled_at = $4
-			WHERE day_start < $2 AND day_end > $1 AND reconciliation IS NULL`, from, to, core.SettlementMatched, now)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE settlements SET reconciliation = $3, reconciled_at = $4
+			WHERE day_start < $2 AND day_end > $1 AND reconciliation IS NULL`, from, to, core.SettlementMatched, now); err != nil {
+			return err
+		}
+		return s.consoleAudit(ctx, tx, "", "reconciliation.run", string(ch)+"/"+rep.Date,
+			fmt.Sprintf("%s %s: %d matched, balanced %v", ch, rep.Date, rep.Matched, rep.Balanced))
 	})
 	if err != nil {
 		return fmt.Errorf("reconcile: flag settlements: %w", err)

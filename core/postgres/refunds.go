@@ -78,6 +78,10 @@ func (s *Service) reserveRefund(ctx context.Context, tx pgx.Tx, w *writeBatch, k
 	if err := s.persist(w, ch); err != nil {
 		return "", err
 	}
+	if err := s.consoleAudit(ctx, tx, pay.MerchantID, "refund.created", ch.Refund.ID,
+		"payment "+pay.ID+", "+core.FormatAmount(ch.Refund.Amount, ch.Refund.Currency)); err != nil {
+		return "", err
+	}
 	k.paymentID, k.refundID = &pay.ID, &ch.Refund.ID
 	return pointRefundCreated, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -284,6 +285,9 @@ func (s *Service) ChangeRiskListItems(ctx context.Context, actor, id string, add
 			return fmt.Errorf("change risk list items: %w", err)
 		}
 		if err := s.auditRisk(ctx, tx, actor, action, "risk_list", id, map[string]any{"values": p.Values}); err != nil {
+			return err
+		}
+		if err := s.consoleAudit(ctx, tx, "", "risk_"+action, id, strings.Join(p.Values, ", ")); err != nil {
 			return err
 		}
 		out, err = scanList(tx.QueryRow(ctx, `SELECT `+listColumns+` FROM risk_lists l WHERE l.id = $1`, id))

@@ -125,6 +125,9 @@ func (s *Service) closeReview(ctx context.Context, actor, id, decision, reason s
 		if err := s.auditRisk(ctx, tx, actor, "review."+decision, "review", id, map[string]any{"reason": reason}); err != nil {
 			return err
 		}
+		if err := s.consoleAudit(ctx, tx, "", "review."+decision, id, reason); err != nil {
+			return err
+		}
 		return w.commit(ctx, tx)
 	})
 	if err != nil {

@@ -93,8 +93,11 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, merchantID string, 
 			id, merchantID, region, p.URL, p.Description, p.EnabledEvents, core.WebhookEnabled, sealed, now); err != nil {
 			return err
 		}
-		if err := auditEndpoint(ctx, tx, merchantID, region, id, "created", merchantActor(merchantID),
+		if err := auditEndpoint(ctx, tx, merchantID, region, id, "created", actorOr(ctx, merchantActor(merchantID)),
 			fmt.Sprintf("url=%s enabled_events=%s", p.URL, strings.Join(p.EnabledEvents, ",")), now); err != nil {
+			return err
+		}
+		if err := s.consoleAudit(ctx, tx, merchantID, "webhook_endpoint.created", id, p.URL); err != nil {
 			return err
 		}
 		out = &core.WebhookEndpoint{ID: id, Object: "webhook_endpoint", URL: p.URL, Description: p.Description,
@@ -272,8 +275,11 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, merchantID, id string
 		if err != nil {
 			return err
 		}
-		return auditEndpoint(ctx, tx, merchantID, region, id, "secret_rotated", merchantActor(merchantID),
-			fmt.Sprintf("the previous secret signs for %s more", overlap), now)
+		detail := fmt.Sprintf("the previous secret signs for %s more", overlap)
+		if err := s.consoleAudit(ctx, tx, merchantID, "webhook_endpoint.secret_rotated", id, detail); err != nil {
+			return err
+		}
+		return auditEndpoint(ctx, tx, merchantID, region, id, "secret_rotated", actorOr(ctx, merchantActor(merchantID)), detail, now)
 	})
 	if err != nil {
 		return nil, core.AsError(err)
@@ -448,7 +454,10 @@ func (s *Service) Redeliver(ctx context.Context, merchantID, eventID, endpointID
 				next_attempt_at = CASE WHEN webhook_deliveries.claim_token IS NULL THEN excluded.next_attempt_at
 					ELSE webhook_deliveries.next_attempt_at END, updated_at = excluded.updated_at`,
 			deliveryID(eventID, endpointID), eventID, endpointID, merchantID, region, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.consoleAudit(ctx, tx, merchantID, "event.redelivered", eventID, "to "+endpointID)
 	})
 	if err != nil {
 		return nil, core.AsError(err)

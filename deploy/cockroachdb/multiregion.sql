@@ -161,3 +161,7 @@ ALTER TABLE console_rollup_days ADD COLUMN crdb_region crdb_internal_region NOT 
 ALTER TABLE console_rollup_days SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE console_invitations ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE console_invitations SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Back office (00021): a user's recovery codes live in the user's region.
+ALTER TABLE console_recovery_codes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
+ALTER TABLE console_recovery_codes SET LOCALITY REGIONAL BY ROW AS crdb_region;

@@ -280,8 +280,10 @@ func TestContractWithHTTPAPI(t *testing.T) {
 	t.Run("list filter round-trips", func(t *testing.T) {
 		gte := time.Date(2025, 3, 1, 8, 0, 0, 0, time.FixedZone("", 8*3600))
 		lte := time.Date(2025, 3, 31, 23, 59, 59, 123456789, time.UTC)
+		minAmount, maxAmount := int64(100), int64(900)
 		f := paysdk.PaymentFilter{Limit: 25, StartingAfter: "pay_us-east_9", Status: paysdk.StatusRequiresCapture,
-			MerchantReference: "a+b&c", CreatedGTE: &gte, CreatedLTE: &lte}
+			MerchantReference: "a+b&c", CreatedGTE: &gte, CreatedLTE: &lte, Channel: paysdk.ChannelWeChatPay,
+			AmountGTE: &minAmount, AmountLTE: &maxAmount, Customer: "cus 7+x"}
 		l, err := c.ListPayments(ctx, f)
 		if err != nil || !l.HasMore || len(l.Data) != 1 {
 			t.Fatalf("list %+v, %v", l, err)
@@ -290,7 +292,9 @@ func TestContractWithHTTPAPI(t *testing.T) {
 		got := svc.filter
 		svc.mu.Unlock()
 		if got.Limit != 25 || got.StartingAfter != f.StartingAfter || string(got.Status) != string(f.Status) || got.MerchantReference != f.MerchantReference ||
-			got.CreatedGTE == nil || !got.CreatedGTE.Equal(gte) || got.CreatedLTE == nil || !got.CreatedLTE.Equal(lte) {
+			got.CreatedGTE == nil || !got.CreatedGTE.Equal(gte) || got.CreatedLTE == nil || !got.CreatedLTE.Equal(lte) ||
+			got.Channel != core.ChannelWeChatPay || got.AmountGTE == nil || *got.AmountGTE != 100 || got.AmountLTE == nil ||
+			*got.AmountLTE != 900 || got.Customer != "cus 7+x" {
 			t.Errorf("server parsed %+v, want %+v", got, f)
 		}
 		if _, err := c.ListPayments(ctx, paysdk.PaymentFilter{Limit: 1000}); !paysdk.IsCode(err, paysdk.CodeParameterInvalid) {
