@@ -96,6 +96,8 @@ type options struct {
 	seed         []int
 	seedWorkers  int
 	seedCheck    bool
+	seedReap     bool
+	explain      bool
 	metricsAddr  string // payd's metrics and pprof, with -profile
 }
 
@@ -115,6 +117,8 @@ func parseFlags() options {
 	seed := flag.String("seed", "", "history sizes to measure at, in stored payments, ascending (e.g. 0,1000000,3000000): before each step's runs, load the payments that make up the difference with COPY (see seed.go); empty: no history")
 	flag.IntVar(&o.seedWorkers, "seed-workers", 2, "with -seed: concurrent COPY streams and index builds")
 	flag.BoolVar(&o.seedCheck, "seed-check", false, "with -seed: run the ledger check (the admin check's service method) after each load; exits non-zero if it fails")
+	flag.BoolVar(&o.seedReap, "seed-reap", true, "with -seed: after each load, run the idempotency key reaper and the event reaper once (what their workers do), so that the runs measure the steady state they keep; false keeps the expired keys and old events")
+	flag.BoolVar(&o.explain, "explain", false, "after the last step's runs: print EXPLAIN (ANALYZE, BUFFERS) of each hot statement (see explain.go)")
 	flag.Parse()
 	steps, err := parseSeedSteps(*seed)
 	if err != nil {
@@ -229,6 +233,11 @@ func run(ctx context.Context) error {
 				size-stored, total.Round(time.Second), res.Load.Round(time.Second), res.Index.Round(time.Second),
 				res.Derived.Round(time.Second), res.Vac.Round(time.Second), rowCounts(res.Rows))
 			stored = size
+			if o.seedReap {
+				if err := reapSeeded(ctx, c.DatabaseURL, os.Stdout); err != nil {
+					return err
+				}
+			}
 			if o.seedCheck {
 				if err := checkSeededLedger(ctx, c.DatabaseURL, os.Stdout); err != nil {
 					return err
@@ -247,6 +256,11 @@ func run(ctx context.Context) error {
 		steps = append(steps, st)
 	}
 	st := steps[len(steps)-1]
+	if o.explain {
+		if err := explainHot(ctx, c.DatabaseURL, os.Stdout); err != nil {
+			return err
+		}
+	}
 	fmt.Println(pgCPU.line("pgbench transaction", "transaction"))
 	fmt.Println(st.payCPU.line("payment", "payment"))
 	fmt.Println(boundLine(pgCPU, st.payCPU))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,49 @@ func TestSeedHistory(t *testing.T) {
 		if e.Data.Object == nil || !regexp.MustCompile(`^evt_us-east_`).MatchString(e.ID) {
 			t.Fatalf("event %+v", e)
 		}
+	}
+}
+
+// The hot statements explain on the seeded history, each through an index.
+func TestExplainHot(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	db, err := postgres.Open(ctx, url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc, err := postgres.NewService(db, nil, postgres.Config{Region: "us-east", SecretKey: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RegisterRegion(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := svc.CreateMerchant(ctx, "explain", "us-east")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := seedPlan{From: 0, To: 3000, Seed: 3, Merchants: []seedMerchant{{ID: m.ID, Region: "us-east"}}, Now: time.Now()}
+	if _, err := seedHistoryInto(ctx, url, plan, 2, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := explainHot(ctx, url, &b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, st := range hotStatements {
+		i := strings.Index(out, "--- "+st.name+"\n")
+		if i < 0 {
+			t.Fatalf("no plan of %q in\n%s", st.name, out)
+		}
+	}
+	if strings.Count(out, "Index") < len(hotStatements)/2 || strings.Contains(out, "Seq Scan on payments") {
+		t.Fatalf("plans:\n%s", out)
+	}
+	if n, err := svc.CheckLedger(ctx); err != nil || !n.Balanced {
+		t.Fatalf("ledger after explain: %+v %v", n, err)
 	}
 }
 
