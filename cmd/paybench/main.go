@@ -36,7 +36,14 @@
 // With -risk-rules N it saves N platform-wide risk rules first (see benchRules), so that
 // every payment is evaluated against them: the cost of risk evaluation on the hot path.
 //
+// With -seed 0,1000000,3000000 it measures the payments at each history size: before a
+// step's runs it loads the payments that make up the difference with COPY (seed.go), runs the
+// key and event reapers once (-seed-reap) and, with -seed-check, the ledger check; it ends
+// with a table of the steps. The profile and the statements are taken at the last step, and
+// -explain prints EXPLAIN (ANALYZE, BUFFERS) of the hot statements there (explain.go).
+//
 //	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd] [-json PREFIX] [-profile FILE] [-risk-rules N] [-statements N]
+//	         [-seed N,N,... [-seed-workers 2] [-seed-check] [-seed-reap=false]] [-explain]
 //	paybench -instructions N [-payd bin/payd]
 package main
 
