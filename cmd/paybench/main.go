@@ -255,7 +255,7 @@ func run(ctx context.Context) error {
 		if len(o.seed) > 1 || stored > 0 {
 			fmt.Printf("history:        %d stored payments\n", stored)
 		}
-		st, err := measurePayments(ctx, o, base, target, ms, meter, cores, c.DatabaseURL, dir, last)
+		st, err := measurePayments(ctx, o, base, target, ms, meter, cores, c.DatabaseURL, last)
 		if err != nil {
 			return err
 		}
@@ -316,7 +316,7 @@ type stepResult struct {
 // measurePayments runs the payments phases: closed loop, then half load halfLoadRuns times.
 // The profile and the statements are taken in the last step only (the largest history).
 func measurePayments(ctx context.Context, o options, base loadtest.Config, target loadtest.Target, ms []loadtest.Merchant,
-	meter cpuMeter, cores int, databaseURL, dir string, last bool) (stepResult, error) {
+	meter cpuMeter, cores int, databaseURL string, last bool) (stepResult, error) {
 	var st stepResult
 	closed := base
 	closed.Concurrency = o.concurrency
