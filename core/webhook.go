@@ -13,6 +13,15 @@ const (
 	PrefixEndpointEvent   = "wev"
 )
 
+// EventRetention is how long events are kept, as Stripe's events API keeps them: GET
+// /v1/events lists and GET /v1/events/{id} finds the events of the last 30 days; older ones
+// whose fan-out is done are deleted, with their webhook deliveries and attempts.
+const EventRetention = 30 * 24 * time.Hour
+
+// MinEventRetention is the shortest retention a node accepts: the webhook retry schedule
+// (ten attempts over 3 days 3 hours) must be over for every delivery of a deleted event.
+const MinEventRetention = 4 * 24 * time.Hour
+
 // EventTypes lists every event type, in the order the API documents them. Every status
 // change of a payment and a refund raises one of them.
 var EventTypes = []string{

@@ -36,7 +36,14 @@
 // With -risk-rules N it saves N platform-wide risk rules first (see benchRules), so that
 // every payment is evaluated against them: the cost of risk evaluation on the hot path.
 //
+// With -seed 0,1000000,3000000 it measures the payments at each history size: before a
+// step's runs it loads the payments that make up the difference with COPY (seed.go), runs the
+// key and event reapers once (-seed-reap) and, with -seed-check, the ledger check; it ends
+// with a table of the steps. The profile and the statements are taken at the last step, and
+// -explain prints EXPLAIN (ANALYZE, BUFFERS) of the hot statements there (explain.go).
+//
 //	paybench [-duration 20s] [-concurrency 16] [-merchants 16] [-payd bin/payd] [-json PREFIX] [-profile FILE] [-risk-rules N] [-statements N]
+//	         [-seed N,N,... [-seed-workers 2] [-seed-check] [-seed-reap=false]] [-explain]
 //	paybench -instructions N [-payd bin/payd]
 package main
 
@@ -93,6 +100,12 @@ type options struct {
 	statements   int
 	instructions int
 	callgrindDir string
+	seed         []int
+	seedWorkers  int
+	seedCheck    bool
+	seedReap     bool
+	explain      bool
+	metricsAddr  string // payd's metrics and pprof, with -profile
 }
 
 // parseFlags parses the command line.
@@ -108,8 +121,38 @@ func parseFlags() options {
 	flag.IntVar(&o.statements, "statements", 0, "load pg_stat_statements and print the N statements that took the database the most time in the closed-loop run, per payment")
 	flag.IntVar(&o.instructions, "instructions", 0, "instead of the timed runs: count instructions under valgrind's callgrind, over N pgbench transactions and N payments (see instructions.go)")
 	flag.StringVar(&o.callgrindDir, "callgrind-dir", "", "with -instructions: keep callgrind's files here (pg.PID, payd.PID.N) for callgrind_annotate")
+	seed := flag.String("seed", "", "history sizes to measure at, in stored payments, ascending (e.g. 0,1000000,3000000): before each step's runs, load the payments that make up the difference with COPY (see seed.go); empty: no history")
+	flag.IntVar(&o.seedWorkers, "seed-workers", 2, "with -seed: concurrent COPY streams and index builds")
+	flag.BoolVar(&o.seedCheck, "seed-check", false, "with -seed: run the ledger check (the admin check's service method) after each load; exits non-zero if it fails")
+	flag.BoolVar(&o.seedReap, "seed-reap", true, "with -seed: after each load, run the idempotency key reaper and the event reaper once (what their workers do), so that the runs measure the steady state they keep; false keeps the expired keys and old events")
+	flag.BoolVar(&o.explain, "explain", false, "after the last step's runs: print EXPLAIN (ANALYZE, BUFFERS) of each hot statement (see explain.go)")
 	flag.Parse()
+	steps, err := parseSeedSteps(*seed)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "paybench: -seed:", err)
+		os.Exit(2)
+	}
+	o.seed = steps
 	return o
+}
+
+// parseSeedSteps parses -seed: ascending history sizes; empty is one step at 0.
+func parseSeedSteps(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return []int{0}, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(f, "_", "")))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a number of payments", f)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("sizes must ascend: %d after %d", n, out[len(out)-1])
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // run starts the platform, runs the measurements and prints them.
@@ -131,6 +174,7 @@ func run(ctx context.Context) error {
 			return err
 		}
 		metricsAddr = "127.0.0.1:" + strconv.Itoa(port)
+		o.metricsAddr = metricsAddr
 		nodeArgs = append(nodeArgs[:len(nodeArgs):len(nodeArgs)], "-metrics-addr", metricsAddr)
 	}
 	fmt.Fprintln(os.Stderr, "starting a platform: PostgreSQL and one payd ...")
@@ -181,43 +225,139 @@ func run(ctx context.Context) error {
 		return err
 	}
 	base := loadtest.Config{Duration: o.duration, Warmup: warmup, Mix: mix, Channels: channels, NoDeclines: true, Seed: 1}
+	var steps []stepResult
+	stored := 0
+	for si, size := range o.seed {
+		if size > stored {
+			plan := seedPlan{From: stored, To: size, Seed: 22, Merchants: seedMerchants(ms), Now: time.Now()}
+			t0 := time.Now()
+			res, err := seedHistoryInto(ctx, c.DatabaseURL, plan, o.seedWorkers, os.Stderr)
+			if err != nil {
+				return err
+			}
+			total := time.Since(t0)
+			fmt.Printf("history:        %d payments loaded in %s (COPY %s, indexes %s, counters and rollups %s, vacuum %s): %s\n",
+				size-stored, total.Round(time.Second), res.Load.Round(time.Second), res.Index.Round(time.Second),
+				res.Derived.Round(time.Second), res.Vac.Round(time.Second), rowCounts(res.Rows))
+			stored = size
+			if o.seedReap {
+				if err := reapSeeded(ctx, c.DatabaseURL, os.Stdout); err != nil {
+					return err
+				}
+			}
+			if o.seedCheck {
+				if err := checkSeededLedger(ctx, c.DatabaseURL, os.Stdout); err != nil {
+					return err
+				}
+			}
+		}
+		last := si == len(o.seed)-1
+		if len(o.seed) > 1 || stored > 0 {
+			fmt.Printf("history:        %d stored payments\n", stored)
+		}
+		st, err := measurePayments(ctx, o, base, target, ms, meter, cores, c.DatabaseURL, last)
+		if err != nil {
+			return err
+		}
+		st.History = stored
+		steps = append(steps, st)
+	}
+	st := steps[len(steps)-1]
+	if o.explain {
+		if err := explainHot(ctx, c.DatabaseURL, os.Stdout); err != nil {
+			return err
+		}
+	}
+	fmt.Println(pgCPU.line("pgbench transaction", "transaction"))
+	fmt.Println(st.payCPU.line("payment", "payment"))
+	fmt.Println(boundLine(pgCPU, st.payCPU))
+	if o.jsonOut != "" {
+		if err := writeCPUJSON(o.jsonOut+"-cpu.json", pgCPU, st.payCPU); err != nil {
+			return err
+		}
+	}
+	errs := 0
+	for _, s := range steps {
+		errs += int(s.errs)
+	}
+	if len(steps) > 1 {
+		printHistoryTable(os.Stdout, steps)
+	}
+	ratio := 0.0
+	if pg.TPS > 0 {
+		ratio = st.max / pg.TPS
+	}
+	history := ""
+	if stored > 0 {
+		history = fmt.Sprintf(" history=%d", stored)
+	}
+	fmt.Printf("bench: payments_per_s=%.0f pgbench_tps=%.0f ratio=%.2f p50_ms=%.1f p99_ms=%.1f errors=%d%s\n", st.max, pg.TPS, ratio, st.worst.P50, st.worst.P99, errs, history)
+	if st.profErr != nil {
+		return st.profErr
+	}
+	if errs > 0 {
+		return fmt.Errorf("%d payments were refused or failed: the figures are not the platform's", errs)
+	}
+	return nil
+}
+
+// stepResult is one history size's measurement.
+type stepResult struct {
+	History   int
+	max       float64
+	closedP99 float64
+	worst     loadtest.Latency
+	halfP99   []float64
+	errs      int64
+	payCPU    cpuAccount
+	profErr   error
+}
+
+// measurePayments runs the payments phases: closed loop, then half load halfLoadRuns times.
+// The profile and the statements are taken in the last step only (the largest history).
+func measurePayments(ctx context.Context, o options, base loadtest.Config, target loadtest.Target, ms []loadtest.Merchant,
+	meter cpuMeter, cores int, databaseURL string, last bool) (stepResult, error) {
+	var st stepResult
 	closed := base
 	closed.Concurrency = o.concurrency
 	waitProfile := func() error { return nil }
-	if o.profile != "" {
+	profile := o.profile != "" && last
+	if profile {
 		secs := profileSeconds(o.duration)
-		fmt.Fprintf(os.Stderr, "profiling payd for %d s after the warmup (pprof on %s) ...\n", secs, metricsAddr)
-		waitProfile = startProfile(ctx, metricsAddr, warmup, secs, o.profile)
+		fmt.Fprintf(os.Stderr, "profiling payd for %d s after the warmup (pprof on %s) ...\n", secs, o.metricsAddr)
+		waitProfile = startProfile(ctx, o.metricsAddr, warmup, secs, o.profile)
 	}
-	if o.statements > 0 {
-		if err := resetStatements(ctx, c.DatabaseURL); err != nil {
-			return err
+	statements := o.statements > 0 && last
+	if statements {
+		if err := resetStatements(ctx, databaseURL); err != nil {
+			return st, err
 		}
 	}
 	fmt.Fprintf(os.Stderr, "payments, closed loop at %d clients for %s ...\n", o.concurrency, o.duration)
 	maxRep, win, err := runLoad(ctx, closed, target, ms, o.jsonOut, "closed", &meter)
 	if err != nil {
-		return err
+		return st, err
 	}
 	max := answeredPerS(maxRep)
+	st.max, st.closedP99 = max, maxRep.Overall.Latency.P99
 	fmt.Printf("payments:       %.0f/s maximum (closed loop, %d clients; p50 %.1f ms, p99 %.1f ms; %d errors%s)\n",
 		max, o.concurrency, maxRep.Overall.Latency.P50, maxRep.Overall.Latency.P99, maxRep.Overall.Errors, errorCodes(maxRep))
-	errs := maxRep.Overall.Errors
+	st.errs = maxRep.Overall.Errors
 	// The CPU window spans the whole run, warmup and drain included, so it is divided by
 	// every operation of the run: the warmup's (WarmupOps) and the measured ones (Count).
-	payCPU := newCPUAccount("payments", maxRep.WarmupOps+maxRep.Overall.Count, win, cores,
+	st.payCPU = newCPUAccount("payments", maxRep.WarmupOps+maxRep.Overall.Count, win, cores,
 		cpuPart{Name: "postgres", CPUS: seconds(win.Postgres)},
 		cpuPart{Name: "payd", CPUS: seconds(win.Payd)},
 		cpuPart{Name: "load generator", CPUS: seconds(win.Self)})
-	if o.statements > 0 {
-		if err := printStatements(ctx, os.Stdout, c.DatabaseURL, o.statements, maxRep.WarmupOps+maxRep.Overall.Count); err != nil {
-			return err
+	if statements {
+		if err := printStatements(ctx, os.Stdout, databaseURL, o.statements, maxRep.WarmupOps+maxRep.Overall.Count); err != nil {
+			return st, err
 		}
 	}
-	profErr := waitProfile()
-	if o.profile != "" {
-		if profErr != nil {
-			fmt.Fprintln(os.Stderr, "paybench:", profErr)
+	st.profErr = waitProfile()
+	if profile {
+		if st.profErr != nil {
+			fmt.Fprintln(os.Stderr, "paybench:", st.profErr)
 		} else {
 			fmt.Printf("profile:        payd during the closed-loop run: go tool pprof %s %s\n", o.payd, o.profile)
 		}
@@ -227,42 +367,37 @@ func run(ctx context.Context) error {
 	// (it moved from 10 to 51 ms between two runs of the same build); the worst one is printed.
 	open := base
 	open.Rate = max / 2
-	var worst loadtest.Latency
 	for i := 1; i <= halfLoadRuns; i++ {
 		open.Seed = uint64(i)
 		fmt.Fprintf(os.Stderr, "payments, open loop at %.0f/s (half the maximum) for %s, run %d of %d ...\n", open.Rate, o.duration, i, halfLoadRuns)
 		halfRep, _, err := runLoad(ctx, open, target, ms, o.jsonOut, fmt.Sprintf("open-%d", i), nil)
 		if err != nil {
-			return err
+			return st, err
 		}
 		l := halfRep.Overall.Latency
 		fmt.Printf("at half load %d: %.0f/s offered, p50 %.1f ms, p99 %.1f ms, max %.1f ms (from intended start; %d dropped, %d errors%s)\n",
 			i, open.Rate, l.P50, l.P99, l.Max, halfRep.Overall.Dropped, halfRep.Overall.Errors, errorCodes(halfRep))
-		errs += halfRep.Overall.Errors
-		if l.P99 >= worst.P99 {
-			worst = l
+		st.errs += halfRep.Overall.Errors
+		st.halfP99 = append(st.halfP99, l.P99)
+		if l.P99 >= st.worst.P99 {
+			st.worst = l
 		}
 	}
-	fmt.Println(pgCPU.line("pgbench transaction", "transaction"))
-	fmt.Println(payCPU.line("payment", "payment"))
-	fmt.Println(boundLine(pgCPU, payCPU))
-	if o.jsonOut != "" {
-		if err := writeCPUJSON(o.jsonOut+"-cpu.json", pgCPU, payCPU); err != nil {
-			return err
+	return st, nil
+}
+
+// printHistoryTable prints the steps' figures against the first step's.
+func printHistoryTable(w io.Writer, steps []stepResult) {
+	fmt.Fprintln(w, "cost with history (closed loop; p99 of each half-load run; CPU per payment from the closed loop):")
+	fmt.Fprintf(w, "  %12s  %10s  %8s  %24s  %14s  %10s\n", "stored", "payments/s", "vs first", "p99 at half load (ms)", "postgres ms", "payd ms")
+	for _, s := range steps {
+		p99 := make([]string, len(s.halfP99))
+		for i, v := range s.halfP99 {
+			p99[i] = strconv.FormatFloat(v, 'f', 1, 64)
 		}
+		fmt.Fprintf(w, "  %12d  %10.0f  %+7.1f%%  %24s  %14.3f  %10.3f\n", s.History, s.max,
+			100*(s.max/steps[0].max-1), strings.Join(p99, " / "), s.payCPU.perOp("postgres"), s.payCPU.perOp("payd"))
 	}
-	ratio := 0.0
-	if pg.TPS > 0 {
-		ratio = max / pg.TPS
-	}
-	fmt.Printf("bench: payments_per_s=%.0f pgbench_tps=%.0f ratio=%.2f p50_ms=%.1f p99_ms=%.1f errors=%d\n", max, pg.TPS, ratio, worst.P50, worst.P99, errs)
-	if profErr != nil {
-		return profErr
-	}
-	if errs > 0 {
-		return fmt.Errorf("%d payments were refused or failed: the figures are not the platform's", errs)
-	}
-	return nil
 }
 
 // halfLoadRuns is how many times the half-load phase runs.
@@ -376,4 +511,14 @@ func createDatabase(ctx context.Context, url, name string) error {
 		return fmt.Errorf("creating database %s: %w", name, err)
 	}
 	return nil
+}
+
+// perOp is part name's CPU per operation in ms, or 0.
+func (a cpuAccount) perOp(name string) float64 {
+	for _, p := range a.Parts {
+		if p.Name == name {
+			return p.MSPerOp
+		}
+	}
+	return 0
 }

@@ -395,6 +395,7 @@ func (m *Main) Run(ctx context.Context) error {
 		postgres.NewHeartbeater(m.Service),
 		postgres.NewLinkWatcher(m.Service),
 		postgres.NewKeyReaper(m.Service, 0),
+		postgres.NewEventReaper(m.Service, 0),
 		postgres.NewNonceReaper(m.Service, 0),
 		postgres.NewSettlementJob(m.Service, 0),
 		postgres.NewRollupWorker(m.Service, postgres.RollupConfig{}),

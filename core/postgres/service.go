@@ -35,6 +35,11 @@ type Config struct {
 	ChannelTimeout time.Duration
 	// KeyRetention is how long finished idempotency keys are kept. Default 24h, the minimum.
 	KeyRetention time.Duration
+	// EventRetention is how long events (the outbox, which is also the events API's
+	// history) are kept once fanned out; the event reaper deletes older ones with their
+	// webhook deliveries. Default core.EventRetention (30 days); at least
+	// core.MinEventRetention, so that every retry of a delivery is over.
+	EventRetention time.Duration
 	// AuthCacheTTL is how long this node trusts a secret key it authenticated without asking
 	// the database again: a key rolled with no grace period through another node keeps
 	// working here for up to this long. Default 2s; negative: no cache.
@@ -65,6 +70,9 @@ func (c *Config) withDefaults() {
 	if c.KeyRetention == 0 {
 		c.KeyRetention = 24 * time.Hour
 	}
+	if c.EventRetention == 0 {
+		c.EventRetention = core.EventRetention
+	}
 	if c.AuthCacheTTL == 0 {
 		c.AuthCacheTTL = 2 * time.Second
 	}
@@ -90,6 +98,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("lease (%s) must exceed the channel timeout (%s)", c.Lease, c.ChannelTimeout)
 	case c.KeyRetention < 24*time.Hour:
 		return fmt.Errorf("key retention (%s) must be at least 24h", c.KeyRetention)
+	case c.EventRetention < core.MinEventRetention:
+		return fmt.Errorf("event retention (%s) must be at least %s (the webhook retry schedule and a margin)", c.EventRetention, core.MinEventRetention)
 	}
 	return c.Liveness.validate(c.Lease)
 }
