@@ -161,3 +161,8 @@ ALTER TABLE console_rollup_days ADD COLUMN crdb_region crdb_internal_region NOT 
 ALTER TABLE console_rollup_days SET LOCALITY REGIONAL BY ROW AS crdb_region;
 ALTER TABLE console_invitations ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE console_invitations SET LOCALITY REGIONAL BY ROW AS crdb_region;
+
+-- Reconciliation runs (00020) and their differences: operators' records, written a few times
+-- a day and read from every region: GLOBAL.
+ALTER TABLE reconciliation_runs SET LOCALITY GLOBAL;
+ALTER TABLE reconciliation_differences SET LOCALITY GLOBAL;
