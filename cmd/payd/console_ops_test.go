@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paycenter/paycenter/cmd/payd/paydtest"
 	"github.com/paycenter/paycenter/core"
@@ -257,6 +258,41 @@ func TestConsoleOperatorPagesRefuseAndAudit(t *testing.T) {
 		var n int
 		if err := c.node.DB.Pool.QueryRow(t.Context(), `SELECT count(*) FROM reconciliation_runs WHERE day = '2026-01-03'`).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("%d runs (%v), want 1", n, err)
+		}
+	})
+
+	t.Run("a run's differences are stored and shown", func(t *testing.T) {
+		// The platform books the first payment's charge a day earlier than the channel does:
+		// today's statement has a line the platform's day lacks.
+		var day time.Time
+		if err := c.node.DB.Pool.QueryRow(t.Context(), `SELECT min(created_at) FROM ledger_entries WHERE payment_id = $1`, pays[0]).Scan(&day); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.node.DB.Pool.Exec(t.Context(), `UPDATE ledger_entries SET created_at = created_at - INTERVAL '1 day'
+			WHERE payment_id = $1`, pays[0]); err != nil {
+			t.Fatal(err)
+		}
+		today := day.UTC().Format(time.DateOnly)
+		if st, _ := op.post("/dashboard/ops/reconciliation", url.Values{"csrf": {opCSRF}, "channel": {"card"}, "date": {today},
+			"idempotency_key": {"with-differences"}}); st != http.StatusSeeOther {
+			t.Fatalf("reconcile today: %d", st)
+		}
+		var id string
+		if err := c.node.DB.Pool.QueryRow(t.Context(), `SELECT id FROM reconciliation_runs WHERE idem_key = 'with-differences'`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		run, diffs, err := c.node.Service.ReconciliationRun(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status != core.RunDifferences || run.Differences != 1 || len(diffs) != 1 ||
+			diffs[0].Kind != core.DiffMissingOnPlatform || diffs[0].PaymentID != pays[0] || diffs[0].ChannelAmount == nil ||
+			*diffs[0].ChannelAmount != 960_000 || diffs[0].PlatformAmount != nil {
+			t.Fatalf("run %+v, differences %+v: want one charge of %s missing on the platform", run, diffs, pays[0])
+		}
+		_, page := op.get("/dashboard/ops/reconciliation/runs/" + id)
+		if !strings.Contains(page, "differences") || !strings.Contains(page, pays[0]) || !strings.Contains(page, "9600.00 USD") {
+			t.Fatalf("the run's page does not show the difference: %.2000s", page)
 		}
 	})
 
