@@ -296,6 +296,28 @@ func TestConsoleOperatorPagesRefuseAndAudit(t *testing.T) {
 		}
 	})
 
+	t.Run("an operator sees a merchant's payouts and opens one", func(t *testing.T) {
+		pm, pkey := c.payoutMerchant("Ops Payout Shop")
+		po := c.apiOK("POST", "/v1/payouts", pkey, core.RandomToken(16), map[string]any{"amount": 2500, "currency": "eur"})["id"].(string)
+		_, page := sup.get("/dashboard/ops/merchants/" + pm)
+		if !strings.Contains(page, `href="/dashboard/ops/merchants/`+pm+`/payouts/`+po+`"`) || !strings.Contains(page, "25.00 EUR") {
+			t.Fatalf("the merchant's page does not list payout %s", po)
+		}
+		if _, page := sup.get("/dashboard/ops/merchants/" + pm + "?payout_status=failed"); strings.Contains(page, po) {
+			t.Fatal("the failed filter lists a payout that did not fail")
+		}
+		if st, _ := sup.get("/dashboard/ops/merchants/" + pm + "?payout_status=lost"); st != http.StatusBadRequest {
+			t.Fatalf("a bad payout_status: %d, want 400", st)
+		}
+		st, page := sup.get("/dashboard/ops/merchants/" + pm + "/payouts/" + po)
+		if st != 200 || !strings.Contains(page, po) || !strings.Contains(page, "payout") {
+			t.Fatalf("the payout's page: %d", st)
+		}
+		if st, _ := sup.get("/dashboard/ops/merchants/" + merchant + "/payouts/" + po); st != http.StatusNotFound {
+			t.Fatalf("the payout under another merchant: %d, want 404", st)
+		}
+	})
+
 	t.Run("a failed change leaves no audit entry", func(t *testing.T) {
 		before := c.opsState()
 		if st, _ := op.post("/dashboard/ops/merchants/mer_nosuch/transfers", url.Values{"csrf": {opCSRF}, "allowed": {"true"}}); st != http.StatusNotFound {
