@@ -48,7 +48,8 @@ const (
 	PermViewRisk        Permission = "view_risk"        // operators: review queue, rules, alerts
 	PermReviewKYC       Permission = "review_kyc"       // operators: approve or reject KYC submissions
 	PermManageRegions   Permission = "manage_regions"   // operators: drain and undrain regions
-	PermManageRisk      Permission = "manage_risk"      // operators: risk list entries, rule dry-runs
+	PermManageRisk      Permission = "manage_risk"      // operators: risk rules and lists, rule dry-runs
+	PermManageAML       Permission = "manage_aml"       // operators: open, escalate and close AML cases
 )
 
 var rolePermissions = map[string][]Permission{
@@ -56,7 +57,7 @@ var rolePermissions = map[string][]Permission{
 	RoleAdmin:    {PermViewPayments, PermRefund, PermManageKeys, PermManagePayouts, PermManageWebhooks},
 	RoleAnalyst:  {PermViewPayments},
 	RoleOperator: {PermViewMerchants, PermManageMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRegions},
-	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRisk},
+	RoleRisk:     {PermViewMerchants, PermReviewRisk, PermViewRisk, PermReviewKYC, PermManageRisk, PermManageAML},
 	RoleSupport:  {PermViewMerchants, PermViewRisk},
 }
 

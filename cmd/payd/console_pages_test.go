@@ -163,16 +163,24 @@ func TestConsoleMoneyAndOperationsPages(t *testing.T) {
 		ops := c.browser()
 		ops.login("ops@pages.test", consolePassword)
 		_, page := ops.get("/dashboard/ops/reconciliation")
-		form := url.Values{"csrf": {ops.csrf(page)}, "channel": {"card"}, "date": {"not a day"}}
+		form := url.Values{"csrf": {ops.csrf(page)}, "channel": {"card"}, "date": {"not a day"}, "idempotency_key": {"pages-run-1"}}
 		if st, body := ops.post("/dashboard/ops/reconciliation", form); st != 400 || !strings.Contains(body, "date") {
 			t.Fatalf("reconcile a bad day: %d", st)
 		}
 		form.Set("date", "2026-01-01")
-		st, body := ops.post("/dashboard/ops/reconciliation", form)
-		if st != 200 || !strings.Contains(body, `id="report"`) {
-			t.Fatalf("reconcile: %d %.600s", st, body)
+		st, _ := ops.post("/dashboard/ops/reconciliation", form)
+		if st != http.StatusSeeOther {
+			t.Fatalf("reconcile: %d, want 303 to the run", st)
 		}
-		if n, who := c.audited("reconciliation.run", "card/2026-01-01"); n != 1 || who != "ops@pages.test" {
+		runs, err := c.node.Service.ReconciliationRuns(t.Context(), 10)
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("stored runs %v, %v: want 1", runs, err)
+		}
+		st, body := ops.get("/dashboard/ops/reconciliation/runs/" + runs[0].ID)
+		if st != 200 || !strings.Contains(body, `id="report"`) {
+			t.Fatalf("the run's page: %d %.600s", st, body)
+		}
+		if n, who := c.audited("reconciliation.run", runs[0].ID); n != 1 || who != "ops@pages.test" {
 			t.Fatalf("reconciliation.run audited %d times by %q", n, who)
 		}
 	})

@@ -100,6 +100,8 @@ type Service interface {
 	ConsoleFeeSchedules(ctx context.Context, merchantID string) ([]core.FeeScheduleSet, error)
 	SetFeeSchedule(ctx context.Context, merchantID string, p core.FeeScheduleParams) (*core.FeeScheduleSet, error)
 	ReconcileDay(ctx context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error)
+
+	OperatorService
 }
 
 // Config configures the back office.
@@ -201,6 +203,10 @@ func New(svc Service, cfg Config) (*Server, error) {
 	s.operatorRoutes()
 	s.operatorOpsRoutes()
 	s.regionRoutes()
+	s.amlRoutes()
+	s.ruleAuthoringRoutes()
+	s.merchantControlRoutes()
+	s.reconRoutes()
 	s.invitationRoutes()
 	s.mux.HandleFunc("GET /dashboard/{$}", s.user(anyone, "", s.home))
 	return s, nil

@@ -53,8 +53,13 @@ func (s *Server) showMerchant(w http.ResponseWriter, r *http.Request, status int
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "merchant", map[string]any{"ID": id, "Channels": chans, "Users": users, "KYC": kyc, "Fees": fees,
-		"AllChannels": core.Channels, "Error": msg})
+	data := map[string]any{"ID": id, "Channels": chans, "Users": users, "KYC": kyc, "Fees": fees,
+		"AllChannels": core.Channels, "Error": msg}
+	if err := s.merchantControls(r, id, data); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, status, "merchant", data)
 }
 
 // addMerchantOwner lets an operator create a merchant's first user (or any of its users).

@@ -4,19 +4,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/paycenter/paycenter/core"
 )
 
-// Operator pages for merchant operations: KYC review, fee schedules, reconciliation.
+// Operator pages for merchant operations: KYC review, fee schedules (reconciliation: recon.go).
 func (s *Server) operatorOpsRoutes() {
 	s.mux.HandleFunc("GET /dashboard/ops/kyc", s.operator(core.PermViewMerchants, s.kycPage))
 	s.mux.HandleFunc("POST /dashboard/ops/kyc/{id}/approve", s.operator(core.PermReviewKYC, s.decideKYC(true)))
 	s.mux.HandleFunc("POST /dashboard/ops/kyc/{id}/reject", s.operator(core.PermReviewKYC, s.decideKYC(false)))
 	s.mux.HandleFunc("POST /dashboard/ops/merchants/{id}/fees", s.operator(core.PermManageMerchants, s.setFees))
-	s.mux.HandleFunc("GET /dashboard/ops/reconciliation", s.operator(core.PermViewMerchants, s.reconcilePage))
-	s.mux.HandleFunc("POST /dashboard/ops/reconciliation", s.operator(core.PermManageMerchants, s.reconcile))
 }
 
 func (s *Server) kycPage(w http.ResponseWriter, r *http.Request) {
@@ -74,36 +71,4 @@ func (s *Server) setFees(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/dashboard/ops/merchants/"+id, http.StatusSeeOther)
-}
-
-func (s *Server) reconcilePage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "reconcile", map[string]any{"Channels": core.Channels,
-		"Day": s.cfg.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)})
-}
-
-// reconcile runs the reconciliation of one channel's day (the channel's statement against the
-// platform's records) and shows its differences. Runs are not stored: the page shows the run
-// just made, and the audit log keeps who ran which.
-func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
-	data := map[string]any{"Channels": core.Channels, "Day": r.PostFormValue("date"), "Channel": r.PostFormValue("channel")}
-	ch := core.Channel(r.PostFormValue("channel"))
-	if !ch.Valid() {
-		data["Error"] = "channel must be one of the platform's channels."
-		s.render(w, r, http.StatusBadRequest, "reconcile", data)
-		return
-	}
-	day, err := time.Parse(time.DateOnly, r.PostFormValue("date"))
-	if err != nil {
-		data["Error"] = "date must be a day such as 2026-12-01 (UTC)."
-		s.render(w, r, http.StatusBadRequest, "reconcile", data)
-		return
-	}
-	rep, err := s.svc.ReconcileDay(r.Context(), ch, day)
-	if err != nil {
-		data["Error"] = core.AsError(err).Message
-		s.render(w, r, statusOf(err), "reconcile", data)
-		return
-	}
-	data["Report"] = rep
-	s.render(w, r, http.StatusOK, "reconcile", data)
 }

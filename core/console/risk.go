@@ -60,12 +60,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) riskListsPage(w http.ResponseWriter, r *http.Request) {
-	lists, err := s.svc.RiskLists(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "risklists", map[string]any{"Lists": lists})
+	s.showRiskLists(w, r, http.StatusOK, "")
 }
 
 func (s *Server) riskListPage(w http.ResponseWriter, r *http.Request) {

@@ -22,6 +22,13 @@ import (
 // nil, replaces the merchant's credentials for it (encrypted with AES-256-GCM under a key
 // derived from the service's secret key; the database never sees them in clear).
 func (s *Service) SetChannel(ctx context.Context, merchantID string, ch core.Channel, enabled bool, credentials map[string]string) (*core.ChannelAuthorization, error) {
+	return s.setChannel(ctx, merchantID, ch, enabled, credentials, nil)
+}
+
+// setChannel is SetChannel; after, if not nil, runs in the change's transaction with the
+// merchant's region and whether the channel was enabled before.
+func (s *Service) setChannel(ctx context.Context, merchantID string, ch core.Channel, enabled bool, credentials map[string]string,
+	after func(tx pgx.Tx, region string, wasEnabled bool) error) (*core.ChannelAuthorization, error) {
 	if !ch.Valid() {
 		return nil, core.ParamError(core.CodeParameterInvalid, "channel", "Unknown channel %q.", ch)
 	}
@@ -44,6 +51,11 @@ func (s *Service) SetChannel(ctx context.Context, merchantID string, ch core.Cha
 			}
 			return err
 		}
+		wasEnabled := true
+		if err := tx.QueryRow(ctx, `SELECT enabled FROM merchant_channels WHERE merchant_id = $1 AND channel = $2 FOR UPDATE`,
+			merchantID, ch).Scan(&wasEnabled); err != nil && !errNoRows(err) {
+			return err
+		}
 		now := s.now()
 		_, err := tx.Exec(ctx, `
 			INSERT INTO merchant_channels (merchant_id, channel, region, enabled, credentials, created_at, updated_at)
@@ -60,6 +72,9 @@ func (s *Service) SetChannel(ctx context.Context, merchantID string, ch core.Cha
 			return err
 		}
 		out = &core.ChannelAuthorization{Object: "channel_authorization", Merchant: merchantID, Channel: ch, Enabled: enabled, HasCredentials: hasCreds, UpdatedAt: now}
+		if after != nil {
+			return after(tx, region, wasEnabled)
+		}
 		return nil
 	})
 	if err != nil {

@@ -24,6 +24,12 @@ func (s *Service) SetPayoutSchedule(ctx context.Context, merchantID string, byOp
 	if byOperator {
 		actor = actorOperator
 	}
+	return s.setPayoutSchedule(ctx, actor, merchantID, p, nil)
+}
+
+// setPayoutSchedule is SetPayoutSchedule audited as actor; after, if not nil, runs in the
+// change's transaction. p is validated.
+func (s *Service) setPayoutSchedule(ctx context.Context, actor, merchantID string, p core.PayoutScheduleParams, after func(pgx.Tx, *core.PayoutSchedule) error) (*core.PayoutSchedule, error) {
 	now := s.now()
 	out := &core.PayoutSchedule{Object: "payout_schedule", Merchant: merchantID, Interval: p.Interval,
 		WeeklyAnchor: p.WeeklyAnchor, DelayDays: *p.DelayDays, UpdatedAt: &now}
@@ -44,14 +50,18 @@ func (s *Service) SetPayoutSchedule(ctx context.Context, merchantID string, byOp
 			merchantID, region, p.Interval, anchor, *p.DelayDays, now); err != nil {
 			return err
 		}
+		if err := auditOps(ctx, tx, merchantID, region, opsPayoutSchedule, actorOr(ctx, actor), out, now); err != nil {
+			return err
+		}
+		if after != nil {
+			// An operator's change from the back office writes its own console entry.
+			return after(tx, out)
+		}
 		detail := out.Interval
 		if out.WeeklyAnchor != "" {
 			detail += " on " + out.WeeklyAnchor
 		}
-		if err := s.consoleAudit(ctx, tx, merchantID, opsPayoutSchedule, merchantID, fmt.Sprintf("%s, delay %d days", detail, out.DelayDays)); err != nil {
-			return err
-		}
-		return auditOps(ctx, tx, merchantID, region, opsPayoutSchedule, actorOr(ctx, actor), out, now)
+		return s.consoleAudit(ctx, tx, merchantID, opsPayoutSchedule, merchantID, fmt.Sprintf("%s, delay %d days", detail, out.DelayDays))
 	})
 	if err != nil {
 		return nil, core.AsError(err)

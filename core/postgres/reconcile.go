@@ -169,8 +169,14 @@ func sortLines(ls []core.ReconciliationLine) {
 }
 
 // ReconcileDay fetches channel ch's statement for day from the service's gateway and
-// reconciles it.
+// reconciles it; the run is stored (reconciliation_runs) with the admin API's actor.
 func (s *Service) ReconcileDay(ctx context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error) {
+	_, rep, _, err := s.runReconciliation(ctx, actorOperator, nil, core.NewRandomID("key"), ch, day)
+	return rep, err
+}
+
+// reconcileDay is ReconcileDay without storing the run.
+func (s *Service) reconcileDay(ctx context.Context, ch core.Channel, day time.Time) (*core.ReconciliationReport, error) {
 	st, ok := s.gw.(core.Statements)
 	if !ok {
 		return nil, core.Errorf(core.CodeChannelUnavailable, "The %s channel publishes no statements.", ch)

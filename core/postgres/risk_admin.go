@@ -63,6 +63,12 @@ func isUniqueViolation(err error) bool {
 // CreateRiskRule saves a new rule (compiled first: one that does not compile is refused
 // with the position of the error).
 func (s *Service) CreateRiskRule(ctx context.Context, actor string, p risk.RuleParams) (*risk.RuleObject, error) {
+	return s.createRiskRule(ctx, actor, p, nil)
+}
+
+// createRiskRule is CreateRiskRule; after, if not nil, runs in the rule's transaction (a
+// back-office audit entry).
+func (s *Service) createRiskRule(ctx context.Context, actor string, p risk.RuleParams, after func(pgx.Tx, *risk.RuleObject) error) (*risk.RuleObject, error) {
 	if _, err := p.Validate(true); err != nil {
 		return nil, err
 	}
@@ -84,7 +90,13 @@ func (s *Service) CreateRiskRule(ctx context.Context, actor string, p risk.RuleP
 			return fmt.Errorf("insert risk rule: %w", err)
 		}
 		out = r
-		return s.auditRisk(ctx, tx, actor, "rule.created", "risk_rule", r.ID, r)
+		if err := s.auditRisk(ctx, tx, actor, "rule.created", "risk_rule", r.ID, r); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(tx, r)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, coded(err)
@@ -96,6 +108,12 @@ func (s *Service) CreateRiskRule(ctx context.Context, actor string, p risk.RuleP
 // UpdateRiskRule changes a rule's name, action, expression or enabled flag; each change
 // makes a new version.
 func (s *Service) UpdateRiskRule(ctx context.Context, actor, id string, p risk.RuleParams) (*risk.RuleObject, error) {
+	return s.updateRiskRule(ctx, actor, id, p, nil)
+}
+
+// updateRiskRule is UpdateRiskRule; then, if not nil, runs in the change's transaction with
+// the rule before and after.
+func (s *Service) updateRiskRule(ctx context.Context, actor, id string, p risk.RuleParams, then func(tx pgx.Tx, before, r *risk.RuleObject) error) (*risk.RuleObject, error) {
 	if _, err := p.Validate(false); err != nil {
 		return nil, err
 	}
@@ -131,7 +149,13 @@ func (s *Service) UpdateRiskRule(ctx context.Context, actor, id string, p risk.R
 			return fmt.Errorf("update risk rule: %w", err)
 		}
 		out = r
-		return s.auditRisk(ctx, tx, actor, "rule.updated", "risk_rule", id, map[string]any{"before": before, "after": r})
+		if err := s.auditRisk(ctx, tx, actor, "rule.updated", "risk_rule", id, map[string]any{"before": before, "after": r}); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(tx, before, r)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, coded(err)
@@ -227,6 +251,11 @@ func scanList(row pgx.Row) (*risk.ListObject, error) {
 
 // CreateRiskList makes an empty list.
 func (s *Service) CreateRiskList(ctx context.Context, actor string, p risk.ListParams) (*risk.ListObject, error) {
+	return s.createRiskList(ctx, actor, p, nil)
+}
+
+// createRiskList is CreateRiskList; after, if not nil, runs in the list's transaction.
+func (s *Service) createRiskList(ctx context.Context, actor string, p risk.ListParams, after func(pgx.Tx, *risk.ListObject) error) (*risk.ListObject, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -242,7 +271,13 @@ func (s *Service) CreateRiskList(ctx context.Context, actor string, p risk.ListP
 			return fmt.Errorf("insert risk list: %w", err)
 		}
 		out = &risk.ListObject{Object: "risk_list", ID: id, Name: p.Name, ItemType: p.ItemType, CreatedAt: s.now()}
-		return s.auditRisk(ctx, tx, actor, "list.created", "risk_list", id, p)
+		if err := s.auditRisk(ctx, tx, actor, "list.created", "risk_list", id, p); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(tx, out)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, coded(err)

@@ -176,6 +176,12 @@ func (s *Service) AMLCases(ctx context.Context, status string, limit int) ([]*ri
 
 // UpdateAMLCase moves a case to another status, with the analyst's note in the audit trail.
 func (s *Service) UpdateAMLCase(ctx context.Context, actor, id string, p risk.CaseParams) (*risk.Case, error) {
+	return s.updateAMLCase(ctx, actor, id, p, nil)
+}
+
+// updateAMLCase is UpdateAMLCase; after, if not nil, runs in the change's transaction with
+// the case before and after.
+func (s *Service) updateAMLCase(ctx context.Context, actor, id string, p risk.CaseParams, after func(tx pgx.Tx, before, c *risk.Case) error) (*risk.Case, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -192,7 +198,13 @@ func (s *Service) UpdateAMLCase(ctx context.Context, actor, id string, p risk.Ca
 			id, p.Status, s.now())); err != nil {
 			return fmt.Errorf("update aml case: %w", err)
 		}
-		return s.auditRisk(ctx, tx, actor, "case."+p.Status, "aml_case", id, map[string]any{"from": before.Status, "to": p.Status, "note": p.Note})
+		if err := s.auditRisk(ctx, tx, actor, "case."+p.Status, "aml_case", id, map[string]any{"from": before.Status, "to": p.Status, "note": p.Note}); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(tx, before, out)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, coded(err)

@@ -59,6 +59,12 @@ func (s *Service) available(ctx context.Context, tx pgx.Tx, merchantID, currency
 
 // SetTransfersAllowed lets (or stops) a platform merchant transfer to other merchants; audited.
 func (s *Service) SetTransfersAllowed(ctx context.Context, merchantID string, allowed bool) error {
+	return s.setTransfersAllowed(ctx, actorOperator, merchantID, allowed, nil)
+}
+
+// setTransfersAllowed is SetTransfersAllowed audited as actor; after, if not nil, runs in the
+// change's transaction.
+func (s *Service) setTransfersAllowed(ctx context.Context, actor, merchantID string, allowed bool, after func(pgx.Tx) error) error {
 	err := s.db.WriteTx(ctx, "merchant.set_transfers_allowed", func(tx pgx.Tx) error {
 		region, err := merchantRegion(ctx, tx, merchantID)
 		if err != nil {
@@ -70,7 +76,13 @@ func (s *Service) SetTransfersAllowed(ctx context.Context, merchantID string, al
 			merchantID, region, allowed, now); err != nil {
 			return err
 		}
-		return auditOps(ctx, tx, merchantID, region, opsTransfersAllowed, actorOperator, map[string]bool{"allowed": allowed}, now)
+		if err := auditOps(ctx, tx, merchantID, region, opsTransfersAllowed, actor, map[string]bool{"allowed": allowed}, now); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return core.AsError(err)

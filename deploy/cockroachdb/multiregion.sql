@@ -165,3 +165,7 @@ ALTER TABLE console_invitations SET LOCALITY REGIONAL BY ROW AS crdb_region;
 -- Back office (00021): a user's recovery codes live in the user's region.
 ALTER TABLE console_recovery_codes ADD COLUMN crdb_region crdb_internal_region NOT VISIBLE NOT NULL AS (region::crdb_internal_region) STORED;
 ALTER TABLE console_recovery_codes SET LOCALITY REGIONAL BY ROW AS crdb_region;
+-- Reconciliation runs (00020) and their differences: operators' records, written a few times
+-- a day and read from every region: GLOBAL.
+ALTER TABLE reconciliation_runs SET LOCALITY GLOBAL;
+ALTER TABLE reconciliation_differences SET LOCALITY GLOBAL;
