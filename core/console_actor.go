@@ -1,8 +1,8 @@
 package core
 
 // Actor is how u is named in the platform's audit trails (risk_audit, merchant_ops_events)
-// when it acts through the back office: "console:<user ID>:<e-mail>".
-func (u *User) Actor() string { return "console:" + u.ID + ":" + u.Email }
+// when it acts through the back office: "console:<user ID>", as for an actor in the context.
+func (u *User) Actor() string { return "console:" + u.ID }
 
 // MerchantLimits are a merchant's limits as the back office's operators see them.
 type MerchantLimits struct {

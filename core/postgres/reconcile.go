@@ -143,8 +143,9 @@ func (s *Service) flagSettlements(ctx context.Context, ch core.Channel, from tim
 			WHERE day_start < $2 AND day_end > $1 AND reconciliation IS NULL`, from, to, core.SettlementMatched, now); err != nil {
 			return err
 		}
-		return s.consoleAudit(ctx, tx, "", "reconciliation.run", string(ch)+"/"+rep.Date,
-			fmt.Sprintf("%s %s: %d matched, balanced %v", ch, rep.Date, rep.Matched, rep.Balanced))
+		// A run from the back office is audited with its user when it is claimed
+		// (runReconciliation).
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("reconcile: flag settlements: %w", err)

@@ -30,7 +30,8 @@ func scanRun(row pgx.Row) (*core.ReconciliationRun, error) {
 // (existing true), finished or still running. The run's start is audited with the user in
 // the transaction that records it.
 func (s *Service) ConsoleReconcile(ctx context.Context, by *core.User, key string, ch core.Channel, day time.Time) (run *core.ReconciliationRun, existing bool, err error) {
-	run, _, existing, err = s.runReconciliation(ctx, by.Actor(), by, key, ch, day)
+	// The run's "by" names the user as the runs list shows it; the audit entries name its ID.
+	run, _, existing, err = s.runReconciliation(ctx, by.Email, by, key, ch, day)
 	return run, existing, err
 }
 
