@@ -171,5 +171,6 @@ func (s *Server) merchantPayoutPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "ops_payout", map[string]any{"Merchant": mid, "P": po, "Transactions": txns.Data})
+	// The merchant's payout page, with the way back to the operator's merchant page.
+	s.render(w, r, http.StatusOK, "payout", map[string]any{"Merchant": mid, "P": po, "Transactions": txns.Data})
 }
