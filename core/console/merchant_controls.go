@@ -3,8 +3,6 @@ package console
 import (
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 
 	"github.com/paycenter/paycenter/core"
 )
@@ -132,19 +130,8 @@ func (s *Server) setTransfers(w http.ResponseWriter, r *http.Request) {
 func (s *Server) setMerchantPayoutSchedule(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r)
 	id := r.PathValue("id")
-	p := core.PayoutScheduleParams{Interval: r.PostFormValue("interval")}
-	if p.Interval == core.ScheduleWeekly {
-		p.WeeklyAnchor = r.PostFormValue("weekly_anchor")
-	}
-	if v := strings.TrimSpace(r.PostFormValue("delay_days")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			s.showMerchant(w, r, http.StatusBadRequest, "delay_days must be a whole number of days.")
-			return
-		}
-		p.DelayDays = &n
-	}
-	if err := p.Validate(); err != nil {
+	p, err := scheduleForm(r)
+	if err != nil {
 		s.showMerchant(w, r, http.StatusBadRequest, core.AsError(err).Message)
 		return
 	}

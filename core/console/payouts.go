@@ -145,19 +145,8 @@ func (s *Server) createPayout(w http.ResponseWriter, r *http.Request) {
 // transaction, with the user).
 func (s *Server) setPayoutSchedule(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r)
-	p := core.PayoutScheduleParams{Interval: r.PostFormValue("interval")}
-	if p.Interval == core.ScheduleWeekly {
-		p.WeeklyAnchor = r.PostFormValue("weekly_anchor")
-	}
-	if v := strings.TrimSpace(r.PostFormValue("delay_days")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			s.showPayouts(w, r, http.StatusBadRequest, "delay_days must be a whole number of days.")
-			return
-		}
-		p.DelayDays = &n
-	}
-	if err := p.Validate(); err != nil {
+	p, err := scheduleForm(r)
+	if err != nil {
 		s.showPayouts(w, r, http.StatusBadRequest, core.AsError(err).Message)
 		return
 	}
@@ -166,4 +155,20 @@ func (s *Server) setPayoutSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/dashboard/payouts", http.StatusSeeOther)
+}
+
+// scheduleForm reads and checks a payout schedule form (the merchant's and the operator's).
+func scheduleForm(r *http.Request) (core.PayoutScheduleParams, error) {
+	p := core.PayoutScheduleParams{Interval: r.PostFormValue("interval")}
+	if p.Interval == core.ScheduleWeekly {
+		p.WeeklyAnchor = r.PostFormValue("weekly_anchor")
+	}
+	if v := strings.TrimSpace(r.PostFormValue("delay_days")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return p, core.ParamError(core.CodeParameterInvalid, "delay_days", "delay_days must be a whole number of days.")
+		}
+		p.DelayDays = &n
+	}
+	return p, p.Validate()
 }
