@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/paycenter/paycenter/core/postgres"
 	"github.com/paycenter/paycenter/core/postgres/pgtest"
@@ -288,5 +289,54 @@ func TestTripLinkEndsTheStatementsInFlight(t *testing.T) {
 	var one int
 	if err := db.Pool.QueryRow(ctx, `SELECT 1 FROM pg_sleep(0.2)`).Scan(&one); err != nil || one != 1 {
 		t.Fatalf("a statement after the trip: %d, %v", one, err)
+	}
+}
+
+// Every connection of a pool, the serving node's (with timeouts, and its heartbeat's
+// connection) as well as a tool's, runs with PostgreSQL's JIT compiler off (see noJIT),
+// whatever the server's own setting (on by default).
+func TestSessionsRunWithoutJIT(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	for name, opts := range map[string]postgres.Options{
+		"tool":    {MaxConns: 4},
+		"serving": {MaxConns: 4, StatementTimeout: 5 * time.Second, ConnectTimeout: 5 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db, err := postgres.OpenOptions(ctx, url, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var serverDefault string
+			if err := db.Pool.QueryRow(ctx, `SELECT boot_val FROM pg_settings WHERE name = 'jit'`).Scan(&serverDefault); err != nil {
+				t.Fatal(err)
+			}
+			if serverDefault != "on" {
+				t.Fatalf("the server's JIT default is %q: this test needs a server where it is on", serverDefault)
+			}
+			// Hold all four connections at once, so that each is a connection of its own.
+			var conns []*pgxpool.Conn
+			for range int(opts.MaxConns) {
+				c, err := db.Pool.Acquire(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			for i, c := range conns {
+				var jit string
+				if err := c.QueryRow(ctx, "SHOW jit").Scan(&jit); err != nil {
+					t.Fatal(err)
+				}
+				if jit != "off" {
+					t.Errorf("connection %d: jit = %q, want off", i, jit)
+				}
+				c.Release()
+			}
+			if err := db.Ping(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
