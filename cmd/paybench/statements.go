@@ -40,15 +40,21 @@ func printStatements(ctx context.Context, out io.Writer, url string, n int, ops 
 	}
 	defer conn.Close(ctx)
 	per := float64(max(ops, 1))
-	var calls, blocks int64
-	var ms float64
+	var calls, blocks, jitFunctions int64
+	var ms, jitMS float64
+	// JIT compilations (PostgreSQL 15's columns): what the planner's estimate sent to the JIT
+	// compiler, which payd's sessions turn off (core/postgres noJIT); another client of the
+	// database would show here.
 	if err := conn.QueryRow(ctx, `SELECT COALESCE(sum(calls), 0)::INT8, COALESCE(sum(total_exec_time), 0)::FLOAT8,
-		COALESCE(sum(shared_blks_hit + shared_blks_read), 0)::INT8 FROM pg_stat_statements
-		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&calls, &ms, &blocks); err != nil {
+		COALESCE(sum(shared_blks_hit + shared_blks_read), 0)::INT8,
+		COALESCE(sum(jit_functions), 0)::INT8,
+		COALESCE(sum(jit_generation_time + jit_inlining_time + jit_optimization_time + jit_emission_time), 0)::FLOAT8
+		FROM pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&calls, &ms, &blocks, &jitFunctions, &jitMS); err != nil {
 		return fmt.Errorf("pg_stat_statements: %w", err)
 	}
-	fmt.Fprintf(out, "statements:     per payment (%d payments), all statements: %.1f calls, %.2f ms executing, %.0f buffers\n",
-		ops, float64(calls)/per, ms/per, float64(blocks)/per)
+	fmt.Fprintf(out, "statements:     per payment (%d payments), all statements: %.1f calls, %.2f ms executing, %.0f buffers; JIT: %d functions compiled in %.1f ms in all\n",
+		ops, float64(calls)/per, ms/per, float64(blocks)/per, jitFunctions, jitMS)
 	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, rows, shared_blks_hit + shared_blks_read, query
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY total_exec_time DESC LIMIT $1`, n)
