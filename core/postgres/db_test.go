@@ -292,9 +292,9 @@ func TestTripLinkEndsTheStatementsInFlight(t *testing.T) {
 	}
 }
 
-// Every connection of a pool, the serving node's (with timeouts, and its heartbeat's
-// connection) as well as a tool's, runs with PostgreSQL's JIT compiler off (see noJIT),
-// whatever the server's own setting (on by default).
+// Every connection of a pool, the serving node's (with timeouts; its heartbeat's pool is a
+// copy of the same configuration) as well as a tool's, runs with PostgreSQL's JIT compiler
+// off (see noJIT), whatever the server's own setting (on by default).
 func TestSessionsRunWithoutJIT(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
